@@ -1,0 +1,230 @@
+import { readFile, readdir, stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import type { z } from "zod";
+import { BottleError, ErrorCodes } from "../errors.js";
+import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
+import { AgentFileSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
+
+/** A built-in agent: a recipe shipped in code, with `dir` standing in for the file's directory. */
+export interface BuiltinAgent {
+  slug: string;
+  dir: string;
+  recipe: AgentFile;
+}
+
+export interface AgentSearchOptions {
+  /** Where start runs: the project's agents are found walking up from here. */
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  builtins: readonly BuiltinAgent[];
+  /** Overrides the home directory (tests). */
+  home?: string;
+}
+
+/** One agent as `claude-bottle agents` lists it. */
+export interface AgentListing {
+  slug: string;
+  origin: AgentOrigin;
+  /** The file it comes from; the built-in's directory for built-ins. */
+  location: string;
+  description?: string;
+  /** Set when the file does not validate; the agent cannot start. */
+  error?: BottleError;
+  /** Lower-precedence definitions this one hides. */
+  shadows: AgentOrigin[];
+}
+
+const AGENT_FILE = /^([a-z0-9]+(?:-[a-z0-9]+)*)\.ya?ml$/;
+
+export function assertSlug(slug: string): void {
+  if (!SLUG_PATTERN.test(slug)) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `"${slug}" is not a valid agent name.`, {
+      hint: "Agent names use lowercase letters, digits and single dashes, like my-agent.",
+    });
+  }
+}
+
+/** The project's agents folder: the nearest `.claude-bottle/agents` walking up from cwd. */
+export async function findProjectAgentsDir(cwd: string): Promise<string | undefined> {
+  let dir = resolve(cwd);
+  for (;;) {
+    const candidate = join(dir, ".claude-bottle", "agents");
+    if (await isDirectory(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export function userAgentsDir(env: AgentSearchOptions["env"], home = homedir()): string {
+  const configHome = env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(home, ".config");
+  return join(configHome, "claude-bottle", "agents");
+}
+
+interface Candidate {
+  slug: string;
+  origin: AgentOrigin;
+  file?: string;
+  builtin?: BuiltinAgent;
+}
+
+async function candidates(options: AgentSearchOptions): Promise<Candidate[]> {
+  const found: Candidate[] = [];
+  const projectDir = await findProjectAgentsDir(options.cwd);
+  for (const [origin, dir] of [
+    ["project", projectDir],
+    ["user", userAgentsDir(options.env, options.home)],
+  ] as const) {
+    if (!dir) continue;
+    for (const entry of await readdirOrEmpty(dir)) {
+      const match = AGENT_FILE.exec(entry);
+      if (match) found.push({ slug: match[1]!, origin, file: join(dir, entry) });
+    }
+  }
+  for (const builtin of options.builtins) found.push({ slug: builtin.slug, origin: "builtin", builtin });
+  return found;
+}
+
+/** Every agent, project over user over built-in, with invalid files reported instead of thrown. */
+export async function listAgents(options: AgentSearchOptions): Promise<AgentListing[]> {
+  const bySlug = new Map<string, AgentListing>();
+  for (const candidate of await candidates(options)) {
+    const existing = bySlug.get(candidate.slug);
+    if (existing) {
+      existing.shadows.push(candidate.origin);
+      continue;
+    }
+    const listing: AgentListing = {
+      slug: candidate.slug,
+      origin: candidate.origin,
+      location: candidate.file ?? candidate.builtin!.dir,
+      shadows: [],
+    };
+    try {
+      const recipe = await readRecipe(candidate);
+      if (recipe.description) listing.description = recipe.description;
+    } catch (error) {
+      if (!BottleError.isInstance(error)) throw error;
+      listing.error = error;
+    }
+    bySlug.set(candidate.slug, listing);
+  }
+  return [...bySlug.values()].sort((a, b) => a.slug.localeCompare(b.slug));
+}
+
+/** The agent named `slug`, resolved against the cwd; an error lists the agents found when there is none. */
+export async function resolveAgent(slug: string, options: AgentSearchOptions): Promise<ResolvedAgent> {
+  assertSlug(slug);
+  const all = await candidates(options);
+  const candidate = all.find((c) => c.slug === slug);
+  if (!candidate) {
+    const names = [...new Set(all.map((c) => c.slug))].sort();
+    throw new BottleError(ErrorCodes.AGENT_NOT_FOUND, `No agent named "${slug}".`, {
+      hint: names.length
+        ? `Agents found: ${names.join(", ")}. Add one as .claude-bottle/agents/${slug}.yaml.`
+        : `Add one as .claude-bottle/agents/${slug}.yaml.`,
+    });
+  }
+  const recipe = await readRecipe(candidate);
+  return normalize(candidate, recipe, options);
+}
+
+async function readRecipe(candidate: Candidate): Promise<AgentFile> {
+  if (candidate.builtin) return candidate.builtin.recipe;
+  const file = candidate.file!;
+  let data: unknown;
+  try {
+    data = parseYaml(await readFile(file, "utf8"));
+  } catch (error) {
+    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : String(error);
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: not valid YAML: ${detail}`, {
+      hint: "Fix the syntax; the JSON Schema in @claude-bottle/core/agent.schema.json helps editors check it.",
+      cause: error,
+    });
+  }
+  return validateRecipe(data ?? {}, file);
+}
+
+/** Validates parsed agent data; the error names the file, the field and what was expected. */
+export function validateRecipe(data: unknown, file: string): AgentFile {
+  const result = AgentFileSchema.safeParse(data);
+  if (!result.success) {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: ${describeIssue(result.error.issues[0]!)}`, {
+      hint: "See the agent file format in the claude-bottle README.",
+    });
+  }
+  const recipe = result.data;
+  if (recipe.build && recipe.image) {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: has both "build" and "image"; give one of them.`);
+  }
+  if (!recipe.build && !recipe.image) {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: needs "build" (a Dockerfile) or "image" (a ready image).`);
+  }
+  return recipe;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.length ? issue.path.map(String).join(".") : "(top level)";
+  if (issue.code === "unrecognized_keys") {
+    const where = issue.path.length ? ` in "${field}"` : "";
+    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}${where}`;
+  }
+  return `field "${field}": ${issue.message}`;
+}
+
+function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearchOptions): ResolvedAgent {
+  const baseDir = candidate.builtin?.dir ?? dirname(candidate.file!);
+  const home = options.home ?? homedir();
+  const hostPath = (path: string) =>
+    resolve(options.cwd, path === "~" ? home : path.startsWith("~/") ? join(home, path.slice(2)) : path);
+  const agent: ResolvedAgent = {
+    slug: candidate.slug,
+    origin: candidate.origin,
+    image: recipe.build
+      ? {
+          kind: "build",
+          dockerfile: resolve(baseDir, recipe.build.dockerfile),
+          context: resolve(baseDir, recipe.build.context),
+          args: recipe.build.args ?? {},
+        }
+      : { kind: "ref", ref: recipe.image! },
+    args: recipe.args ?? [],
+    workspace: hostPath(recipe.workspace ?? "."),
+    mounts: (recipe.mounts ?? []).map((m) => ({ source: hostPath(m.source), target: m.target, readOnly: m.readOnly ?? false })),
+    env: (recipe.env ?? []).map(parseEnvEntry),
+    network: recipe.network ?? true,
+    resources: {
+      ...(recipe.resources?.cpus !== undefined && { cpus: recipe.resources.cpus }),
+      ...(recipe.resources?.memory !== undefined && { memory: parseMemory(recipe.resources.memory) }),
+    },
+  };
+  if (recipe.description) agent.description = recipe.description;
+  if (candidate.file) agent.file = candidate.file;
+  if (recipe.command) agent.command = recipe.command;
+  return agent;
+}
+
+function parseEnvEntry(entry: string): EnvEntry {
+  const eq = entry.indexOf("=");
+  return eq === -1
+    ? { name: entry, passthrough: true }
+    : { name: entry.slice(0, eq), passthrough: false, value: entry.slice(eq + 1) };
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,50 @@
+/** Where an agent recipe came from; the order is also the precedence (first wins). */
+export type AgentOrigin = "project" | "user" | "builtin";
+
+/** How the bottle's image is obtained. Paths are absolute. */
+export type ImageSource =
+  | { kind: "build"; dockerfile: string; context: string; args: Readonly<Record<string, string>> }
+  | { kind: "ref"; ref: string };
+
+export interface Mount {
+  /** Absolute host path. */
+  source: string;
+  /** Absolute path inside the bottle. */
+  target: string;
+  readOnly: boolean;
+}
+
+/**
+ * An environment entry. A passthrough entry carries only the name: its value is
+ * read from the host environment by the backend at launch, and never stored.
+ */
+export type EnvEntry = { name: string; passthrough: true } | { name: string; passthrough: false; value: string };
+
+export interface Resources {
+  cpus?: number;
+  /** Bytes. */
+  memory?: number;
+}
+
+/** The workspace is always mounted here, and is the working directory. */
+export const WORKSPACE_TARGET = "/workspace";
+
+/** An agent recipe with every default applied and every path made absolute. */
+export interface ResolvedAgent {
+  slug: string;
+  description?: string;
+  origin: AgentOrigin;
+  /** The file the recipe was read from; absent for built-ins defined in code. */
+  file?: string;
+  image: ImageSource;
+  /** Replaces the image's command; absent means the image's own. */
+  command?: readonly string[];
+  /** Appended to the command; `start <agent> -- more` appends more. */
+  args: readonly string[];
+  /** Absolute host directory mounted at /workspace. */
+  workspace: string;
+  mounts: readonly Mount[];
+  env: readonly EnvEntry[];
+  network: boolean;
+  resources: Resources;
+}

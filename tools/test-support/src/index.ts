@@ -1,0 +1,1 @@
+export { busyboxContext, busyboxAgent, BUSYBOX_BINARY } from "./busybox.js";
