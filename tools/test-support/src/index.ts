@@ -1,1 +1,2 @@
 export { busyboxContext, busyboxAgent, BUSYBOX_BINARY } from "./busybox.js";
+export { buildTestRegistryImage, registryImageContext, REGISTRY_BINARY, TEST_REGISTRY_IMAGE } from "./registry-image.js";
