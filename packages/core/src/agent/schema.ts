@@ -69,3 +69,12 @@ export function parseMemory(value: number | string): number {
   const units: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
   return Math.round(Number(match[1]) * (units[match[2]!.toLowerCase()] ?? 1));
 }
+
+/** The JSON Schema editors use to complete and check agent files (published as agent.schema.json). */
+export function agentJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(AgentFileSchema, { io: "input" }),
+    $id: "https://unpkg.com/@claude-bottle/core/agent.schema.json",
+    title: "claude-bottle agent",
+  };
+}

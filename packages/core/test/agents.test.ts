@@ -1,0 +1,149 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BottleError, listAgents, parseMemory, resolveAgent, type BuiltinAgent } from "../src/index.js";
+
+const builtin: BuiltinAgent = {
+  slug: "claude",
+  dir: "/opt/claude-bottle/agents/claude",
+  recipe: { description: "Claude Code", build: { dockerfile: "Dockerfile", context: "." }, command: ["claude"] },
+};
+
+function layout() {
+  const root = mkdtempSync(join(tmpdir(), "cb-agents-"));
+  const project = join(root, "project");
+  const nested = join(project, "src", "deep");
+  const config = join(root, "config");
+  mkdirSync(join(project, ".claude-bottle", "agents"), { recursive: true });
+  mkdirSync(nested, { recursive: true });
+  mkdirSync(join(config, "claude-bottle", "agents"), { recursive: true });
+  const projectAgent = (slug: string, yaml: string) => writeFileSync(join(project, ".claude-bottle", "agents", `${slug}.yaml`), yaml);
+  const userAgent = (slug: string, yaml: string) => writeFileSync(join(config, "claude-bottle", "agents", `${slug}.yaml`), yaml);
+  const options = (cwd = project) => ({ cwd, env: { XDG_CONFIG_HOME: config }, builtins: [builtin], home: join(root, "home") });
+  return { root, project, nested, projectAgent, userAgent, options };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<BottleError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!BottleError.isInstance(error)) throw new Error(`expected a BottleError, got ${String(error)}`);
+  return error;
+}
+
+describe("agents", () => {
+  it("resolves a project agent with every default applied and paths made absolute", async () => {
+    const t = layout();
+    t.projectAgent(
+      "reviewer",
+      [
+        "description: Reviews the branch",
+        "build: { dockerfile: docker/Dockerfile, context: docker, args: { V: '1' } }",
+        "command: [claude]",
+        "args: [--model, sonnet]",
+        "mounts:",
+        "  - { source: ~/.gitconfig, target: /home/agent/.gitconfig, readOnly: true }",
+        "env: [ANTHROPIC_API_KEY, MODE=fast, EMPTY=]",
+        "network: false",
+        "resources: { cpus: 2, memory: 4g }",
+      ].join("\n"),
+    );
+    const agent = await resolveAgent("reviewer", t.options(t.nested));
+    const dir = join(t.project, ".claude-bottle", "agents");
+    expect(agent).toMatchObject({
+      slug: "reviewer",
+      origin: "project",
+      file: join(dir, "reviewer.yaml"),
+      description: "Reviews the branch",
+      image: { kind: "build", dockerfile: join(dir, "docker", "Dockerfile"), context: join(dir, "docker"), args: { V: "1" } },
+      command: ["claude"],
+      args: ["--model", "sonnet"],
+      workspace: t.nested,
+      mounts: [{ source: join(t.root, "home", ".gitconfig"), target: "/home/agent/.gitconfig", readOnly: true }],
+      env: [
+        { name: "ANTHROPIC_API_KEY", passthrough: true },
+        { name: "MODE", passthrough: false, value: "fast" },
+        { name: "EMPTY", passthrough: false, value: "" },
+      ],
+      network: false,
+      resources: { cpus: 2, memory: 4 * 1024 ** 3 },
+    });
+  });
+
+  it("prefers project over user over built-in, and lists what each hides", async () => {
+    const t = layout();
+    t.userAgent("claude", "image: user/claude:1\ndescription: user claude");
+    t.userAgent("helper", "image: user/helper:1");
+    t.projectAgent("claude", "image: project/claude:1\ndescription: project claude");
+    expect((await resolveAgent("claude", t.options())).image).toEqual({ kind: "ref", ref: "project/claude:1" });
+    expect((await resolveAgent("helper", t.options())).origin).toBe("user");
+
+    const listed = await listAgents(t.options());
+    expect(listed.map((a) => [a.slug, a.origin, a.shadows])).toEqual([
+      ["claude", "project", ["user", "builtin"]],
+      ["helper", "user", []],
+    ]);
+    expect(listed[0]!.description).toBe("project claude");
+  });
+
+  it("falls back to the built-in claude agent outside any project", async () => {
+    const t = layout();
+    const agent = await resolveAgent("claude", t.options(t.root));
+    expect(agent.origin).toBe("builtin");
+    expect(agent.image).toEqual({ kind: "build", dockerfile: join(builtin.dir, "Dockerfile"), context: builtin.dir, args: {} });
+    expect(agent.network).toBe(true);
+    expect(agent.workspace).toBe(t.root);
+  });
+
+  it("names the agents found when the one asked for does not exist", async () => {
+    const t = layout();
+    t.projectAgent("reviewer", "image: a/b:1");
+    const error = await errorOf(resolveAgent("reveiwer", t.options()));
+    expect(error.code).toBe("AGENT_NOT_FOUND");
+    expect(error.message).toContain('"reveiwer"');
+    expect(error.hint).toContain("claude, reviewer");
+  });
+
+  it.each([
+    ["an unknown field", "image: a/b:1\nimage_name: typo", '"image_name"'],
+    ["a field of the wrong type", "image: a/b:1\nnetwork: yes-please", 'field "network"'],
+    ["a bad memory size", "image: a/b:1\nresources: { memory: lots }", 'field "resources.memory": must be a size'],
+    ["a bad env entry", "image: a/b:1\nenv: ['1BAD']", 'field "env.0": must be NAME'],
+    ["a relative mount target", "image: a/b:1\nmounts: [{ source: ., target: rel }]", 'field "mounts.0.target": must be an absolute path'],
+    ["both build and image", "image: a/b:1\nbuild: { dockerfile: Dockerfile }", 'both "build" and "image"'],
+    ["neither build nor image", "description: nothing to run", 'needs "build"'],
+    ["broken YAML", "image: [unclosed", "not valid YAML"],
+  ])("rejects %s with an error naming the file and the field", async (_, yaml, expected) => {
+    const t = layout();
+    t.projectAgent("broken", yaml);
+    const error = await errorOf(resolveAgent("broken", t.options()));
+    expect(error.code).toBe("AGENT_INVALID");
+    expect(error.message).toContain(join(t.project, ".claude-bottle", "agents", "broken.yaml"));
+    expect(error.message).toContain(expected);
+  });
+
+  it("lists an invalid file with its error instead of failing the whole listing", async () => {
+    const t = layout();
+    t.projectAgent("broken", "imag: typo");
+    const listed = await listAgents(t.options());
+    const broken = listed.find((a) => a.slug === "broken");
+    expect(broken?.error?.code).toBe("AGENT_INVALID");
+    expect(listed.find((a) => a.slug === "claude")?.error).toBeUndefined();
+  });
+
+  it("validates slugs and ignores files whose names are not slugs", async () => {
+    const t = layout();
+    t.projectAgent("Bad_Name", "image: a/b:1");
+    expect((await listAgents(t.options())).map((a) => a.slug)).toEqual(["claude"]);
+    for (const slug of ["Bad_Name", "-x", "a--b", "../etc", ""]) {
+      expect((await errorOf(resolveAgent(slug, t.options()))).code).toBe("INVALID_ARGUMENT");
+    }
+  });
+
+  it("parses memory sizes", () => {
+    expect(parseMemory("512m")).toBe(512 * 1024 ** 2);
+    expect(parseMemory("1.5G")).toBe(1.5 * 1024 ** 3);
+    expect(parseMemory("100")).toBe(100);
+    expect(parseMemory(2048)).toBe(2048);
+    expect(() => parseMemory("4 gigs")).toThrow();
+  });
+});
