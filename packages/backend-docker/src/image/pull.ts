@@ -1,0 +1,37 @@
+import { BottleError, ErrorCodes, abortedError, throwIfAborted, type BackendContext } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { engineMessage, statusCodeOf } from "../errors.js";
+import { readEngineMessages } from "./json-stream.js";
+import { layerProgress } from "./layer-progress.js";
+import { classifyRegistryFailure } from "./registry-errors.js";
+
+/**
+ * Pulls `ref`, reporting bytes downloaded as `progress` events of phase
+ * "pull". A reference the registry does not have throws IMAGE_NOT_FOUND; an
+ * unreachable registry REGISTRY_UNREACHABLE.
+ */
+export async function pullImage(docker: Dockerode, ref: string, ctx: Pick<BackendContext, "emit" | "signal">): Promise<void> {
+  throwIfAborted(ctx.signal);
+  const onMessage = layerProgress(ctx, "pull", "Downloading");
+  let failure: string | undefined;
+  try {
+    const stream = await docker.pull(ref, { abortSignal: ctx.signal });
+    await readEngineMessages(stream, (message) => {
+      if (message.error || message.errorDetail) failure = message.errorDetail?.message ?? message.error;
+      else onMessage(message);
+    });
+  } catch (error) {
+    if (ctx.signal.aborted) throw abortedError(ctx.signal.reason);
+    failure = engineMessage(error);
+    if (statusCodeOf(error) === 404) throw notFound(ref, failure, error);
+  }
+  if (failure === undefined) return;
+  throw classifyRegistryFailure(ref, failure, "pull") ?? notFound(ref, failure);
+}
+
+function notFound(ref: string, detail: string, cause?: unknown): BottleError {
+  return new BottleError(ErrorCodes.IMAGE_NOT_FOUND, `The image ${ref} is not on this engine and could not be pulled: ${detail}`, {
+    hint: "Check the image name and tag, run `docker login` for a private registry, or build the image locally.",
+    cause,
+  });
+}

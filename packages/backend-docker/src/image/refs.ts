@@ -1,0 +1,59 @@
+import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { engineMessage, statusCodeOf } from "../errors.js";
+
+/** The image ID (`sha256:…`) a reference or ID points at, or undefined when the engine has no such image. */
+export async function imageId(docker: Dockerode, ref: string): Promise<string | undefined> {
+  return (await inspectImage(docker, ref))?.Id;
+}
+
+/** The engine's full description of an image, or undefined when it has no such image. */
+export async function inspectImage(docker: Dockerode, ref: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+  try {
+    return await docker.getImage(ref).inspect();
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Splits `registry:5000/repo:tag` into repo and tag; a digest reference has no tag to split off. */
+export function splitRepoTag(ref: string): { repo: string; tag: string } {
+  const slash = ref.lastIndexOf("/");
+  const colon = ref.lastIndexOf(":");
+  if (colon > slash) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { repo: ref, tag: "latest" };
+}
+
+/** Gives the image `source` (an ID or reference) the name `target` (`repo:tag`). */
+export async function tagImage(docker: Dockerode, source: string, target: string): Promise<void> {
+  try {
+    await docker.getImage(source).tag(splitRepoTag(target));
+  } catch (error) {
+    if (statusCodeOf(error) === 404) {
+      throw new BottleError(ErrorCodes.IMAGE_NOT_FOUND, `Cannot tag ${source} as ${target}: no such image.`, {
+        hint: "Build or pull the image first.",
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Removes the name `ref` only: the image itself stays while another name or a
+ * container uses it, and nothing is pruned. A name that does not exist is fine.
+ */
+export async function removeTag(docker: Dockerode, ref: string): Promise<void> {
+  try {
+    await docker.getImage(ref).remove({ noprune: true });
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return;
+    // 409: the image is in use under this one name; untagging would need force, which prunes nothing either.
+    if (statusCodeOf(error) === 409) {
+      await docker.getImage(ref).remove({ noprune: true, force: true });
+      return;
+    }
+    throw new Error(`Cannot remove the tag ${ref}: ${engineMessage(error)}`, { cause: error });
+  }
+}
