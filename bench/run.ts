@@ -1,0 +1,103 @@
+// pnpm bench: start-up costs of claude-bottle against baselines measured in the same run.
+// Prints a table (median, min, max, ratio, target) and writes bench/results/<date>.json.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
+import { runOnce, sample, stats } from "./measure.mjs";
+
+const REPO = join(import.meta.dirname, "..");
+const CLI = join(REPO, "packages", "cli", "bin.js");
+const SMOLVM_DOUBLE = join(REPO, "packages", "backend-smolmachines", "test", "fixtures", "smolvm");
+const { values: flags } = parseArgs({ options: { runs: { type: "string", default: "10" } } });
+const RUNS = Number(flags.runs);
+
+const project = mkdtempSync(join(tmpdir(), "claude-bottle-bench-"));
+mkdirSync(join(project, ".claude-bottle", "agents"), { recursive: true });
+const context = busyboxContext();
+writeFileSync(
+  join(project, ".claude-bottle", "agents", "bench.yaml"),
+  `description: busybox agent for the benchmark\nbuild: { dockerfile: ${context}/Dockerfile, context: ${context} }\nnetwork: false\n`,
+);
+const cacheHome = mkdtempSync(join(tmpdir(), "claude-bottle-bench-cache-"));
+const env = { ...process.env, CI: "1", XDG_CACHE_HOME: cacheHome, CLAUDE_BOTTLE_BACKEND: "docker" };
+const cli = (args, extraEnv = {}) => ["node", CLI, ...args];
+const inProject = (extraEnv = {}) => ({ cwd: project, env: { ...env, ...extraEnv } });
+
+const rows = [];
+function report(name, caseSamples, baselineName, baselineSamples, target) {
+  const measured = stats(caseSamples);
+  const baseline = baselineSamples ? stats(baselineSamples) : undefined;
+  const ratio = baseline ? measured.median / baseline.median : undefined;
+  rows.push({ name, ...measured, baseline: baselineName, baselineMedian: baseline?.median, ratio, target, met: ratio === undefined ? undefined : ratio <= target });
+  if (baseline) rows.push({ name: `  baseline: ${baselineName}`, ...baseline });
+}
+
+console.error(`claude-bottle benchmark: ${RUNS} runs per case after a warm-up\n`);
+
+// 1. --version against node -e 0.
+report("claude-bottle --version", sample(cli(["--version"]), { runs: RUNS, ...inProject() }), "node -e 0", sample(["node", "-e", "0"], { runs: RUNS }), 2);
+
+// 2. Warm start on docker against a bare docker run of the same image.
+runOnce(cli(["start", "bench", "--", "true"]), inProject()); // builds once
+const image = execFileSync("docker", ["image", "ls", "claude-bottle/bench", "--format", "{{.Repository}}:{{.Tag}}"], { encoding: "utf8" }).split("\n")[0];
+if (!image) throw new Error("the docker backend left no claude-bottle/bench image to compare against");
+const warmStart = sample(cli(["start", "bench", "--", "true"]), { runs: RUNS, ...inProject() });
+const bareRun = sample(["docker", "run", "--rm", "--network", "none", image, "true"], { runs: RUNS });
+report("warm start (docker) -- true", warmStart, `docker run --rm ${image} true`, bareRun, 1.3);
+
+// 3. smolmachines: cold prepare by phase, warm prepare as a fraction of cold (test double).
+const registryImage = await buildTestRegistryImage();
+const smolEnv = { CLAUDE_BOTTLE_BACKEND: "smolmachines", CLAUDE_BOTTLE_SMOLVM: SMOLVM_DOUBLE, CLAUDE_BOTTLE_REGISTRY_IMAGE: registryImage };
+const prepareMs = (timing) => timing.phases.filter((p) => !["backend-load", "agent-resolve", "create", "start", "attach"].includes(p.phase)).reduce((sum, p) => sum + p.ms, 0);
+const timed = (extraEnv) => {
+  const { stderr } = runOnce(cli(["start", "bench", "--timing=json", "--", "true"]), inProject(extraEnv));
+  return JSON.parse(stderr.slice(stderr.indexOf("{")));
+};
+const cold = [];
+const coldPhases = {};
+for (let i = 0; i < Math.max(3, Math.ceil(RUNS / 3)); i++) {
+  rmSync(join(cacheHome, "claude-bottle", "smolmachines"), { recursive: true, force: true });
+  spawnSync("docker", ["image", "prune", "-f", "--filter", "label=dev.claude-bottle.agent=bench"]);
+  const timing = timed(smolEnv);
+  cold.push(prepareMs(timing));
+  for (const p of timing.phases) (coldPhases[p.phase] ??= []).push(p.ms);
+}
+const warm = Array.from({ length: RUNS }, () => prepareMs(timed(smolEnv)));
+report("smolmachines cold prepare (smolvm test double)", cold);
+for (const [phaseName, values] of Object.entries(coldPhases)) rows.push({ name: `  cold phase: ${phaseName}`, ...stats(values) });
+report("smolmachines warm prepare (smolvm test double)", warm, "cold prepare", cold, 0.05);
+
+// 4. ls with 20 bottles running against docker ps with the same label filter.
+const started = [];
+try {
+  for (let i = 0; i < 20; i++) {
+    started.push(runOnce(cli(["start", "bench", "--detach", "--", "sleep", "600"]), inProject()).stdout.trim().split("\n").pop());
+  }
+  report(
+    "claude-bottle ls (20 bottles)",
+    sample(cli(["ls"]), { runs: RUNS, ...inProject() }),
+    "docker ps --filter label=dev.claude-bottle",
+    sample(["docker", "ps", "--filter", "label=dev.claude-bottle"], { runs: RUNS }),
+    1.5,
+  );
+} finally {
+  for (const name of started) spawnSync("node", [CLI, "rm", "-f", name], inProject());
+}
+
+// The table, then the JSON for comparing runs.
+const fmt = (n) => (n === undefined ? "" : n.toFixed(1));
+console.log(["case".padEnd(52), "median ms".padStart(10), "min".padStart(8), "max".padStart(8), "ratio".padStart(7), "target".padStart(7), ""].join(" "));
+for (const r of rows) {
+  const verdict = r.met === undefined ? "" : r.met ? "met" : "MISSED";
+  console.log([r.name.padEnd(52), fmt(r.median).padStart(10), fmt(r.min).padStart(8), fmt(r.max).padStart(8), (r.ratio ? `${r.ratio.toFixed(2)}×` : "").padStart(7), (r.target ? `≤${r.target}` : "").padStart(7), verdict].join(" "));
+}
+const dockerVersion = execFileSync("docker", ["version", "--format", "{{.Server.Version}}"], { encoding: "utf8" }).trim();
+const results = { date: new Date().toISOString(), cpus: cpus().length, node: process.version, docker: dockerVersion, runs: RUNS, rows };
+mkdirSync(join(REPO, "bench", "results"), { recursive: true });
+const file = join(REPO, "bench", "results", `${results.date.replace(/[:.]/g, "-")}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nresults: ${file}`);
+rmSync(project, { recursive: true, force: true });

@@ -1,0 +1,66 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { busyboxContext } from "@claude-bottle/test-support";
+import { beforeAll, describe, expect, it } from "vitest";
+import { installIntoEmptyProject, manifestOf, pack, PACKAGES, REPO } from "./pack.js";
+
+describe("the CLI installed from its tarballs", () => {
+  const tarballs: Record<string, string> = {};
+  let project: string;
+  let bin: string;
+
+  beforeAll(() => {
+    const destination = mkdtempSync(join(tmpdir(), "claude-bottle-tarballs-"));
+    for (const [key, dir] of Object.entries(PACKAGES)) tarballs[key] = pack(dir, destination);
+    project = installIntoEmptyProject(Object.values(tarballs));
+    bin = join(project, "node_modules", ".bin", "claude-bottle");
+  });
+
+  it("carries real versions wherever the workspace had workspace: ranges", () => {
+    for (const [key, tarball] of Object.entries(tarballs)) {
+      const manifest = manifestOf(tarball);
+      const text = JSON.stringify(manifest);
+      expect(text, `${key} still has a workspace: range`).not.toContain("workspace:");
+      for (const field of ["dependencies", "peerDependencies"] as const) {
+        for (const [name, range] of Object.entries((manifest[field] ?? {}) as Record<string, string>)) {
+          if (name.startsWith("@claude-bottle/") || name === "claude-bottle") {
+            expect(range, `${key} ${field}.${name}`).toMatch(/\d+\.\d+\.\d+/);
+          }
+        }
+      }
+    }
+  });
+
+  it("answers --version with the CLI's version", () => {
+    const version = JSON.parse(readFileSync(join(REPO, PACKAGES.cli, "package.json"), "utf8")).version;
+    expect(execFileSync(bin, ["--version"], { cwd: project, encoding: "utf8" }).trim()).toContain(version);
+  });
+
+  it("lists the built-in backends as loadable", () => {
+    const out = execFileSync(bin, ["backends", "--json"], { cwd: project, encoding: "utf8" });
+    const backends = JSON.parse(out) as Array<{ name: string; loadable?: boolean; error?: unknown }>;
+    for (const name of ["docker", "smolmachines"]) {
+      const entry = backends.find((b) => b.name === name);
+      expect(entry, `${name} missing from ${out}`).toBeDefined();
+      expect(entry?.error, `${name} failed to load`).toBeUndefined();
+    }
+  });
+
+  it("starts a test agent on the docker backend and returns its exit code", () => {
+    const agents = join(project, ".claude-bottle", "agents");
+    mkdirSync(agents, { recursive: true });
+    const context = busyboxContext();
+    writeFileSync(join(agents, "packed.yaml"), `build: { dockerfile: ${context}/Dockerfile, context: ${context} }\nnetwork: false\n`);
+    writeFileSync(join(project, "hello.txt"), "from the workspace");
+    const result = spawnSync(bin, ["start", "packed", "--", "sh", "-c", "cat hello.txt; exit 3"], {
+      cwd: project,
+      encoding: "utf8",
+      env: { ...process.env, CLAUDE_BOTTLE_BACKEND: "docker", CI: "1" },
+    });
+    expect(result.stderr).not.toContain("Error:");
+    expect(result.stdout).toContain("from the workspace");
+    expect(result.status).toBe(3);
+  });
+});
