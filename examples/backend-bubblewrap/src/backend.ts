@@ -1,0 +1,149 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  bottleName,
+  BottleError,
+  ErrorCodes,
+  phase,
+  throwIfAborted,
+  type Backend,
+  type BackendContext,
+  type ImageSource,
+  type Launched,
+  type LaunchOptions,
+  type Prepared,
+  type ResolvedAgent,
+} from "@claude-bottle/core";
+import { bwrapArgs } from "./bwrap-args.js";
+import { doctorChecks } from "./doctor.js";
+import { readHostLayout } from "./host-layout.js";
+import { requireBwrap } from "./locate-bwrap.js";
+import { sandboxEnv } from "./sandbox-env.js";
+import { ttyInjectionFilter } from "./seccomp-filter.js";
+import { SECCOMP_FD, startSandbox, usesProcessTerminal } from "./start-sandbox.js";
+
+export interface BubblewrapBackendOptions {
+  /** The bwrap executable, a path or a name on PATH. Default: CLAUDE_BOTTLE_BWRAP, else `bwrap`. */
+  bwrap?: string;
+}
+
+/** What prepare hands to launch: the agent, the bwrap found, and the agent's home on the host. */
+export interface BubblewrapPrepared extends Prepared {
+  readonly bwrap: string;
+  readonly home: string;
+}
+
+/**
+ * A backend that runs the agent's command on this Linux host inside a
+ * bubblewrap sandbox. No image: the host's programs run, read-only.
+ */
+export function createBubblewrapBackend(options: BubblewrapBackendOptions = {}): Backend {
+  return {
+    // The contract version this code was written against, written out rather than
+    // imported: core's constant follows the installed core, this code does not.
+    apiVersion: 1,
+    name: "bubblewrap",
+    capabilities: ["doctor"],
+    prepare: (agent, ctx) => phase(ctx, "prepare", "Checking the sandbox", () => prepare(agent, ctx, options)),
+    launch: (prepared, opts, ctx) => launch(prepared, opts, ctx),
+    doctor: (ctx) => doctorChecks(ctx, options.bwrap),
+  };
+}
+
+/** Validates everything that can be checked before a start and creates the agent's home. Idempotent. */
+async function prepare(agent: ResolvedAgent, ctx: BackendContext, options: BubblewrapBackendOptions): Promise<BubblewrapPrepared> {
+  throwIfAborted(ctx.signal);
+  if (!agent.command?.length) {
+    throw new BottleError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `The agent "${agent.slug}" has no command. The bubblewrap backend runs programs of this host, not an image's entrypoint, so it needs one.`,
+      { hint: `Add a command to ${agent.file ?? "the agent file"}, for example: command: [claude]` },
+    );
+  }
+  ctx.logger.info(`The bubblewrap backend runs this host's programs: the agent's image (${describeImage(agent.image)}) is not used.`);
+  if (agent.resources.cpus !== undefined || agent.resources.memory !== undefined) {
+    ctx.logger.warn("The bubblewrap backend does not limit CPU or memory: the agent's resources are ignored.");
+  }
+
+  if (!(await isDirectory(agent.workspace))) {
+    throw new BottleError(ErrorCodes.WORKSPACE_NOT_FOUND, `The workspace ${agent.workspace} does not exist or is not a directory.`, {
+      hint: `Create it, or set workspace: in ${agent.file ?? "the agent file"} to an existing directory.`,
+    });
+  }
+  for (const mount of agent.mounts) {
+    if (!(await exists(mount.source))) {
+      throw new BottleError(ErrorCodes.MOUNT_NOT_FOUND, `The mount source ${mount.source} (for ${mount.target}) does not exist.`, {
+        hint: `Create it, or remove the mount from ${agent.file ?? "the agent file"}.`,
+      });
+    }
+  }
+  const bwrap = await requireBwrap(ctx.env, options.bwrap);
+
+  // Outside the workspace and kept between bottles, so a login (~/.claude) survives.
+  const home = join(ctx.cacheDir, "bubblewrap", "home", agent.slug);
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  throwIfAborted(ctx.signal);
+  return { agent, bwrap, home };
+}
+
+async function launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
+  if (opts.detach) {
+    throw new BottleError(ErrorCodes.UNSUPPORTED, "The bubblewrap backend cannot detach: a bottle lives as long as the command that started it.", {
+      hint: "Start it attached, or use a backend that supports detach (docker).",
+    });
+  }
+  const { agent, bwrap, home } = asBubblewrapPrepared(prepared);
+  throwIfAborted(ctx.signal);
+  const name = bottleName(agent.slug, randomBytes(3).toString("hex"));
+
+  const started = await phase(ctx, "start", "Starting the sandbox", async () => {
+    const terminal = usesProcessTerminal(opts.stdio);
+    const seccomp = ttyInjectionFilter();
+    const args = bwrapArgs(
+      {
+        slug: agent.slug,
+        workspace: agent.workspace,
+        home,
+        mounts: agent.mounts,
+        network: agent.network,
+        terminal,
+        ...(seccomp ? { seccompFd: SECCOMP_FD } : {}),
+        command: [...agent.command!, ...agent.args, ...opts.extraArgs],
+      },
+      await readHostLayout(),
+    );
+    // Safe to log: the arguments hold paths and the command, never environment values.
+    ctx.logger.debug(`${name}: ${bwrap} ${args.join(" ")}`);
+    return startSandbox({
+      bwrap,
+      args,
+      env: sandboxEnv(agent, ctx.env),
+      stdio: opts.stdio,
+      ...(seccomp ? { seccomp } : {}),
+      signal: ctx.signal,
+    });
+  });
+  return { detached: false, name, exitCode: await started.exited };
+}
+
+function asBubblewrapPrepared(prepared: Prepared): BubblewrapPrepared {
+  if (typeof prepared.bwrap !== "string" || typeof prepared.home !== "string") {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, "launch was given something the bubblewrap backend's prepare did not return.", {
+      hint: "Pass launch the result of this backend's own prepare.",
+    });
+  }
+  return prepared as BubblewrapPrepared;
+}
+
+function describeImage(image: ImageSource): string {
+  return image.kind === "ref" ? image.ref : `built from ${image.dockerfile}`;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
+}
