@@ -3,6 +3,9 @@ import { delimiter, isAbsolute, join } from "node:path";
 import { BottleError } from "@claude-bottle/core";
 import { BubblewrapErrorCodes, BWRAP_ENV, INSTALL_HINT } from "./errors.js";
 
+/** Searched when the environment has no PATH at all: where distributions install bwrap. */
+const FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin";
+
 /**
  * Which bwrap to run: the factory option, else CLAUDE_BOTTLE_BWRAP, else
  * `bwrap`. A value with a slash is a path; a bare name is searched on PATH.
@@ -18,7 +21,7 @@ export async function locateBwrap(
 ): Promise<string | undefined> {
   const request = bwrapRequest(env, explicit);
   if (request.includes("/")) return (await isExecutableFile(request)) ? request : undefined;
-  for (const dir of (env.PATH ?? "").split(delimiter)) {
+  for (const dir of (env.PATH ?? FALLBACK_PATH).split(delimiter)) {
     // Relative PATH entries would depend on the directory the CLI runs in: skip them.
     if (!isAbsolute(dir)) continue;
     const candidate = join(dir, request);
