@@ -7,3 +7,10 @@ export { imageId, inspectImage, removeTag, splitRepoTag, tagImage } from "./imag
 export { pullImage } from "./image/pull.js";
 export { pushImage } from "./image/push.js";
 export { registryOf } from "./image/registry-errors.js";
+export { createDockerBackend, type DockerBackendOptions, type DockerPrepared } from "./backend.js";
+export { containerCreateOptions, bottleLabels, BACKEND_NAME, type ContainerPlan, type HostUser } from "./container/create-options.js";
+export { homeVolumeName, HOME_DIR } from "./container/home-volume.js";
+export { agentRepository, planAgentImage, ensureAgentImage, CONTEXT_HASH_LABEL, type AgentImage, type ImagePlan } from "./image/agent-image.js";
+
+import { createDockerBackend } from "./backend.js";
+export default createDockerBackend;

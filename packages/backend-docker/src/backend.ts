@@ -1,0 +1,315 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import {
+  BACKEND_API_VERSION,
+  BottleError,
+  ErrorCodes,
+  abortedError,
+  bottleName,
+  phase,
+  throwIfAborted,
+  type Backend,
+  type BackendContext,
+  type BackendFactory,
+  type Capability,
+  type LaunchOptions,
+  type Launched,
+  type Prepared,
+  type ResolvedAgent,
+  type Stdio,
+} from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { connectDocker, type ConnectOptions } from "./connect/connect.js";
+import { connectStdio } from "./container/attach.js";
+import { findBottle, listBottles } from "./container/bottles.js";
+import { BACKEND_NAME, containerCreateOptions, type HostUser } from "./container/create-options.js";
+import { diagnose } from "./container/doctor.js";
+import { execInBottle } from "./container/exec.js";
+import { prepareHomeDirectory } from "./container/home-volume.js";
+import { copyLogs } from "./container/logs.js";
+import { registerWait, type WaitCondition } from "./container/wait.js";
+import { engineMessage, statusCodeOf } from "./errors.js";
+import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
+
+export interface DockerBackendOptions {
+  /** An engine to use instead of finding one (embedding, tests). */
+  docker?: Dockerode;
+  /** Where to look for the engine; the environment defaults to the context's. */
+  connect?: ConnectOptions;
+  /**
+   * The user bottles run as. Default: the host user (process.getuid/getgid),
+   * so files written in the workspace are yours; `null` keeps the image's user.
+   */
+  user?: HostUser | null;
+  /** The random part of bottle names; replaceable to make names predictable. */
+  randomHex?: () => string;
+}
+
+/** What prepare hands to launch. */
+export interface DockerPrepared extends Prepared {
+  readonly image: ImagePlan;
+}
+
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor"];
+
+/** Seconds a stopping bottle gets to exit before it is killed. */
+const STOP_GRACE_SECONDS = 10;
+
+/** Runs agents in containers on a Docker engine. */
+export const createDockerBackend: BackendFactory<DockerBackendOptions> = (options = {}) => {
+  const user = options.user === undefined ? hostUser() : (options.user ?? undefined);
+  const randomHex = options.randomHex ?? (() => randomBytes(3).toString("hex"));
+  let connection: Promise<Dockerode> | undefined;
+
+  /** One connection per backend, found on first use; a failed attempt is retried next time. */
+  const engine = (ctx: BackendContext): Promise<Dockerode> => {
+    if (options.docker) return Promise.resolve(options.docker);
+    connection ??= connectDocker({ env: ctx.env, ...options.connect }).then(
+      (found) => {
+        ctx.logger.debug(`docker: using the engine at ${found.source}`);
+        return found.docker;
+      },
+      (error: unknown) => {
+        connection = undefined;
+        throw error;
+      },
+    );
+    return connection;
+  };
+
+  const backend: Backend = {
+    apiVersion: BACKEND_API_VERSION,
+    name: BACKEND_NAME,
+    capabilities: CAPABILITIES,
+
+    async prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<DockerPrepared> {
+      throwIfAborted(ctx.signal);
+      validatePaths(agent);
+      await engine(ctx);
+      const image = await planAgentImage(agent);
+      throwIfAborted(ctx.signal);
+      return { agent, image };
+    },
+
+    async launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
+      throwIfAborted(ctx.signal);
+      const { agent, image: plan } = prepared as DockerPrepared;
+      const docker = await engine(ctx);
+      const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
+      throwIfAborted(ctx.signal);
+
+      const name = bottleName(agent.slug, randomHex());
+      const createOptions = containerCreateOptions({
+        agent,
+        name,
+        image: image.id,
+        imageConfig: image.config,
+        extraArgs: opts.extraArgs,
+        env: ctx.env,
+        user,
+        tty: opts.stdio.stdin.isTTY === true,
+        openStdin: true,
+        // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
+        stdinOnce: !opts.detach,
+        autoRemove: !opts.detach,
+      });
+
+      let container: Dockerode.Container | undefined;
+      let handedOver = false;
+      try {
+        container = await phase(ctx, "create", `Creating ${name}`, async () => {
+          const created = await createContainer(docker, createOptions);
+          container = created;
+          await prepareHomeDirectory(created, user);
+          throwIfAborted(ctx.signal);
+          return created;
+        });
+        if (opts.detach) {
+          await phase(ctx, "start", `Starting ${name}`, () => startContainer(container!));
+          handedOver = true;
+          return { detached: true, name };
+        }
+        const exitCode = await runAttached(docker, container, opts.stdio, ctx, {
+          waitFor: "removed",
+          start: true,
+          title: `Attaching to ${name}`,
+        });
+        handedOver = true;
+        return { detached: false, name, exitCode };
+      } finally {
+        // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
+        if (container && !handedOver) await container.remove({ force: true }).catch(() => {});
+      }
+    },
+
+    async list(ctx) {
+      return listBottles(await engine(ctx));
+    },
+
+    async stop(name, ctx) {
+      const container = await findBottle(await engine(ctx), name);
+      await container.stop({ t: STOP_GRACE_SECONDS }).catch((error: unknown) => {
+        // 304: it was not running, which is what was asked for.
+        if (statusCodeOf(error) !== 304) throw error;
+      });
+    },
+
+    async remove(name, opts, ctx) {
+      const container = await findBottle(await engine(ctx), name);
+      await container.remove({ force: opts.force }).catch((error: unknown) => {
+        if (statusCodeOf(error) === 409) {
+          throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is running: ${engineMessage(error)}`, {
+            hint: "Stop it first, or remove it with --force.",
+            cause: error,
+          });
+        }
+        if (statusCodeOf(error) !== 404) throw error;
+      });
+    },
+
+    async logs(name, opts, ctx) {
+      const docker = await engine(ctx);
+      await copyLogs(docker, await findBottle(docker, name), opts, ctx.signal);
+    },
+
+    async attach(name, stdio, ctx) {
+      const docker = await engine(ctx);
+      const container = await findBottle(docker, name);
+      await requireRunning(container, name);
+      return runAttached(docker, container, stdio, ctx, { waitFor: "next-exit", start: false, title: `Attaching to ${name}` });
+    },
+
+    async exec(name, opts, ctx) {
+      const docker = await engine(ctx);
+      const container = await findBottle(docker, name);
+      const { Config } = await requireRunning(container, name);
+      const [uid, gid] = (Config.User ?? "").split(":").map(Number);
+      const execUser = uid !== undefined && !Number.isNaN(uid) ? { uid, gid: gid ?? uid } : undefined;
+      return execInBottle(docker, container, opts.command, opts.stdio, execUser);
+    },
+
+    async doctor(ctx) {
+      return diagnose(options.docker ? { docker: options.docker, source: "the engine passed in the options" } : undefined, {
+        env: ctx.env,
+        ...options.connect,
+      });
+    },
+  };
+  return backend;
+};
+
+function hostUser(): HostUser | undefined {
+  if (typeof process.getuid !== "function" || typeof process.getgid !== "function") return undefined;
+  return { uid: process.getuid(), gid: process.getgid() };
+}
+
+function validatePaths(agent: ResolvedAgent): void {
+  if (!isDirectory(agent.workspace)) {
+    throw new BottleError(ErrorCodes.WORKSPACE_NOT_FOUND, `The workspace ${agent.workspace} does not exist or is not a directory.`, {
+      hint: "Run from an existing directory, or fix `workspace:` in the agent's recipe.",
+    });
+  }
+  for (const mount of agent.mounts) {
+    if (!existsSync(mount.source)) {
+      throw new BottleError(ErrorCodes.MOUNT_NOT_FOUND, `The mount source ${mount.source} (for ${mount.target}) does not exist.`, {
+        hint: "Create it, or remove the mount from the agent's recipe.",
+      });
+    }
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function createContainer(docker: Dockerode, options: Dockerode.ContainerCreateOptions): Promise<Dockerode.Container> {
+  try {
+    return await docker.createContainer(options);
+  } catch (error) {
+    if (statusCodeOf(error) === 409) {
+      throw new BottleError(ErrorCodes.NAME_CONFLICT, `A container called ${options.name} already exists.`, {
+        hint: `Remove it (claude-bottle rm ${options.name}) or start again, which picks a new name.`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+async function startContainer(container: Dockerode.Container): Promise<void> {
+  try {
+    await container.start();
+  } catch (error) {
+    // The engine refuses to start a process it cannot exec: a wrong command, a missing binary.
+    throw new BottleError("DOCKER_START_FAILED", `The bottle could not start: ${engineMessage(error)}`, {
+      hint: "Check the agent's command and that the image contains it.",
+      cause: error,
+    });
+  }
+}
+
+async function requireRunning(container: Dockerode.Container, name: string): Promise<Dockerode.ContainerInspectInfo> {
+  const info = await container.inspect();
+  if (!info.State.Running) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is not running (${info.State.Status}).`, {
+      hint: "See its output with `claude-bottle logs`, or remove it with `claude-bottle rm`.",
+    });
+  }
+  return info;
+}
+
+/**
+ * Connects the user's stdio to the bottle's main process (starting it if
+ * asked) and resolves with its exit code. The wait is registered and the
+ * stream attached before the start, so no output and no exit is missed.
+ * Ctrl-C outside a terminal (the signal) stops the bottle and throws ABORTED;
+ * in a terminal it is a byte the agent receives. The detach keys end the
+ * session and leave the bottle running, resolving with 0.
+ */
+async function runAttached(
+  docker: Dockerode,
+  container: Dockerode.Container,
+  stdio: Stdio,
+  ctx: BackendContext,
+  how: { waitFor: WaitCondition; start: boolean; title: string },
+): Promise<number> {
+  const { Config } = await container.inspect();
+  const tty = Config.Tty === true;
+  const { exited, stream, session } = await phase(ctx, "attach", how.title, async () => {
+    const exited = (await registerWait(docker, container.id, how.waitFor)).exitCode;
+    // The exit is awaited below only on some paths; an unobserved rejection must not crash the host.
+    exited.catch(() => {});
+    const stream = (await container.attach({
+      stream: true,
+      stdin: Config.OpenStdin,
+      stdout: true,
+      stderr: true,
+      hijack: true,
+    })) as NodeJS.ReadWriteStream;
+    const session = connectStdio(docker, stream, stdio, {
+      tty,
+      stdin: Config.OpenStdin === true,
+      resize: (size) => container.resize(size),
+    });
+    return { exited, stream, session };
+  });
+  const stop = () => void container.stop({ t: STOP_GRACE_SECONDS }).catch(() => {});
+  ctx.signal.addEventListener("abort", stop, { once: true });
+  try {
+    if (how.start) await phase(ctx, "start", "Starting the agent", () => startContainer(container));
+    session.followTerminalSize();
+    await session.ended;
+    if (session.detached()) return 0;
+    const exitCode = await exited;
+    if (ctx.signal.aborted) throw abortedError(ctx.signal.reason);
+    return exitCode;
+  } finally {
+    ctx.signal.removeEventListener("abort", stop);
+    session.release();
+    (stream as unknown as { destroy?: () => void }).destroy?.();
+  }
+}

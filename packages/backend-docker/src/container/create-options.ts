@@ -1,0 +1,113 @@
+import { Labels, WORKSPACE_TARGET, type ResolvedAgent } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
+
+/** The value of the backend label on everything this backend creates. */
+export const BACKEND_NAME = "docker";
+
+/** The host user the bottle runs as, so files it writes in the workspace are the user's. */
+export interface HostUser {
+  uid: number;
+  gid: number;
+}
+
+export interface ContainerPlan {
+  agent: ResolvedAgent;
+  name: string;
+  /** Image ID or reference to run. */
+  image: string;
+  /** The image's own entrypoint and command, to append the agent's args to when it sets no command. */
+  imageConfig: { Entrypoint?: string[] | null; Cmd?: string[] | null };
+  extraArgs: readonly string[];
+  /** Passthrough values read from the host at launch; never stored anywhere else. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Undefined where the host has no numeric users (Windows): the image's user is kept. */
+  user: HostUser | undefined;
+  /** Allocate a TTY (an attached terminal, or a detached bottle meant to be attached from one). */
+  tty: boolean;
+  /** Keep stdin open; with `stdinOnce` it closes when the attached client's input ends. */
+  openStdin: boolean;
+  stdinOnce: boolean;
+  /** Let the engine remove the container when it exits (attached runs). */
+  autoRemove: boolean;
+}
+
+/** `docker create` options for a bottle: hardened, labelled, with the workspace and home mounted. */
+export function containerCreateOptions(plan: ContainerPlan): Dockerode.ContainerCreateOptions {
+  const { agent } = plan;
+  const labels = bottleLabels(agent);
+  const mounts: Dockerode.MountSettings[] = [
+    { Type: "bind", Source: agent.workspace, Target: WORKSPACE_TARGET },
+    {
+      Type: "volume",
+      Source: homeVolumeName(agent.slug),
+      Target: HOME_VOLUME_TARGET,
+      VolumeOptions: { Labels: { [Labels.tool]: "true", [Labels.agent]: agent.slug, [Labels.backend]: BACKEND_NAME } },
+      // The typings require every volume option; the engine takes any subset.
+    } as unknown as Dockerode.MountSettings,
+    ...agent.mounts.map(
+      (m): Dockerode.MountSettings => ({ Type: "bind", Source: m.source, Target: m.target, ReadOnly: m.readOnly }),
+    ),
+  ];
+  const hostConfig: Dockerode.HostConfig = {
+    Mounts: mounts,
+    AutoRemove: plan.autoRemove,
+    // A small init as PID 1 forwards signals and reaps zombies, which agents written for a shell rarely do.
+    Init: true,
+    SecurityOpt: ["no-new-privileges"],
+    // The agent edits files it owns and runs tools; it needs no capability beyond an ordinary user's.
+    CapDrop: ["ALL"],
+    ...(agent.network ? {} : { NetworkMode: "none" }),
+    ...(agent.resources.cpus !== undefined ? { NanoCpus: Math.round(agent.resources.cpus * 1e9) } : {}),
+    ...(agent.resources.memory !== undefined ? { Memory: agent.resources.memory } : {}),
+  };
+  return {
+    name: plan.name,
+    Image: plan.image,
+    ...commandFor(plan),
+    Env: environment(plan),
+    WorkingDir: WORKSPACE_TARGET,
+    ...(plan.user ? { User: `${plan.user.uid}:${plan.user.gid}` } : {}),
+    Labels: labels,
+    Tty: plan.tty,
+    OpenStdin: plan.openStdin,
+    StdinOnce: plan.stdinOnce,
+    AttachStdin: plan.openStdin,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: hostConfig,
+  };
+}
+
+/** The labels that identify a bottle. Values are slugs and paths, never environment values. */
+export function bottleLabels(agent: Pick<ResolvedAgent, "slug" | "workspace">): Record<string, string> {
+  return {
+    [Labels.tool]: "true",
+    [Labels.agent]: agent.slug,
+    [Labels.workspace]: agent.workspace,
+    [Labels.backend]: BACKEND_NAME,
+  };
+}
+
+/**
+ * The agent's `command` replaces the image's entrypoint and command; its args
+ * and the extra args follow. Without a command the args are appended to what
+ * the image would run.
+ */
+function commandFor(plan: ContainerPlan): Pick<Dockerode.ContainerCreateOptions, "Entrypoint" | "Cmd"> {
+  const args = [...plan.agent.args, ...plan.extraArgs];
+  if (plan.agent.command) return { Entrypoint: [...plan.agent.command], Cmd: args };
+  if (args.length === 0) return {};
+  if (plan.imageConfig.Entrypoint?.length) return { Cmd: args };
+  return { Cmd: [...(plan.imageConfig.Cmd ?? []), ...args] };
+}
+
+/** HOME unless the agent sets its own; unset passthroughs are left out, not set empty. */
+function environment(plan: ContainerPlan): string[] {
+  const env = new Map<string, string>([["HOME", HOME_DIR]]);
+  for (const entry of plan.agent.env) {
+    const value = entry.passthrough ? plan.env[entry.name] : entry.value;
+    if (value !== undefined) env.set(entry.name, value);
+  }
+  return [...env].map(([name, value]) => `${name}=${value}`);
+}

@@ -1,0 +1,55 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { WORKSPACE_TARGET, type Stdio } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { connectStdio } from "./attach.js";
+import type { HostUser } from "./create-options.js";
+import { HOME_DIR } from "./home-volume.js";
+
+/**
+ * Runs `command` in a running bottle, in /workspace and as the bottle's own
+ * user, with the caller's stdio; resolves with the command's exit code.
+ */
+export async function execInBottle(
+  docker: Dockerode,
+  container: Dockerode.Container,
+  command: readonly string[],
+  stdio: Stdio,
+  user: HostUser | undefined,
+): Promise<number> {
+  const tty = stdio.stdin.isTTY === true;
+  const exec = await container.exec({
+    Cmd: [...command],
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: tty,
+    WorkingDir: WORKSPACE_TARGET,
+    Env: [`HOME=${HOME_DIR}`],
+    ...(user ? { User: `${user.uid}:${user.gid}` } : {}),
+  });
+  const stream = await exec.start({ hijack: true, stdin: true, Tty: tty });
+  const session = connectStdio(docker, stream, stdio, {
+    tty,
+    stdin: true,
+    resize: (size) => exec.resize(size),
+  });
+  try {
+    session.followTerminalSize();
+    await session.ended;
+    return await exitCodeOf(exec);
+  } finally {
+    session.release();
+  }
+}
+
+/**
+ * The engine closes the stream as the process exits and records the exit
+ * code just after; the short wait covers that gap.
+ */
+async function exitCodeOf(exec: Dockerode.Exec): Promise<number> {
+  for (;;) {
+    const state = await exec.inspect();
+    if (!state.Running) return state.ExitCode ?? 0;
+    await delay(20);
+  }
+}

@@ -1,0 +1,138 @@
+import { existsSync } from "node:fs";
+import { BottleError, ErrorCodes, Labels, phase, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { buildImage } from "./build.js";
+import { hashBuildContext, readBuildContext } from "./context.js";
+import { pullImage } from "./pull.js";
+import { inspectImage, removeTag, splitRepoTag } from "./refs.js";
+
+/** The label that records which build inputs an image was built from. */
+export const CONTEXT_HASH_LABEL = "dev.claude-bottle.context-hash";
+
+/**
+ * Where an agent's image comes from, settled at prepare: a build is keyed on
+ * the content of its inputs, so an unchanged agent finds its image by tag.
+ */
+export type ImagePlan =
+  | {
+      kind: "build";
+      /** `claude-bottle/<slug>:<first 16 hex of the content hash>`. */
+      tag: string;
+      contextHash: string;
+      dockerfile: string;
+      context: string;
+      args: Readonly<Record<string, string>>;
+    }
+  | { kind: "ref"; ref: string };
+
+/** The image a bottle runs: its ID, and the entrypoint and command it would run by itself. */
+export interface AgentImage {
+  id: string;
+  config: { Entrypoint?: string[] | null; Cmd?: string[] | null };
+}
+
+/** The repository an agent's built images are tagged in. */
+export function agentRepository(slug: string): string {
+  return `claude-bottle/${slug}`;
+}
+
+export async function planAgentImage(agent: ResolvedAgent): Promise<ImagePlan> {
+  const source = agent.image;
+  if (source.kind === "ref") return { kind: "ref", ref: source.ref };
+  for (const [what, path] of [
+    ["Dockerfile", source.dockerfile],
+    ["build context", source.context],
+  ] as const) {
+    if (!existsSync(path)) {
+      throw new BottleError(ErrorCodes.AGENT_INVALID, `The ${what} of agent "${agent.slug}" does not exist: ${path}`, {
+        hint: `Fix build.${what === "Dockerfile" ? "dockerfile" : "context"} in ${agent.file ?? "the agent's recipe"}.`,
+      });
+    }
+  }
+  const contextHash = await hashBuildContext(await readBuildContext(source.context, source.dockerfile), source.args);
+  return {
+    kind: "build",
+    tag: `${agentRepository(agent.slug)}:${contextHash.slice(0, 16)}`,
+    contextHash,
+    dockerfile: source.dockerfile,
+    context: source.context,
+    args: source.args,
+  };
+}
+
+/**
+ * Makes the planned image present on the engine: a built image is looked up
+ * by its content tag and built only when missing; a reference is pulled only
+ * when the engine does not have it.
+ */
+export async function ensureAgentImage(
+  docker: Dockerode,
+  plan: ImagePlan,
+  slug: string,
+  ctx: Pick<BackendContext, "emit" | "signal">,
+): Promise<AgentImage> {
+  if (plan.kind === "ref") {
+    const present = await phase(ctx, "cache-check", `Looking for ${plan.ref}`, () => inspectImage(docker, plan.ref));
+    if (present) return described(present);
+    await phase(ctx, "pull", `Pulling ${plan.ref}`, () => pullOrExplain(docker, plan.ref, ctx));
+    return describe(docker, plan.ref);
+  }
+
+  const cached = await phase(ctx, "cache-check", `Looking for ${plan.tag}`, () => inspectImage(docker, plan.tag));
+  if (cached) return described(cached);
+  await phase(ctx, "build", `Building the image of ${slug}`, () =>
+    buildImage(
+      docker,
+      {
+        dockerfile: plan.dockerfile,
+        context: plan.context,
+        args: plan.args,
+        tags: [plan.tag],
+        labels: { [Labels.tool]: "true", [Labels.agent]: slug, [CONTEXT_HASH_LABEL]: plan.contextHash },
+      },
+      ctx,
+    ),
+  );
+  await untagOlderBuilds(docker, slug, plan.tag);
+  return describe(docker, plan.tag);
+}
+
+async function describe(docker: Dockerode, ref: string): Promise<AgentImage> {
+  const image = await inspectImage(docker, ref);
+  if (!image) throw new BottleError(ErrorCodes.IMAGE_NOT_FOUND, `The image ${ref} disappeared from the engine.`);
+  return described(image);
+}
+
+function described(image: Dockerode.ImageInspectInfo): AgentImage {
+  const list = (value: string | string[] | null | undefined) =>
+    value === null || value === undefined ? null : Array.isArray(value) ? value : [value];
+  return { id: image.Id, config: { Entrypoint: list(image.Config.Entrypoint), Cmd: list(image.Config.Cmd) } };
+}
+
+/** A missing reference is IMAGE_NOT_FOUND whatever stopped the pull; the reason is in the message. */
+async function pullOrExplain(docker: Dockerode, ref: string, ctx: Pick<BackendContext, "emit" | "signal">): Promise<void> {
+  try {
+    await pullImage(docker, ref, ctx);
+  } catch (error) {
+    if (!BottleError.isInstance(error) || error.code === ErrorCodes.ABORTED || error.code === ErrorCodes.IMAGE_NOT_FOUND) throw error;
+    throw new BottleError(ErrorCodes.IMAGE_NOT_FOUND, `The image ${ref} is not on this engine and could not be pulled: ${error.message}`, {
+      hint: error.hint ?? "Check the image reference, or build the image locally.",
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Earlier builds of the same agent keep their tags until removed here, so a
+ * changed Dockerfile does not leave one tagged image per edit. Only the tags
+ * go: an image a bottle still runs stays, and `docker image prune` reclaims the rest.
+ */
+async function untagOlderBuilds(docker: Dockerode, slug: string, current: string): Promise<void> {
+  const repository = agentRepository(slug);
+  const images = await docker.listImages({ filters: { reference: [repository] } });
+  for (const image of images) {
+    for (const tag of image.RepoTags ?? []) {
+      if (tag !== current && splitRepoTag(tag).repo === repository) await removeTag(docker, tag).catch(() => {});
+    }
+  }
+}
