@@ -1,0 +1,127 @@
+import { readdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { BottleError, loadBackend, selectedBackendName, type Capability } from "@claude-bottle/core";
+import { builtinBackends } from "../builtin-backends.js";
+import type { CommandEnvironment } from "../context.js";
+import { ExitCodes } from "../exit-codes.js";
+import { cliPackageDir } from "../package-dir.js";
+import { formatTable } from "../render/table.js";
+
+interface BackendRow {
+  name: string;
+  package: string;
+  /** "built-in", or the entry file it loads from. */
+  source: string;
+  selected: boolean;
+  loads: boolean;
+  capabilities: Capability[];
+  error: string | null;
+}
+
+const SCOPED_PREFIX = "backend-";
+const UNSCOPED_PREFIX = "claude-bottle-backend-";
+
+/**
+ * `backends`: the built-ins, then every backend package installed in the
+ * project or next to the CLI, each loaded for real so a broken install shows
+ * up here rather than at the next start.
+ */
+export async function backends(environment: CommandEnvironment, options: { json: boolean }): Promise<number> {
+  const env = process.env;
+  const projectDir = process.cwd();
+  const hostDir = cliPackageDir();
+  const builtins = builtinBackends();
+  const selected = selectedBackendName(environment.globals.backend, env);
+
+  const candidates = new Map<string, string>(); // package name -> the name to load it by
+  for (const name of Object.keys(builtins)) candidates.set(`@claude-bottle/${SCOPED_PREFIX}${name}`, name);
+  for (const packageName of await installedBackendPackages([projectDir, hostDir])) {
+    if (!candidates.has(packageName)) candidates.set(packageName, packageName);
+  }
+  // A short name selects the first package it resolves to: built-ins, then the scoped name, then the unscoped one.
+  const selects = (packageName: string, loadName: string) =>
+    loadName === selected || packageName === selected || shortName(packageName) === selected;
+  const selectedPackage = [...candidates].find(([packageName, loadName]) => selects(packageName, loadName))?.[0];
+  if (!selectedPackage) candidates.set(selected, selected);
+
+  const rows: BackendRow[] = [];
+  for (const [packageName, loadName] of candidates) {
+    const row: BackendRow = {
+      name: shortName(packageName),
+      package: packageName,
+      source: loadName in builtins ? "built-in" : "",
+      selected: packageName === (selectedPackage ?? selected),
+      loads: false,
+      capabilities: [],
+      error: null,
+    };
+    try {
+      const loaded = await loadBackend({ name: loadName, env, projectDir, hostDir, builtins });
+      row.source = loaded.source;
+      row.loads = true;
+      row.capabilities = [...loaded.backend.capabilities];
+    } catch (error) {
+      row.error = BottleError.isInstance(error) ? error.message : String(error);
+    }
+    rows.push(row);
+  }
+
+  process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : asTable(rows));
+  return ExitCodes.OK;
+}
+
+/** `@claude-bottle/backend-x` and `claude-bottle-backend-x` are both "x"; anything else keeps its name. */
+function shortName(packageName: string): string {
+  const scoped = `@claude-bottle/${SCOPED_PREFIX}`;
+  if (packageName.startsWith(scoped)) return packageName.slice(scoped.length);
+  if (packageName.startsWith(UNSCOPED_PREFIX)) return packageName.slice(UNSCOPED_PREFIX.length);
+  return packageName;
+}
+
+/** Backend package names in every node_modules from each directory up to the root, as Node would find them. */
+async function installedBackendPackages(fromDirs: readonly string[]): Promise<string[]> {
+  const found = new Set<string>();
+  const visited = new Set<string>();
+  for (const fromDir of fromDirs) {
+    let dir = resolve(fromDir);
+    for (;;) {
+      const modules = join(dir, "node_modules");
+      if (!visited.has(modules)) {
+        visited.add(modules);
+        for (const entry of await readdirOrEmpty(join(modules, "@claude-bottle"))) {
+          if (entry.startsWith(SCOPED_PREFIX)) found.add(`@claude-bottle/${entry}`);
+        }
+        for (const entry of await readdirOrEmpty(modules)) {
+          if (entry.startsWith(UNSCOPED_PREFIX)) found.add(entry);
+        }
+      }
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return [...found].sort();
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+function asTable(rows: BackendRow[]): string {
+  const table = formatTable(
+    ["", "BACKEND", "PACKAGE", "STATUS", "CAPABILITIES"],
+    rows.map((r) => [
+      r.selected ? "*" : "",
+      r.name,
+      r.package,
+      r.loads ? (r.source === "built-in" ? "built-in" : "installed") : "fails to load",
+      r.capabilities.join(", "),
+    ]),
+  );
+  const errors = rows.filter((r) => r.error).map((r) => `\n${r.name}: ${r.error}\n`);
+  return `${table}${errors.join("")}\n* selected (--backend, CLAUDE_BOTTLE_BACKEND, or the default)\n`;
+}

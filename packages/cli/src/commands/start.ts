@@ -1,0 +1,70 @@
+import { BottleError, ErrorCodes, phase, resolveAgent } from "@claude-bottle/core";
+import { builtinAgents } from "../builtin-agents.js";
+import { withSession, type CommandEnvironment, type Session } from "../context.js";
+import { ExitCodes } from "../exit-codes.js";
+import { formatTiming, type TimingFormat } from "../render/timing.js";
+import { loadSelectedBackend } from "../select-backend.js";
+import { processStdio } from "../stdio.js";
+
+export interface StartOptions {
+  detach: boolean;
+  timing?: TimingFormat;
+}
+
+/** An attached agent owns the terminal from the moment its bottle starts. */
+const ATTACHED_HAND_OVER = new Set(["start", "attach"]);
+
+/**
+ * `start <agent> [-- args]`: resolve the agent, let the backend prepare it,
+ * launch it. Attached, the exit code is the agent's; detached, the bottle's
+ * name goes to stdout for scripts.
+ */
+export async function start(
+  environment: CommandEnvironment,
+  slug: string,
+  extraArgs: readonly string[],
+  options: StartOptions,
+): Promise<number> {
+  return withSession(
+    environment,
+    {
+      handOverPhases: options.detach ? new Set() : ATTACHED_HAND_OVER,
+      timing: options.timing !== undefined,
+      plainPhases: true,
+    },
+    async (session) => {
+      try {
+        return await startIn(session, slug, extraArgs, options.detach);
+      } finally {
+        if (session.timing && options.timing) {
+          session.renderer.stop();
+          process.stderr.write(formatTiming(session.timing.report(), options.timing));
+        }
+      }
+    },
+  );
+}
+
+async function startIn(session: Session, slug: string, extraArgs: readonly string[], detach: boolean): Promise<number> {
+  const { context } = session;
+  const { backend } = await loadSelectedBackend(session);
+  if (detach && !backend.capabilities.includes("detach")) {
+    throw new BottleError(ErrorCodes.UNSUPPORTED, `The ${backend.name} backend cannot start a bottle detached.`, {
+      hint: "Start it attached (without --detach), or choose another backend with --backend.",
+    });
+  }
+  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents() }),
+  );
+  const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(agent, context));
+  const launched = await backend.launch(
+    prepared,
+    { extraArgs, detach, stdio: processStdio() },
+    context,
+  );
+  if (launched.detached) {
+    process.stdout.write(`${launched.name}\n`);
+    return ExitCodes.OK;
+  }
+  return launched.exitCode;
+}

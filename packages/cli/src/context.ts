@@ -1,0 +1,89 @@
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
+import type { BackendContext, Logger, PhaseName, ProgressEvent } from "@claude-bottle/core";
+import { createProgressRenderer, type ProgressRenderer } from "./render/progress.js";
+import { TimingRecorder } from "./render/timing.js";
+
+/** The options every command accepts. */
+export interface GlobalOptions {
+  debug?: boolean;
+  backend?: string;
+}
+
+/** What an action gets from the command line and the process. */
+export interface CommandEnvironment {
+  globals: GlobalOptions;
+  /** Aborted on Ctrl-C or SIGTERM. */
+  signal: AbortSignal;
+}
+
+export interface SessionOptions {
+  /** Phases at which the agent takes over the terminal (see RendererOptions). */
+  handOverPhases?: ReadonlySet<PhaseName>;
+  /** Record phase durations for --timing. */
+  timing?: boolean;
+  /** Report phases even without a terminal (see RendererOptions.plainPhases). */
+  plainPhases?: boolean;
+}
+
+/** One command's run: the context handed to the backend, and what renders its events. */
+export interface Session {
+  context: BackendContext;
+  renderer: ProgressRenderer;
+  timing?: TimingRecorder;
+  globals: GlobalOptions;
+}
+
+/**
+ * Runs `work` with a backend context whose events go to the renderer (and
+ * the timing recorder), and stops the renderer whatever happens, so an error
+ * report is never drawn over by a spinner.
+ */
+export async function withSession<T>(
+  environment: CommandEnvironment,
+  options: SessionOptions,
+  work: (session: Session) => Promise<T>,
+): Promise<T> {
+  const env = process.env;
+  const renderer = await createProgressRenderer({
+    stream: process.stderr,
+    env,
+    verbose: environment.globals.debug === true,
+    handOverPhases: options.handOverPhases ?? new Set(),
+    plainPhases: options.plainPhases === true,
+  });
+  const timing = options.timing ? new TimingRecorder() : undefined;
+  const emit = (event: ProgressEvent) => {
+    timing?.handle(event);
+    renderer.handle(event);
+  };
+  const context: BackendContext = {
+    emit,
+    signal: environment.signal,
+    cacheDir: cacheDir(env),
+    env,
+    cwd: process.cwd(),
+    logger: createLogger(renderer, environment.globals.debug === true),
+  };
+  try {
+    return await work({ context, renderer, timing, globals: environment.globals });
+  } finally {
+    renderer.stop();
+  }
+}
+
+/** $XDG_CACHE_HOME/claude-bottle, else ~/.cache/claude-bottle (the XDG spec ignores a relative value). */
+export function cacheDir(env: Readonly<Record<string, string | undefined>>): string {
+  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
+  return join(base, "claude-bottle");
+}
+
+function createLogger(renderer: ProgressRenderer, debug: boolean): Logger {
+  return {
+    debug: (message) => {
+      if (debug) renderer.log(`debug: ${message}`);
+    },
+    info: (message) => renderer.log(message),
+    warn: (message) => renderer.log(`warning: ${message}`),
+  };
+}

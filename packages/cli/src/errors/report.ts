@@ -1,0 +1,44 @@
+import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { ExitCodes } from "../exit-codes.js";
+
+const ISSUES_URL = "https://github.com/claude-bottle/claude-bottle/issues";
+
+export interface ReportOptions {
+  debug: boolean;
+  stream: NodeJS.WritableStream;
+}
+
+/**
+ * Writes what went wrong for a person to act on, and returns the exit code.
+ * A BottleError is an expected failure: one line, the hint, the stack only
+ * with --debug. Anything else is a bug in claude-bottle or a backend, so the
+ * stack is always shown, with where to report it.
+ */
+export function reportError(error: unknown, { debug, stream }: ReportOptions): number {
+  if (BottleError.isInstance(error)) {
+    if (error.code === ErrorCodes.ABORTED) return ExitCodes.INTERRUPTED;
+    stream.write(`claude-bottle: ${error.message}\n`);
+    if (error.hint) stream.write(`  hint: ${error.hint}\n`);
+    if (debug) stream.write(`${describeChain(error)}\n`);
+    return error.code === ErrorCodes.INVALID_ARGUMENT ? ExitCodes.USAGE : ExitCodes.ERROR;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  stream.write(`claude-bottle: internal error: ${message}\n`);
+  stream.write(`${describeChain(error)}\n`);
+  stream.write(`This is a bug in claude-bottle or its backend; please report it at ${ISSUES_URL} with the output above.\n`);
+  return ExitCodes.ERROR;
+}
+
+/** The stack, then each cause's, since backends wrap the library error that tells the real story. */
+function describeChain(error: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== undefined && !seen.has(current)) {
+    seen.add(current);
+    const text = current instanceof Error ? (current.stack ?? `${current.name}: ${current.message}`) : String(current);
+    parts.push(parts.length ? `Caused by: ${text}` : text);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join("\n");
+}

@@ -1,0 +1,16 @@
+/**
+ * What the process exits with, besides the agent's own code which `start`,
+ * `attach` and `exec` pass through. 125 and 130 follow `docker run` and the
+ * shell's convention so wrappers can tell claude-bottle's failures apart.
+ */
+export const ExitCodes = {
+  OK: 0,
+  /** `doctor` found a prerequisite missing. */
+  CHECK_FAILED: 1,
+  /** A bad command line: unknown command or option, missing argument. */
+  USAGE: 2,
+  /** claude-bottle itself failed: agent, backend, Docker, build... */
+  ERROR: 125,
+  /** Interrupted by SIGINT or SIGTERM. */
+  INTERRUPTED: 130,
+} as const;

@@ -1,0 +1,180 @@
+import { Command, Option } from "commander";
+import type { CommandEnvironment, GlobalOptions } from "./context.js";
+import type { TimingFormat } from "./render/timing.js";
+import { cliVersion } from "./version.js";
+
+/** Where an action leaves the code the process exits with. */
+export interface Outcome {
+  exitCode: number;
+}
+
+const PROGRAM_HELP_FOOTER = `
+Exit codes:
+  the agent's own   start, attach and exec pass the bottle's exit code through
+  1                 doctor found a missing prerequisite
+  2                 usage error (unknown command or option, missing argument)
+  125               claude-bottle failed (agent file, backend, Docker, build...)
+  130               interrupted (Ctrl-C or SIGTERM)
+
+Environment:
+  CLAUDE_BOTTLE_BACKEND   the backend when --backend is not given (default: docker)
+  XDG_CONFIG_HOME         user agents live in $XDG_CONFIG_HOME/claude-bottle/agents
+  XDG_CACHE_HOME          the cache lives in $XDG_CACHE_HOME/claude-bottle
+  CI                      when set, progress is plain lines instead of a spinner
+`;
+
+/**
+ * The command-line grammar. Each action imports its command module only when
+ * it runs, so `--help` and a typo never pay for Docker clients or YAML parsers.
+ */
+export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
+  const environment = (command: Command): CommandEnvironment => ({
+    globals: command.optsWithGlobals<GlobalOptions>(),
+    signal,
+  });
+
+  const program = new Command("claude-bottle")
+    .description("Run a coding agent in an isolated bottle: a Docker container or a microVM.")
+    .version(cliVersion(), "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .option("--debug", "show stack traces, debug messages and full build output")
+    .option("--backend <name>", "the backend to use (default: $CLAUDE_BOTTLE_BACKEND, else docker)")
+    .addHelpText("after", PROGRAM_HELP_FOOTER)
+    .exitOverride();
+
+  program
+    .command("start")
+    .description("start an agent in a new bottle; attached until it exits, or --detach")
+    .usage("[options] <agent> [-- args...]")
+    .argument("<agent>", "the agent's name (see: claude-bottle agents)")
+    .argument("[args...]", "appended to the agent's command; put them after --")
+    .option("-d, --detach", "leave the bottle running in the background and print its name")
+    .addOption(
+      new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
+        "table",
+        "json",
+      ]),
+    )
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat }, command: Command) => {
+      const { start } = await import("./commands/start.js");
+      outcome.exitCode = await start(environment(command), agent, args, { detach: options.detach === true, timing: options.timing });
+    });
+
+  program
+    .command("agents")
+    .description("list the agents this directory can start, and where each comes from")
+    .option("--json", "print JSON")
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { agents } = await import("./commands/agents.js");
+      outcome.exitCode = await agents(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("backends")
+    .description("list the backends that can be loaded, with their capabilities")
+    .option("--json", "print JSON")
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { backends } = await import("./commands/backends.js");
+      outcome.exitCode = await backends(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("doctor")
+    .description("check the selected backend's prerequisites and say what is missing")
+    .option("--json", "print JSON")
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { doctor } = await import("./commands/doctor.js");
+      outcome.exitCode = await doctor(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("ls")
+    .description("list the bottles of the selected backend")
+    .option("--json", "print JSON")
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { ls } = await import("./commands/ls.js");
+      outcome.exitCode = await ls(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("stop")
+    .description("stop a bottle")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .action(async (bottle: string, _options: object, command: Command) => {
+      const { stop } = await import("./commands/stop.js");
+      outcome.exitCode = await stop(environment(command), bottle);
+    });
+
+  program
+    .command("rm")
+    .description("remove a stopped bottle")
+    .argument("<bottle>", "the bottle's name")
+    .option("-f, --force", "stop it first if it is running")
+    .action(async (bottle: string, options: { force?: boolean }, command: Command) => {
+      const { rm } = await import("./commands/rm.js");
+      outcome.exitCode = await rm(environment(command), bottle, { force: options.force === true });
+    });
+
+  program
+    .command("logs")
+    .description("print a bottle's output")
+    .argument("<bottle>", "the bottle's name")
+    .option("-f, --follow", "keep printing new output until the bottle stops")
+    .action(async (bottle: string, options: { follow?: boolean }, command: Command) => {
+      const { logs } = await import("./commands/logs.js");
+      outcome.exitCode = await logs(environment(command), bottle, { follow: options.follow === true });
+    });
+
+  program
+    .command("attach")
+    .description("connect the terminal to a running bottle's agent")
+    .argument("<bottle>", "the bottle's name")
+    .action(async (bottle: string, _options: object, command: Command) => {
+      const { attach } = await import("./commands/attach.js");
+      outcome.exitCode = await attach(environment(command), bottle);
+    });
+
+  program
+    .command("exec")
+    .description("run a command in a running bottle")
+    .usage("[options] <bottle> -- <command...>")
+    .argument("<bottle>", "the bottle's name")
+    .argument("<command...>", "the command and its arguments; put them after --")
+    .action(async (bottle: string, commandLine: string[], _options: object, command: Command) => {
+      const { exec } = await import("./commands/exec.js");
+      outcome.exitCode = await exec(environment(command), bottle, commandLine);
+    });
+
+  program
+    .command("shell")
+    .description("open an interactive shell in a running bottle")
+    .argument("<bottle>", "the bottle's name")
+    .action(async (bottle: string, _options: object, command: Command) => {
+      const { shell } = await import("./commands/shell.js");
+      outcome.exitCode = await shell(environment(command), bottle);
+    });
+
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride();
+    command.configureOutput({ outputError: (message, write) => write(usageError(message, command)) });
+  }
+  return program;
+}
+
+/** Commander's "error: ..." in our one-line format, with where to find the usage. */
+function usageError(message: string, command: Command): string {
+  const text = message.replace(/^error: /, "").trimEnd();
+  const name = command.parent ? `claude-bottle ${command.name()}` : "claude-bottle";
+  return `claude-bottle: ${text}\n  hint: run "${name} --help" for usage.\n`;
+}
+
+/**
+ * Commander gives an optional option value the next word when it does not
+ * start with a dash, so `start --timing claude` would read "claude" as the
+ * format. A bare `--timing` is made explicit before parsing; `--timing=json`
+ * is how the other format is asked for.
+ */
+export function normalizeTimingFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.map((arg, index) => (arg === "--timing" && (end === -1 || index < end) ? "--timing=table" : arg));
+}

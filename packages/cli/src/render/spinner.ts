@@ -1,0 +1,101 @@
+import type { PhaseName, ProgressEvent } from "@claude-bottle/core";
+import ora, { type Ora } from "ora";
+import { describeProgress, formatDuration } from "./format.js";
+import type { ProgressRenderer, RendererOptions } from "./progress.js";
+
+interface ActivePhase {
+  phase: PhaseName;
+  title: string;
+  startedAt: number;
+  /** The latest progress message or output line: what the phase is doing right now. */
+  detail?: string;
+}
+
+/** Phases shorter than this vanish when done; longer ones leave a ✔ line saying what took the time. */
+const PERSIST_AFTER_MS = 1000;
+
+/**
+ * A spinner naming the innermost running phase and its live detail (build
+ * step, bytes pushed). Phases nest: when an inner one ends, the outer one's
+ * title comes back.
+ */
+export class SpinnerRenderer implements ProgressRenderer {
+  private readonly spinner: Ora;
+  private readonly active: ActivePhase[] = [];
+  private handedOver = false;
+
+  constructor(private readonly options: RendererOptions) {
+    // discardStdin would put stdin in raw mode behind the backend's back and
+    // swallow Ctrl-C; the terminal's own SIGINT is what aborts the work.
+    this.spinner = ora({ stream: options.stream, discardStdin: false });
+  }
+
+  handle(event: ProgressEvent): void {
+    if (this.handedOver) return;
+    switch (event.type) {
+      case "phase-start":
+        if (this.options.handOverPhases.has(event.phase)) {
+          this.handedOver = true;
+          this.spinner.stop();
+          return;
+        }
+        this.active.push({ phase: event.phase, title: event.title, startedAt: event.at });
+        this.show();
+        return;
+      case "phase-end":
+        this.end(event.phase, event.ok, event.at);
+        return;
+      case "progress":
+        this.setDetail(event.phase, describeProgress(event.message, event.current, event.total));
+        return;
+      case "output":
+        if (this.options.verbose) this.log(event.line);
+        else this.setDetail(event.phase, event.line.trim());
+        return;
+    }
+  }
+
+  log(line: string): void {
+    const spinning = this.spinner.isSpinning;
+    if (spinning) this.spinner.clear();
+    this.options.stream.write(`claude-bottle: ${line}\n`);
+    if (spinning) this.spinner.render();
+  }
+
+  stop(): void {
+    this.spinner.stop();
+  }
+
+  private end(phase: PhaseName, ok: boolean, at: number): void {
+    const index = this.active.findLastIndex((p) => p.phase === phase);
+    if (index === -1) return;
+    const [ended] = this.active.splice(index, 1);
+    const took = at - ended!.startedAt;
+    if (!ok) this.spinner.fail(ended!.title);
+    else if (took >= PERSIST_AFTER_MS) this.spinner.succeed(`${ended!.title} (${formatDuration(took)})`);
+    this.show();
+  }
+
+  private setDetail(phase: PhaseName, detail: string): void {
+    const target = this.active.findLast((p) => p.phase === phase) ?? this.active.at(-1);
+    if (!target || !detail) return;
+    target.detail = detail;
+    this.show();
+  }
+
+  private show(): void {
+    const current = this.active.at(-1);
+    if (!current) {
+      this.spinner.stop();
+      return;
+    }
+    const text = current.detail ? `${current.title}: ${current.detail}` : current.title;
+    // One line only: a wrapped spinner line leaves debris when it is redrawn.
+    this.spinner.text = truncate(text, (this.options.stream.columns || 80) - 3);
+    if (!this.spinner.isSpinning) this.spinner.start();
+  }
+}
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}

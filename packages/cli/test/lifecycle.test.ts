@@ -1,0 +1,74 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { createProject, type TestProject } from "./support/project.js";
+import { runCli } from "./support/run-cli.js";
+
+/** ls, doctor, exec and the capability checks, through the fake backend. */
+describe("lifecycle commands", () => {
+  let project: TestProject;
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, { cwd: project.dir, env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "fake", ...env } });
+
+  beforeAll(() => {
+    project = createProject();
+    project.installFakeBackend();
+  });
+
+  it("ls --json prints the backend's bottles", async () => {
+    const result = await run(["ls", "--json"]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([
+      {
+        name: "claude-bottle-bb-fake01",
+        agent: "bb",
+        backend: "fake",
+        state: "running",
+        workspace: "/tmp/ws",
+        created: "2026-01-01T00:00:00.000Z",
+      },
+    ]);
+    expect(result.stderr).toBe("");
+  });
+
+  it("ls prints a table", async () => {
+    const result = await run(["ls"]);
+    expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+STATE\s+CREATED\s+WORKSPACE$/);
+    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s/m);
+  });
+
+  it("doctor exits 0 when every check passes", async () => {
+    const result = await run(["doctor"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("engine: fake engine 1.0");
+  });
+
+  it("doctor exits 1 and says what is missing, with the hint", async () => {
+    const result = await run(["doctor"], { FAKE_DOCTOR: "fail" });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/MISSING\s+kvm: \/dev\/kvm is missing\n\s+hint: Enable virtualization\./);
+    const json = await run(["doctor", "--json"], { FAKE_DOCTOR: "fail" });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ backend: "fake", checks: [{ ok: true }, { name: "kvm", ok: false }] });
+  });
+
+  it("exec passes the command after -- and exits with its code", async () => {
+    const result = await run(["exec", "some-bottle", "--", "ls", "-la", "/"]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe("exec in some-bottle: ls -la /\n");
+  });
+
+  it("shell runs a shell through exec", async () => {
+    const result = await run(["shell", "some-bottle"]);
+    expect(result.stdout).toMatch(/^exec in some-bottle: \/bin\/sh -c /);
+  });
+
+  it.each([
+    [["stop", "x"], "stop"],
+    [["rm", "-f", "x"], "remove"],
+    [["logs", "x"], "logs"],
+    [["attach", "x"], "attach"],
+  ])("%j fails with UNSUPPORTED when the backend lacks %s", async (args, capability) => {
+    const result = await run(args);
+    expect(result.code).toBe(125);
+    expect(result.stderr).toContain(`claude-bottle: The fake backend does not support "${capability}".\n  hint: `);
+  });
+});

@@ -1,0 +1,199 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createProject, type TestProject } from "./support/project.js";
+import { runCli, startCli, waitFor } from "./support/run-cli.js";
+
+/**
+ * `start` driven through a fake third-party backend installed in the project:
+ * what the CLI does with exit codes, errors, signals and progress, without Docker.
+ */
+describe("claude-bottle start", () => {
+  let project: TestProject;
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, { cwd: project.dir, env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "fake", ...env } });
+
+  beforeAll(() => {
+    project = createProject();
+    project.installFakeBackend();
+    project.writeAgent("bb", "image: example/bb:1\nenv: [CB_SECRET, LITERAL=yes]\n");
+  });
+
+  it("exits with the agent's exit code, its stdout and stderr kept apart", async () => {
+    const result = await run(["start", "bb"], { FAKE_MODE: "exit:7" });
+    expect(result.code).toBe(7);
+    expect(JSON.parse(result.stdout)).toEqual({ agent: "bb", extraArgs: [], env: { CB_SECRET: "(passthrough)", LITERAL: "yes" } });
+    expect(result.stderr).toContain("fake agent stderr\n");
+    expect(result.stderr).not.toContain("{");
+  });
+
+  it("passes the arguments after -- to the agent, options included", async () => {
+    const result = await run(["start", "bb", "--", "--model", "sonnet", "-p", "hi there"]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).extraArgs).toEqual(["--model", "sonnet", "-p", "hi there"]);
+  });
+
+  it("selects the backend with --backend over CLAUDE_BOTTLE_BACKEND", async () => {
+    const result = await runCli(["start", "bb", "--backend", "fake"], {
+      cwd: project.dir,
+      env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "nonexistent" },
+    });
+    expect(result.code).toBe(0);
+  });
+
+  it("reports phases as plain lines on stderr when it is not a terminal, and nothing on stdout", async () => {
+    const result = await run(["start", "bb"]);
+    expect(result.stderr).toContain("claude-bottle: Loading the fake backend...\n");
+    expect(result.stderr).toContain('claude-bottle: Resolving the agent "bb"...\n');
+    expect(result.stderr).toContain("claude-bottle: Building the fake image...\n");
+    expect(result.stderr).not.toContain("fake build output line");
+    expect(result.stdout.split("\n").filter(Boolean)).toHaveLength(1);
+  });
+
+  it("shows the build output with --debug", async () => {
+    const result = await run(["--debug", "start", "bb"]);
+    expect(result.stderr).toContain("  | fake build output line\n");
+  });
+
+  it("prints the bottle's name and nothing else on stdout with --detach", async () => {
+    const result = await run(["start", "--detach", "bb"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("claude-bottle-bb-fake01\n");
+  });
+
+  describe("errors", () => {
+    it("a BottleError from another copy of core is one line and its hint, no stack", async () => {
+      const result = await run(["start", "bb"], { FAKE_MODE: "bottle-error" });
+      expect(result.code).toBe(125);
+      const lines = result.stderr.split("\n");
+      const at = lines.indexOf("claude-bottle: The fake bottle failed on purpose.");
+      expect(at).toBeGreaterThan(-1);
+      expect(lines.slice(at)).toEqual([
+        "claude-bottle: The fake bottle failed on purpose.",
+        "  hint: Set FAKE_MODE to something else.",
+        "",
+      ]);
+      expect(result.stderr).not.toContain("    at ");
+    });
+
+    it("--debug adds the stack", async () => {
+      const result = await run(["start", "bb", "--debug"], { FAKE_MODE: "bottle-error" });
+      expect(result.code).toBe(125);
+      expect(result.stderr).toContain("  hint: Set FAKE_MODE to something else.\n");
+      expect(result.stderr).toMatch(/\n {4}at .*backend-fake/);
+    });
+
+    it("anything else is an internal error: the stack always, and where to report it", async () => {
+      const result = await run(["start", "bb"], { FAKE_MODE: "internal-error" });
+      expect(result.code).toBe(125);
+      expect(result.stderr).toContain("claude-bottle: internal error: fake internal kaboom\n");
+      expect(result.stderr).toContain("TypeError: fake internal kaboom\n    at ");
+      expect(result.stderr).toMatch(/please report it at https:\/\/github\.com\/.*\/issues/);
+    });
+
+    it("an agent name that is not a slug is a usage error", async () => {
+      const result = await run(["start", "Not_A_Slug"]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('claude-bottle: "Not_A_Slug" is not a valid agent name.\n  hint: ');
+    });
+
+    it("an invalid agent file names the file and the field", async () => {
+      const file = project.writeAgent("bad", "image: example/bad:1\nresources: { memory: lots }\n");
+      const result = await run(["start", "bad"]);
+      expect(result.code).toBe(125);
+      expect(result.stderr).toContain(`claude-bottle: ${file}: field "resources.memory"`);
+    });
+
+    it("an unknown backend names the built-ins and how to install one", async () => {
+      const result = await run(["start", "bb", "--backend", "nosuch"]);
+      expect(result.code).toBe(125);
+      expect(result.stderr).toContain('claude-bottle: No backend named "nosuch" could be found.');
+      expect(result.stderr).toContain("npm i -D @claude-bottle/backend-nosuch");
+    });
+  });
+
+  describe("--timing", () => {
+    it("prints a table of phase durations on stderr after the agent exits", async () => {
+      const result = await run(["start", "--timing", "bb"], { FAKE_MODE: "exit:4" });
+      expect(result.code).toBe(4);
+      const table = result.stderr.slice(result.stderr.indexOf("PHASE"));
+      const rows = table.trimEnd().split("\n");
+      expect(rows[0]).toMatch(/^PHASE\s+TIME\s+WHAT$/);
+      const names = rows.slice(1).map((row) => row.trim().split(/\s{2,}/)[0]);
+      expect(names).toEqual(["backend-load", "agent-resolve", "prepare", "cache-check", "build", "start", "ready after", "total"]);
+      for (const row of rows.slice(1)) expect(row).toMatch(/\d+(\.\d)? (ms|s)\b/);
+      expect(rows.find((r) => r.includes("cache-check"))).toMatch(/^  cache-check/);
+      expect(result.stdout).not.toContain("PHASE");
+    });
+
+    it("=json prints the same as one JSON document on stderr", async () => {
+      const result = await run(["start", "--timing=json", "bb"]);
+      expect(result.code).toBe(0);
+      const json = JSON.parse(result.stderr.trimEnd().split("\n").at(-1)!);
+      expect(json.phases.map((p: { phase: string }) => p.phase)).toEqual([
+        "backend-load",
+        "agent-resolve",
+        "prepare",
+        "cache-check",
+        "build",
+        "start",
+      ]);
+      for (const phase of json.phases) {
+        expect(phase).toEqual({
+          phase: expect.any(String),
+          title: expect.any(String),
+          depth: expect.any(Number),
+          startMs: expect.any(Number),
+          durationMs: expect.any(Number),
+          ok: true,
+        });
+      }
+      expect(json.phases.find((p: { phase: string }) => p.phase === "cache-check").depth).toBe(1);
+      expect(json.readyMs).toBeGreaterThan(0);
+      expect(json.totalMs).toBeGreaterThanOrEqual(json.readyMs);
+    });
+
+    it("is printed at detach, and on a failure with the failed phase marked", async () => {
+      const detached = await run(["start", "--detach", "--timing", "bb"]);
+      expect(detached.stdout).toBe("claude-bottle-bb-fake01\n");
+      expect(detached.stderr).toMatch(/^start\s/m);
+      const failed = await run(["start", "--timing=json", "bb"], { FAKE_MODE: "bottle-error" });
+      const json = JSON.parse(failed.stderr.split("\n").find((line) => line.startsWith("{"))!);
+      expect(json.phases.at(-1)).toMatchObject({ phase: "build", ok: true });
+      expect(failed.stderr).toContain("claude-bottle: The fake bottle failed on purpose.");
+    });
+
+    it("prints nothing extra without the flag", async () => {
+      const result = await run(["start", "bb"]);
+      expect(result.stderr).not.toContain("PHASE");
+      expect(result.stderr).not.toContain("total");
+    });
+  });
+
+  it("on SIGINT aborts the backend's work, lets it clean up and exits 130 quietly", async () => {
+    const cleanupFile = join(project.dir, "cleanup-marker");
+    const cli = startCli(["start", "bb"], {
+      cwd: project.dir,
+      env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "fake", FAKE_MODE: "wait-abort", FAKE_CLEANUP_FILE: cleanupFile },
+    });
+    await waitFor("the agent to wait", () => cli.stdout().includes("waiting for the signal"));
+    cli.child.kill("SIGINT");
+    const result = await cli.result;
+    expect(result.code).toBe(130);
+    expect(existsSync(cleanupFile) && readFileSync(cleanupFile, "utf8")).toBe("cleaned up");
+    expect(result.stderr).not.toContain("Interrupted");
+    expect(result.stderr).not.toContain("internal error");
+  });
+
+  it("exits 130 on SIGTERM too", async () => {
+    const cleanupFile = join(project.dir, "cleanup-marker-term");
+    const cli = startCli(["start", "bb"], {
+      cwd: project.dir,
+      env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "fake", FAKE_MODE: "wait-abort", FAKE_CLEANUP_FILE: cleanupFile },
+    });
+    await waitFor("the agent to wait", () => cli.stdout().includes("waiting for the signal"));
+    cli.child.kill("SIGTERM");
+    expect((await cli.result).code).toBe(130);
+    expect(existsSync(cleanupFile)).toBe(true);
+  });
+});
