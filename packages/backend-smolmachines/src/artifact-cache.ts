@@ -1,0 +1,159 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { throwIfAborted } from "@claude-bottle/core";
+
+/** A packed machine: the stub smolvm writes and the `.smolmachine` beside it. Both are the artifact. */
+export interface Artifact {
+  key: string;
+  stub: string;
+  machine: string;
+}
+
+/** The cache key of an image: the first 16 hex characters of its `sha256:` ID. */
+export function cacheKeyOf(imageId: string): string {
+  const match = /^(?:sha256:)?([0-9a-f]{64})$/.exec(imageId);
+  if (!match) throw new Error(`Not a sha256 image ID: ${imageId}`);
+  return match[1]!.slice(0, 16);
+}
+
+/** Where the artifacts live inside claude-bottle's cache directory. */
+export function artifactCacheDir(cacheDir: string): string {
+  return join(cacheDir, "smolmachines");
+}
+
+interface LockOwner {
+  token: string;
+  pid: number;
+  host: string;
+  created: number;
+}
+
+/** A lock older than this is taken over even if its pid is alive (the pid may have been reused). */
+const LOCK_STALE_AFTER_MS = 60 * 60 * 1000;
+const LOCK_POLL_MS = 100;
+
+/**
+ * The artifacts, one per cache key, committed atomically: each is packed in
+ * a staging directory inside the cache (same filesystem, so a rename moves it)
+ * and renamed into place, `.smolmachine` first and the stub last, so a present
+ * stub means a complete artifact. A lock per key lets one prepare pack while
+ * the others wait for its result.
+ */
+export class ArtifactCache {
+  constructor(readonly dir: string) {}
+
+  paths(key: string): Artifact {
+    const stub = join(this.dir, key);
+    return { key, stub, machine: `${stub}.smolmachine` };
+  }
+
+  async lookup(key: string): Promise<Artifact | undefined> {
+    const artifact = this.paths(key);
+    try {
+      const [machine, stub] = await Promise.all([stat(artifact.machine), stat(artifact.stub)]);
+      return machine.isFile() && machine.size > 0 && stub.isFile() ? artifact : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits for the key's lock (reporting once through `onWait` if it has to); dispose of the result to release it. */
+  async lock(key: string, signal: AbortSignal, onWait?: () => void): Promise<AsyncDisposable & { release(): Promise<void> }> {
+    await mkdir(this.dir, { recursive: true });
+    const path = join(this.dir, `${key}.lock`);
+    const owner: LockOwner = { token: randomBytes(8).toString("hex"), pid: process.pid, host: hostname(), created: Date.now() };
+    let reported = false;
+    for (;;) {
+      throwIfAborted(signal);
+      if (await createExclusive(path, JSON.stringify(owner))) break;
+      const holder = await readOwner(path);
+      if (holder && isStale(holder)) {
+        await takeOver(path, holder);
+        continue;
+      }
+      if (!reported) onWait?.();
+      reported = true;
+      await sleep(LOCK_POLL_MS, undefined, { signal }).catch(() => throwIfAborted(signal));
+    }
+    const release = async () => {
+      if ((await readOwner(path))?.token === owner.token) await unlink(path).catch(() => {});
+    };
+    return { release, [Symbol.asyncDispose]: release };
+  }
+
+  /**
+   * A fresh staging directory for `key`. Staging directories of the same key
+   * left by a killed run are removed first; the caller holds the key's lock,
+   * so none of them is in use.
+   */
+  async staging(key: string): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    const prefix = `.staging-${key}-`;
+    for (const entry of await readdir(this.dir)) {
+      if (entry.startsWith(prefix)) await rm(join(this.dir, entry), { recursive: true, force: true });
+    }
+    return mkdtemp(join(this.dir, prefix));
+  }
+
+  /** Moves what `smolvm pack create -o <staging>/<key>` wrote into the cache. */
+  async commit(stagingDir: string, key: string): Promise<Artifact> {
+    const artifact = this.paths(key);
+    await rename(join(stagingDir, `${key}.smolmachine`), artifact.machine);
+    await rename(join(stagingDir, key), artifact.stub);
+    return artifact;
+  }
+}
+
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  try {
+    const handle = await open(path, "wx");
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+}
+
+/** The lock's owner, or undefined while it is being written or after it went away. */
+async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+function isStale(owner: LockOwner): boolean {
+  if (Date.now() - owner.created > LOCK_STALE_AFTER_MS) return true;
+  if (owner.host !== hostname()) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "EPERM";
+  }
+}
+
+/**
+ * Removes a dead owner's lock without racing another waiter that does the
+ * same: the lock is renamed aside first, and if what was renamed turns out to
+ * be a live lock taken in the meantime, it is linked back.
+ */
+async function takeOver(path: string, stale: LockOwner): Promise<void> {
+  const aside = `${path}.${randomBytes(4).toString("hex")}`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return;
+  }
+  if ((await readOwner(aside))?.token !== stale.token) await link(aside, path).catch(() => {});
+  await unlink(aside).catch(() => {});
+}

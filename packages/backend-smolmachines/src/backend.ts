@@ -1,0 +1,74 @@
+import { connectDocker } from "@claude-bottle/backend-docker";
+import {
+  BACKEND_API_VERSION,
+  type Backend,
+  type BackendContext,
+  type BackendFactory,
+  type Capability,
+  type Prepared,
+} from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { smolmachinesDoctor } from "./doctor.js";
+import { BACKEND_NAME, launchSmolmachine } from "./launch.js";
+import { execInMachine, listMachines, machineLogs, removeMachine, stopMachine, toBottleInfo } from "./lifecycle.js";
+import { prepareSmolmachine, type SmolmachinesPrepared } from "./prepare.js";
+import { locateSmolvm, type Smolvm } from "./smolvm/locate.js";
+
+export interface SmolmachinesOptions {
+  /** The smolvm executable; default `$CLAUDE_BOTTLE_SMOLVM`, else `smolvm` on PATH. */
+  smolvm?: string;
+  /** The registry image; default `$CLAUDE_BOTTLE_REGISTRY_IMAGE`, else the pinned `registry:2.8.3`. */
+  registryImage?: string;
+  /** A Docker engine to use instead of the one `connectDocker` finds. */
+  docker?: Dockerode;
+  /** Whether the engine is Docker Desktop; default: asked from `docker info`. */
+  dockerDesktop?: boolean;
+  /** The KVM device checked on Linux; default `/dev/kvm`. */
+  kvmDevice?: string;
+}
+
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "exec", "doctor"];
+
+/** Keeps the first successful result; a failure is not kept, so the next call tries again. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= make().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}
+
+export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions> = (options = {}) => {
+  let locate: (() => Promise<Smolvm>) | undefined;
+  let connect: (() => Promise<Dockerode>) | undefined;
+  const smolvm = (ctx: BackendContext) =>
+    (locate ??= once(() => locateSmolvm({ path: options.smolvm, env: ctx.env, cwd: ctx.cwd, kvmDevice: options.kvmDevice })))();
+  const docker = (ctx: BackendContext) =>
+    (connect ??= once(async () => options.docker ?? (await connectDocker({ env: ctx.env })).docker))();
+
+  const backend: Backend = {
+    apiVersion: BACKEND_API_VERSION,
+    name: BACKEND_NAME,
+    capabilities: CAPABILITIES,
+    prepare: (agent, ctx) =>
+      prepareSmolmachine(agent, ctx, {
+        smolvm,
+        docker,
+        registry: {
+          ...(options.registryImage ? { image: options.registryImage } : {}),
+          ...(options.dockerDesktop !== undefined ? { dockerDesktop: options.dockerDesktop } : {}),
+        },
+      }),
+    launch: async (prepared: Prepared, opts, ctx) => launchSmolmachine(await smolvm(ctx), prepared as SmolmachinesPrepared, opts, ctx),
+    list: async (ctx) => (await listMachines(await smolvm(ctx), ctx)).map(toBottleInfo),
+    stop: async (name, ctx) => stopMachine(await smolvm(ctx), name, ctx),
+    remove: async (name, opts, ctx) => removeMachine(await smolvm(ctx), name, opts.force, ctx),
+    logs: async (name, opts, ctx) => machineLogs(await smolvm(ctx), name, opts, ctx),
+    exec: async (name, opts, ctx) => execInMachine(await smolvm(ctx), name, opts, ctx),
+    doctor: (ctx) => smolmachinesDoctor(options, ctx),
+  };
+  return backend;
+};

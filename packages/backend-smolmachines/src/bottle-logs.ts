@@ -1,0 +1,85 @@
+import { createReadStream } from "node:fs";
+import { mkdir, open, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { LogsOptions } from "@claude-bottle/core";
+import { artifactCacheDir } from "./artifact-cache.js";
+
+/**
+ * smolvm keeps no output of a command run through `machine exec`, so a
+ * detached bottle's command writes to two files of ours, one per stream.
+ */
+export function bottleLogPaths(cacheDir: string, name: string): { stdout: string; stderr: string } {
+  const dir = join(artifactCacheDir(cacheDir), "logs");
+  return { stdout: join(dir, `${name}.stdout.log`), stderr: join(dir, `${name}.stderr.log`) };
+}
+
+/** File descriptors to hand to the background process; close them once it has them. */
+export async function openBottleLogs(cacheDir: string, name: string): Promise<{ stdout: number; stderr: number; close(): Promise<void> }> {
+  const paths = bottleLogPaths(cacheDir, name);
+  await mkdir(join(paths.stdout, ".."), { recursive: true });
+  const stdout = await open(paths.stdout, "a", 0o600);
+  const stderr = await open(paths.stderr, "a", 0o600);
+  return {
+    stdout: stdout.fd,
+    stderr: stderr.fd,
+    close: async () => {
+      await stdout.close();
+      await stderr.close();
+    },
+  };
+}
+
+export async function removeBottleLogs(cacheDir: string, name: string): Promise<void> {
+  const paths = bottleLogPaths(cacheDir, name);
+  await Promise.all([rm(paths.stdout, { force: true }), rm(paths.stderr, { force: true })]);
+}
+
+async function sizeOf(path: string): Promise<number> {
+  return stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
+}
+
+/** Copies bytes [from, to) of `path` into `out`. */
+function copyRange(path: string, from: number, to: number, out: NodeJS.WritableStream): Promise<void> {
+  if (to <= from) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const input = createReadStream(path, { start: from, end: to - 1 });
+    input.on("error", reject);
+    input.on("end", resolve);
+    input.pipe(out, { end: false });
+  });
+}
+
+const FOLLOW_POLL_MS = 250;
+
+/**
+ * Writes what the bottle's command has printed so far; with `follow`, keeps
+ * writing what it prints until `stillRunning` says it has ended or `signal` fires.
+ */
+export async function writeBottleLogs(
+  cacheDir: string,
+  name: string,
+  opts: LogsOptions,
+  stillRunning: () => Promise<boolean>,
+  signal: AbortSignal,
+): Promise<void> {
+  const paths = bottleLogPaths(cacheDir, name);
+  const offsets = { stdout: 0, stderr: 0 };
+  const drain = async () => {
+    for (const stream of ["stdout", "stderr"] as const) {
+      const end = await sizeOf(paths[stream]);
+      await copyRange(paths[stream], offsets[stream], end, opts.stdio[stream]);
+      offsets[stream] = end;
+    }
+  };
+  await drain();
+  if (!opts.follow) return;
+  while (!signal.aborted && (await stillRunning())) {
+    await sleep(FOLLOW_POLL_MS, undefined, { signal }).catch(() => {});
+    await drain();
+  }
+  await drain();
+}

@@ -1,0 +1,24 @@
+import { createSmolmachinesBackend } from "./backend.js";
+
+export default createSmolmachinesBackend;
+export { createSmolmachinesBackend, type SmolmachinesOptions } from "./backend.js";
+export { prepareSmolmachine, packArguments, REGISTRY_REPOSITORY, type PrepareDependencies, type SmolmachinesPrepared } from "./prepare.js";
+export {
+  BACKEND_NAME,
+  PASSTHROUGH_LABEL,
+  bottleCommand,
+  launchSmolmachine,
+  machineCreateArguments,
+  machineRunArguments,
+  resourceArguments,
+} from "./launch.js";
+export { ArtifactCache, artifactCacheDir, cacheKeyOf, type Artifact } from "./artifact-cache.js";
+export { DOCKER_DESKTOP_HOST_RANGE, desktopInsecureRegistryError } from "./desktop-insecure-registry.js";
+export { guestEnvironment, type GuestEnvironment } from "./environment.js";
+export { bottleLogPaths } from "./bottle-logs.js";
+export { SMOLVM_ENV, smolvmInstallHint } from "./smolvm/install-hint.js";
+export { findSmolvmExecutable, locateSmolvm, type LocateSmolvmOptions, type Smolvm } from "./smolvm/locate.js";
+export { MINIMUM_SMOLVM_VERSION, compareVersions, parseSmolvmVersion, readSmolvmVersion, type SmolvmVersion } from "./smolvm/version.js";
+export { DEFAULT_KVM_DEVICE, checkKvm } from "./smolvm/kvm.js";
+export { runSmolvm, smolvmCommandLine, smolvmErrorLines, smolvmFailure, type RunSmolvmOptions } from "./smolvm/run.js";
+export * from "./local-registry.js";

@@ -1,0 +1,175 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  BottleError,
+  ErrorCodes,
+  Labels,
+  WORKSPACE_TARGET,
+  abortedError,
+  bottleName,
+  phase,
+  throwIfAborted,
+  type BackendContext,
+  type LaunchOptions,
+  type Launched,
+  type ResolvedAgent,
+} from "@claude-bottle/core";
+import { runAttached } from "./attached-process.js";
+import { openBottleLogs } from "./bottle-logs.js";
+import { guestEnvironment, passthroughNames } from "./environment.js";
+import { assertMountSources, volumeArguments } from "./mounts.js";
+import type { SmolmachinesPrepared } from "./prepare.js";
+import type { Smolvm } from "./smolvm/locate.js";
+import { runSmolvm, smolvmErrorLines, smolvmFailure } from "./smolvm/run.js";
+
+export const BACKEND_NAME = "smolmachines";
+
+/** Label of a detached bottle listing the passthrough names (never values) that `exec` forwards again. */
+export const PASSTHROUGH_LABEL = "dev.claude-bottle.env-passthrough";
+
+/**
+ * The command the bottle runs. With a command in the recipe: it, its args,
+ * the extra args. Without: the image's entrypoint, with the args in place of
+ * the image's own command when there are any, as `docker run IMAGE args` does.
+ */
+export function bottleCommand(prepared: SmolmachinesPrepared, extraArgs: readonly string[]): string[] {
+  const { agent } = prepared;
+  const args = [...agent.args, ...extraArgs];
+  if (agent.command) return [...agent.command, ...args];
+  return [...prepared.imageEntrypoint, ...(args.length > 0 ? args : prepared.imageCmd)];
+}
+
+/** `--net`, `--cpus` and `--mem` (MiB) from the recipe; smolvm's own defaults otherwise. */
+export function resourceArguments(agent: ResolvedAgent): string[] {
+  const args: string[] = [];
+  if (agent.network) args.push("--net");
+  if (agent.resources.cpus !== undefined) args.push("--cpus", String(Math.max(1, Math.ceil(agent.resources.cpus))));
+  if (agent.resources.memory !== undefined) args.push("--mem", String(Math.max(1, Math.ceil(agent.resources.memory / 2 ** 20))));
+  return args;
+}
+
+/** `smolvm machine run --from …` for an attached, ephemeral bottle. */
+export function machineRunArguments(prepared: SmolmachinesPrepared, envArgs: readonly string[], command: readonly string[], tty: boolean): string[] {
+  return [
+    "machine",
+    "run",
+    "--from",
+    prepared.artifact.machine,
+    ...resourceArguments(prepared.agent),
+    ...volumeArguments(prepared.agent),
+    "-w",
+    WORKSPACE_TARGET,
+    ...envArgs,
+    "-i",
+    ...(tty ? ["-t"] : []),
+    "--",
+    ...command,
+  ];
+}
+
+/** `smolvm machine create` for a detached bottle: everything but the passthrough values, which go to `exec`. */
+export function machineCreateArguments(prepared: SmolmachinesPrepared, name: string, literalEnvArgs: readonly string[]): string[] {
+  const { agent } = prepared;
+  const labels: Record<string, string> = {
+    [Labels.tool]: "true",
+    [Labels.backend]: BACKEND_NAME,
+    [Labels.agent]: agent.slug,
+    [Labels.workspace]: agent.workspace,
+    [PASSTHROUGH_LABEL]: passthroughNames(agent.env).join(","),
+  };
+  return [
+    "machine",
+    "create",
+    "--name",
+    name,
+    "--from",
+    prepared.artifact.machine,
+    ...resourceArguments(agent),
+    ...volumeArguments(agent),
+    ...literalEnvArgs,
+    ...Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`]),
+  ];
+}
+
+export async function launchSmolmachine(
+  smolvm: Smolvm,
+  prepared: SmolmachinesPrepared,
+  opts: LaunchOptions,
+  ctx: BackendContext,
+): Promise<Launched> {
+  throwIfAborted(ctx.signal);
+  if (prepared.backend !== BACKEND_NAME || !prepared.artifact) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, "launch was given what another backend prepared.", {
+      hint: "Pass launch the result of this backend's prepare.",
+    });
+  }
+  assertMountSources(prepared.agent);
+  const name = bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
+  const command = bottleCommand(prepared, opts.extraArgs);
+  if (command.length === 0) {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `Agent "${prepared.agent.slug}" names no command and its image has none.`, {
+      hint: `Add command: to ${prepared.agent.file ?? "the agent's recipe"}.`,
+    });
+  }
+  if (opts.detach) return launchDetached(smolvm, prepared, name, command, ctx);
+
+  const env = guestEnvironment(prepared.agent.env, ctx.env);
+  const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true);
+  const run = await runAttached(smolvm.path, args, { stdio: opts.stdio, env: env.values, signal: ctx.signal });
+  if (run.canceled) throw abortedError(ctx.signal.reason);
+  if (isSmolvmOwnFailure(run.exitCode, run.stderrTail)) throw smolvmFailure(smolvm, args, run.stderrTail, run.exitCode);
+  return { detached: false, name, exitCode: run.exitCode };
+}
+
+/**
+ * smolvm's own failures are exit 1 (2 for usage) with `Error: …` on stderr,
+ * but the guest may exit 1 too. Only a stderr made of nothing but such lines
+ * is taken as smolvm's; anything else is the guest's exit code.
+ */
+function isSmolvmOwnFailure(exitCode: number, stderr: string): boolean {
+  const lines = stderr.split("\n").filter((line) => line.trim() !== "");
+  return (exitCode === 1 || exitCode === 2) && lines.length > 0 && smolvmErrorLines(stderr).length === lines.length;
+}
+
+/**
+ * A detached bottle is a named machine (create + start) whose command runs
+ * through `machine exec` in a background process of its own, writing to the
+ * bottle's log files; when the command ends the machine is stopped, as a
+ * container stops with its main process. Literal variables are given to
+ * `create`; passthrough values only ever reach the exec process's
+ * environment, so smolvm stores none of them.
+ */
+async function launchDetached(
+  smolvm: Smolvm,
+  prepared: SmolmachinesPrepared,
+  name: string,
+  command: readonly string[],
+  ctx: BackendContext,
+): Promise<Launched> {
+  const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
+  const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
+  await phase(ctx, "create", `Creating ${name}`, () =>
+    runSmolvm(smolvm, machineCreateArguments(prepared, name, literals.args), { signal: ctx.signal }),
+  );
+  try {
+    await phase(ctx, "start", `Starting ${name}`, () => runSmolvm(smolvm, ["machine", "start", "--name", name], { signal: ctx.signal }));
+    const logs = await openBottleLogs(ctx.cacheDir, name);
+    const execArgs = ["machine", "exec", "--name", name, "-w", WORKSPACE_TARGET, ...passthroughs.args, "--", ...command];
+    // $0 is smolvm, $1 the machine's name, the rest the exec command line.
+    const script = 'bin="$0" name="$1"; shift; "$bin" "$@"; code=$?; "$bin" machine stop --name "$name" >/dev/null 2>&1; exit $code';
+    try {
+      const child = spawn("/bin/sh", ["-c", script, smolvm.path, name, ...execArgs], {
+        detached: true,
+        stdio: ["ignore", logs.stdout, logs.stderr],
+        env: { ...process.env, ...passthroughs.values },
+      });
+      child.unref();
+    } finally {
+      await logs.close();
+    }
+    return { detached: true, name };
+  } catch (error) {
+    await runSmolvm(smolvm, ["machine", "delete", "--name", name, "-f"]).catch(() => {});
+    throw error;
+  }
+}

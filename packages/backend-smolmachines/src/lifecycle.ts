@@ -1,0 +1,119 @@
+import {
+  BottleError,
+  ErrorCodes,
+  Labels,
+  WORKSPACE_TARGET,
+  type BackendContext,
+  type BottleInfo,
+  type BottleState,
+  type ExecOptions,
+  type LogsOptions,
+} from "@claude-bottle/core";
+import { runAttached } from "./attached-process.js";
+import { removeBottleLogs, writeBottleLogs } from "./bottle-logs.js";
+import { guestEnvironment } from "./environment.js";
+import { BACKEND_NAME, PASSTHROUGH_LABEL } from "./launch.js";
+import type { Smolvm } from "./smolvm/locate.js";
+import { runSmolvm, smolvmFailure } from "./smolvm/run.js";
+
+/** One object of `smolvm machine ls --json`, the fields this backend reads. */
+export interface MachineRecord {
+  name: string;
+  state: string;
+  labels?: Record<string, string> | null;
+  created_at?: string | null;
+}
+
+const STATES: Record<string, BottleState> = {
+  created: "created",
+  running: "running",
+  stopped: "stopped",
+  failed: "failed",
+  frozen: "paused",
+  unreachable: "unknown",
+};
+
+/** The machines of this backend, from smolvm's JSON (never its table). */
+export async function listMachines(smolvm: Smolvm, ctx: BackendContext): Promise<MachineRecord[]> {
+  const output = await runSmolvm(smolvm, ["machine", "ls", "--json"], { signal: ctx.signal });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(output.trim() || "[]");
+  } catch {
+    throw smolvmFailure(smolvm, ["machine", "ls", "--json"], `Error: output is not JSON: ${output.slice(0, 200)}`, 0);
+  }
+  if (!Array.isArray(parsed)) throw smolvmFailure(smolvm, ["machine", "ls", "--json"], "Error: output is not a JSON array", 0);
+  return (parsed as MachineRecord[]).filter((m) => m.labels?.[Labels.backend] === BACKEND_NAME);
+}
+
+export function toBottleInfo(machine: MachineRecord): BottleInfo {
+  return {
+    name: machine.name,
+    agent: machine.labels?.[Labels.agent] ?? "",
+    backend: BACKEND_NAME,
+    state: STATES[machine.state] ?? "unknown",
+    workspace: machine.labels?.[Labels.workspace] ?? "",
+    created: machine.created_at ?? new Date(0).toISOString(),
+  };
+}
+
+/** A bottle of this backend by name; anything else, including another tool's machine, is BOTTLE_NOT_FOUND. */
+export async function findMachine(smolvm: Smolvm, name: string, ctx: BackendContext): Promise<MachineRecord> {
+  const machine = (await listMachines(smolvm, ctx)).find((m) => m.name === name);
+  if (!machine) {
+    throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `No smolmachines bottle is named ${name}.`, {
+      hint: "List the bottles with `claude-bottle ls --backend smolmachines`.",
+    });
+  }
+  return machine;
+}
+
+export async function stopMachine(smolvm: Smolvm, name: string, ctx: BackendContext): Promise<void> {
+  const machine = await findMachine(smolvm, name, ctx);
+  if (machine.state !== "running") return;
+  await runSmolvm(smolvm, ["machine", "stop", "--name", name], { signal: ctx.signal });
+}
+
+export async function removeMachine(smolvm: Smolvm, name: string, force: boolean, ctx: BackendContext): Promise<void> {
+  const machine = await findMachine(smolvm, name, ctx);
+  if (machine.state === "running") {
+    if (!force) {
+      throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is running.`, {
+        hint: `Stop it first (claude-bottle stop ${name}), or remove it with --force.`,
+      });
+    }
+    await runSmolvm(smolvm, ["machine", "stop", "--name", name], { signal: ctx.signal });
+  }
+  // Without -f, delete asks on stdin and, at end of input, deletes nothing and exits 0.
+  await runSmolvm(smolvm, ["machine", "delete", "--name", name, "-f"], { signal: ctx.signal });
+  await removeBottleLogs(ctx.cacheDir, name);
+}
+
+export async function machineLogs(smolvm: Smolvm, name: string, opts: LogsOptions, ctx: BackendContext): Promise<void> {
+  await findMachine(smolvm, name, ctx);
+  const stillRunning = async () => (await listMachines(smolvm, ctx)).some((m) => m.name === name && m.state === "running");
+  await writeBottleLogs(ctx.cacheDir, name, opts, stillRunning, ctx.signal);
+}
+
+/**
+ * Runs a command in a running bottle, in /workspace, with the same
+ * passthrough variables its agent gets (their names are on the machine's
+ * label; the values come from this host's environment now).
+ */
+export async function execInMachine(smolvm: Smolvm, name: string, opts: ExecOptions, ctx: BackendContext): Promise<number> {
+  const machine = await findMachine(smolvm, name, ctx);
+  if (machine.state !== "running") {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is ${machine.state}, not running.`, {
+      hint: "Start a new bottle, or exec into one that is running (claude-bottle ls).",
+    });
+  }
+  const names = (machine.labels?.[PASSTHROUGH_LABEL] ?? "").split(",").filter(Boolean);
+  const env = guestEnvironment(
+    names.map((n) => ({ name: n, passthrough: true as const })),
+    ctx.env,
+  );
+  const tty = opts.stdio.stdin.isTTY === true;
+  const args = ["machine", "exec", "--name", name, "-i", ...(tty ? ["-t"] : []), "-w", WORKSPACE_TARGET, ...env.args, "--", ...opts.command];
+  const result = await runAttached(smolvm.path, args, { stdio: opts.stdio, env: env.values, signal: ctx.signal });
+  return result.exitCode;
+}

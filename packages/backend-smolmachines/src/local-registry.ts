@@ -1,0 +1,267 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isDockerDesktop, pullImage, inspectImage } from "@claude-bottle/backend-docker";
+import { BottleError, ErrorCodes, Labels, abortedError, throwIfAborted, type BackendContext } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+
+/** `registry:2.8.3`, pinned by digest so that what runs is what was reviewed. */
+export const DEFAULT_REGISTRY_IMAGE =
+  "registry:2.8.3@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373";
+
+/** Names another registry image (air-gapped machines, tests). */
+export const REGISTRY_IMAGE_ENV = "CLAUDE_BOTTLE_REGISTRY_IMAGE";
+
+/** Labels that mark a registry container as ours and name the run that owns it. */
+export const RegistryLabels = {
+  role: "dev.claude-bottle.role",
+  ownerPid: "dev.claude-bottle.owner-pid",
+  ownerHost: "dev.claude-bottle.owner-host",
+} as const;
+const REGISTRY_ROLE = "local-registry";
+const REGISTRY_PORT = "5000/tcp";
+
+export interface LocalRegistryOptions {
+  /** The image to run; default `$CLAUDE_BOTTLE_REGISTRY_IMAGE`, else the pinned `registry:2.8.3`. */
+  image?: string;
+  /** Where `CLAUDE_BOTTLE_REGISTRY_IMAGE` is read from. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Whether the engine is Docker Desktop; default: asked from `docker info`. */
+  dockerDesktop?: boolean;
+  /** How long `/v2/` may take to answer once the container runs. Default 30 s. */
+  readyTimeoutMs?: number;
+  /**
+   * A registry whose owner is still alive is left alone unless it is older
+   * than this (the owner's pid may have been reused). Default 1 hour: a
+   * pipeline never keeps its registry that long.
+   */
+  staleAfterMs?: number;
+}
+
+/** A running registry; dispose of it (`await using`, or `close()`) to remove it. */
+export interface LocalRegistry extends AsyncDisposable {
+  readonly containerId: string;
+  readonly image: string;
+  readonly port: number;
+  /** For `docker tag`/`docker push`: how the engine reaches the registry. */
+  readonly daemonEndpoint: string;
+  /** For host processes such as `smolvm pack create`: always `localhost:PORT`. */
+  readonly hostEndpoint: string;
+  /** Removes the container; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+type RegistryContext = Pick<BackendContext, "emit" | "signal"> & Partial<Pick<BackendContext, "logger">>;
+
+/** The registry image to run: the option, else the environment variable, else the pinned default. */
+export function registryImage(options: Pick<LocalRegistryOptions, "image" | "env"> = {}): string {
+  const fromEnv = (options.env ?? process.env)[REGISTRY_IMAGE_ENV]?.trim();
+  return options.image ?? (fromEnv || DEFAULT_REGISTRY_IMAGE);
+}
+
+/**
+ * The two names of a registry published on `port`. On Docker Desktop the
+ * engine lives in its own VM, where `localhost` is the VM: it reaches the host
+ * as `host.docker.internal`. A native engine shares the host's network.
+ */
+export function registryEndpoints(port: number, dockerDesktop: boolean): { daemonEndpoint: string; hostEndpoint: string } {
+  return {
+    daemonEndpoint: `${dockerDesktop ? "host.docker.internal" : "localhost"}:${port}`,
+    hostEndpoint: `localhost:${port}`,
+  };
+}
+
+/**
+ * Starts an ephemeral registry and waits until it answers. On a native engine
+ * it is published on 127.0.0.1 only; on Docker Desktop on every interface of
+ * the host (the engine's VM reaches the host only through
+ * `host.docker.internal`), for as long as the caller keeps it. Either way the
+ * port is random. It is removed when disposed, when `ctx.signal` fires, on
+ * SIGTERM, and, if this process is killed outright, by the next start.
+ */
+export async function startLocalRegistry(
+  docker: Dockerode,
+  options: LocalRegistryOptions = {},
+  ctx: RegistryContext,
+): Promise<LocalRegistry> {
+  throwIfAborted(ctx.signal);
+  const image = registryImage(options);
+  const dockerDesktop = options.dockerDesktop ?? (await isDockerDesktop(docker));
+  await reapStaleRegistries(docker, options, ctx);
+  if (!(await inspectImage(docker, image))) {
+    ctx.emit({ type: "progress", phase: "registry-up", message: `Pulling ${image}` });
+    await pullImage(docker, image, ctx);
+  }
+  throwIfAborted(ctx.signal);
+
+  const container = await docker.createContainer({
+    name: `claude-bottle-registry-${randomBytes(4).toString("hex")}`,
+    Image: image,
+    Labels: {
+      [Labels.tool]: "true",
+      [RegistryLabels.role]: REGISTRY_ROLE,
+      [RegistryLabels.ownerPid]: String(process.pid),
+      [RegistryLabels.ownerHost]: hostname(),
+    },
+    ExposedPorts: { [REGISTRY_PORT]: {} },
+    HostConfig: {
+      // An empty HostPort lets the engine pick a free port: no clash, nothing to guess.
+      PortBindings: { [REGISTRY_PORT]: [{ HostIp: dockerDesktop ? "0.0.0.0" : "127.0.0.1", HostPort: "" }] },
+    },
+  });
+  const registry = new RunningRegistry(container, image, ctx);
+  try {
+    await container.start();
+    registry.publishedOn(await publishedPort(container), dockerDesktop);
+    await waitUntilServing(container, registry.port, options.readyTimeoutMs ?? 30_000, ctx.signal);
+    return registry;
+  } catch (error) {
+    await registry.close();
+    throw ctx.signal.aborted ? abortedError(ctx.signal.reason) : error;
+  }
+}
+
+class RunningRegistry implements LocalRegistry {
+  readonly containerId: string;
+  port = 0;
+  daemonEndpoint = "";
+  hostEndpoint = "";
+  #closing: Promise<void> | undefined;
+  readonly #onAbort = () => void this.close();
+  readonly #onSigterm = () => {
+    void this.close().finally(() => {
+      // Alone on SIGTERM, this listener has suppressed Node's default exit: restore it.
+      if (process.listenerCount("SIGTERM") === 0) process.kill(process.pid, "SIGTERM");
+    });
+  };
+
+  constructor(
+    private readonly container: Dockerode.Container,
+    readonly image: string,
+    private readonly ctx: RegistryContext,
+  ) {
+    this.containerId = container.id;
+    ctx.signal.addEventListener("abort", this.#onAbort, { once: true });
+    process.once("SIGTERM", this.#onSigterm);
+  }
+
+  publishedOn(port: number, dockerDesktop: boolean): void {
+    this.port = port;
+    ({ daemonEndpoint: this.daemonEndpoint, hostEndpoint: this.hostEndpoint } = registryEndpoints(port, dockerDesktop));
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.ctx.signal.removeEventListener("abort", this.#onAbort);
+      process.removeListener("SIGTERM", this.#onSigterm);
+      await removeContainer(this.container);
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+async function removeContainer(container: Dockerode.Container): Promise<void> {
+  try {
+    await container.remove({ force: true, v: true });
+  } catch (error) {
+    // 404: already gone; 409: removal already in progress (a second close racing the first).
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== 404 && status !== 409) throw error;
+  }
+}
+
+async function publishedPort(container: Dockerode.Container): Promise<number> {
+  const info = await container.inspect();
+  const binding = info.NetworkSettings.Ports?.[REGISTRY_PORT]?.find((b) => b.HostPort);
+  const port = Number(binding?.HostPort);
+  if (!Number.isInteger(port) || port <= 0) {
+    throw new BottleError(ErrorCodes.REGISTRY_UNREACHABLE, "The local registry started but the engine published no port for it.", {
+      hint: "Check that the Docker engine can publish ports (docker run -p 127.0.0.1::80 works).",
+    });
+  }
+  return port;
+}
+
+/** Polls `/v2/` from the host until the registry answers, the container dies or time runs out. */
+async function waitUntilServing(container: Dockerode.Container, port: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  // 127.0.0.1 rather than localhost: the port is published on IPv4 only.
+  const url = `http://127.0.0.1:${port}/v2/`;
+  const deadline = Date.now() + timeoutMs;
+  let lastProblem = "no answer yet";
+  while (Date.now() < deadline) {
+    throwIfAborted(signal);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(2_000)]) });
+      // 401 is a registry that wants auth: it is serving all the same.
+      if (response.ok || response.status === 401) return;
+      lastProblem = `HTTP ${response.status}`;
+    } catch (error) {
+      throwIfAborted(signal);
+      lastProblem = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+    }
+    const state = (await container.inspect()).State;
+    if (!state.Running) {
+      throw new BottleError(
+        ErrorCodes.REGISTRY_UNREACHABLE,
+        `The local registry exited (status ${state.ExitCode}) before it answered: ${await logTail(container)}`,
+        { hint: `Check the registry image (${REGISTRY_IMAGE_ENV} overrides it) with: docker run --rm -p 127.0.0.1::5000 IMAGE` },
+      );
+    }
+    await sleep(100, undefined, { signal }).catch(() => throwIfAborted(signal));
+  }
+  throw new BottleError(
+    ErrorCodes.REGISTRY_UNREACHABLE,
+    `The local registry did not answer on ${url} within ${Math.round(timeoutMs / 1000)} s (${lastProblem}).`,
+    { hint: "Check that nothing on this machine blocks connections to ports the Docker engine publishes on 127.0.0.1." },
+  );
+}
+
+async function logTail(container: Dockerode.Container): Promise<string> {
+  const raw = (await container.logs({ stdout: true, stderr: true, tail: 5 }).catch(() => Buffer.alloc(0))) as Buffer;
+  // Multiplexed log frames carry an 8-byte header; keep the printable text.
+  return raw.toString("utf8").replace(/[\x00-\x08\x0e-\x1f]/g, "").trim() || "no output";
+}
+
+function ownerIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes registries left behind by runs that were killed before they could
+ * clean up: those whose owner process on this host is gone, and any older
+ * than `staleAfterMs` (an owner on another host sharing the engine, or a
+ * reused pid). Returns how many it removed.
+ */
+export async function reapStaleRegistries(
+  docker: Dockerode,
+  options: Pick<LocalRegistryOptions, "staleAfterMs"> = {},
+  ctx: Partial<Pick<BackendContext, "logger">> = {},
+): Promise<number> {
+  const staleAfterMs = options.staleAfterMs ?? 60 * 60 * 1000;
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: [`${RegistryLabels.role}=${REGISTRY_ROLE}`] },
+  });
+  let removed = 0;
+  for (const summary of containers) {
+    const pid = Number(summary.Labels[RegistryLabels.ownerPid]);
+    const sameHost = summary.Labels[RegistryLabels.ownerHost] === hostname();
+    const ageMs = Date.now() - summary.Created * 1000;
+    const ownerGone = sameHost && (!Number.isInteger(pid) || !ownerIsAlive(pid));
+    if (!ownerGone && ageMs < staleAfterMs) continue;
+    ctx.logger?.debug(`Removing the stale local registry ${summary.Names[0] ?? summary.Id} (owner pid ${pid})`);
+    await removeContainer(docker.getContainer(summary.Id));
+    removed++;
+  }
+  return removed;
+}

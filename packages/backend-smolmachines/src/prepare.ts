@@ -1,0 +1,136 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ensureAgentImage, planAgentImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
+import {
+  BottleError,
+  abortedError,
+  phase,
+  throwIfAborted,
+  type BackendContext,
+  type Prepared,
+  type ResolvedAgent,
+} from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { ArtifactCache, artifactCacheDir, cacheKeyOf, type Artifact } from "./artifact-cache.js";
+import { desktopInsecureRegistryError } from "./desktop-insecure-registry.js";
+import { startLocalRegistry, type LocalRegistry, type LocalRegistryOptions } from "./local-registry.js";
+import { assertMountSources } from "./mounts.js";
+import type { Smolvm } from "./smolvm/locate.js";
+import { runSmolvm } from "./smolvm/run.js";
+
+/** The repository the image is pushed under in the ephemeral registry. */
+export const REGISTRY_REPOSITORY = "claude-bottle";
+
+export interface SmolmachinesPrepared extends Prepared {
+  readonly backend: "smolmachines";
+  readonly imageId: string;
+  readonly artifact: Artifact;
+  /** What the image runs by itself, for an agent that names no command. */
+  readonly imageEntrypoint: readonly string[];
+  readonly imageCmd: readonly string[];
+}
+
+/** What prepare needs from the backend: its engine, its smolvm and its registry settings. */
+export interface PrepareDependencies {
+  docker(ctx: BackendContext): Promise<Dockerode>;
+  smolvm(ctx: BackendContext): Promise<Smolvm>;
+  registry: LocalRegistryOptions;
+}
+
+/**
+ * Docker image → `.smolmachine`. The image is built (or found by the content
+ * of its inputs) with the Docker helpers and keyed by its ID; a packed machine
+ * already in the cache for that key ends the work there. Otherwise one
+ * prepare per key (the others wait on a lock, then find its result) runs the
+ * pipeline: registry up → tag + push → `smolvm pack create` → atomic move
+ * into the cache → tag removed → registry down.
+ */
+export async function prepareSmolmachine(
+  agent: ResolvedAgent,
+  ctx: BackendContext,
+  deps: PrepareDependencies,
+): Promise<SmolmachinesPrepared> {
+  throwIfAborted(ctx.signal);
+  assertMountSources(agent);
+  // smolvm is checked before the build so that a missing one costs no build time.
+  const smolvm = await deps.smolvm(ctx);
+  const docker = await deps.docker(ctx);
+  const image = await ensureAgentImage(docker, await planAgentImage(agent), agent.slug, ctx);
+  throwIfAborted(ctx.signal);
+
+  const key = cacheKeyOf(image.id);
+  const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
+  const prepared = (artifact: Artifact): SmolmachinesPrepared => ({
+    agent,
+    backend: "smolmachines",
+    imageId: image.id,
+    artifact,
+    imageEntrypoint: image.config.Entrypoint ?? [],
+    imageCmd: image.config.Cmd ?? [],
+  });
+
+  const cached = await phase(ctx, "cache-check", `Looking for the packed machine ${key}`, () => cache.lookup(key));
+  if (cached) return prepared(cached);
+
+  const lock = await cache.lock(key, ctx.signal, () =>
+    ctx.emit({ type: "progress", phase: "cache-check", message: `Waiting for another prepare that is packing ${key}` }),
+  );
+  try {
+    // Whoever held the lock may have just packed this very key.
+    const packedMeanwhile = await cache.lookup(key);
+    if (packedMeanwhile) return prepared(packedMeanwhile);
+    return prepared(await packImage(docker, smolvm, image.id, key, cache, deps.registry, ctx));
+  } finally {
+    await lock.release();
+  }
+}
+
+async function packImage(
+  docker: Dockerode,
+  smolvm: Smolvm,
+  imageId: string,
+  key: string,
+  cache: ArtifactCache,
+  registryOptions: LocalRegistryOptions,
+  ctx: BackendContext,
+): Promise<Artifact> {
+  const staging = await cache.staging(key);
+  try {
+    const registry = await phase(ctx, "registry-up", "Starting a local registry", () =>
+      startLocalRegistry(docker, { env: ctx.env, ...registryOptions }, ctx),
+    );
+    const pushedRef = `${registry.daemonEndpoint}/${REGISTRY_REPOSITORY}:${key}`;
+    try {
+      await phase(ctx, "push", `Pushing the image to ${registry.daemonEndpoint}`, async () => {
+        await tagImage(docker, imageId, pushedRef);
+        await pushImage(docker, pushedRef, ctx).catch((error: unknown) => {
+          throw desktopInsecureRegistryError(error, registry);
+        });
+      });
+      await phase(ctx, "pack", "Packing the machine with smolvm", () =>
+        runSmolvm(smolvm, packArguments(registry, key, join(staging, key)), {
+          signal: ctx.signal,
+          onStdoutLine: (line) => ctx.emit({ type: "output", phase: "pack", line }),
+        }),
+      );
+      throwIfAborted(ctx.signal);
+      return await cache.commit(staging, key);
+    } finally {
+      await removeTag(docker, pushedRef).catch((error: unknown) =>
+        ctx.logger.warn(`Could not remove the temporary tag ${pushedRef}: ${(error as Error).message}`),
+      );
+      await phase(ctx, "registry-down", "Removing the local registry", () => registry.close());
+    }
+  } catch (error) {
+    // A request cut short by Ctrl-C surfaces as whatever the cut caused; report the interruption instead.
+    if (ctx.signal.aborted && !BottleError.isInstance(error)) throw abortedError(ctx.signal.reason);
+    throw error;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** `smolvm pack create`: the image by the host's name for the registry, the stub path without `.smolmachine`. */
+export function packArguments(registry: Pick<LocalRegistry, "hostEndpoint">, key: string, output: string): string[] {
+  return ["pack", "create", "--image", `${registry.hostEndpoint}/${REGISTRY_REPOSITORY}:${key}`, "-o", output];
+}
