@@ -41,8 +41,11 @@ export async function tagImage(docker: Dockerode, source: string, target: string
 }
 
 /**
- * Removes the name `ref` only: the image itself stays while another name or a
- * container uses it, and nothing is pruned. A name that does not exist is fine.
+ * Removes the name `ref`. The image stays while it has another name or a
+ * container uses it; when `ref` was its last name the engine deletes it, as
+ * `docker rmi` does, but its parent layers are never pruned, so a rebuild of
+ * the same Dockerfile is served from the build cache. A name that does not
+ * exist is fine.
  */
 export async function removeTag(docker: Dockerode, ref: string): Promise<void> {
   try {

@@ -1,0 +1,123 @@
+import { Labels, type ResolvedAgent } from "@claude-bottle/core";
+import { describe, expect, it } from "vitest";
+import { containerCreateOptions, type ContainerPlan } from "../src/index.js";
+
+const agent = (patch: Partial<ResolvedAgent> = {}): ResolvedAgent => ({
+  slug: "reviewer",
+  origin: "project",
+  image: { kind: "ref", ref: "example/agent:1" },
+  args: [],
+  workspace: "/home/me/project",
+  mounts: [],
+  env: [],
+  network: true,
+  resources: {},
+  ...patch,
+});
+
+const plan = (patch: Partial<ContainerPlan> = {}): ContainerPlan => ({
+  agent: agent(),
+  name: "claude-bottle-reviewer-abc123",
+  image: "sha256:feed",
+  imageConfig: { Entrypoint: null, Cmd: ["/bin/sh"] },
+  extraArgs: [],
+  env: {},
+  user: { uid: 1000, gid: 1000 },
+  tty: false,
+  openStdin: true,
+  stdinOnce: true,
+  autoRemove: true,
+  ...patch,
+});
+
+describe("container create options", () => {
+  it("hardens the container: no new privileges, every capability dropped, no Docker socket", () => {
+    const options = containerCreateOptions(plan({ agent: agent({ mounts: [{ source: "/home/me/.gitconfig", target: "/home/agent/.gitconfig", readOnly: true }] }) }));
+    expect(options.HostConfig?.SecurityOpt).toEqual(["no-new-privileges"]);
+    expect(options.HostConfig?.CapDrop).toEqual(["ALL"]);
+    expect(options.HostConfig?.CapAdd).toBeUndefined();
+    expect(options.HostConfig?.Privileged).toBeUndefined();
+    expect(JSON.stringify(options)).not.toContain("docker.sock");
+  });
+
+  it("mounts the workspace at /workspace, works there, runs as the host user with HOME in the agent's volume", () => {
+    const options = containerCreateOptions(plan());
+    expect(options.WorkingDir).toBe("/workspace");
+    expect(options.User).toBe("1000:1000");
+    expect(options.Env).toContain("HOME=/home/agent");
+    expect(options.HostConfig?.Mounts).toEqual(
+      expect.arrayContaining([
+        { Type: "bind", Source: "/home/me/project", Target: "/workspace" },
+        expect.objectContaining({ Type: "volume", Source: "claude-bottle-home-reviewer", Target: "/home" }),
+      ]),
+    );
+  });
+
+  it("keeps the image's user when there is no host user", () => {
+    expect(containerCreateOptions(plan({ user: undefined })).User).toBeUndefined();
+  });
+
+  it("labels the bottle with tool, agent, workspace and backend, and nothing from the environment", () => {
+    const options = containerCreateOptions(
+      plan({ agent: agent({ env: [{ name: "API_KEY", passthrough: true }] }), env: { API_KEY: "s3cret-value" } }),
+    );
+    expect(options.Labels).toEqual({
+      [Labels.tool]: "true",
+      [Labels.agent]: "reviewer",
+      [Labels.workspace]: "/home/me/project",
+      [Labels.backend]: "docker",
+    });
+    expect(JSON.stringify(options.Labels)).not.toContain("s3cret-value");
+    expect(options.Env).toContain("API_KEY=s3cret-value");
+  });
+
+  it("passes literals, passes set passthroughs, leaves unset passthroughs out, and lets the agent set HOME", () => {
+    const options = containerCreateOptions(
+      plan({
+        agent: agent({
+          env: [
+            { name: "LIT", passthrough: false, value: "1" },
+            { name: "SET", passthrough: true },
+            { name: "UNSET", passthrough: true },
+            { name: "HOME", passthrough: false, value: "/root" },
+          ],
+        }),
+        env: { SET: "yes" },
+      }),
+    );
+    expect(options.Env).toEqual(["HOME=/root", "LIT=1", "SET=yes"]);
+  });
+
+  it("cuts the network when the agent has none, and applies CPU and memory limits", () => {
+    const options = containerCreateOptions(plan({ agent: agent({ network: false, resources: { cpus: 1.5, memory: 512 * 1024 * 1024 } }) }));
+    expect(options.HostConfig?.NetworkMode).toBe("none");
+    expect(options.HostConfig?.NanoCpus).toBe(1_500_000_000);
+    expect(options.HostConfig?.Memory).toBe(536_870_912);
+    expect(containerCreateOptions(plan()).HostConfig?.NetworkMode).toBeUndefined();
+  });
+
+  it("builds the command: the agent's command replaces the image's, args and extra args follow", () => {
+    const withCommand = containerCreateOptions(plan({ agent: agent({ command: ["claude"], args: ["--model", "sonnet"] }), extraArgs: ["-p", "hi"] }));
+    expect(withCommand.Entrypoint).toEqual(["claude"]);
+    expect(withCommand.Cmd).toEqual(["--model", "sonnet", "-p", "hi"]);
+
+    const appendedToCmd = containerCreateOptions(plan({ agent: agent({ args: ["-c", "true"] }) }));
+    expect(appendedToCmd.Entrypoint).toBeUndefined();
+    expect(appendedToCmd.Cmd).toEqual(["/bin/sh", "-c", "true"]);
+
+    const appendedToEntrypoint = containerCreateOptions(
+      plan({ agent: agent({ args: ["--verbose"] }), imageConfig: { Entrypoint: ["claude"], Cmd: ["--help"] } }),
+    );
+    expect(appendedToEntrypoint.Cmd).toEqual(["--verbose"]);
+
+    const imageDefault = containerCreateOptions(plan());
+    expect(imageDefault.Entrypoint).toBeUndefined();
+    expect(imageDefault.Cmd).toBeUndefined();
+  });
+
+  it("allocates a TTY and keeps stdin open as asked", () => {
+    const options = containerCreateOptions(plan({ tty: true, stdinOnce: false, autoRemove: false }));
+    expect(options).toMatchObject({ Tty: true, OpenStdin: true, StdinOnce: false, AttachStdin: true });
+    expect(options.HostConfig?.AutoRemove).toBe(false);
+  });
+});

@@ -1,0 +1,39 @@
+import { ErrorCodes } from "@claude-bottle/core";
+import { describe, expect, it } from "vitest";
+import { classifyRegistryFailure, registryOf } from "../src/image/registry-errors.js";
+
+describe("registry failures", () => {
+  it("finds the registry of a reference", () => {
+    expect(registryOf("localhost:5000/cb:1")).toBe("localhost:5000");
+    expect(registryOf("host.docker.internal:41234/cb:abc")).toBe("host.docker.internal:41234");
+    expect(registryOf("ghcr.io/acme/agent:1.2")).toBe("ghcr.io");
+    expect(registryOf("acme/agent:1.2")).toBe("docker.io");
+    expect(registryOf("busybox")).toBe("docker.io");
+  });
+
+  it("recognises an HTTP-only registry refused by the engine, with the insecure-registries hint", () => {
+    const error = classifyRegistryFailure(
+      "host.docker.internal:41234/cb:abc",
+      'Get "https://host.docker.internal:41234/v2/": http: server gave HTTP response to HTTPS client',
+      "push",
+    );
+    expect(error?.code).toBe(ErrorCodes.REGISTRY_INSECURE);
+    expect(error?.hint).toContain('"host.docker.internal:41234"');
+    expect(error?.hint).toContain("insecure-registries");
+  });
+
+  it("recognises an unreachable registry: refused, timed out, unknown host", () => {
+    for (const message of [
+      'Get "http://localhost:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused',
+      'Get "http://localhost:5000/v2/": context deadline exceeded',
+      "dial tcp: lookup nowhere.invalid: no such host",
+      "dial tcp 10.1.2.3:5000: i/o timeout",
+    ]) {
+      expect(classifyRegistryFailure("localhost:5000/cb:1", message, "push")?.code).toBe(ErrorCodes.REGISTRY_UNREACHABLE);
+    }
+  });
+
+  it("leaves other failures to the caller", () => {
+    expect(classifyRegistryFailure("localhost:5000/cb:1", "unauthorized: authentication required", "push")).toBeUndefined();
+  });
+});
