@@ -112,8 +112,8 @@ export async function startLocalRegistry(
   const registry = new RunningRegistry(container, image, ctx);
   try {
     await container.start();
-    registry.publishedOn(await publishedPort(container), dockerDesktop);
-    await waitUntilServing(container, registry.port, options.readyTimeoutMs ?? 30_000, ctx.signal);
+    registry.publishedOn(await publishedPort(container, image), dockerDesktop);
+    await waitUntilServing(container, image, registry.port, options.readyTimeoutMs ?? 30_000, ctx.signal);
     return registry;
   } catch (error) {
     await registry.close();
@@ -174,8 +174,9 @@ async function removeContainer(container: Dockerode.Container): Promise<void> {
   }
 }
 
-async function publishedPort(container: Dockerode.Container): Promise<number> {
+async function publishedPort(container: Dockerode.Container, image: string): Promise<number> {
   const info = await container.inspect();
+  if (!info.State.Running) throw await exitedError(container, info.State.ExitCode, image);
   const binding = info.NetworkSettings.Ports?.[REGISTRY_PORT]?.find((b) => b.HostPort);
   const port = Number(binding?.HostPort);
   if (!Number.isInteger(port) || port <= 0) {
@@ -187,7 +188,13 @@ async function publishedPort(container: Dockerode.Container): Promise<number> {
 }
 
 /** Polls `/v2/` from the host until the registry answers, the container dies or time runs out. */
-async function waitUntilServing(container: Dockerode.Container, port: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+async function waitUntilServing(
+  container: Dockerode.Container,
+  image: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   // 127.0.0.1 rather than localhost: the port is published on IPv4 only.
   const url = `http://127.0.0.1:${port}/v2/`;
   const deadline = Date.now() + timeoutMs;
@@ -204,19 +211,21 @@ async function waitUntilServing(container: Dockerode.Container, port: number, ti
       lastProblem = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
     }
     const state = (await container.inspect()).State;
-    if (!state.Running) {
-      throw new BottleError(
-        ErrorCodes.REGISTRY_UNREACHABLE,
-        `The local registry exited (status ${state.ExitCode}) before it answered: ${await logTail(container)}`,
-        { hint: `Check the registry image (${REGISTRY_IMAGE_ENV} overrides it) with: docker run --rm -p 127.0.0.1::5000 IMAGE` },
-      );
-    }
+    if (!state.Running) throw await exitedError(container, state.ExitCode, image);
     await sleep(100, undefined, { signal }).catch(() => throwIfAborted(signal));
   }
   throw new BottleError(
     ErrorCodes.REGISTRY_UNREACHABLE,
     `The local registry did not answer on ${url} within ${Math.round(timeoutMs / 1000)} s (${lastProblem}).`,
     { hint: "Check that nothing on this machine blocks connections to ports the Docker engine publishes on 127.0.0.1." },
+  );
+}
+
+async function exitedError(container: Dockerode.Container, exitCode: number, image: string): Promise<BottleError> {
+  return new BottleError(
+    ErrorCodes.REGISTRY_UNREACHABLE,
+    `The local registry (${image}) exited with status ${exitCode} before it answered: ${await logTail(container)}`,
+    { hint: `Check the registry image (${REGISTRY_IMAGE_ENV} overrides it) with: docker run --rm -p 127.0.0.1::5000 ${image}` },
   );
 }
 
@@ -254,10 +263,11 @@ export async function reapStaleRegistries(
   });
   let removed = 0;
   for (const summary of containers) {
-    const pid = Number(summary.Labels[RegistryLabels.ownerPid]);
+    const pid = Number(summary.Labels[RegistryLabels.ownerPid] ?? NaN);
     const sameHost = summary.Labels[RegistryLabels.ownerHost] === hostname();
     const ageMs = Date.now() - summary.Created * 1000;
-    const ownerGone = sameHost && (!Number.isInteger(pid) || !ownerIsAlive(pid));
+    // A registry without an owner label was not started by a run that could still be using it.
+    const ownerGone = !Number.isInteger(pid) || pid <= 0 || (sameHost && !ownerIsAlive(pid));
     if (!ownerGone && ageMs < staleAfterMs) continue;
     ctx.logger?.debug(`Removing the stale local registry ${summary.Names[0] ?? summary.Id} (owner pid ${pid})`);
     await removeContainer(docker.getContainer(summary.Id));

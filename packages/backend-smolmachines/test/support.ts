@@ -1,0 +1,72 @@
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connectDocker } from "@claude-bottle/backend-docker";
+import type { ProgressEvent } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import { RegistryLabels } from "../src/local-registry.js";
+
+/** The smolvm test double (see smolvm-cli.md): real pulls with skopeo, real chrooted runs. */
+export const SMOLVM_DOUBLE = fileURLToPath(new URL("./fixtures/smolvm", import.meta.url));
+
+/** The engine the tests run against; a missing engine fails the suite (it is not skipped). */
+export async function engine(): Promise<Dockerode> {
+  return (await connectDocker()).docker;
+}
+
+/** A fresh state directory for the double, which it reads from its environment (inherited from ours). */
+export function useDoubleState(): string {
+  const dir = mkdtempSync(join(tmpdir(), "smolvm-double-state-"));
+  process.env.SMOLVM_DOUBLE_STATE = dir;
+  return dir;
+}
+
+/** Every command line the double was given, in order. */
+export function invocations(stateDir: string): string[][] {
+  const file = join(stateDir, "invocations.jsonl");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { argv: string[] }).argv);
+}
+
+export const packInvocations = (stateDir: string) => invocations(stateDir).filter((argv) => argv[0] === "pack");
+
+/** Registry containers of claude-bottle on the engine, running or not. */
+export async function registryContainers(docker: Dockerode): Promise<Dockerode.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${RegistryLabels.role}=local-registry`] } });
+}
+
+/** Registry containers created on the engine between two instants (engine events, not a listing). */
+export async function registryCreations(docker: Dockerode, sinceMs: number): Promise<number> {
+  const stream = (await docker.getEvents({
+    since: Math.floor(sinceMs / 1000),
+    until: Math.ceil(Date.now() / 1000) + 1,
+    filters: { type: ["container"], event: ["create"], label: [`${RegistryLabels.role}=local-registry`] },
+  })) as NodeJS.ReadableStream;
+  let text = "";
+  for await (const chunk of stream) text += chunk.toString();
+  return text.split("\n").filter((line) => line.trim() !== "").length;
+}
+
+/** Temporary tags left in the engine for a cache key. */
+export async function temporaryTags(docker: Dockerode, key: string): Promise<string[]> {
+  const images = await docker.listImages();
+  return images.flatMap((i) => i.RepoTags ?? []).filter((tag) => tag.endsWith(`/claude-bottle:${key}`));
+}
+
+/** The phases that started, in order. */
+export function startedPhases(events: readonly ProgressEvent[]): string[] {
+  return events.filter((e) => e.type === "phase-start").map((e) => (e as { phase: string }).phase);
+}
+
+/** A fake smolvm: a shell script with the given body, in a directory of its own. */
+export function fakeSmolvm(body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "fake-smolvm-"));
+  const path = join(dir, "smolvm");
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
