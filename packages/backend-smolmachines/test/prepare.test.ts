@@ -1,0 +1,198 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { buildImage } from "@claude-bottle/backend-docker";
+import { BottleError, ErrorCodes, type ProgressEvent, type ResolvedAgent } from "@claude-bottle/core";
+import { createTestContext } from "@claude-bottle/core/testing";
+import { busyboxAgent, busyboxContext, buildTestRegistryImage, registryImageContext } from "@claude-bottle/test-support";
+import type Dockerode from "dockerode";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createSmolmachinesBackend } from "../src/backend.js";
+import type { SmolmachinesPrepared } from "../src/prepare.js";
+import {
+  engine,
+  fakeSmolvm,
+  packInvocations,
+  registryContainers,
+  registryCreations,
+  SMOLVM_DOUBLE,
+  startedPhases,
+  temporaryTags,
+  useDoubleState,
+} from "./support.js";
+
+let docker: Dockerode;
+let registryImage: string;
+let state: string;
+
+/** A test agent with an image of its own, so that its cache key is new to this run. */
+function freshAgent(marker = `${Date.now()}-${Math.random()}`): ResolvedAgent {
+  return busyboxAgent({ slug: "smol-prepare-test", command: ["sh", "-c", "exit 0"] }, busyboxContext(`LABEL test.marker="${marker}"`));
+}
+
+function backend(overrides: Parameters<typeof createSmolmachinesBackend>[0] = {}) {
+  return createSmolmachinesBackend({ smolvm: SMOLVM_DOUBLE, registryImage, dockerDesktop: false, ...overrides });
+}
+
+/** What a pipeline must never leave behind, whether it succeeded or not. */
+async function expectNoLeftovers(key: string | undefined, cacheDir: string, expectArtifact: boolean) {
+  expect(await registryContainers(docker)).toEqual([]);
+  if (key) expect(await temporaryTags(docker, key)).toEqual([]);
+  const dir = join(cacheDir, "smolmachines");
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  expect(entries.filter((e) => e.startsWith(".staging-") || e.endsWith(".lock"))).toEqual([]);
+  if (!expectArtifact) expect(entries.filter((e) => !e.startsWith("logs"))).toEqual([]);
+}
+
+const keyOf = (imageId: string) => imageId.replace("sha256:", "").slice(0, 16);
+
+beforeAll(async () => {
+  docker = await engine();
+  registryImage = buildTestRegistryImage();
+});
+
+beforeEach(() => {
+  state = useDoubleState();
+});
+
+describe("prepare", () => {
+  it("cold: builds, packs through a registry, moves the artifact into the cache, and leaves no registry or tag", async () => {
+    const ctx = createTestContext();
+    const prepared = (await backend().prepare(freshAgent(), ctx)) as SmolmachinesPrepared;
+
+    const key = keyOf(prepared.imageId);
+    expect(prepared.artifact).toEqual({
+      key,
+      stub: join(ctx.cacheDir, "smolmachines", key),
+      machine: join(ctx.cacheDir, "smolmachines", `${key}.smolmachine`),
+    });
+    expect(readFileSync(prepared.artifact.stub, "utf8")).toMatch(/^#!/);
+    expect(existsSync(prepared.artifact.machine)).toBe(true);
+    expect(startedPhases(ctx.events)).toEqual(["cache-check", "build", "cache-check", "registry-up", "push", "pack", "registry-down"]);
+    expect(ctx.events.filter((e) => e.type === "phase-end").every((e) => (e as { ok: boolean }).ok)).toBe(true);
+
+    const [pack] = packInvocations(state);
+    expect(pack).toEqual(["pack", "create", "--image", expect.stringMatching(new RegExp(`^localhost:\\d+/claude-bottle:${key}$`)), "-o", expect.any(String)]);
+    // Packed in a staging directory inside the cache, so the move into place is a rename.
+    expect(pack![5]).toMatch(new RegExp(`^${join(ctx.cacheDir, "smolmachines", ".staging-")}`));
+    await expectNoLeftovers(key, ctx.cacheDir, true);
+    expect(readdirSync(join(ctx.cacheDir, "smolmachines")).sort()).toEqual([key, `${key}.smolmachine`]);
+  });
+
+  it("warm: an unchanged agent skips the build, the registry, the push and the pack", async () => {
+    const agent = freshAgent();
+    const cold = createTestContext();
+    const first = (await backend().prepare(agent, cold)) as SmolmachinesPrepared;
+    const packsBefore = packInvocations(state).length;
+
+    const since = Date.now();
+    const warm = createTestContext({ cacheDir: cold.cacheDir });
+    const second = (await backend().prepare(agent, warm)) as SmolmachinesPrepared;
+
+    expect(second.artifact).toEqual(first.artifact);
+    expect(startedPhases(warm.events)).toEqual(["cache-check", "cache-check"]);
+    expect(warm.events.some((e: ProgressEvent) => e.type === "progress" && e.phase === "push")).toBe(false);
+    expect(packInvocations(state).length).toBe(packsBefore);
+    expect(await registryCreations(docker, since)).toBe(0);
+  });
+
+  it("a changed Dockerfile makes a new image, a new key and a new artifact", async () => {
+    const ctx = createTestContext();
+    const first = (await backend().prepare(freshAgent("one"), ctx)) as SmolmachinesPrepared;
+    const second = (await backend().prepare(freshAgent("two"), createTestContext({ cacheDir: ctx.cacheDir }))) as SmolmachinesPrepared;
+    expect(second.imageId).not.toBe(first.imageId);
+    expect(second.artifact.key).not.toBe(first.artifact.key);
+    expect(existsSync(first.artifact.machine) && existsSync(second.artifact.machine)).toBe(true);
+  });
+
+  it("four prepares at once pack once and leave exactly one artifact", async () => {
+    const agent = freshAgent();
+    // The image is built first so that the four race on the pack, not on the build.
+    await backend().prepare({ ...agent, slug: "smol-prepare-warmup" }, createTestContext());
+    state = useDoubleState();
+    const { cacheDir } = createTestContext();
+    const results = (await Promise.all(
+      Array.from({ length: 4 }, () => backend().prepare(agent, createTestContext({ cacheDir }))),
+    )) as SmolmachinesPrepared[];
+    const key = results[0]!.artifact.key;
+    expect(new Set(results.map((r) => r.artifact.machine)).size).toBe(1);
+    expect(packInvocations(state)).toHaveLength(1);
+    expect(readdirSync(join(cacheDir, "smolmachines")).sort()).toEqual([key, `${key}.smolmachine`]);
+    await expectNoLeftovers(key, cacheDir, true);
+  });
+
+  it("a failed pack leaves no cache entry, no registry and no temporary tag, and says what smolvm said", async () => {
+    const failing = fakeSmolvm(`if [ "$1" = pack ]; then echo "Error: no space left on device" >&2; exit 1; fi\nexec "${SMOLVM_DOUBLE}" "$@"`);
+    const ctx = createTestContext();
+    const error = await backend({ smolvm: failing }).prepare(freshAgent(), ctx).catch((e: unknown) => e);
+    expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.SMOLVM_FAILED);
+    expect((error as Error).message).toContain("Error: no space left on device");
+    expect((error as Error).message).toMatch(/Command: .*smolvm pack create --image localhost:\d+\/claude-bottle:[0-9a-f]{16} -o /);
+    const key = /claude-bottle:([0-9a-f]{16})/.exec((error as Error).message)![1];
+    await expectNoLeftovers(key, ctx.cacheDir, false);
+    expect(startedPhases(ctx.events).at(-1)).toBe("registry-down");
+  });
+
+  it("a failed push leaves no cache entry, no registry and no temporary tag", async () => {
+    // A registry that refuses writes: the real one in read-only maintenance mode.
+    const context = registryImageContext();
+    const config = join(context, "rootfs", "etc", "docker", "registry", "config.yml");
+    writeFileSync(config, readFileSync(config, "utf8").replace("  delete:\n", "  maintenance:\n    readonly:\n      enabled: true\n  delete:\n"));
+    const ctx = createTestContext();
+    await buildImage(docker, { dockerfile: join(context, "Dockerfile"), context, tags: ["claude-bottle-test/registry-readonly:2.8"] }, ctx);
+
+    const error = await backend({ registryImage: "claude-bottle-test/registry-readonly:2.8" })
+      .prepare(freshAgent(), ctx)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/claude-bottle:[0-9a-f]{16}/);
+    expect(packInvocations(state)).toEqual([]);
+    const key = /claude-bottle:([0-9a-f]{16})/.exec((error as Error).message)![1];
+    await expectNoLeftovers(key, ctx.cacheDir, false);
+  });
+
+  for (const interruptedPhase of ["push", "pack"] as const) {
+    it(`Ctrl-C during ${interruptedPhase} stops with ABORTED and leaves no cache entry, no registry and no temporary tag`, async () => {
+      const ctx = createTestContext();
+      const events: ProgressEvent[] = [];
+      ctx.emit = (event) => {
+        events.push(event);
+        if (event.type === "phase-start" && event.phase === interruptedPhase) ctx.controller.abort();
+      };
+      const agent = freshAgent();
+      const error = await backend().prepare(agent, ctx).catch((e: unknown) => e);
+      expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.ABORTED);
+      expect(startedPhases(events).at(-1)).toBe("registry-down");
+      const image = await docker.getImage(`claude-bottle/${agent.slug}`).inspect().catch(() => undefined);
+      await expectNoLeftovers(image ? keyOf(image.Id) : undefined, ctx.cacheDir, false);
+      expect(await docker.listImages().then((images) => images.flatMap((i) => i.RepoTags ?? []).filter((t) => /\/claude-bottle:[0-9a-f]{16}$/.test(t)))).toEqual([]);
+    });
+  }
+
+  it("stops before any work when the signal has already fired", async () => {
+    const ctx = createTestContext();
+    ctx.controller.abort();
+    const error = await backend().prepare(freshAgent(), ctx).catch((e: unknown) => e);
+    expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.ABORTED);
+    expect(ctx.events).toEqual([]);
+  });
+});
+
+describe("the double's pack, as the real one", () => {
+  it("fails when the image never reached the registry", async () => {
+    const { startLocalRegistry } = await import("../src/local-registry.js");
+    const { runSmolvm } = await import("../src/smolvm/run.js");
+    const ctx = createTestContext();
+    await using registry = await startLocalRegistry(docker, { image: registryImage, dockerDesktop: false }, ctx);
+    const error = await runSmolvm({ path: SMOLVM_DOUBLE, version: "1.9.2" }, [
+      "pack",
+      "create",
+      "--image",
+      `${registry.hostEndpoint}/claude-bottle:0123456789abcdef`,
+      "-o",
+      join(ctx.cacheDir, "never-pushed"),
+    ]).catch((e: unknown) => e);
+    expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.SMOLVM_FAILED);
+    expect((error as Error).message).toMatch(/Error: failed to pull .*manifest unknown/);
+    expect(existsSync(join(ctx.cacheDir, "never-pushed.smolmachine"))).toBe(false);
+  });
+});
