@@ -94,6 +94,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
     async launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
       throwIfAborted(ctx.signal);
       const { agent, image: plan } = prepared as DockerPrepared;
+      // Again, as the directories may have gone since prepare.
+      validatePaths(agent);
       const docker = await engine(ctx);
       const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
       throwIfAborted(ctx.signal);
@@ -293,6 +295,7 @@ async function runAttached(
     const session = connectStdio(docker, stream, stdio, {
       tty,
       stdin: Config.OpenStdin === true,
+      endInput: Config.StdinOnce === true,
       resize: (size) => container.resize(size),
     });
     return { exited, stream, session };

@@ -26,7 +26,17 @@ export function connectStdio(
   docker: Dockerode,
   stream: NodeJS.ReadWriteStream,
   stdio: Stdio,
-  options: { tty: boolean; stdin: boolean; resize?: (size: { h: number; w: number }) => Promise<unknown> },
+  options: {
+    tty: boolean;
+    stdin: boolean;
+    /**
+     * Pass the end of our input on. Only where the engine then closes the
+     * agent's stdin (exec, and containers created with StdinOnce): elsewhere
+     * it would close the agent's output to us instead.
+     */
+    endInput: boolean;
+    resize?: (size: { h: number; w: number }) => Promise<unknown>;
+  },
 ): StreamSession {
   const { stdin, stdout, stderr } = stdio;
   const useRawMode = options.tty && options.stdin && stdin.isTTY === true && typeof stdin.setRawMode === "function";
@@ -50,8 +60,7 @@ export function connectStdio(
   if (options.stdin) {
     if (useRawMode) stdin.setRawMode!(true);
     if (options.tty) stdin.on("data", trackDetach);
-    // Ending the write side tells the engine our input is over; it then closes the agent's stdin.
-    stdin.pipe(stream, { end: true });
+    stdin.pipe(stream, { end: options.endInput });
     stdin.resume();
   }
 

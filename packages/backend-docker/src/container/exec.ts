@@ -31,6 +31,7 @@ export async function execInBottle(
   const session = connectStdio(docker, stream, stdio, {
     tty,
     stdin: true,
+    endInput: true,
     resize: (size) => exec.resize(size),
   });
   try {

@@ -1,0 +1,477 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { ErrorCodes, Labels, type Backend, type ResolvedAgent, type Stdio } from "@claude-bottle/core";
+import { captureStdio } from "@claude-bottle/core/testing";
+import { busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
+import type Dockerode from "dockerode";
+import { build as buildBundle } from "tsup";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDockerBackend, homeVolumeName, type DockerBackendOptions } from "../src/index.js";
+import { createTestContext, deadSocket, rejectionOf, testEngine, uniqueSuffix } from "./support/engine.js";
+
+const suffix = uniqueSuffix();
+const slug = `backend-test-${suffix}`;
+let docker: Dockerode;
+let context: string;
+const backends: Backend[] = [];
+const detachedNames = new Set<string>();
+
+function backend(options: DockerBackendOptions = {}): Backend {
+  const created = createDockerBackend(options);
+  backends.push(created);
+  return created;
+}
+
+function workspace(): string {
+  return mkdtempSync(join(tmpdir(), "claude-bottle-ws-"));
+}
+
+function agent(patch: Partial<ResolvedAgent> = {}): ResolvedAgent {
+  return busyboxAgent({ slug, workspace: workspace(), ...patch }, context);
+}
+
+/** prepare + an attached launch with captured stdio. */
+async function run(target: Backend, theAgent: ResolvedAgent, ctx = createTestContext(), input = "") {
+  const io = captureStdio(input);
+  const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
+  if (launched.detached) throw new Error("an attached launch came back detached");
+  return { exitCode: launched.exitCode, stdout: io.stdout(), stderr: io.stderr(), ctx };
+}
+
+beforeAll(async () => {
+  docker = await testEngine();
+  context = busyboxContext(`LABEL test.suffix=${suffix}`);
+});
+
+afterAll(async () => {
+  for (const name of detachedNames) await docker.getContainer(name).remove({ force: true }).catch(() => {});
+  const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
+  for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+  for (const name of [slug, `${slug}-home`, `${slug}-abort`]) await docker.getVolume(homeVolumeName(name)).remove().catch(() => {});
+});
+
+describe("the image", () => {
+  it("builds on the first launch and reuses the image, without a build, when nothing changed", async () => {
+    const target = backend();
+    const first = await run(target, agent({ command: ["sh", "-c", "exit 0"] }));
+    expect(first.ctx.events.some((e) => e.type === "phase-start" && e.phase === "build")).toBe(true);
+    const tag = (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}`] } }))[0]?.RepoTags?.[0];
+    expect(tag).toMatch(new RegExp(`^claude-bottle/${slug}:[0-9a-f]{16}$`));
+    const before = await docker.getImage(tag!).inspect();
+
+    // A fresh backend, as a second `start` would be; only the context's content counts.
+    const second = await run(backend(), agent({ command: ["sh", "-c", "exit 0"] }));
+    expect(second.ctx.events.some((e) => e.type === "phase-start" && e.phase === "build")).toBe(false);
+    expect(second.ctx.events.some((e) => e.type === "phase-start" && e.phase === "cache-check")).toBe(true);
+    const after = await docker.getImage(tag!).inspect();
+    expect(after.Id).toBe(before.Id);
+    expect(after.Created).toBe(before.Created);
+    expect(after.Config.Labels?.[Labels.agent]).toBe(slug);
+  });
+
+  it("rebuilds when the build context changes, and drops the old tag", async () => {
+    const changing = busyboxContext(`LABEL test.suffix=${suffix}-changing`);
+    const theAgent = busyboxAgent({ slug: `${slug}-changing`, workspace: workspace(), command: ["sh", "-c", "exit 0"] }, changing);
+    await run(backend(), theAgent);
+    const [firstTag] = (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-changing`] } }))[0]!.RepoTags!;
+    writeFileSync(join(changing, "new-file.txt"), "changed");
+    const rebuilt = await run(backend(), theAgent);
+    expect(rebuilt.ctx.events.some((e) => e.type === "phase-start" && e.phase === "build")).toBe(true);
+    const tags = (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-changing`] } })).flatMap((i) => i.RepoTags ?? []);
+    expect(tags).toHaveLength(1);
+    expect(tags[0]).not.toBe(firstTag);
+    for (const tag of tags) await docker.getImage(tag).remove({ force: true });
+  });
+
+  it("runs an image reference as it is, and says IMAGE_NOT_FOUND for one that does not exist", async () => {
+    const target = backend();
+    const builtTag = (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}`] } }))[0]!.RepoTags![0]!;
+    const byRef = await run(target, agent({ image: { kind: "ref", ref: builtTag }, command: ["sh", "-c", "echo by-ref"] }));
+    expect(byRef.stdout).toContain("by-ref");
+    expect(byRef.ctx.events.some((e) => e.type === "phase-start" && (e.phase === "build" || e.phase === "pull"))).toBe(false);
+
+    const missing = agent({ image: { kind: "ref", ref: `localhost:1/claude-bottle-missing-${suffix}:nope` }, command: ["true"] });
+    const ctx = createTestContext();
+    const error = await rejectionOf(target.launch(await target.prepare(missing, ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    expect(error.code).toBe(ErrorCodes.IMAGE_NOT_FOUND);
+    expect(error.message).toContain(`claude-bottle-missing-${suffix}`);
+  });
+
+  it("fails with IMAGE_BUILD_FAILED and the end of the build log, leaving no bottle", async () => {
+    const broken = busyboxContext("RUN echo the-last-words && exit 7");
+    const theAgent = busyboxAgent({ slug: `${slug}-broken`, workspace: workspace(), command: ["true"] }, broken);
+    const ctx = createTestContext();
+    const target = backend();
+    const error = await rejectionOf(target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    expect(error.code).toBe(ErrorCodes.IMAGE_BUILD_FAILED);
+    expect(error.message).toContain("the-last-words");
+    expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}-broken`] } })).toEqual([]);
+  });
+
+  it("leaves nothing behind when interrupted during the build", async () => {
+    const slow = busyboxContext(`RUN echo build-is-running && sleep 600\nLABEL test.suffix=${suffix}-abort`);
+    const theAgent = busyboxAgent({ slug: `${slug}-abort`, workspace: workspace(), command: ["true"] }, slow);
+    const ctx = createTestContext();
+    const building = new Promise<void>((resolve) => {
+      ctx.emit = (event) => {
+        ctx.events.push(event);
+        if (event.type === "output" && event.line.trim() === "build-is-running") resolve();
+      };
+    });
+    const target = backend();
+    const launch = target.prepare(theAgent, ctx).then((prepared) => target.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    await building;
+    ctx.controller.abort();
+    expect((await rejectionOf(launch)).code).toBe(ErrorCodes.ABORTED);
+    const stepContainer = ctx.events
+      .map((e) => (e.type === "output" ? /Running in ([0-9a-f]+)/.exec(e.line)?.[1] : undefined))
+      .filter(Boolean)
+      .pop()!;
+    expect(await docker.listContainers({ all: true, filters: { id: [stepContainer] } })).toEqual([]);
+    expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}-abort`] } })).toEqual([]);
+  });
+});
+
+describe("the bottle", () => {
+  it("writes workspace files as the invoking user", async () => {
+    const theAgent = agent({ command: ["sh", "-c", "echo hi > made-inside.txt; id -u; id -g"] });
+    const { stdout, exitCode } = await run(backend(), theAgent);
+    expect(exitCode).toBe(0);
+    const stat = statSync(join(theAgent.workspace, "made-inside.txt"));
+    expect([stat.uid, stat.gid]).toEqual([process.getuid!(), process.getgid!()]);
+    expect(stdout.split("\n").filter(Boolean)).toEqual([String(process.getuid!()), String(process.getgid!())]);
+  });
+
+  it("writes workspace files as a non-root user, who can also write HOME", async () => {
+    const theAgent = agent({ slug: `${slug}-home`, command: ["sh", "-c", "echo hi > made-inside.txt && echo home > $HOME/note && id -u"] });
+    chmodSync(theAgent.workspace, 0o777);
+    const { stdout, stderr, exitCode } = await run(backend({ user: { uid: 1234, gid: 1234 } }), theAgent);
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+    expect(stdout.trim()).toBe("1234");
+    const stat = statSync(join(theAgent.workspace, "made-inside.txt"));
+    expect([stat.uid, stat.gid]).toEqual([1234, 1234]);
+  });
+
+  it("keeps HOME in a per-agent volume: a file written in one bottle is there in the next", async () => {
+    const target = backend({ user: { uid: 1234, gid: 1234 } });
+    const writer = agent({ slug: `${slug}-home`, command: ["sh", "-c", `echo persisted-${suffix} > $HOME/persisted.txt`] });
+    chmodSync(writer.workspace, 0o777);
+    expect((await run(target, writer)).exitCode).toBe(0);
+    const reader = agent({ slug: `${slug}-home`, command: ["sh", "-c", "echo $HOME; cat $HOME/persisted.txt"] });
+    const { stdout } = await run(backend({ user: { uid: 1234, gid: 1234 } }), reader);
+    expect(stdout).toContain("/home/agent");
+    expect(stdout).toContain(`persisted-${suffix}`);
+    const volume = await docker.getVolume(homeVolumeName(`${slug}-home`)).inspect();
+    expect(volume.Labels?.[Labels.agent]).toBe(`${slug}-home`);
+  });
+
+  it("passes a secret by name: visible inside, absent from labels and from every event", async () => {
+    const secret = `s3cret-${suffix}`;
+    const ctx = createTestContext({ env: { CB_TEST_SECRET: secret } });
+    const debug: string[] = [];
+    ctx.logger = { debug: (m) => debug.push(m), info: (m) => debug.push(m), warn: (m) => debug.push(m) };
+    const target = backend();
+    const theAgent = agent({ command: ["sh", "-c", 'echo "inside:$CB_TEST_SECRET"; sleep 300'], env: [{ name: "CB_TEST_SECRET", passthrough: true }] });
+    const io = captureStdio();
+    const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
+    detachedNames.add(launched.name);
+    const info = await docker.getContainer(launched.name).inspect();
+    expect(JSON.stringify(info.Config.Labels)).not.toContain(secret);
+    expect(info.Config.Labels[Labels.agent]).toBe(slug);
+    expect(info.Config.Labels[Labels.workspace]).toBe(theAgent.workspace);
+    expect(info.Config.Labels[Labels.backend]).toBe("docker");
+    expect(info.Config.Labels[Labels.tool]).toBeDefined();
+    expect(info.HostConfig.SecurityOpt).toEqual(["no-new-privileges"]);
+    expect(info.HostConfig.CapDrop).toEqual(["ALL"]);
+    expect(info.HostConfig.NetworkMode).toBe("none");
+    expect(info.Mounts.some((m) => m.Source.includes("docker.sock"))).toBe(false);
+
+    const logs = captureStdio();
+    await target.logs!(launched.name, { follow: false, stdio: logs.stdio }, ctx);
+    expect(logs.stdout()).toContain(`inside:${secret}`);
+    expect(JSON.stringify(ctx.events)).not.toContain(secret);
+    expect(debug.join("\n")).not.toContain(secret);
+    await target.remove!(launched.name, { force: true }, ctx);
+    detachedNames.delete(launched.name);
+  });
+
+  it("applies extra mounts, read-only when asked, and the CPU and memory limits", async () => {
+    const shared = mkdtempSync(join(tmpdir(), "claude-bottle-mount-"));
+    writeFileSync(join(shared, "config"), "mounted-content");
+    const theAgent = agent({
+      command: ["sh", "-c", "cat /mnt/shared/config; touch /mnt/shared/x 2>/dev/null && echo writable || echo read-only"],
+      mounts: [{ source: shared, target: "/mnt/shared", readOnly: true }],
+      resources: { cpus: 0.5, memory: 64 * 1024 * 1024 },
+    });
+    const ctx = createTestContext();
+    const target = backend();
+    const io = captureStdio();
+    const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
+    detachedNames.add(launched.name);
+    const info = await docker.getContainer(launched.name).inspect();
+    expect(info.HostConfig.NanoCpus).toBe(500_000_000);
+    expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    await docker.getContainer(launched.name).wait();
+    const logs = captureStdio();
+    await target.logs!(launched.name, { follow: true, stdio: logs.stdio }, ctx);
+    expect(logs.stdout()).toContain("mounted-content");
+    expect(logs.stdout()).toContain("read-only");
+    await target.remove!(launched.name, { force: false }, ctx);
+    detachedNames.delete(launched.name);
+  });
+
+  it("runs with a network when the agent asks for one", async () => {
+    const ctx = createTestContext();
+    const target = backend();
+    const launched = await target.launch(
+      await target.prepare(agent({ network: true, command: ["sleep", "300"] }), ctx),
+      { extraArgs: [], detach: true, stdio: captureStdio().stdio },
+      ctx,
+    );
+    detachedNames.add(launched.name);
+    expect((await docker.getContainer(launched.name).inspect()).HostConfig.NetworkMode).not.toBe("none");
+    await target.remove!(launched.name, { force: true }, ctx);
+    detachedNames.delete(launched.name);
+  });
+
+  it("removes an attached bottle once it exits, and names it claude-bottle-<slug>-<6 hex>", async () => {
+    const { ctx } = await run(backend(), agent({ command: ["true"] }));
+    expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}`] } })).toEqual([]);
+    expect(ctx.events.filter((e) => e.type === "phase-start").map((e) => e.phase)).toEqual(["cache-check", "create", "attach", "start"]);
+  });
+});
+
+describe("a terminal", () => {
+  /** A stdin that says it is a terminal and records raw mode, and a stdout with a size. */
+  function fakeTerminal() {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true, rawModes: [] as boolean[] }) as PassThrough & {
+      isTTY: boolean;
+      rawModes: boolean[];
+      setRawMode(mode: boolean): void;
+    };
+    stdin.setRawMode = (mode) => void stdin.rawModes.push(mode);
+    const stdout = Object.assign(new PassThrough(), { isTTY: true, columns: 100, rows: 40 });
+    let output = "";
+    stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const waitFor = (text: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (output.includes(text)) {
+            stdout.off("data", check);
+            resolve();
+          }
+        };
+        stdout.on("data", check);
+        check();
+      });
+    const stdio: Stdio = { stdin, stdout, stderr: new PassThrough() };
+    return { stdin, stdout, stdio, output: () => output, waitFor };
+  }
+
+  it("runs in raw mode with a TTY that follows the terminal size; Ctrl-C reaches the agent; raw mode is undone", async () => {
+    const terminal = fakeTerminal();
+    const script = [
+      'until [ "$(stty size)" = "40 100" ]; do sleep 0.1; done; echo sized-40x100',
+      'until [ "$(stty size)" = "50 120" ]; do sleep 0.1; done; echo sized-50x120',
+      "read line; echo got:$line",
+      'trap "echo caught-interrupt; exit 9" INT',
+      "echo waiting-for-ctrl-c; while :; do sleep 0.1; done",
+    ].join("\n");
+    const ctx = createTestContext();
+    const target = backend();
+    const launching = target.launch(await target.prepare(agent({ command: ["sh", "-c", script] }), ctx), { extraArgs: [], detach: false, stdio: terminal.stdio }, ctx);
+
+    await terminal.waitFor("sized-40x100");
+    Object.assign(terminal.stdout, { columns: 120, rows: 50 });
+    terminal.stdout.emit("resize");
+    await terminal.waitFor("sized-50x120");
+    terminal.stdin.write("typed-line\r");
+    await terminal.waitFor("got:typed-line");
+    await terminal.waitFor("waiting-for-ctrl-c");
+    terminal.stdin.write("\x03");
+
+    const launched = await launching;
+    expect(launched).toMatchObject({ detached: false, exitCode: 9 });
+    expect(terminal.output()).toContain("caught-interrupt");
+    expect(terminal.stdin.rawModes).toEqual([true, false]);
+  });
+
+  it("undoes raw mode when the agent's program cannot run, and returns 127 as a shell would", async () => {
+    const terminal = fakeTerminal();
+    const ctx = createTestContext();
+    const target = backend();
+    const launched = await target.launch(
+      await target.prepare(agent({ command: ["/no/such/program"] }), ctx),
+      { extraArgs: [], detach: false, stdio: terminal.stdio },
+      ctx,
+    );
+    expect(launched).toMatchObject({ detached: false, exitCode: 127 });
+    expect(terminal.output()).toContain("/no/such/program");
+    expect(terminal.stdin.rawModes).toEqual([true, false]);
+    expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}`] } })).toEqual([]);
+  });
+
+  it("leaves the terminal alone and nothing behind when the bottle cannot be created", async () => {
+    const terminal = fakeTerminal();
+    const ctx = createTestContext();
+    const target = backend();
+    const theAgent = agent({ command: ["true"] });
+    const prepared = await target.prepare(theAgent, ctx);
+    const { rmSync } = await import("node:fs");
+    rmSync(theAgent.workspace, { recursive: true });
+    const error = await rejectionOf(target.launch(prepared, { extraArgs: [], detach: false, stdio: terminal.stdio }, ctx));
+    expect(error.code).toBe(ErrorCodes.WORKSPACE_NOT_FOUND);
+    expect(terminal.stdin.rawModes).toEqual([]);
+    expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}`] } })).toEqual([]);
+  });
+});
+
+describe("the lifecycle", () => {
+  it("detaches, lists, shows logs, execs as the bottle's user in /workspace, attaches, stops and removes", async () => {
+    const target = backend({ user: { uid: 1234, gid: 1234 } });
+    const ctx = createTestContext();
+    const theAgent = agent({ command: ["sh", "-c", "echo started; read reply; echo reply:$reply; exit 4"] });
+    const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    detachedNames.add(launched.name);
+    expect(launched).toEqual({ detached: true, name: expect.stringMatching(new RegExp(`^claude-bottle-${slug}-[0-9a-f]{6}$`)) });
+
+    const listed = (await target.list!(ctx)).find((b) => b.name === launched.name);
+    expect(listed).toMatchObject({ agent: slug, backend: "docker", state: "running", workspace: theAgent.workspace });
+    expect(new Date(listed!.created).toISOString()).toBe(listed!.created);
+
+    const exec = captureStdio("piped-to-exec\n");
+    const code = await target.exec!(launched.name, { command: ["sh", "-c", "pwd; id -u; cat; echo err >&2; exit 6"], stdio: exec.stdio }, ctx);
+    expect(code).toBe(6);
+    expect(exec.stdout().split("\n")).toEqual(["/workspace", "1234", "piped-to-exec", ""]);
+    expect(exec.stderr()).toBe("err\n");
+
+    const attached = captureStdio("hello\n");
+    expect(await target.attach!(launched.name, attached.stdio, ctx)).toBe(4);
+    expect(attached.stdout()).toContain("reply:hello");
+
+    const logs = captureStdio();
+    await target.logs!(launched.name, { follow: false, stdio: logs.stdio }, ctx);
+    expect(logs.stdout()).toContain("started");
+    expect(logs.stdout()).toContain("reply:hello");
+
+    expect((await target.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("stopped");
+    await target.stop!(launched.name, ctx);
+    await target.remove!(launched.name, { force: false }, ctx);
+    detachedNames.delete(launched.name);
+    expect((await target.list!(ctx)).some((b) => b.name === launched.name)).toBe(false);
+  });
+
+  it("stops a running bottle and refuses to remove a running one without force", async () => {
+    const target = backend();
+    const ctx = createTestContext();
+    const launched = await target.launch(await target.prepare(agent({ command: ["sleep", "300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    detachedNames.add(launched.name);
+    expect((await rejectionOf(target.remove!(launched.name, { force: false }, ctx))).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    await target.stop!(launched.name, ctx);
+    expect((await target.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("stopped");
+    expect((await rejectionOf(target.exec!(launched.name, { command: ["true"], stdio: captureStdio().stdio }, ctx))).code).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
+    await target.remove!(launched.name, { force: false }, ctx);
+    detachedNames.delete(launched.name);
+  });
+
+  it("says BOTTLE_NOT_FOUND for a name it does not know, and for containers that are not its bottles", async () => {
+    const target = backend();
+    const ctx = createTestContext();
+    const stranger = await docker.createContainer({ name: `not-a-bottle-${suffix}`, Image: (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}`] } }))[0]!.Id, Cmd: ["true"] });
+    try {
+      for (const name of [`claude-bottle-nothing-${suffix}`, `not-a-bottle-${suffix}`]) {
+        expect((await rejectionOf(target.stop!(name, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
+        expect((await rejectionOf(target.remove!(name, { force: true }, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
+        expect((await rejectionOf(target.logs!(name, { follow: false, stdio: captureStdio().stdio }, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
+        expect((await rejectionOf(target.exec!(name, { command: ["true"], stdio: captureStdio().stdio }, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
+        expect((await rejectionOf(target.attach!(name, captureStdio().stdio, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
+      }
+      expect((await target.list!(ctx)).some((b) => b.name === `not-a-bottle-${suffix}`)).toBe(false);
+    } finally {
+      await stranger.remove({ force: true });
+    }
+  });
+
+  it("says NAME_CONFLICT when the bottle's name is taken", async () => {
+    const target = backend({ randomHex: () => "c0ffee" });
+    const ctx = createTestContext();
+    const prepared = await target.prepare(agent({ command: ["sleep", "300"] }), ctx);
+    const first = await target.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    detachedNames.add(first.name);
+    expect(first.name).toBe(`claude-bottle-${slug}-c0ffee`);
+    const error = await rejectionOf(target.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx));
+    expect(error.code).toBe(ErrorCodes.NAME_CONFLICT);
+    expect(error.message).toContain(first.name);
+    await target.remove!(first.name, { force: true }, ctx);
+    detachedNames.delete(first.name);
+  });
+
+  it("doctor reports the engine, its API version, its kind and the socket permissions", async () => {
+    const checks = await backend().doctor!(createTestContext());
+    expect(checks.map((c) => c.name)).toEqual(["engine reachable", "engine version", "engine kind", "socket permissions"]);
+    expect(checks.every((c) => c.ok)).toBe(true);
+    expect(checks[1]!.detail).toMatch(/API \d+\.\d+/);
+  });
+});
+
+describe("errors a user meets", () => {
+  it("no engine: DOCKER_UNAVAILABLE from prepare, and a failed doctor check instead of a throw", async () => {
+    const socket = await deadSocket();
+    const ctx = createTestContext({ env: { DOCKER_HOST: `unix://${socket}` } });
+    const error = await rejectionOf(backend().prepare(agent({ command: ["true"] }), ctx));
+    expect(error.code).toBe(ErrorCodes.DOCKER_UNAVAILABLE);
+    expect(error.message).toContain(socket);
+    const checks = await backend().doctor!(ctx);
+    expect(checks[0]).toMatchObject({ name: "engine reachable", ok: false });
+  });
+
+  it("a workspace that does not exist: WORKSPACE_NOT_FOUND", async () => {
+    const error = await rejectionOf(backend().prepare(agent({ workspace: join(tmpdir(), `missing-${suffix}`) }), createTestContext()));
+    expect(error.code).toBe(ErrorCodes.WORKSPACE_NOT_FOUND);
+  });
+
+  it("a mount source that does not exist: MOUNT_NOT_FOUND", async () => {
+    const error = await rejectionOf(
+      backend().prepare(agent({ mounts: [{ source: join(tmpdir(), `missing-${suffix}`), target: "/x", readOnly: true }] }), createTestContext()),
+    );
+    expect(error.code).toBe(ErrorCodes.MOUNT_NOT_FOUND);
+  });
+
+  it("a Dockerfile that does not exist: AGENT_INVALID", async () => {
+    const theAgent = agent();
+    const error = await rejectionOf(
+      backend().prepare({ ...theAgent, image: { kind: "build", dockerfile: join(context, "Missing.Dockerfile"), context, args: {} } }, createTestContext()),
+    );
+    expect(error.code).toBe(ErrorCodes.AGENT_INVALID);
+  });
+
+  it("permission denied on the socket: DOCKER_PERMISSION_DENIED with the docker group hint", async () => {
+    // Root opens any socket, so the attempt runs in a child process as an unprivileged user,
+    // from a bundle of the current sources (a plain Node child cannot load TypeScript).
+    const bundleDir = join(import.meta.dirname, "..", "node_modules", ".cache", "permission-test");
+    await buildBundle({ entry: { index: join(import.meta.dirname, "..", "src", "index.ts") }, outDir: bundleDir, format: ["esm"], config: false, silent: true });
+    const script = `
+      import { connectDocker } from ${JSON.stringify(join(bundleDir, "index.js"))};
+      try { await connectDocker({ env: {} }); console.log(JSON.stringify({ connected: true })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })); }
+    `;
+    const socketGid = statSync("/var/run/docker.sock").gid;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      uid: 1234,
+      gid: socketGid === 1234 ? 1235 : 1234,
+      env: { PATH: process.env.PATH, HOME: tmpdir() },
+      encoding: "utf8",
+    });
+    expect(child.stderr).toBe("");
+    const result = JSON.parse(child.stdout) as { code: string; message: string; hint: string };
+    expect(result.code).toBe(ErrorCodes.DOCKER_PERMISSION_DENIED);
+    expect(result.message).toContain("/var/run/docker.sock");
+    expect(result.hint).toContain("docker group");
+  });
+});
