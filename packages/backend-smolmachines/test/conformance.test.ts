@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describeBackendConformance } from "@claude-bottle/core/testing";
 import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { createSmolmachinesBackend } from "../src/backend.js";
+import { createSmolmachinesBackend, type SmolmachinesOptions } from "../src/backend.js";
 import { engine, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
 
 // One cache for the whole suite, as a user has: the first prepare packs, the others hit it.
@@ -14,8 +14,8 @@ useDoubleState();
 describeBackendConformance(
   { describe, it, beforeAll, afterAll },
   {
-    factory: createSmolmachinesBackend,
-    factoryOptions: { smolvm: SMOLVM_DOUBLE, registryImage: buildTestRegistryImage(), dockerDesktop: false },
+    factory: (options) => createSmolmachinesBackend(options as SmolmachinesOptions),
+    factoryOptions: { smolvm: SMOLVM_DOUBLE, registryImage: buildTestRegistryImage(), dockerDesktop: false } satisfies SmolmachinesOptions,
     agent: async () => {
       await engine();
       return busyboxAgent({ slug: "smol-conformance" });
