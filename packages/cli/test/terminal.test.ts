@@ -1,0 +1,69 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createProject, type TestProject } from "./support/project.js";
+import { CLI_BIN, waitFor } from "./support/run-cli.js";
+import { TmuxSession } from "./support/tmux.js";
+
+/** Progress on a real terminal (tmux), through the fake backend. */
+describe("progress on a terminal", () => {
+  let project: TestProject;
+  let terminal: TmuxSession | undefined;
+  const file = (name: string) => join(project.dir, name);
+
+  beforeAll(() => {
+    project = createProject();
+    project.installFakeBackend();
+    project.writeAgent("bb", "image: example/bb:1\n");
+  });
+
+  afterEach(() => terminal?.kill());
+
+  /** Runs the CLI in a terminal; its stdout goes to a file so the screen shows stderr alone. */
+  const startInTerminal = (args: string, env: Record<string, string>) => {
+    for (const name of ["exit-code", "stdout"]) rmSync(file(name), { force: true });
+    const script = file("in-terminal.sh");
+    writeFileSync(
+      script,
+      [
+        `cd ${project.dir}`,
+        "unset CI",
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} CLAUDE_BOTTLE_BACKEND=fake`,
+        ...Object.entries(env).map(([name, value]) => `export ${name}=${value}`),
+        `${process.execPath} ${CLI_BIN} ${args} > ${file("stdout")}`,
+        `echo $? > ${file("exit-code")}`,
+        "exec sleep 600",
+      ].join("\n"),
+    );
+    terminal = new TmuxSession(`sh ${script}`, { columns: 100, rows: 30 });
+    return terminal;
+  };
+
+  it("shows a spinner with the phase and its live detail, and clears it before the agent runs", async () => {
+    const release = file("release");
+    const screen = startInTerminal("start --timing bb", { FAKE_MODE: "slow-build", FAKE_RELEASE_FILE: release });
+    const spinning = await waitFor("the build phase's spinner", () => {
+      const text = screen.screen();
+      return text.includes("Building the fake image: pushing 1.5 MB/3.0 MB (50%)") && text;
+    });
+    expect(spinning).not.toContain("claude-bottle: Building");
+    writeFileSync(release, "");
+    await waitFor("the CLI to exit", () => existsSync(file("exit-code")));
+    expect(readFileSync(file("exit-code"), "utf8").trim()).toBe("0");
+    const after = await waitFor("the timing table", () => {
+      const text = screen.screen();
+      return text.includes("ready after") && text;
+    });
+    expect(after).toContain("fake agent stderr");
+    expect(after).not.toContain("pushing");
+    expect(after).toMatch(/build\s+\d/);
+    expect(readFileSync(file("stdout"), "utf8")).toContain('"agent":"bb"');
+  });
+
+  it("prints plain lines instead when CI is set", async () => {
+    const screen = startInTerminal("start bb", { CI: "true" });
+    await waitFor("the CLI to exit", () => existsSync(file("exit-code")));
+    const text = await waitFor("the output", () => screen.screen().includes("fake agent stderr") && screen.screen());
+    expect(text).toContain("claude-bottle: Building the fake image...");
+  });
+});
