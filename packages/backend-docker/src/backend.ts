@@ -25,7 +25,7 @@ import { findBottle, listBottles } from "./container/bottles.js";
 import { BACKEND_NAME, containerCreateOptions, type HostUser } from "./container/create-options.js";
 import { diagnose } from "./container/doctor.js";
 import { execInBottle } from "./container/exec.js";
-import { prepareHomeDirectory } from "./container/home-volume.js";
+import { ensureHomeVolume, homeVolumeName, prepareHomeDirectory } from "./container/home-volume.js";
 import { copyLogs } from "./container/logs.js";
 import { registerWait, type WaitCondition } from "./container/wait.js";
 import { engineMessage, statusCodeOf } from "./errors.js";
@@ -120,9 +120,19 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       let handedOver = false;
       try {
         container = await phase(ctx, "create", `Creating ${name}`, async () => {
+          const home = await ensureHomeVolume(docker, agent.slug, user);
           const created = await createContainer(docker, createOptions);
           container = created;
-          await prepareHomeDirectory(created, user);
+          if (home !== "ready") {
+            await prepareHomeDirectory(created, user).catch(async (error: unknown) => {
+              // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
+              if (home === "created") {
+                await created.remove({ force: true }).catch(() => {});
+                await docker.getVolume(homeVolumeName(agent.slug)).remove().catch(() => {});
+              }
+              throw error;
+            });
+          }
           throwIfAborted(ctx.signal);
           return created;
         });

@@ -169,6 +169,14 @@ describe("the bottle", () => {
     expect(volume.Labels?.[Labels.agent]).toBe(`${slug}-home`);
   });
 
+  it("gives HOME to another user when the same agent runs as someone else", async () => {
+    const other = agent({ slug: `${slug}-home`, command: ["sh", "-c", "echo other > $HOME/other.txt && cat $HOME/other.txt"] });
+    const { stdout, stderr, exitCode } = await run(backend({ user: { uid: 4321, gid: 4321 } }), other);
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain("other");
+  });
+
   it("passes a secret by name: visible inside, absent from labels and from every event", async () => {
     const secret = `s3cret-${suffix}`;
     const ctx = createTestContext({ env: { CB_TEST_SECRET: secret } });

@@ -38,13 +38,8 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
   const labels = bottleLabels(agent);
   const mounts: Dockerode.MountSettings[] = [
     { Type: "bind", Source: agent.workspace, Target: WORKSPACE_TARGET },
-    {
-      Type: "volume",
-      Source: homeVolumeName(agent.slug),
-      Target: HOME_VOLUME_TARGET,
-      VolumeOptions: { Labels: { [Labels.tool]: "true", [Labels.agent]: agent.slug, [Labels.backend]: BACKEND_NAME } },
-      // The typings require every volume option; the engine takes any subset.
-    } as unknown as Dockerode.MountSettings,
+    // Created beforehand with its labels (ensureHomeVolume).
+    { Type: "volume", Source: homeVolumeName(agent.slug), Target: HOME_VOLUME_TARGET },
     ...agent.mounts.map(
       (m): Dockerode.MountSettings => ({ Type: "bind", Source: m.source, Target: m.target, ReadOnly: m.readOnly }),
     ),

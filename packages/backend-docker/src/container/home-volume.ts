@@ -1,29 +1,61 @@
 import { Readable } from "node:stream";
+import { Labels } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { pack } from "tar-stream";
-import type { HostUser } from "./create-options.js";
+import { statusCodeOf } from "../errors.js";
+import { BACKEND_NAME, type HostUser } from "./create-options.js";
 
 /** HOME inside every bottle. */
 export const HOME_DIR = "/home/agent";
 
 /**
  * The per-agent volume is mounted one level up, at /home, because the engine
- * cannot give a volume's root to a user at creation, while it can create a
- * directory inside it with any owner (see prepareHomeDirectory). A first mount
- * copies the image's own /home into the volume, as Docker does for any volume.
+ * cannot give a volume's root to a user, while it can create a directory
+ * inside it with any owner (see prepareHomeDirectory). A first mount copies
+ * the image's own /home into the volume, as Docker does for any volume.
  */
 export const HOME_VOLUME_TARGET = "/home";
+
+/** Records, on the volume, which user HOME was made for; set when the volume is created. */
+export const HOME_OWNER_LABEL = "dev.claude-bottle.home-owner";
 
 /** One volume per agent, so a login made in one bottle is there in the next. */
 export function homeVolumeName(slug: string): string {
   return `claude-bottle-home-${slug}`;
 }
 
+function ownerOf(user: HostUser | undefined): string {
+  return user ? `${user.uid}:${user.gid}` : "image";
+}
+
+/**
+ * The state of an agent's home volume: `ready` (made for this user: nothing to
+ * do, which keeps the extra work off every warm start), `created` just now,
+ * or `foreign` (made for another user: HOME must be given to this one).
+ */
+export type HomeVolumeState = "ready" | "created" | "foreign";
+
+/** Makes sure the agent's home volume exists, and says whether HOME still has to be made. */
+export async function ensureHomeVolume(docker: Dockerode, slug: string, user: HostUser | undefined): Promise<HomeVolumeState> {
+  const name = homeVolumeName(slug);
+  try {
+    const volume = await docker.getVolume(name).inspect();
+    return volume.Labels?.[HOME_OWNER_LABEL] === ownerOf(user) ? "ready" : "foreign";
+  } catch (error) {
+    if (statusCodeOf(error) !== 404) throw error;
+  }
+  await docker.createVolume({
+    Name: name,
+    Labels: { [Labels.tool]: "true", [Labels.agent]: slug, [Labels.backend]: BACKEND_NAME, [HOME_OWNER_LABEL]: ownerOf(user) },
+  });
+  return "created";
+}
+
 /**
  * Makes HOME a directory the bottle's user owns, before the container starts.
  * The engine extracts the archive as root and keeps the owner it names; an
  * existing directory keeps its contents and only gets the owner and mode.
- * This needs nothing from the image (no shell, no chown), and no extra container.
+ * This needs nothing from the image (no shell, no chown) and no extra container.
  */
 export async function prepareHomeDirectory(container: Dockerode.Container, user: HostUser | undefined): Promise<void> {
   const tar = pack();
