@@ -45,7 +45,9 @@ export function createBubblewrapBackend(options: BubblewrapBackendOptions = {}):
     apiVersion: 1,
     name: "bubblewrap",
     capabilities: ["doctor"],
-    prepare: (agent, ctx) => phase(ctx, "prepare", "Checking the sandbox", () => prepare(agent, ctx, options)),
+    // Its own phase name: the CLI already wraps the whole of prepare in a "prepare" phase.
+    prepare: (agent, ctx) =>
+      phase(ctx, "sandbox-check", "Checking bubblewrap and the agent's paths", () => prepare(agent, ctx, options)),
     launch: (prepared, opts, ctx) => launch(prepared, opts, ctx),
     doctor: (ctx) => doctorChecks(ctx, options.bwrap),
   };

@@ -96,7 +96,7 @@ function spawnFailure(bwrap: string, error: Error & { code?: string }): BottleEr
     });
   }
   return new BottleError(BubblewrapErrorCodes.BUBBLEWRAP_FAILED, `bubblewrap (${bwrap}) could not be started: ${error.message}`, {
-    hint: "Check that the file is executable by you, or run `claude-bottle doctor`.",
+    hint: "Check that the file is executable by you, or run `claude-bottle --backend bubblewrap doctor`.",
     cause: error,
   });
 }

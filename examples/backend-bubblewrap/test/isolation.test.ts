@@ -197,7 +197,7 @@ describe("lifecycle and errors", () => {
     await backend.launch(await backend.prepare(hostAgent(), ctx), { extraArgs: [], detach: false, stdio: { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() } }, ctx);
     expect(infos.filter((m) => m.includes("image (host) is not used"))).toHaveLength(1);
     expect(ctx.events.filter((e) => e.type === "phase-end").map((e) => [e.phase, e.type === "phase-end" && e.ok])).toEqual([
-      ["prepare", true],
+      ["sandbox-check", true],
       ["start", true],
     ]);
   });
