@@ -16,10 +16,10 @@ export interface VitestApi {
   afterAll: (body: () => Promise<void> | void, timeout?: number) => void;
 }
 
-export interface ConformanceOptions {
-  factory: BackendFactory;
+export interface ConformanceOptions<O = unknown> {
+  factory: BackendFactory<O>;
   /** Options passed to the factory. */
-  factoryOptions?: unknown;
+  factoryOptions?: O;
   /**
    * A runnable agent whose image has a POSIX `sh` with `echo`, `cat`, `pwd`
    * and `sleep`. The suite replaces its command, args, workspace and env.
@@ -37,7 +37,7 @@ export interface ConformanceOptions {
  *
  *   describeBackendConformance({ describe, it, beforeAll, afterAll }, { factory, agent })
  */
-export function describeBackendConformance(vitest: VitestApi, options: ConformanceOptions): void {
+export function describeBackendConformance<O>(vitest: VitestApi, options: ConformanceOptions<O>): void {
   const { describe, it, beforeAll, afterAll } = vitest;
   const timeout = options.timeout ?? 120_000;
   let backend: Backend;
