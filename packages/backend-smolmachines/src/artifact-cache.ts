@@ -60,10 +60,14 @@ export class ArtifactCache {
     }
   }
 
-  /** Waits for the key's lock (reporting once through `onWait` if it has to); dispose of the result to release it. */
-  async lock(key: string, signal: AbortSignal, onWait?: () => void): Promise<AsyncDisposable & { release(): Promise<void> }> {
+  /**
+   * Waits for the lock called `name` (a cache key, or the name of other work
+   * to do once), reporting once through `onWait` if it has to; dispose of the
+   * result, or call `release`, to let the next one in.
+   */
+  async lock(name: string, signal: AbortSignal, onWait?: () => void): Promise<AsyncDisposable & { release(): Promise<void> }> {
     await mkdir(this.dir, { recursive: true });
-    const path = join(this.dir, `${key}.lock`);
+    const path = join(this.dir, `${name}.lock`);
     const owner: LockOwner = { token: randomBytes(8).toString("hex"), pid: process.pid, host: hostname(), created: Date.now() };
     let reported = false;
     for (;;) {

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ensureAgentImage, planAgentImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
+import { ensureAgentImage, planAgentImage, pushImage, removeTag, tagImage, type AgentImage } from "@claude-bottle/backend-docker";
 import {
   BottleError,
   abortedError,
@@ -55,11 +55,11 @@ export async function prepareSmolmachine(
   // smolvm is checked before the build so that a missing one costs no build time.
   const smolvm = await deps.smolvm(ctx);
   const docker = await deps.docker(ctx);
-  const image = await ensureAgentImage(docker, await planAgentImage(agent), agent.slug, ctx);
+  const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
+  const image = await buildOnce(docker, agent, cache, ctx);
   throwIfAborted(ctx.signal);
 
   const key = cacheKeyOf(image.id);
-  const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
   const prepared = (artifact: Artifact): SmolmachinesPrepared => ({
     agent,
     backend: "smolmachines",
@@ -80,6 +80,24 @@ export async function prepareSmolmachine(
     const packedMeanwhile = await cache.lookup(key);
     if (packedMeanwhile) return prepared(packedMeanwhile);
     return prepared(await packImage(docker, smolvm, image.id, key, cache, deps.registry, ctx));
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Builds (or finds) the agent's image. Two builds of the same inputs at once
+ * would each make an image of their own, with different IDs and so different
+ * cache keys; a lock per build input hash makes the second find the first's.
+ */
+async function buildOnce(docker: Dockerode, agent: ResolvedAgent, cache: ArtifactCache, ctx: BackendContext): Promise<AgentImage> {
+  const plan = await planAgentImage(agent);
+  if (plan.kind === "ref") return ensureAgentImage(docker, plan, agent.slug, ctx);
+  const lock = await cache.lock(`image-${plan.contextHash.slice(0, 16)}`, ctx.signal, () =>
+    ctx.emit({ type: "progress", phase: "build", message: "Waiting for another build of the same image" }),
+  );
+  try {
+    return await ensureAgentImage(docker, plan, agent.slug, ctx);
   } finally {
     await lock.release();
   }
