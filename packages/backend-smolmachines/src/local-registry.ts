@@ -246,6 +246,23 @@ function ownerIsAlive(pid: number): boolean {
 }
 
 /**
+ * Whether a registry container was left behind: its owner process on this
+ * host is gone, it names no owner, or it is older than `staleAfterMs` (an
+ * owner on another host sharing the engine, or a pid reused since).
+ */
+export function registryIsStale(
+  container: { Labels: Readonly<Record<string, string>>; Created: number },
+  staleAfterMs: number,
+  now = Date.now(),
+): boolean {
+  const pid = Number(container.Labels[RegistryLabels.ownerPid] ?? NaN);
+  const sameHost = container.Labels[RegistryLabels.ownerHost] === hostname();
+  if (now - container.Created * 1000 >= staleAfterMs) return true;
+  // A registry without an owner label was not started by a run that could still be using it.
+  return !Number.isInteger(pid) || pid <= 0 || (sameHost && !ownerIsAlive(pid));
+}
+
+/**
  * Removes registries left behind by runs that were killed before they could
  * clean up: those whose owner process on this host is gone, and any older
  * than `staleAfterMs` (an owner on another host sharing the engine, or a
@@ -263,12 +280,8 @@ export async function reapStaleRegistries(
   });
   let removed = 0;
   for (const summary of containers) {
-    const pid = Number(summary.Labels[RegistryLabels.ownerPid] ?? NaN);
-    const sameHost = summary.Labels[RegistryLabels.ownerHost] === hostname();
-    const ageMs = Date.now() - summary.Created * 1000;
-    // A registry without an owner label was not started by a run that could still be using it.
-    const ownerGone = !Number.isInteger(pid) || pid <= 0 || (sameHost && !ownerIsAlive(pid));
-    if (!ownerGone && ageMs < staleAfterMs) continue;
+    if (!registryIsStale(summary, staleAfterMs)) continue;
+    const pid = summary.Labels[RegistryLabels.ownerPid];
     ctx.logger?.debug(`Removing the stale local registry ${summary.Names[0] ?? summary.Id} (owner pid ${pid})`);
     await removeContainer(docker.getContainer(summary.Id));
     removed++;

@@ -13,6 +13,7 @@ import {
   RegistryLabels,
   reapStaleRegistries,
   registryEndpoints,
+  registryIsStale,
   registryImage,
   startLocalRegistry,
 } from "../src/local-registry.js";
@@ -167,23 +168,30 @@ describe("reapStaleRegistries", () => {
       })
     ).id;
 
-  it("removes registries whose owner is gone or that are too old, and keeps those of live owners", async () => {
+  it("counts a registry as stale when its owner is gone, unnamed, or when it is too old", () => {
+    const now = Date.now();
+    const created = Math.floor(now / 1000);
+    const owned = (pid: string, host = hostname()) => ({ [RegistryLabels.ownerPid]: pid, [RegistryLabels.ownerHost]: host });
+    const hour = 60 * 60 * 1000;
+    expect(registryIsStale({ Labels: owned(String(process.pid)), Created: created }, hour, now)).toBe(false);
+    expect(registryIsStale({ Labels: owned("4194303"), Created: created }, hour, now)).toBe(true);
+    expect(registryIsStale({ Labels: {}, Created: created }, hour, now)).toBe(true);
+    // On another host the pid means nothing here: only age counts.
+    expect(registryIsStale({ Labels: owned("4194303", "another-host"), Created: created }, hour, now)).toBe(false);
+    expect(registryIsStale({ Labels: owned("4194303", "another-host"), Created: created - 2 * 3600 }, hour, now)).toBe(true);
+    expect(registryIsStale({ Labels: owned(String(process.pid)), Created: created - 2 * 3600 }, hour, now)).toBe(true);
+  });
+
+  it("removes the registries of dead owners and keeps those of live ones", async () => {
     // The highest pid Linux hands out: no process has it.
     const dead = await leftover({ [RegistryLabels.ownerPid]: "4194303", [RegistryLabels.ownerHost]: hostname() });
-    const unlabelled = await leftover({});
     const live = await leftover({ [RegistryLabels.ownerPid]: String(process.pid), [RegistryLabels.ownerHost]: hostname() });
-    const elsewhere = await leftover({ [RegistryLabels.ownerPid]: "1", [RegistryLabels.ownerHost]: "another-host" });
     try {
-      expect(await reapStaleRegistries(docker)).toBeGreaterThanOrEqual(2);
+      expect(await reapStaleRegistries(docker)).toBeGreaterThanOrEqual(1);
       expect(await exists(dead)).toBe(false);
-      expect(await exists(unlabelled)).toBe(false);
       expect(await exists(live)).toBe(true);
-      expect(await exists(elsewhere)).toBe(true);
-      await reapStaleRegistries(docker, { staleAfterMs: 0 });
-      expect(await exists(live)).toBe(false);
-      expect(await exists(elsewhere)).toBe(false);
     } finally {
-      for (const id of [dead, unlabelled, live, elsewhere]) await docker.getContainer(id).remove({ force: true }).catch(() => {});
+      for (const id of [dead, live]) await docker.getContainer(id).remove({ force: true }).catch(() => {});
     }
   });
 

@@ -34,17 +34,20 @@ export function invocations(stateDir: string): string[][] {
 
 export const packInvocations = (stateDir: string) => invocations(stateDir).filter((argv) => argv[0] === "pack");
 
-/** Registry containers of claude-bottle on the engine, running or not. */
+// Registries are counted by owner: other test processes on the same engine may run their own meanwhile.
+const OWN_REGISTRIES = [`${RegistryLabels.role}=local-registry`, `${RegistryLabels.ownerPid}=${process.pid}`];
+
+/** This process's registry containers on the engine, running or not. */
 export async function registryContainers(docker: Dockerode): Promise<Dockerode.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [`${RegistryLabels.role}=local-registry`] } });
+  return docker.listContainers({ all: true, filters: { label: OWN_REGISTRIES } });
 }
 
-/** Registry containers created on the engine between two instants (engine events, not a listing). */
+/** This process's registry containers created since an instant (engine events, not a listing). */
 export async function registryCreations(docker: Dockerode, sinceMs: number): Promise<number> {
   const stream = (await docker.getEvents({
     since: Math.floor(sinceMs / 1000),
     until: Math.ceil(Date.now() / 1000) + 1,
-    filters: { type: ["container"], event: ["create"], label: [`${RegistryLabels.role}=local-registry`] },
+    filters: { type: ["container"], event: ["create"], label: OWN_REGISTRIES },
   })) as NodeJS.ReadableStream;
   let text = "";
   for await (const chunk of stream) text += chunk.toString();
