@@ -19,7 +19,7 @@ mkdirSync(join(project, ".claude-bottle", "agents"), { recursive: true });
 const context = busyboxContext();
 writeFileSync(
   join(project, ".claude-bottle", "agents", "bench.yaml"),
-  `description: busybox agent for the benchmark\nbuild: { dockerfile: ${context}/Dockerfile, context: ${context} }\nnetwork: false\n`,
+  `description: busybox agent for the benchmark\nbuild: { dockerfile: ${context}/Dockerfile, context: ${context} }\ncommand: [/bin/busybox]\nnetwork: false\n`,
 );
 const cacheHome = mkdtempSync(join(tmpdir(), "claude-bottle-bench-cache-"));
 const env = { ...process.env, CI: "1", XDG_CACHE_HOME: cacheHome, CLAUDE_BOTTLE_BACKEND: "docker" };

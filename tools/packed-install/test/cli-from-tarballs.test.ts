@@ -40,11 +40,12 @@ describe("the CLI installed from its tarballs", () => {
 
   it("lists the built-in backends as loadable", () => {
     const out = execFileSync(bin, ["backends", "--json"], { cwd: project, encoding: "utf8" });
-    const backends = JSON.parse(out) as Array<{ name: string; loadable?: boolean; error?: unknown }>;
+    const backends = JSON.parse(out) as Array<{ name: string; loads: boolean; error: string | null }>;
     for (const name of ["docker", "smolmachines"]) {
       const entry = backends.find((b) => b.name === name);
       expect(entry, `${name} missing from ${out}`).toBeDefined();
-      expect(entry?.error, `${name} failed to load`).toBeUndefined();
+      expect(entry?.error, `${name} failed to load`).toBeNull();
+      expect(entry?.loads).toBe(true);
     }
   });
 
@@ -52,7 +53,7 @@ describe("the CLI installed from its tarballs", () => {
     const agents = join(project, ".claude-bottle", "agents");
     mkdirSync(agents, { recursive: true });
     const context = busyboxContext();
-    writeFileSync(join(agents, "packed.yaml"), `build: { dockerfile: ${context}/Dockerfile, context: ${context} }\nnetwork: false\n`);
+    writeFileSync(join(agents, "packed.yaml"), `build: { dockerfile: ${context}/Dockerfile, context: ${context} }\ncommand: [/bin/busybox]\nnetwork: false\n`);
     writeFileSync(join(project, "hello.txt"), "from the workspace");
     const result = spawnSync(bin, ["start", "packed", "--", "sh", "-c", "cat hello.txt; exit 3"], {
       cwd: project,
@@ -62,5 +63,19 @@ describe("the CLI installed from its tarballs", () => {
     expect(result.stderr).not.toContain("Error:");
     expect(result.stdout).toContain("from the workspace");
     expect(result.status).toBe(3);
+  });
+
+  it("loads a third-party backend installed in the project by its short name", () => {
+    const listed = JSON.parse(execFileSync(bin, ["backends", "--json"], { cwd: project, encoding: "utf8" })) as Array<{ name: string }>;
+    expect(listed.map((b) => b.name)).toContain("bubblewrap");
+    writeFileSync(join(project, ".claude-bottle", "agents", "host.yaml"), "image: host\ncommand: [sh, -c]\n");
+    const result = spawnSync(bin, ["start", "host", "--", "pwd; cat hello.txt; exit 5"], {
+      cwd: project,
+      encoding: "utf8",
+      env: { ...process.env, CLAUDE_BOTTLE_BACKEND: "bubblewrap", CI: "1" },
+    });
+    expect(result.stdout).toContain("/workspace");
+    expect(result.stdout).toContain("from the workspace");
+    expect(result.status).toBe(5);
   });
 });

@@ -11,6 +11,7 @@ export const PACKAGES = {
   docker: "packages/backend-docker",
   smolmachines: "packages/backend-smolmachines",
   cli: "packages/cli",
+  bubblewrap: "examples/backend-bubblewrap",
 } as const;
 
 /** `pnpm pack` of one package into `destination`; returns the tarball's path. */
