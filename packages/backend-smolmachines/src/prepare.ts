@@ -69,19 +69,23 @@ export async function prepareSmolmachine(
     imageCmd: image.config.Cmd ?? [],
   });
 
-  const cached = await phase(ctx, "cache-check", `Looking for the packed machine ${key}`, () => cache.lookup(key));
-  if (cached) return prepared(cached);
-
-  const lock = await cache.lock(key, ctx.signal, () =>
-    ctx.emit({ type: "progress", phase: "cache-check", message: `Waiting for another prepare that is packing ${key}` }),
-  );
-  try {
-    // Whoever held the lock may have just packed this very key.
+  // A miss leaves this phase holding the key's lock: whoever held it before may have packed the key meanwhile.
+  const found = await phase(ctx, "cache-check", `Looking for the packed machine ${key}`, async () => {
+    const hit = await cache.lookup(key);
+    if (hit) return { hit };
+    const lock = await cache.lock(key, ctx.signal, () =>
+      ctx.emit({ type: "progress", phase: "cache-check", message: `Waiting for another prepare that is packing ${key}` }),
+    );
     const packedMeanwhile = await cache.lookup(key);
-    if (packedMeanwhile) return prepared(packedMeanwhile);
+    if (!packedMeanwhile) return { lock };
+    await lock.release();
+    return { hit: packedMeanwhile };
+  });
+  if (found.hit) return prepared(found.hit);
+  try {
     return prepared(await packImage(docker, smolvm, image.id, key, cache, deps.registry, ctx));
   } finally {
-    await lock.release();
+    await found.lock!.release();
   }
 }
 
