@@ -142,8 +142,9 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
           return { detached: true, name };
         }
         const exitCode = await runAttached(docker, container, opts.stdio, ctx, {
+          config: createOptions,
           waitFor: "removed",
-          start: true,
+          ownsBottle: true,
           title: `Attaching to ${name}`,
         });
         handedOver = true;
@@ -187,17 +188,21 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
     async attach(name, stdio, ctx) {
       const docker = await engine(ctx);
       const container = await findBottle(docker, name);
-      await requireRunning(container, name);
-      return runAttached(docker, container, stdio, ctx, { waitFor: "next-exit", start: false, title: `Attaching to ${name}` });
+      const { Config } = await requireRunning(container, name);
+      return runAttached(docker, container, stdio, ctx, {
+        config: Config,
+        waitFor: "next-exit",
+        ownsBottle: false,
+        title: `Attaching to ${name}`,
+      });
     },
 
     async exec(name, opts, ctx) {
       const docker = await engine(ctx);
       const container = await findBottle(docker, name);
       const { Config } = await requireRunning(container, name);
-      const [uid, gid] = (Config.User ?? "").split(":").map(Number);
-      const execUser = uid !== undefined && !Number.isNaN(uid) ? { uid, gid: gid ?? uid } : undefined;
-      return execInBottle(docker, container, opts.command, opts.stdio, execUser);
+      // The bottle's own user, as it was created; empty means the image's.
+      return execInBottle(docker, container, opts.command, opts.stdio, Config.User || undefined);
     },
 
     async doctor(ctx) {
@@ -275,53 +280,64 @@ async function requireRunning(container: Dockerode.Container, name: string): Pro
 }
 
 /**
- * Connects the user's stdio to the bottle's main process (starting it if
- * asked) and resolves with its exit code. The wait is registered and the
- * stream attached before the start, so no output and no exit is missed.
- * Ctrl-C outside a terminal (the signal) stops the bottle and throws ABORTED;
- * in a terminal it is a byte the agent receives. The detach keys end the
- * session and leave the bottle running, resolving with 0.
+ * Connects the user's stdio to the bottle's main process and resolves with
+ * its exit code. A bottle the launch owns is started here, after the wait is
+ * registered and the stream attached, so no output and no exit is missed.
+ * Ctrl-C outside a terminal (the signal) throws ABORTED: it stops a bottle the
+ * launch owns, and only leaves one that was attached to. In a terminal Ctrl-C
+ * is a byte the agent receives. The detach keys end the session and leave the
+ * bottle running, resolving with 0.
  */
 async function runAttached(
   docker: Dockerode,
   container: Dockerode.Container,
   stdio: Stdio,
   ctx: BackendContext,
-  how: { waitFor: WaitCondition; start: boolean; title: string },
+  how: {
+    /** How the container was created: whether it has a TTY and an open stdin. */
+    config: Pick<Dockerode.ContainerCreateOptions, "Tty" | "OpenStdin" | "StdinOnce">;
+    waitFor: WaitCondition;
+    /** True for the launch that created the bottle: it starts it, and stops it on abort. */
+    ownsBottle: boolean;
+    title: string;
+  },
 ): Promise<number> {
-  const { Config } = await container.inspect();
-  const tty = Config.Tty === true;
+  const { config } = how;
+  const tty = config.Tty === true;
   const { exited, stream, session } = await phase(ctx, "attach", how.title, async () => {
     const exited = (await registerWait(docker, container.id, how.waitFor)).exitCode;
     // The exit is awaited below only on some paths; an unobserved rejection must not crash the host.
     exited.catch(() => {});
     const stream = (await container.attach({
       stream: true,
-      stdin: Config.OpenStdin,
+      stdin: config.OpenStdin,
       stdout: true,
       stderr: true,
       hijack: true,
     })) as NodeJS.ReadWriteStream;
     const session = connectStdio(docker, stream, stdio, {
       tty,
-      stdin: Config.OpenStdin === true,
-      endInput: Config.StdinOnce === true,
+      stdin: config.OpenStdin === true,
+      endInput: config.StdinOnce === true,
       resize: (size) => container.resize(size),
     });
     return { exited, stream, session };
   });
-  const stop = () => void container.stop({ t: STOP_GRACE_SECONDS }).catch(() => {});
-  ctx.signal.addEventListener("abort", stop, { once: true });
+  const onAbort = how.ownsBottle
+    ? () => void container.stop({ t: STOP_GRACE_SECONDS }).catch(() => {})
+    : () => (stream as unknown as { destroy: () => void }).destroy();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    if (how.start) await phase(ctx, "start", "Starting the agent", () => startContainer(container));
+    if (how.ownsBottle) await phase(ctx, "start", "Starting the agent", () => startContainer(container));
     session.followTerminalSize();
     await session.ended;
+    if (ctx.signal.aborted && !how.ownsBottle) throw abortedError(ctx.signal.reason);
     if (session.detached()) return 0;
     const exitCode = await exited;
     if (ctx.signal.aborted) throw abortedError(ctx.signal.reason);
     return exitCode;
   } finally {
-    ctx.signal.removeEventListener("abort", stop);
+    ctx.signal.removeEventListener("abort", onAbort);
     session.release();
     (stream as unknown as { destroy?: () => void }).destroy?.();
   }

@@ -75,6 +75,12 @@ describe("connecting", () => {
     expect(error.hint).toContain("DOCKER_HOST");
   });
 
+  it("says DOCKER_UNAVAILABLE, not a TypeError, for a DOCKER_HOST that is not an address", async () => {
+    const error = await rejectionOf(connectDocker({ env: { DOCKER_HOST: "tcp://[not-an-address" } }));
+    expect(error.code).toBe(ErrorCodes.DOCKER_UNAVAILABLE);
+    expect(error.hint).toContain("DOCKER_HOST");
+  });
+
   it("names every place tried when there is no engine anywhere", async () => {
     const home = mkdtempSync(join(tmpdir(), "claude-bottle-home-"));
     const error = await rejectionOf(

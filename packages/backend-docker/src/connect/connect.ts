@@ -21,7 +21,7 @@ export interface DockerConnection {
   source: string;
 }
 
-type Attempt = { candidate: DockerCandidate; outcome: "missing" | "denied" | "failed"; detail: string };
+type Attempt = { candidate: DockerCandidate; detail: string; denied: boolean };
 
 /**
  * Finds a Docker engine: walks the strategy chain and returns the first one
@@ -34,24 +34,30 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
     platform: options.platform ?? process.platform,
     home: options.home ?? homedir(),
   };
+  let candidates: DockerCandidate[];
+  try {
+    candidates = dockerCandidates(where);
+  } catch (error) {
+    throw new BottleError(ErrorCodes.DOCKER_UNAVAILABLE, `The Docker engine address is not valid: ${(error as Error).message}`, {
+      hint: "Set DOCKER_HOST to an address such as unix:///var/run/docker.sock or tcp://host:2375, or unset it.",
+      cause: error,
+    });
+  }
   const attempts: Attempt[] = [];
-  for (const candidate of dockerCandidates(where)) {
+  for (const candidate of candidates) {
     // A socket that is not there is reported without a connection attempt (named pipes cannot be stat'ed).
     if (candidate.socketPath && !candidate.socketPath.startsWith("//") && !existsSync(candidate.socketPath)) {
-      attempts.push({ candidate, outcome: "missing", detail: "no such socket" });
+      attempts.push({ candidate, detail: "no such socket", denied: false });
       continue;
     }
-    const docker = new Dockerode(candidate.options);
     try {
+      // Inside the try: dockerode reads DOCKER_CERT_PATH files when it is built, and they may be missing.
+      const docker = new Dockerode(candidate.options);
       await ping(docker, options.pingTimeoutMs ?? 5_000);
       return { docker, source: candidate.source };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      attempts.push({
-        candidate,
-        outcome: code === "EACCES" || code === "EPERM" ? "denied" : code === "ENOENT" ? "missing" : "failed",
-        detail: describeFailure(error),
-      });
+      attempts.push({ candidate, detail: describeFailure(error), denied: code === "EACCES" || code === "EPERM" });
     }
   }
   throw unavailableError(attempts, where);
@@ -65,7 +71,7 @@ async function ping(docker: Dockerode, timeoutMs: number): Promise<void> {
 }
 
 function describeFailure(error: unknown): string {
-  const e = error as NodeJS.ErrnoException & { statusCode?: number };
+  const e = error as NodeJS.ErrnoException;
   if (e.name === "AbortError" || e.name === "TimeoutError") return "no answer (timed out)";
   if (e.code === "ECONNREFUSED") return "connection refused (nothing is listening)";
   if (e.code === "EACCES" || e.code === "EPERM") return "permission denied";
@@ -76,7 +82,7 @@ function describeFailure(error: unknown): string {
 
 function unavailableError(attempts: Attempt[], where: ConnectEnvironment): BottleError {
   const tried = attempts.map((a) => `  - ${a.candidate.source}: ${a.detail}`).join("\n");
-  const denied = attempts.find((a) => a.outcome === "denied");
+  const denied = attempts.find((a) => a.denied);
   if (denied) {
     return new BottleError(
       ErrorCodes.DOCKER_PERMISSION_DENIED,
@@ -89,12 +95,22 @@ function unavailableError(attempts: Attempt[], where: ConnectEnvironment): Bottl
       },
     );
   }
-  const named = Boolean(where.env.DOCKER_HOST?.trim());
   return new BottleError(ErrorCodes.DOCKER_UNAVAILABLE, `No Docker engine answered.\nTried:\n${tried}`, {
-    hint: named
-      ? "DOCKER_HOST names an engine that is not answering: start it, or unset DOCKER_HOST to use the local one."
-      : where.platform === "linux"
-        ? "Start the engine (sudo systemctl start docker, or dockerd-rootless.sh for rootless Docker), or set DOCKER_HOST."
-        : "Start Docker Desktop (or Colima/OrbStack), or set DOCKER_HOST to a running engine.",
+    hint: howToStart(attempts, where.platform),
   });
+}
+
+function howToStart(attempts: Attempt[], platform: NodeJS.Platform): string {
+  // A single place tried means the user named it (DOCKER_HOST or a docker context): they should fix that, not start another.
+  const named = attempts.length === 1 ? attempts[0]!.candidate.source : "";
+  if (named.startsWith("DOCKER_HOST")) {
+    return "DOCKER_HOST names an engine that is not answering: start it, or unset DOCKER_HOST to use the local one.";
+  }
+  if (named.startsWith("docker context")) {
+    return "The current docker context names an engine that is not answering: start it, or switch with `docker context use default`.";
+  }
+  if (platform === "linux") {
+    return "Start the engine (sudo systemctl start docker, or dockerd-rootless.sh for rootless Docker), or set DOCKER_HOST.";
+  }
+  return "Start Docker Desktop (or Colima/OrbStack), or set DOCKER_HOST to a running engine.";
 }

@@ -19,8 +19,7 @@ export interface StreamSession {
  * Connects a hijacked engine stream (attach or exec) to the user's stdio.
  * With a TTY the stream is raw: stdin goes in raw mode, so Ctrl-C reaches the
  * agent as a byte, and the terminal size follows stdout's. Without one the
- * engine multiplexes stdout and stderr, which are kept apart here, and the
- * end of stdin closes the agent's stdin.
+ * engine multiplexes stdout and stderr, which are kept apart here.
  */
 export function connectStdio(
   docker: Dockerode,
@@ -54,8 +53,8 @@ export function connectStdio(
   else docker.modem.demuxStream(stream, stdout, stderr);
 
   const trackDetach = (chunk: Buffer | string) => {
-    const bytes = Buffer.from(chunk);
-    lastInput = [...lastInput, ...bytes].slice(-DETACH_SEQUENCE.length);
+    const tail = Buffer.from(chunk).subarray(-DETACH_SEQUENCE.length);
+    lastInput = [...lastInput, ...tail].slice(-DETACH_SEQUENCE.length);
   };
   if (options.stdin) {
     if (useRawMode) stdin.setRawMode!(true);

@@ -2,7 +2,6 @@ import { setTimeout as delay } from "node:timers/promises";
 import { WORKSPACE_TARGET, type Stdio } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { connectStdio } from "./attach.js";
-import type { HostUser } from "./create-options.js";
 import { HOME_DIR } from "./home-volume.js";
 
 /**
@@ -14,7 +13,8 @@ export async function execInBottle(
   container: Dockerode.Container,
   command: readonly string[],
   stdio: Stdio,
-  user: HostUser | undefined,
+  /** `uid:gid` or a name; undefined runs as the image's user. */
+  user: string | undefined,
 ): Promise<number> {
   const tty = stdio.stdin.isTTY === true;
   const exec = await container.exec({
@@ -25,7 +25,7 @@ export async function execInBottle(
     Tty: tty,
     WorkingDir: WORKSPACE_TARGET,
     Env: [`HOME=${HOME_DIR}`],
-    ...(user ? { User: `${user.uid}:${user.gid}` } : {}),
+    ...(user ? { User: user } : {}),
   });
   const stream = await exec.start({ hijack: true, stdin: true, Tty: tty });
   const session = connectStdio(docker, stream, stdio, {

@@ -14,10 +14,16 @@ export async function copyLogs(
 ): Promise<void> {
   const { Config } = await container.inspect();
   const { stdout, stderr } = options.stdio;
-  // dockerode hands back a buffer without follow and a live stream with it.
-  const output: NodeJS.ReadableStream = options.follow
-    ? await container.logs({ follow: true, stdout: true, stderr: true, abortSignal: signal })
-    : Readable.from([await container.logs({ follow: false, stdout: true, stderr: true })]);
+  let output: NodeJS.ReadableStream;
+  try {
+    // dockerode hands back a buffer without follow and a live stream with it.
+    output = options.follow
+      ? await container.logs({ follow: true, stdout: true, stderr: true, abortSignal: signal })
+      : Readable.from([await container.logs({ follow: false, stdout: true, stderr: true })]);
+  } catch (error) {
+    if (signal.aborted) return;
+    throw error;
+  }
   await new Promise<void>((resolve, reject) => {
     output.on("end", resolve);
     // Following ends when the user interrupts: that is how `logs -f` is left, not a failure.
