@@ -159,9 +159,9 @@ describe("prepare", () => {
       const error = await backend().prepare(freshAgent(), ctx).catch((e: unknown) => e);
       expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.ABORTED);
       expect(startedPhases(events).at(-1)).toBe("registry-down");
-      await expectNoLeftovers(undefined, ctx.cacheDir, false);
-      const tags = (await docker.listImages()).flatMap((i) => i.RepoTags ?? []);
-      expect(tags.filter((t) => /\/claude-bottle:[0-9a-f]{16}$/.test(t))).toEqual([]);
+      const lookedFor = events.find((e) => e.type === "phase-start" && e.phase === "cache-check" && /packed machine/.test(e.title));
+      const key = /([0-9a-f]{16})$/.exec((lookedFor as { title: string }).title)![1];
+      await expectNoLeftovers(key, ctx.cacheDir, false);
     });
   }
 
