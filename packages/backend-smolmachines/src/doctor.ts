@@ -1,6 +1,7 @@
 import { connectDocker, inspectImage } from "@claude-bottle/backend-docker";
 import { BottleError, type BackendContext, type DoctorCheck } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import { DOCKER_DESKTOP_HOST_RANGE } from "./desktop-insecure-registry.js";
 import { registryImage } from "./local-registry.js";
 import { checkKvm } from "./smolvm/kvm.js";
 import { findSmolvmExecutable } from "./smolvm/locate.js";
@@ -15,6 +16,39 @@ async function probe(name: string, check: () => Promise<string> | string): Promi
     const hint = BottleError.isInstance(error) ? error.hint : undefined;
     return { name, ok: false, detail: (error as Error).message, ...(hint ? { hint } : {}) };
   }
+}
+
+/** The addresses `host.docker.internal` has in Docker Desktop's default network (current, then older releases). */
+const DESKTOP_HOST_ADDRESSES = ["192.168.65.254", "192.168.65.2"];
+
+function cidrContains(cidr: string, address: string): boolean {
+  const [network, bits] = cidr.split("/");
+  const toNumber = (ip: string) => ip.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+  const prefix = Number(bits);
+  if (!network || !/^\d+\.\d+\.\d+\.\d+$/.test(network) || !(prefix >= 0 && prefix <= 32)) return false;
+  const mask = prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefix);
+  return (toNumber(network) & mask) >>> 0 === (toNumber(address) & mask) >>> 0;
+}
+
+/**
+ * On Docker Desktop, whether the engine will push to `host.docker.internal`
+ * over plain HTTP (see desktop-insecure-registry.ts); nothing on other engines.
+ */
+async function desktopPlainHttpCheck(docker: Dockerode, dockerDesktop: boolean | undefined): Promise<DoctorCheck | undefined> {
+  const info = (await docker.info().catch(() => undefined)) as
+    | { OperatingSystem?: string; RegistryConfig?: { InsecureRegistryCIDRs?: string[] | null } }
+    | undefined;
+  if (!(dockerDesktop ?? info?.OperatingSystem === "Docker Desktop")) return undefined;
+  const cidrs = info?.RegistryConfig?.InsecureRegistryCIDRs ?? [];
+  const covered = cidrs.some((cidr) => DESKTOP_HOST_ADDRESSES.some((address) => cidrContains(cidr, address)));
+  return covered
+    ? { name: "plain-HTTP push", ok: true, detail: `host.docker.internal is in the engine's insecure registries (${cidrs.join(", ")})` }
+    : {
+        name: "plain-HTTP push",
+        ok: false,
+        detail: "Docker Desktop will refuse to push to the temporary local registry over plain HTTP.",
+        hint: `Docker Desktop → Settings → Docker Engine, add "insecure-registries": ["${DOCKER_DESKTOP_HOST_RANGE}"], then Apply & restart.`,
+      };
 }
 
 /** Everything prepare and launch need, each reported on its own; never throws. */
@@ -32,14 +66,16 @@ export async function smolmachinesDoctor(options: SmolmachinesOptions, ctx: Back
   if (platform === "linux" && !testDouble) {
     checks.push(await probe("kvm", () => (checkKvm({ platform, device: options.kvmDevice }), "KVM is usable")));
   }
-  let docker: Dockerode | undefined;
-  checks.push(
-    await probe("docker", async () => {
-      const connection = await connectDocker({ env: ctx.env });
-      docker = connection.docker;
-      return `Docker engine at ${connection.source}`;
-    }),
-  );
+  let docker: Dockerode | undefined = options.docker;
+  if (!docker) {
+    checks.push(
+      await probe("docker", async () => {
+        const connection = await connectDocker({ env: ctx.env });
+        docker = connection.docker;
+        return `Docker engine at ${connection.source}`;
+      }),
+    );
+  }
   if (docker) {
     const engine = docker;
     const image = registryImage({ image: options.registryImage, env: ctx.env });
@@ -48,6 +84,8 @@ export async function smolmachinesDoctor(options: SmolmachinesOptions, ctx: Back
         (await inspectImage(engine, image)) ? `${image} is present` : `${image} will be pulled at the first pack`,
       ),
     );
+    const desktop = await desktopPlainHttpCheck(engine, options.dockerDesktop);
+    if (desktop) checks.push(desktop);
   }
   return checks;
 }
