@@ -328,6 +328,8 @@ async function runAttached(
     : () => (stream as unknown as { destroy: () => void }).destroy();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
+    // The signal may have fired while attaching, before anyone listened.
+    throwIfAborted(ctx.signal);
     if (how.ownsBottle) await phase(ctx, "start", "Starting the agent", () => startContainer(container));
     session.followTerminalSize();
     await session.ended;

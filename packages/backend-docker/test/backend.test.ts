@@ -246,6 +246,19 @@ describe("the bottle", () => {
     detachedNames.delete(launched.name);
   });
 
+  it("stops and removes an attached bottle when interrupted, and throws ABORTED", async () => {
+    const ctx = createTestContext();
+    ctx.emit = (event) => {
+      ctx.events.push(event);
+      if (event.type === "phase-end" && event.phase === "start") ctx.controller.abort();
+    };
+    const target = backend();
+    const prepared = await target.prepare(agent({ command: ["sleep", "300"] }), ctx);
+    const error = await rejectionOf(target.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    expect(error.code).toBe(ErrorCodes.ABORTED);
+    expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}`] } })).toEqual([]);
+  });
+
   it("removes an attached bottle once it exits, and names it claude-bottle-<slug>-<6 hex>", async () => {
     const { ctx } = await run(backend(), agent({ command: ["true"] }));
     expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}`] } })).toEqual([]);
@@ -371,6 +384,23 @@ describe("the lifecycle", () => {
     await target.remove!(launched.name, { force: false }, ctx);
     detachedNames.delete(launched.name);
     expect((await target.list!(ctx)).some((b) => b.name === launched.name)).toBe(false);
+  });
+
+  it("leaves a bottle it attached to running when interrupted", async () => {
+    const target = backend();
+    const ctx = createTestContext();
+    const launched = await target.launch(await target.prepare(agent({ command: ["sh", "-c", "echo up; sleep 300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    detachedNames.add(launched.name);
+    const attachCtx = createTestContext();
+    attachCtx.emit = (event) => {
+      if (event.type === "phase-end" && event.phase === "attach") attachCtx.controller.abort();
+    };
+    const stdin = new PassThrough();
+    const error = await rejectionOf(target.attach!(launched.name, { stdin, stdout: new PassThrough(), stderr: new PassThrough() }, attachCtx));
+    expect(error.code).toBe(ErrorCodes.ABORTED);
+    expect((await target.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("running");
+    await target.remove!(launched.name, { force: true }, ctx);
+    detachedNames.delete(launched.name);
   });
 
   it("stops a running bottle and refuses to remove a running one without force", async () => {
