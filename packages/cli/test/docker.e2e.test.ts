@@ -63,14 +63,18 @@ describe("claude-bottle on Docker", () => {
     );
     const terminal = new TmuxSession(`sh ${script}`, { columns: 80, rows: 24 });
     try {
-      await waitFor("the agent's shell prompt", () => terminal.screen().includes("/workspace #"));
+      await terminal.waitForScreen("the agent's shell prompt", (screen) => screen.includes("/workspace #"));
       terminal.type("echo typed-$((6*7))");
-      await waitFor("the agent to answer typed input", () => terminal.screen().includes("typed-42"));
+      await terminal.waitForScreen("the agent to answer typed input", (screen) => screen.includes("typed-42"));
       terminal.resize(100, 30);
-      terminal.type("stty size");
-      await waitFor("the agent to see the new size", () => /^30 100$/m.test(terminal.screen()));
+      // The new size reaches the bottle through the engine's API while the keys go through the
+      // attach stream, so the first `stty size` may still run at the old size: ask again until it shows.
+      await waitFor("the agent to see the new size", async () => {
+        terminal.type("stty size");
+        return terminal.waitForScreen("stty size", (screen) => /^30 100$/m.test(screen), 2000).catch(() => false);
+      });
       terminal.type("exit 7");
-      await waitFor("the CLI to exit", () => existsSync(file("stty-after")));
+      await terminal.waitForScreen("the CLI to exit", () => existsSync(file("stty-after")));
       expect(readFileSync(file("exit-code"), "utf8").trim()).toBe("7");
       expect(readFileSync(file("stty-after"), "utf8")).toBe(readFileSync(file("stty-before"), "utf8"));
     } finally {
@@ -104,8 +108,10 @@ describe("claude-bottle on Docker", () => {
 
   it("on Ctrl-C during a slow build exits 130 and leaves no container behind", async () => {
     const marker = `cb-interrupt-${randomBytes(6).toString("hex")}`;
-    project.writeAgent("slow", agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]"]));
-    const cli = startCli(["start", "slow"], { cwd: project.dir, env: project.env });
+    // A slug of its own, so no other test's bottle can be mistaken for a leftover of this one.
+    const slug = `slow-${randomBytes(3).toString("hex")}`;
+    project.writeAgent(slug, agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]"]));
+    const cli = startCli(["start", slug], { cwd: project.dir, env: project.env });
     await waitFor("the build to reach the slow step", () => containersRunning(marker).length > 0);
     cli.child.kill("SIGINT");
     const result = await cli.result;
@@ -113,7 +119,7 @@ describe("claude-bottle on Docker", () => {
     expect(result.stderr).not.toContain("internal error");
     // The engine removes a cancelled build's container on its own schedule.
     await waitFor("the build container to go", () => containersRunning(marker).length === 0);
-    expect(containersLabelled("dev.claude-bottle.agent=slow")).toEqual([]);
+    expect(containersLabelled(`dev.claude-bottle.agent=${slug}`)).toEqual([]);
   });
 
   it("detach, ls, logs, exec, stop and rm through the CLI", async () => {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createProject, type TestProject } from "./support/project.js";
-import { CLI_BIN, waitFor } from "./support/run-cli.js";
+import { CLI_BIN } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
 
 /** Progress on a real terminal (tmux), through the fake backend. */
@@ -42,18 +42,14 @@ describe("progress on a terminal", () => {
   it("shows a spinner with the phase and its live detail, and clears it before the agent runs", async () => {
     const release = file("release");
     const screen = startInTerminal("start --timing bb", { FAKE_MODE: "slow-build", FAKE_RELEASE_FILE: release });
-    const spinning = await waitFor("the build phase's spinner", () => {
-      const text = screen.screen();
-      return text.includes("Building the fake image: pushing 1.5 MB/3.0 MB (50%)") && text;
-    });
+    const spinning = await screen.waitForScreen("the build phase's spinner", (text) =>
+      text.includes("Building the fake image: pushing 1.5 MB/3.0 MB (50%)"),
+    );
     expect(spinning).not.toContain("claude-bottle: Building");
     writeFileSync(release, "");
-    await waitFor("the CLI to exit", () => existsSync(file("exit-code")));
+    await screen.waitForScreen("the CLI to exit", () => existsSync(file("exit-code")));
     expect(readFileSync(file("exit-code"), "utf8").trim()).toBe("0");
-    const after = await waitFor("the timing table", () => {
-      const text = screen.screen();
-      return text.includes("ready after") && text;
-    });
+    const after = await screen.waitForScreen("the timing table", (text) => text.includes("ready after"));
     expect(after).toContain("fake agent stderr");
     expect(after).not.toContain("pushing");
     expect(after).toMatch(/build\s+\d/);
@@ -62,8 +58,8 @@ describe("progress on a terminal", () => {
 
   it("prints plain lines instead when CI is set", async () => {
     const screen = startInTerminal("start bb", { CI: "true" });
-    await waitFor("the CLI to exit", () => existsSync(file("exit-code")));
-    const text = await waitFor("the output", () => screen.screen().includes("fake agent stderr") && screen.screen());
+    await screen.waitForScreen("the CLI to exit", () => existsSync(file("exit-code")));
+    const text = await screen.waitForScreen("the output", (screen) => screen.includes("fake agent stderr"));
     expect(text).toContain("claude-bottle: Building the fake image...");
   });
 });

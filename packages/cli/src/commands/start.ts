@@ -11,7 +11,11 @@ export interface StartOptions {
   timing?: TimingFormat;
 }
 
-/** An attached agent owns the terminal from the moment its bottle starts. */
+/**
+ * An attached agent owns the terminal from the moment its bottle starts;
+ * backends mark that moment with a "start" or "attach" phase, and the spinner
+ * must be gone by then.
+ */
 const ATTACHED_HAND_OVER = new Set(["start", "attach"]);
 
 /**
@@ -36,7 +40,7 @@ export async function start(
       try {
         return await startIn(session, slug, extraArgs, options.detach);
       } finally {
-        if (session.timing && options.timing) {
+        if (options.timing && session.timing) {
           session.renderer.stop();
           process.stderr.write(formatTiming(session.timing.report(), options.timing));
         }
@@ -57,11 +61,7 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
     resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents() }),
   );
   const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(agent, context));
-  const launched = await backend.launch(
-    prepared,
-    { extraArgs, detach, stdio: processStdio() },
-    context,
-  );
+  const launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio() }, context);
   if (launched.detached) {
     process.stdout.write(`${launched.name}\n`);
     return ExitCodes.OK;

@@ -1,9 +1,16 @@
-/** Columns padded to their widest cell, two spaces apart, like `docker ps`. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * Columns padded to their widest cell, two spaces apart, like `docker ps`.
+ * Columns listed in `alignRight` (numbers) are padded on the left.
+ */
+export function formatTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  alignRight: readonly number[] = [],
+): string {
   const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => (row[column] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells
-      .map((cell, column) => cell.padEnd(widths[column]!))
+      .map((cell, column) => (alignRight.includes(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
       .join("  ")
       .trimEnd();
   return `${[header, ...rows].map(line).join("\n")}\n`;

@@ -1,5 +1,6 @@
 import type { PhaseName, ProgressEvent } from "@claude-bottle/core";
 import { formatDuration } from "./format.js";
+import { formatTable } from "./table.js";
 
 export type TimingFormat = "table" | "json";
 
@@ -67,14 +68,7 @@ export function formatTiming(report: TimingReport, format: TimingFormat): string
   ]);
   if (report.readyMs !== undefined) rows.push(["ready after", formatDuration(report.readyMs), "from the command to the agent starting"]);
   rows.push(["total", formatDuration(report.totalMs), "node start-up included"]);
-  const header = ["PHASE", "TIME", "WHAT"];
-  const widths = header.map((h, column) => Math.max(h.length, ...rows.map((r) => r[column]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => (column === 1 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
-      .join("  ")
-      .trimEnd();
-  return `${[header, ...rows].map(line).join("\n")}\n`;
+  return formatTable(["PHASE", "TIME", "WHAT"], rows, [1]);
 }
 
 function round(ms: number): number {

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { waitFor } from "./run-cli.js";
 
 /**
  * A tmux server of its own running one command in a real pseudo-terminal:
@@ -19,6 +20,23 @@ export class TmuxSession {
 
   screen(): string {
     return this.tmux("capture-pane", "-p", "-t", "main");
+  }
+
+  /** Waits until the screen passes `check` and returns it; on a timeout the error shows the last screen. */
+  async waitForScreen(what: string, check: (screen: string) => boolean, deadlineMs?: number): Promise<string> {
+    let last = "";
+    try {
+      return await waitFor(
+        what,
+        () => {
+          last = this.screen();
+          return check(last) && last;
+        },
+        deadlineMs,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; the screen was:\n${last}`);
+    }
   }
 
   resize(columns: number, rows: number): void {
