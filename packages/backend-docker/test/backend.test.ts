@@ -7,9 +7,9 @@ import { ErrorCodes, Labels, type Backend, type ResolvedAgent, type Stdio } from
 import { captureStdio } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
-import { build as buildBundle } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, homeVolumeName, type DockerBackendOptions } from "../src/index.js";
+import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, deadSocket, rejectionOf, testEngine, uniqueSuffix } from "./support/engine.js";
 
 const suffix = uniqueSuffix();
@@ -490,12 +490,10 @@ describe("errors a user meets", () => {
   });
 
   it("permission denied on the socket: DOCKER_PERMISSION_DENIED with the docker group hint", async () => {
-    // Root opens any socket, so the attempt runs in a child process as an unprivileged user,
-    // from a bundle of the current sources (a plain Node child cannot load TypeScript).
-    const bundleDir = join(import.meta.dirname, "..", "node_modules", ".cache", "permission-test");
-    await buildBundle({ entry: { index: join(import.meta.dirname, "..", "src", "index.ts") }, outDir: bundleDir, format: ["esm"], config: false, silent: true });
+    // Root opens any socket, so the attempt runs in a child process as an unprivileged user.
+    const bundle = await bundleForChildProcess("permission");
     const script = `
-      import { connectDocker } from ${JSON.stringify(join(bundleDir, "index.js"))};
+      import { connectDocker } from ${JSON.stringify(bundle)};
       try { await connectDocker({ env: {} }); console.log(JSON.stringify({ connected: true })); }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })); }
     `;
