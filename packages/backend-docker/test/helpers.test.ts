@@ -1,9 +1,10 @@
 import { mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { networkInterfaces, tmpdir } from "node:os";
+import { setTimeout as delay } from "node:timers/promises";
 import { join } from "node:path";
 import { ErrorCodes } from "@claude-bottle/core";
-import { busyboxContext } from "@claude-bottle/test-support";
+import { buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -286,6 +287,48 @@ describe("pushImage", () => {
     expect((await rejectionOf(pushImage(docker, `localhost:1/nothing-${suffix}:x`, createTestContext()))).code).toBe(
       ErrorCodes.IMAGE_NOT_FOUND,
     );
+  });
+});
+
+describe("a round trip through a registry", () => {
+  let registry: Dockerode.Container | undefined;
+  afterAll(async () => {
+    await registry?.remove({ force: true });
+  });
+
+  it("pushes with byte progress, and pulls it back with progress", async () => {
+    registry = await docker.createContainer({
+      Image: buildTestRegistryImage(),
+      Labels: { "dev.claude-bottle.test": suffix },
+      HostConfig: { PortBindings: { "5000/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
+    });
+    await registry.start();
+    const port = (await registry.inspect()).NetworkSettings.Ports["5000/tcp"]![0]!.HostPort;
+    const context = busyboxContext(`RUN echo a-layer-of-its-own > /layer\nLABEL test.suffix=${suffix}-roundtrip`);
+    const id = await buildImage(docker, { dockerfile: join(context, "Dockerfile"), context, tags: [`${repo}:roundtrip`] }, createTestContext());
+    const ref = `localhost:${port}/roundtrip:${suffix}`;
+    await tagImage(docker, id, ref);
+
+    // The registry needs a moment to listen; a refused push is retried until it does.
+    const pushed = createTestContext();
+    for (;;) {
+      const error = await pushImage(docker, ref, pushed).then(() => undefined, (e: Error & { code?: string }) => e);
+      if (!error) break;
+      if (error.code !== ErrorCodes.REGISTRY_UNREACHABLE) throw error;
+      await delay(100);
+    }
+    const pushProgress = pushed.events.filter((e) => e.type === "progress" && e.phase === "push");
+    expect(pushProgress.length).toBeGreaterThan(0);
+    const last = pushProgress.at(-1)!;
+    expect(last.type === "progress" && last.total !== undefined && last.current === last.total).toBe(true);
+
+    await removeTag(docker, ref);
+    expect(await imageId(docker, ref)).toBeUndefined();
+    const pulled = createTestContext();
+    await pullImage(docker, ref, pulled);
+    expect(await imageId(docker, ref)).toBe(id);
+    expect(pulled.events.some((e) => e.phase === "pull")).toBe(true);
+    await removeTag(docker, ref);
   });
 });
 

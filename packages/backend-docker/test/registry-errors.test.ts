@@ -37,3 +37,13 @@ describe("registry failures", () => {
     expect(classifyRegistryFailure("localhost:5000/cb:1", "unauthorized: authentication required", "push")).toBeUndefined();
   });
 });
+
+describe("splitRepoTag", () => {
+  it("tells a registry port from a tag, and defaults the tag to latest", async () => {
+    const { splitRepoTag } = await import("../src/index.js");
+    expect(splitRepoTag("localhost:5000/cb:abc")).toEqual({ repo: "localhost:5000/cb", tag: "abc" });
+    expect(splitRepoTag("localhost:5000/cb")).toEqual({ repo: "localhost:5000/cb", tag: "latest" });
+    expect(splitRepoTag("claude-bottle/agent:0123456789abcdef")).toEqual({ repo: "claude-bottle/agent", tag: "0123456789abcdef" });
+    expect(splitRepoTag("busybox@sha256:0000")).toEqual({ repo: "busybox", tag: "latest" });
+  });
+});

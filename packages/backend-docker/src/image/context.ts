@@ -54,7 +54,8 @@ export async function readBuildContext(contextDir: string, dockerfile: string): 
       if (child.isDirectory()) {
         if (!excluded) entries.push(rel);
         if (!excluded || hasExceptions) await walk(abs);
-      } else if (!excluded && !child.isSocket()) {
+      } else if (!excluded && (child.isFile() || child.isSymbolicLink())) {
+        // Sockets, pipes and devices cannot go in a build context; the docker CLI skips them too.
         entries.push(rel);
       }
     }

@@ -1,3 +1,5 @@
+import { StringDecoder } from "node:string_decoder";
+
 /** One message of the engine's JSON progress streams (build, pull, push). */
 export interface EngineMessage {
   stream?: string;
@@ -17,25 +19,29 @@ export interface EngineMessage {
  */
 export function readEngineMessages(stream: NodeJS.ReadableStream, onMessage: (message: EngineMessage) => void): Promise<void> {
   return new Promise((resolve, reject) => {
+    // A chunk may end inside a multi-byte character; the decoder holds it for the next one.
+    const decoder = new StringDecoder("utf8");
     let pending = "";
     const flush = (text: string) => {
       const trimmed = text.trim();
       if (trimmed === "") return;
+      let message: EngineMessage;
       try {
-        onMessage(JSON.parse(trimmed) as EngineMessage);
+        message = JSON.parse(trimmed) as EngineMessage;
       } catch {
         // Not JSON: some proxies and old engines interleave plain text; keep it as output.
-        onMessage({ stream: `${trimmed}\n` });
+        message = { stream: `${trimmed}\n` };
       }
+      onMessage(message);
     };
     stream.on("data", (chunk: Buffer | string) => {
-      pending += chunk.toString();
+      pending += typeof chunk === "string" ? chunk : decoder.write(chunk);
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) flush(line);
     });
     stream.on("end", () => {
-      flush(pending);
+      flush(pending + decoder.end());
       resolve();
     });
     stream.on("error", reject);

@@ -10,13 +10,19 @@ export function layerProgress(ctx: Pick<BackendContext, "emit">, phase: PhaseNam
   return (message) => {
     if (!message.status) return;
     const detail = message.progressDetail;
-    if (message.id && detail?.total) {
+    const layer = message.id ? layers.get(message.id) : undefined;
+    // The last byte count of a layer is rarely its total: its "Pushed" or "Download complete" says it is done.
+    if (layer && /^(Pushed|Download complete|Pull complete|Layer already exists)/.test(message.status)) {
+      layer.current = layer.total;
+    } else if (message.id && detail?.total) {
       layers.set(message.id, { current: detail.current ?? 0, total: detail.total });
+    }
+    if (message.id && layers.has(message.id)) {
       let current = 0;
       let total = 0;
-      for (const layer of layers.values()) {
-        current += layer.current;
-        total += layer.total;
+      for (const counts of layers.values()) {
+        current += counts.current;
+        total += counts.total;
       }
       ctx.emit({ type: "progress", phase, message: `${verb} ${layers.size} layer${layers.size === 1 ? "" : "s"}`, current, total });
       return;

@@ -17,12 +17,16 @@ export async function inspectImage(docker: Dockerode, ref: string): Promise<Dock
   }
 }
 
-/** Splits `registry:5000/repo:tag` into repo and tag; a digest reference has no tag to split off. */
+/**
+ * Splits `registry:5000/repo:tag` into repo and tag (a registry port is not a
+ * tag; no tag means `latest`, as Docker reads it; a `@digest` is dropped).
+ */
 export function splitRepoTag(ref: string): { repo: string; tag: string } {
-  const slash = ref.lastIndexOf("/");
-  const colon = ref.lastIndexOf(":");
-  if (colon > slash) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
-  return { repo: ref, tag: "latest" };
+  const name = ref.split("@")[0]!;
+  const slash = name.lastIndexOf("/");
+  const colon = name.lastIndexOf(":");
+  if (colon > slash) return { repo: name.slice(0, colon), tag: name.slice(colon + 1) };
+  return { repo: name, tag: "latest" };
 }
 
 /** Gives the image `source` (an ID or reference) the name `target` (`repo:tag`). */
