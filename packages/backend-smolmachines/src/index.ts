@@ -22,3 +22,5 @@ export { MINIMUM_SMOLVM_VERSION, compareVersions, parseSmolvmVersion, readSmolvm
 export { DEFAULT_KVM_DEVICE, checkKvm } from "./smolvm/kvm.js";
 export { runSmolvm, smolvmCommandLine, smolvmErrorLines, smolvmFailure, type RunSmolvmOptions } from "./smolvm/run.js";
 export * from "./local-registry.js";
+// The Docker pieces local-registry is used with, so that this package alone is enough to push an image.
+export { buildImage, connectDocker } from "@claude-bottle/backend-docker";

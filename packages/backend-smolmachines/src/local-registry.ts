@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isDockerDesktop, pullImage, inspectImage } from "@claude-bottle/backend-docker";
+import { isDockerDesktop, pullImage, inspectImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
 import { BottleError, ErrorCodes, Labels, abortedError, throwIfAborted, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import { desktopInsecureRegistryError } from "./desktop-insecure-registry.js";
 
 /** `registry:2.8.3`, pinned by digest so that what runs is what was reviewed. */
 export const DEFAULT_REGISTRY_IMAGE =
@@ -287,4 +288,31 @@ export async function reapStaleRegistries(
     removed++;
   }
   return removed;
+}
+
+/**
+ * Pushes a local image into the registry as `repositoryTag` (`name:tag`) and
+ * returns the reference a host process pulls it by (`hostEndpoint/name:tag`).
+ * The engine pushes through `daemonEndpoint`; the temporary tag it needs for
+ * that is removed again whatever happens, since the registry keeps the image.
+ */
+export async function pushToLocalRegistry(
+  docker: Dockerode,
+  registry: Pick<LocalRegistry, "daemonEndpoint" | "hostEndpoint">,
+  image: string,
+  repositoryTag: string,
+  ctx: RegistryContext,
+): Promise<string> {
+  const pushedRef = `${registry.daemonEndpoint}/${repositoryTag}`;
+  await tagImage(docker, image, pushedRef);
+  try {
+    await pushImage(docker, pushedRef, ctx).catch((error: unknown) => {
+      throw desktopInsecureRegistryError(error, registry);
+    });
+  } finally {
+    await removeTag(docker, pushedRef).catch((error: unknown) =>
+      ctx.logger?.warn(`Could not remove the temporary tag ${pushedRef}: ${(error as Error).message}`),
+    );
+  }
+  return `${registry.hostEndpoint}/${repositoryTag}`;
 }

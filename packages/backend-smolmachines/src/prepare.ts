@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ensureAgentImage, planAgentImage, pushImage, removeTag, tagImage, type AgentImage } from "@claude-bottle/backend-docker";
+import { ensureAgentImage, planAgentImage, type AgentImage } from "@claude-bottle/backend-docker";
 import {
   BottleError,
   abortedError,
@@ -12,8 +12,7 @@ import {
 } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { ArtifactCache, artifactCacheDir, cacheKeyOf, type Artifact } from "./artifact-cache.js";
-import { desktopInsecureRegistryError } from "./desktop-insecure-registry.js";
-import { startLocalRegistry, type LocalRegistry, type LocalRegistryOptions } from "./local-registry.js";
+import { pushToLocalRegistry, startLocalRegistry, type LocalRegistry, type LocalRegistryOptions } from "./local-registry.js";
 import { assertMountSources } from "./mounts.js";
 import type { Smolvm } from "./smolvm/locate.js";
 import { runSmolvm } from "./smolvm/run.js";
@@ -121,14 +120,10 @@ async function packImage(
     const registry = await phase(ctx, "registry-up", "Starting a local registry", () =>
       startLocalRegistry(docker, { env: ctx.env, ...registryOptions }, ctx),
     );
-    const pushedRef = `${registry.daemonEndpoint}/${REGISTRY_REPOSITORY}:${key}`;
     try {
-      await phase(ctx, "push", `Pushing the image to ${registry.daemonEndpoint}`, async () => {
-        await tagImage(docker, imageId, pushedRef);
-        await pushImage(docker, pushedRef, ctx).catch((error: unknown) => {
-          throw desktopInsecureRegistryError(error, registry);
-        });
-      });
+      await phase(ctx, "push", `Pushing the image to ${registry.daemonEndpoint}`, () =>
+        pushToLocalRegistry(docker, registry, imageId, `${REGISTRY_REPOSITORY}:${key}`, ctx),
+      );
       await phase(ctx, "pack", "Packing the machine with smolvm", () =>
         runSmolvm(smolvm, packArguments(registry, key, join(staging, key)), {
           signal: ctx.signal,
@@ -138,9 +133,6 @@ async function packImage(
       throwIfAborted(ctx.signal);
       return await cache.commit(staging, key);
     } finally {
-      await removeTag(docker, pushedRef).catch((error: unknown) =>
-        ctx.logger.warn(`Could not remove the temporary tag ${pushedRef}: ${(error as Error).message}`),
-      );
       await phase(ctx, "registry-down", "Removing the local registry", () => registry.close());
     }
   } catch (error) {

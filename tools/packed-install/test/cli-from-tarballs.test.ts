@@ -1,6 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -12,8 +11,7 @@ describe("the CLI installed from its tarballs", () => {
   let bin: string;
 
   beforeAll(() => {
-    const destination = mkdtempSync(join(tmpdir(), "claude-bottle-tarballs-"));
-    for (const [key, dir] of Object.entries(PACKAGES)) tarballs[key] = pack(dir, destination);
+    for (const [key, dir] of Object.entries(PACKAGES)) tarballs[key] = pack(dir);
     project = installIntoEmptyProject(Object.values(tarballs));
     bin = join(project, "node_modules", ".bin", "claude-bottle");
   });

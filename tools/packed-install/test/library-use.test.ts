@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { busyboxContext } from "@claude-bottle/test-support";
-import { beforeAll, describe, expect, it } from "vitest";
+import { buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
+import { describe, expect, it } from "vitest";
 import { installIntoEmptyProject, pack, PACKAGES } from "./pack.js";
 
 /** Runs a program inside `project` as a user of the library would. */
@@ -14,14 +13,9 @@ function runProgram(project: string, source: string, env: NodeJS.ProcessEnv = {}
 }
 
 describe("the backends as libraries, without the CLI", () => {
-  let destination: string;
-  beforeAll(() => {
-    destination = mkdtempSync(join(tmpdir(), "claude-bottle-tarballs-"));
-  });
-
   it("@claude-bottle/backend-docker alone builds an image and runs a container with its helpers", () => {
     // core comes along as the backend's peer dependency; the program imports only the backend.
-    const project = installIntoEmptyProject([pack(PACKAGES.core, destination), pack(PACKAGES.docker, destination)]);
+    const project = installIntoEmptyProject([pack(PACKAGES.core), pack(PACKAGES.docker)]);
     const context = busyboxContext('LABEL purpose="library-use"');
     const output = runProgram(
       project,
@@ -45,5 +39,43 @@ try {
     expect(result.id).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(result.status).toBe(0);
     expect(result.logs).toContain("built-and-ran");
+  });
+
+  it("@claude-bottle/backend-smolmachines alone pushes an image through local-registry and an OCI client reads it back", async () => {
+    const registryImage = await buildTestRegistryImage();
+    const project = installIntoEmptyProject([
+      pack(PACKAGES.core),
+      pack(PACKAGES.docker),
+      pack(PACKAGES.smolmachines),
+    ]);
+    const context = busyboxContext('LABEL purpose="local-registry-use"');
+    const output = runProgram(
+      project,
+      `
+import { execFileSync } from "node:child_process";
+import { buildImage, connectDocker } from "@claude-bottle/backend-smolmachines";
+import { pushToLocalRegistry, startLocalRegistry } from "@claude-bottle/backend-smolmachines/local-registry";
+const { docker } = await connectDocker();
+const ctx = { emit() {}, signal: new AbortController().signal };
+const id = await buildImage(docker, { dockerfile: ${JSON.stringify(join(context, "Dockerfile"))}, context: ${JSON.stringify(context)} }, ctx);
+// Node 20 has no \`await using\` syntax yet: dispose by hand, as plain JavaScript users will.
+const registry = await startLocalRegistry(docker, {}, ctx);
+let ref, manifest;
+try {
+  ref = await pushToLocalRegistry(docker, registry, id, "library-use:v1", ctx);
+  manifest = JSON.parse(execFileSync("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://" + ref], { encoding: "utf8" }));
+} finally {
+  await registry[Symbol.asyncDispose]();
+}
+const containerId = registry.containerId;
+const left = await docker.listContainers({ all: true, filters: { id: [containerId] } });
+console.log(JSON.stringify({ id, ref, labels: manifest.config.Labels, registriesLeft: left.length }));
+`,
+      { CLAUDE_BOTTLE_REGISTRY_IMAGE: registryImage },
+    );
+    const result = JSON.parse(output.trim().split("\n").pop()!);
+    expect(result.ref).toMatch(/^localhost:\d+\/library-use:v1$/);
+    expect(result.labels).toEqual({ purpose: "local-registry-use" });
+    expect(result.registriesLeft).toBe(0);
   });
 });

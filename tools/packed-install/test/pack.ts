@@ -14,11 +14,11 @@ export const PACKAGES = {
   bubblewrap: "examples/backend-bubblewrap",
 } as const;
 
-/** `pnpm pack` of one package into `destination`; returns the tarball's path. */
-export function pack(packageDir: string, destination: string): string {
-  const before = new Set(readdirSync(destination));
+/** `pnpm pack` of one package into a directory of its own; returns the tarball's path. */
+export function pack(packageDir: string): string {
+  const destination = mkdtempSync(join(tmpdir(), "claude-bottle-tarball-"));
   execFileSync("pnpm", ["pack", "--pack-destination", destination], { cwd: join(REPO, packageDir), stdio: "pipe" });
-  const created = readdirSync(destination).find((f) => f.endsWith(".tgz") && !before.has(f));
+  const created = readdirSync(destination).find((f) => f.endsWith(".tgz"));
   if (!created) throw new Error(`pnpm pack of ${packageDir} wrote no tarball`);
   return join(destination, created);
 }
