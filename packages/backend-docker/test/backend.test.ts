@@ -10,7 +10,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, homeVolumeName, type DockerBackendOptions } from "../src/index.js";
 import { bundleForChildProcess } from "./support/bundle.js";
-import { createTestContext, deadSocket, rejectionOf, testEngine, uniqueSuffix } from "./support/engine.js";
+import { createTestContext, deadSocket, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 const suffix = uniqueSuffix();
 const slug = `backend-test-${suffix}`;
@@ -41,12 +41,13 @@ async function run(target: Backend, theAgent: ResolvedAgent, ctx = createTestCon
   return { exitCode: launched.exitCode, stdout: io.stdout(), stderr: io.stderr(), ctx };
 }
 
-beforeAll(async () => {
-  docker = await testEngine();
+useTestEngine((found) => (docker = found));
+beforeAll(() => {
   context = busyboxContext(`LABEL test.suffix=${suffix}`);
 });
 
 afterAll(async () => {
+  if (!docker) return;
   for (const name of detachedNames) await docker.getContainer(name).remove({ force: true }).catch(() => {});
   const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});

@@ -10,6 +10,8 @@ describeBackendConformance(
     // The suite calls the factory without options; ours are all optional.
     factory: createDockerBackend as BackendFactory,
     agent: () => busyboxAgent(),
+    // The engine is found from the context's environment: pass DOCKER_HOST through when it is set.
+    context: () => ({ env: { ...process.env } }),
     timeout: 180_000,
   },
 );

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ErrorCodes } from "@claude-bottle/core";
 import { buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   buildImage,
   connectDocker,
@@ -20,17 +20,15 @@ import {
   removeTag,
   tagImage,
 } from "../src/index.js";
-import { createTestContext, deadSocket, rejectionOf, testEngine, uniqueSuffix } from "./support/engine.js";
+import { createTestContext, deadSocket, once, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 let docker: Dockerode;
+useTestEngine((found) => (docker = found));
 const suffix = uniqueSuffix();
 const repo = `claude-bottle-test/helpers-${suffix}`;
 
-beforeAll(async () => {
-  docker = await testEngine();
-});
-
 afterAll(async () => {
+  if (!docker) return;
   const images = await docker.listImages({ filters: { reference: [`${repo}*`] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
 });
@@ -214,12 +212,14 @@ describe("content hash of a build context", () => {
 
 describe("tags", () => {
   let id: string;
-  beforeAll(async () => {
+  // In the first test rather than a hook, so that without an engine each test fails instead of being skipped.
+  const built = once(async () => {
     const context = busyboxContext(`LABEL test.suffix=${suffix}-tags`);
     id = await buildImage(docker, { dockerfile: join(context, "Dockerfile"), context, tags: [`${repo}:base`] }, createTestContext());
   });
 
   it("tags an image by ID and by name, and untags without removing the image", async () => {
+    await built();
     await tagImage(docker, id, `${repo}:by-id`);
     await tagImage(docker, `${repo}:base`, `localhost:5999/${repo.replace("claude-bottle-test/", "")}:by-name`);
     expect(await imageId(docker, `${repo}:by-id`)).toBe(id);
@@ -241,6 +241,7 @@ describe("tags", () => {
   });
 
   it("inspects an image, and says undefined for one that does not exist", async () => {
+    await built();
     expect((await inspectImage(docker, `${repo}:base`))?.Id).toBe(id);
     expect(await inspectImage(docker, `${repo}:missing`)).toBeUndefined();
     expect(await imageId(docker, `${repo}:missing`)).toBeUndefined();
@@ -250,7 +251,7 @@ describe("tags", () => {
 describe("pushImage", () => {
   let id: string;
   let server: Server | undefined;
-  beforeAll(async () => {
+  const built = once(async () => {
     const context = busyboxContext(`LABEL test.suffix=${suffix}-push`);
     // Named, so that removing the registry names below leaves the image in place.
     id = await buildImage(docker, { dockerfile: join(context, "Dockerfile"), context, tags: [`${repo}:push`] }, createTestContext());
@@ -258,6 +259,7 @@ describe("pushImage", () => {
   afterAll(() => server?.close());
 
   it("says REGISTRY_UNREACHABLE, with a hint, when nothing listens at the registry address", async () => {
+    await built();
     const ref = `localhost:1/${repo.replace("claude-bottle-test/", "")}:push`;
     await tagImage(docker, id, ref);
     const error = await rejectionOf(pushImage(docker, ref, createTestContext()));
@@ -267,6 +269,7 @@ describe("pushImage", () => {
   });
 
   it("says REGISTRY_INSECURE, naming insecure-registries, when a plain-HTTP registry is not trusted", async () => {
+    await built();
     // Loopback registries are trusted over HTTP; a host address is not, so the engine tries HTTPS first.
     const address = Object.values(networkInterfaces())
       .flat()

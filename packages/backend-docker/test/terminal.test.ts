@@ -7,7 +7,7 @@ import { Labels } from "@claude-bottle/core";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleForChildProcess } from "./support/bundle.js";
-import { testEngine, uniqueSuffix } from "./support/engine.js";
+import { testEngine, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 const suffix = uniqueSuffix();
 const slug = `terminal-test-${suffix}`;
@@ -35,8 +35,9 @@ const inTheBottle = [
 let dir: string;
 let results: string;
 
+useTestEngine(() => {});
+
 beforeAll(async () => {
-  await testEngine();
   const bundle = await bundleForChildProcess("terminal");
   const context = busyboxContext(`LABEL test.suffix=${suffix}`);
   dir = mkdtempSync(join(tmpdir(), "claude-bottle-terminal-"));

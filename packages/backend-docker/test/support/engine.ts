@@ -2,16 +2,39 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTestContext } from "@claude-bottle/core/testing";
+import type { BackendContext } from "@claude-bottle/core";
+import { createTestContext as coreTestContext } from "@claude-bottle/core/testing";
 import type Dockerode from "dockerode";
+import { beforeAll, beforeEach } from "vitest";
 import { connectDocker } from "../../src/index.js";
 
-/**
- * The engine the tests run against. Connecting throws when there is none,
- * which fails the tests instead of skipping them.
- */
+/** The engine the tests run against; connecting throws when there is none. */
 export async function testEngine(): Promise<Dockerode> {
   return (await connectDocker()).docker;
+}
+
+/**
+ * Connects once before a file's tests. Without an engine every test fails
+ * with the reason: a failing beforeAll would only mark them skipped.
+ */
+export function useTestEngine(connected: (docker: Dockerode) => void): void {
+  let failure: unknown;
+  beforeAll(async () => {
+    try {
+      connected(await testEngine());
+    } catch (error) {
+      failure = error ?? new Error("no Docker engine");
+    }
+  });
+  beforeEach(() => {
+    if (failure) throw failure;
+  });
+}
+
+/** Runs `work` once, on first call; later calls share its result. For setup that needs the engine. */
+export function once<T>(work: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= work());
 }
 
 /** The error a promise rejects with; fails when it resolves. */
@@ -47,4 +70,7 @@ export async function deadSocket(): Promise<string> {
   return path;
 }
 
-export { createTestContext };
+/** Core's test context, with this process's environment so that DOCKER_HOST is honoured as the tests' own connection honours it. */
+export function createTestContext(overrides: Partial<BackendContext> = {}): ReturnType<typeof coreTestContext> {
+  return coreTestContext({ env: { ...process.env }, ...overrides });
+}
