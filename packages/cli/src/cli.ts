@@ -9,8 +9,12 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { cliVersion } = await import("./version.js");
   process.stdout.write(`${cliVersion()}\n`);
 } else {
+  let hungUp = false;
+  const onHangUp = () => (hungUp = true);
+  process.on("SIGHUP", onHangUp);
   const { main } = await import("./main.js");
   const code = await main(args);
+  if (hungUp) dieOfHangUp(onHangUp);
   await exitAfterFlush(code);
 }
 
@@ -20,6 +24,19 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
  * a pipe on macOS is asynchronous and would lose its tail on a bare exit().
  */
 async function exitAfterFlush(code: number): Promise<never> {
+  // A stream whose reader is gone (`| head`) fails the write: nothing is left to flush.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((done) => stream.write("", done))));
   process.exit(code);
+}
+
+/**
+ * After a hang-up (the backend has cleaned up by now), ends the way a
+ * hung-up process does, by the signal itself. An ordinary exit would make
+ * Node restore the terminal's modes on a terminal that no longer exists,
+ * which aborts the process with an assertion (nodejs/node#51519).
+ */
+function dieOfHangUp(onHangUp: () => void): void {
+  process.off("SIGHUP", onHangUp);
+  process.kill(process.pid, "SIGHUP");
 }

@@ -11,6 +11,6 @@ export const ExitCodes = {
   USAGE: 2,
   /** claude-bottle itself failed: agent, backend, Docker, build... */
   ERROR: 125,
-  /** Interrupted by SIGINT or SIGTERM. */
+  /** Interrupted by SIGINT or SIGTERM (a hang-up ends the process by SIGHUP itself, see cli.ts). */
   INTERRUPTED: 130,
 } as const;

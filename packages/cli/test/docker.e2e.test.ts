@@ -82,6 +82,29 @@ describe("claude-bottle on Docker", () => {
     }
   });
 
+  it("closing the terminal under an attached agent stops and removes its bottle", async () => {
+    const slug = `hangup-${randomBytes(3).toString("hex")}`;
+    project.writeAgent(slug, agentYaml(busyboxContext(), ["command: [sh]", "network: false"]));
+    const script = join(project.dir, "hangup.sh");
+    writeFileSync(
+      script,
+      [
+        `cd ${project.dir}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome}`,
+        // exec: the CLI leads the terminal's session, so the terminal closing hangs it up directly.
+        `exec ${process.execPath} ${CLI_BIN} start ${slug}`,
+      ].join("\n"),
+    );
+    const terminal = new TmuxSession(`sh ${script}`, { columns: 80, rows: 24 });
+    try {
+      await terminal.waitForScreen("the agent's shell prompt", (screen) => screen.includes("/workspace #"));
+      expect(containersLabelled(`dev.claude-bottle.agent=${slug}`)).toHaveLength(1);
+    } finally {
+      terminal.kill();
+    }
+    await waitFor("the bottle to be removed", () => containersLabelled(`dev.claude-bottle.agent=${slug}`).length === 0);
+  });
+
   it("passes a secret by name: visible inside, absent from what the CLI printed and from the labels", async () => {
     const secret = `s3cr3t-${randomBytes(8).toString("hex")}`;
     const env = { CB_SECRET: secret };

@@ -32,7 +32,7 @@ describe("lifecycle commands", () => {
   it("ls prints a table", async () => {
     const result = await run(["ls"]);
     expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+STATE\s+CREATED\s+WORKSPACE$/);
-    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s/m);
+    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s+\d+ days ago\s+\/tmp\/ws$/m);
   });
 
   it("doctor exits 0 when every check passes", async () => {

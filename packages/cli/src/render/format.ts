@@ -30,3 +30,20 @@ export function describeProgress(message: string, current?: number, total?: numb
   const percent = Math.min(100, Math.floor((current / total) * 100));
   return `${message} ${asText(current)}/${asText(total)} (${percent}%)`;
 }
+
+/** `just now`, `5 minutes ago`, `3 days ago`: how `docker ps` shows age. */
+export function formatAge(iso: string, now = Date.now()): string {
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return iso;
+  const seconds = Math.max(0, Math.round((now - then) / 1000));
+  const [value, unit] =
+    seconds < 60
+      ? [seconds, "second"]
+      : seconds < 3600
+        ? [Math.floor(seconds / 60), "minute"]
+        : seconds < 172_800
+          ? [Math.floor(seconds / 3600), "hour"]
+          : [Math.floor(seconds / 86_400), "day"];
+  if (unit === "second" && value < 5) return "just now";
+  return `${value} ${unit}${value === 1 ? "" : "s"} ago`;
+}
