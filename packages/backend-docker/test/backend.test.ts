@@ -8,7 +8,7 @@ import { captureStdio } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDockerBackend, homeVolumeName, type DockerBackendOptions } from "../src/index.js";
+import { createDockerBackend, homeVolumeName, imageId, type DockerBackendOptions } from "../src/index.js";
 import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, deadSocket, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
@@ -51,7 +51,7 @@ afterAll(async () => {
   for (const name of detachedNames) await docker.getContainer(name).remove({ force: true }).catch(() => {});
   const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
-  for (const name of [slug, `${slug}-home`, `${slug}-abort`]) await docker.getVolume(homeVolumeName(name)).remove().catch(() => {});
+  for (const name of [slug, `${slug}-home`, `${slug}-abort`, `${slug}-changing`]) await docker.getVolume(homeVolumeName(name)).remove().catch(() => {});
 });
 
 describe("the image", () => {
@@ -77,13 +77,16 @@ describe("the image", () => {
     const changing = busyboxContext(`LABEL test.suffix=${suffix}-changing`);
     const theAgent = busyboxAgent({ slug: `${slug}-changing`, workspace: workspace(), command: ["sh", "-c", "exit 0"] }, changing);
     await run(backend(), theAgent);
-    const [firstTag] = (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-changing`] } }))[0]!.RepoTags!;
+    const [first] = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-changing`] } });
+    const firstTag = first!.RepoTags![0];
     writeFileSync(join(changing, "new-file.txt"), "changed");
     const rebuilt = await run(backend(), theAgent);
     expect(rebuilt.ctx.events.some((e) => e.type === "phase-start" && e.phase === "build")).toBe(true);
     const tags = (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-changing`] } })).flatMap((i) => i.RepoTags ?? []);
     expect(tags).toHaveLength(1);
     expect(tags[0]).not.toBe(firstTag);
+    // The first build lost its only name, and with it went the image: edits do not pile up images.
+    expect(await imageId(docker, first!.Id)).toBeUndefined();
     for (const tag of tags) await docker.getImage(tag).remove({ force: true });
   });
 
@@ -168,6 +171,27 @@ describe("the bottle", () => {
     expect(stdout).toContain(`persisted-${suffix}`);
     const volume = await docker.getVolume(homeVolumeName(`${slug}-home`)).inspect();
     expect(volume.Labels?.[Labels.agent]).toBe(`${slug}-home`);
+  });
+
+  it("keeps what the image put in /home/agent, and still gives HOME to the bottle's user", async () => {
+    const withHome = busyboxContext(
+      `RUN mkdir -p /home/agent && echo from-the-image > /home/agent/.profile && chown -R 1000:1000 /home/agent\nLABEL test.suffix=${suffix}-imagehome`,
+    );
+    const theAgent = busyboxAgent(
+      { slug: `${slug}-imagehome`, workspace: workspace(), command: ["sh", "-c", "cat $HOME/.profile && echo mine > $HOME/mine.txt && stat -c %u $HOME"] },
+      withHome,
+    );
+    try {
+      const { stdout, stderr, exitCode } = await run(backend({ user: { uid: 1234, gid: 1234 } }), theAgent);
+      expect(stderr).toBe("");
+      expect(exitCode).toBe(0);
+      expect(stdout.split("\n")).toEqual(["from-the-image", "1234", ""]);
+    } finally {
+      await docker.getVolume(homeVolumeName(`${slug}-imagehome`)).remove().catch(() => {});
+      for (const image of await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-imagehome`] } })) {
+        await docker.getImage(image.Id).remove({ force: true });
+      }
+    }
   });
 
   it("gives HOME to another user when the same agent runs as someone else", async () => {
