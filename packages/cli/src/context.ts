@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { BackendContext, Logger, PhaseName, ProgressEvent } from "@claude-bottle/core";
 import { createProgressRenderer, type ProgressRenderer } from "./render/progress.js";
+import { QuietRenderer } from "./render/quiet.js";
 import { TimingRecorder } from "./render/timing.js";
 
 /** The options every command accepts. */
@@ -22,8 +23,12 @@ export interface SessionOptions {
   handOverPhases?: ReadonlySet<PhaseName>;
   /** Record phase durations for --timing. */
   timing?: boolean;
-  /** Report phases even without a terminal (see RendererOptions.plainPhases). */
-  plainPhases?: boolean;
+  /**
+   * Show progress: a spinner, or plain lines without a terminal. `start` does,
+   * since its phases can take minutes; the quick commands (ls, stop...) do
+   * not, so they load no spinner library and print exactly what was asked for.
+   */
+  progress?: boolean;
 }
 
 /** One command's run: the context handed to the backend, and what renders its events. */
@@ -45,13 +50,14 @@ export async function withSession<T>(
   work: (session: Session) => Promise<T>,
 ): Promise<T> {
   const env = process.env;
-  const renderer = await createProgressRenderer({
-    stream: process.stderr,
-    env,
-    verbose: environment.globals.debug === true,
-    handOverPhases: options.handOverPhases ?? new Set(),
-    plainPhases: options.plainPhases === true,
-  });
+  const renderer = options.progress
+    ? await createProgressRenderer({
+        stream: process.stderr,
+        env,
+        verbose: environment.globals.debug === true,
+        handOverPhases: options.handOverPhases ?? new Set(),
+      })
+    : new QuietRenderer(process.stderr);
   const timing = options.timing ? new TimingRecorder() : undefined;
   const emit = (event: ProgressEvent) => {
     timing?.handle(event);

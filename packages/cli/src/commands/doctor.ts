@@ -8,7 +8,6 @@ export async function doctor(environment: CommandEnvironment, options: { json: b
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
     const checks = await requireCapability(backend, "doctor")(session.context);
-    session.renderer.stop();
     process.stdout.write(
       options.json ? `${JSON.stringify({ backend: backend.name, checks }, null, 2)}\n` : describe(backend.name, checks),
     );

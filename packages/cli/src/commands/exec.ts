@@ -8,7 +8,6 @@ export async function exec(environment: CommandEnvironment, bottle: string, comm
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
     const run = requireCapability(backend, "exec");
-    session.renderer.stop();
     return run(bottle, { command, stdio: processStdio() }, session.context);
   });
 }

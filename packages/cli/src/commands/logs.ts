@@ -7,7 +7,6 @@ import { loadSelectedBackend } from "../select-backend.js";
 export async function logs(environment: CommandEnvironment, bottle: string, options: { follow: boolean }): Promise<number> {
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
-    session.renderer.stop();
     await requireCapability(backend, "logs")(
       bottle,
       { follow: options.follow, stdio: { stdout: process.stdout, stderr: process.stderr } },

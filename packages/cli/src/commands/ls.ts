@@ -10,7 +10,6 @@ export async function ls(environment: CommandEnvironment, options: { json: boole
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
     const bottles = await requireCapability(backend, "list")(session.context);
-    session.renderer.stop();
     process.stdout.write(options.json ? `${JSON.stringify(bottles, null, 2)}\n` : asTable(bottles));
     return ExitCodes.OK;
   });

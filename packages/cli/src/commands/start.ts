@@ -34,7 +34,7 @@ export async function start(
     {
       handOverPhases: options.detach ? new Set() : ATTACHED_HAND_OVER,
       timing: options.timing !== undefined,
-      plainPhases: true,
+      progress: true,
     },
     async (session) => {
       try {

@@ -1,6 +1,5 @@
 import type { PhaseName, ProgressEvent } from "@claude-bottle/core";
 import { PlainRenderer } from "./plain.js";
-import { QuietRenderer } from "./quiet.js";
 
 /** Turns a backend's progress events into something a person can follow on stderr. */
 export interface ProgressRenderer {
@@ -21,12 +20,6 @@ export interface RendererOptions {
    * quiet for good, so no spinner frame lands in the agent's screen.
    */
   handOverPhases: ReadonlySet<PhaseName>;
-  /**
-   * Print phases as plain lines when there is no spinner. `start` does, so a
-   * CI log shows what a slow start was doing; quick commands (ls, stop) do
-   * not, so their output in scripts stays exactly what was asked for.
-   */
-  plainPhases: boolean;
 }
 
 /** A spinner on an interactive terminal; plain lines in CI, in logs and through pipes. */
@@ -35,7 +28,7 @@ export async function createProgressRenderer(options: RendererOptions): Promise<
     const { SpinnerRenderer } = await import("./spinner.js");
     return new SpinnerRenderer(options);
   }
-  return options.plainPhases ? new PlainRenderer(options) : new QuietRenderer(options.stream);
+  return new PlainRenderer(options);
 }
 
 function isCI(env: RendererOptions["env"]): boolean {
