@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
-import Dockerode from "dockerode";
+import type Dockerode from "dockerode";
+import { loadDockerode } from "./load-dockerode.js";
 import { dockerCandidates, type ConnectEnvironment, type DockerCandidate } from "./strategies.js";
 
 export interface ConnectOptions {
@@ -52,7 +53,7 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
     }
     try {
       // Inside the try: dockerode reads DOCKER_CERT_PATH files when it is built, and they may be missing.
-      const docker = new Dockerode(candidate.options);
+      const docker = new (loadDockerode())(candidate.options);
       await ping(docker, options.pingTimeoutMs ?? 5_000);
       return { docker, source: candidate.source };
     } catch (error) {
