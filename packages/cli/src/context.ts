@@ -14,7 +14,7 @@ export interface GlobalOptions {
 /** What an action gets from the command line and the process. */
 export interface CommandEnvironment {
   globals: GlobalOptions;
-  /** Aborted on Ctrl-C or SIGTERM. */
+  /** Aborted on Ctrl-C, SIGTERM, a hang-up, or when our output's reader goes away. */
   signal: AbortSignal;
 }
 

@@ -49,17 +49,14 @@ export class SpinnerRenderer implements ProgressRenderer {
         this.setDetail(event.phase, describeProgress(event.message, event.current, event.total));
         return;
       case "output":
-        if (this.options.verbose) this.log(event.line);
+        if (this.options.verbose) this.printAbove(`  | ${event.line}`);
         else this.setDetail(event.phase, event.line.trim());
         return;
     }
   }
 
   log(line: string): void {
-    const spinning = this.spinner.isSpinning;
-    if (spinning) this.spinner.clear();
-    this.options.stream.write(`claude-bottle: ${line}\n`);
-    if (spinning) this.spinner.render();
+    this.printAbove(`claude-bottle: ${line}`);
   }
 
   stop(): void {
@@ -74,6 +71,14 @@ export class SpinnerRenderer implements ProgressRenderer {
     if (!ok) this.spinner.fail(ended!.title);
     else if (took >= PERSIST_AFTER_MS) this.spinner.succeed(`${ended!.title} (${formatDuration(took)})`);
     this.show();
+  }
+
+  /** Writes a line where the spinner is and redraws the spinner under it. */
+  private printAbove(line: string): void {
+    const spinning = this.spinner.isSpinning;
+    if (spinning) this.spinner.clear();
+    this.options.stream.write(`${line}\n`);
+    if (spinning) this.spinner.render();
   }
 
   private setDetail(phase: PhaseName, detail: string): void {
