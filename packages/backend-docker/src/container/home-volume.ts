@@ -1,7 +1,6 @@
 import { Readable } from "node:stream";
 import { Labels } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { pack } from "tar-stream";
 import { statusCodeOf } from "../errors.js";
 import { BACKEND_NAME, type HostUser } from "./create-options.js";
 
@@ -56,8 +55,10 @@ export async function ensureHomeVolume(docker: Dockerode, slug: string, user: Ho
  * The engine extracts the archive as root and keeps the owner it names; an
  * existing directory keeps its contents and only gets the owner and mode.
  * This needs nothing from the image (no shell, no chown) and no extra container.
+ * tar-stream is loaded here, once per volume, rather than on every start.
  */
 export async function prepareHomeDirectory(container: Dockerode.Container, user: HostUser | undefined): Promise<void> {
+  const { pack } = await import("tar-stream");
   const tar = pack();
   tar.entry({ name: HOME_DIR.slice(HOME_VOLUME_TARGET.length + 1), type: "directory", mode: 0o755, uid: user?.uid ?? 0, gid: user?.gid ?? 0 });
   tar.finalize();

@@ -45,7 +45,7 @@ export async function buildImage(docker: Dockerode, options: BuildImageOptions, 
   let stepContainer: string | undefined;
 
   try {
-    const stream = await docker.buildImage(packBuildContext(context), {
+    const stream = await docker.buildImage(await packBuildContext(context), {
       dockerfile: context.dockerfileName,
       t: [...(options.tags ?? [])],
       buildargs: { ...options.args },

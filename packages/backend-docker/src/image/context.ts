@@ -3,7 +3,6 @@ import { lstat, readFile, readdir, readlink } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import dockerignore from "@balena/dockerignore";
-import { pack } from "tar-fs";
 
 // The package is CommonJS with `module.exports = factory`, typed as a default
 // export: Node hands ESM the factory itself, TypeScript expects it on `.default`.
@@ -108,8 +107,13 @@ export async function hashBuildContext(context: BuildContext, args: Readonly<Rec
   return hash.digest("hex");
 }
 
-/** The context as the tar stream the build endpoint takes. Owners are zeroed, as the docker CLI does. */
-export function packBuildContext(context: BuildContext): Readable {
+/**
+ * The context as the tar stream the build endpoint takes. Owners are zeroed,
+ * as the docker CLI does. tar-fs is loaded here, on the first build, rather
+ * than on every start.
+ */
+export async function packBuildContext(context: BuildContext): Promise<Readable> {
+  const { pack } = await import("tar-fs");
   return pack(context.root, {
     entries: context.entries,
     // Directories are listed explicitly, so tar-fs must not descend into them again.
