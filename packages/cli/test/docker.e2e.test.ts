@@ -134,15 +134,21 @@ describe("claude-bottle on Docker", () => {
     // A slug of its own, so no other test's bottle can be mistaken for a leftover of this one.
     const slug = `slow-${randomBytes(3).toString("hex")}`;
     project.writeAgent(slug, agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]"]));
-    const cli = startCli(["start", slug], { cwd: project.dir, env: project.env });
-    await waitFor("the build to reach the slow step", () => containersRunning(marker).length > 0);
-    cli.child.kill("SIGINT");
-    const result = await cli.result;
-    expect(result.code).toBe(130);
-    expect(result.stderr).not.toContain("internal error");
-    // The engine removes a cancelled build's container on its own schedule.
-    await waitFor("the build container to go", () => containersRunning(marker).length === 0);
-    expect(containersLabelled(`dev.claude-bottle.agent=${slug}`)).toEqual([]);
+    // --debug shows the build's output, where the engine names the step's container.
+    const cli = startCli(["--debug", "start", slug], { cwd: project.dir, env: project.env });
+    const explain = () => `\nCLI stderr:\n${cli.stderr()}\ncontainers:\n${docker("ps", "-a", "--no-trunc")}`;
+    try {
+      await waitFor("the build to run the slow step", () => containersRunning(marker).length > 0 && / ---> Running in /.test(cli.stderr()));
+      cli.child.kill("SIGINT");
+      const result = await cli.result;
+      expect(result.code).toBe(130);
+      expect(result.stderr).not.toContain("internal error");
+      // The engine removes a cancelled build's container on its own schedule.
+      await waitFor("the build container to go", () => containersRunning(marker).length === 0);
+      expect(containersLabelled(`dev.claude-bottle.agent=${slug}`)).toEqual([]);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}${explain()}`, { cause: error });
+    }
   });
 
   it("detach, ls, logs, exec, stop and rm through the CLI", async () => {
