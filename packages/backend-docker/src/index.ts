@@ -16,5 +16,6 @@ export { registryOf } from "./image/registry-errors.js";
 export { agentRepository, ensureAgentImage, planAgentImage, CONTEXT_HASH_LABEL, type AgentImage, type ImagePlan } from "./image/agent-image.js";
 
 // How a bottle is made, for tools that inspect or reproduce one.
-export { BACKEND_NAME, bottleLabels, containerCreateOptions, type ContainerPlan, type HostUser } from "./container/create-options.js";
+export { containerCreateOptions, type ContainerPlan, type HostUser } from "./container/create-options.js";
+export { BACKEND_NAME, bottleLabels } from "./container/labels.js";
 export { HOME_DIR, homeVolumeName } from "./container/home-volume.js";

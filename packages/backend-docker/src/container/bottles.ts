@@ -1,6 +1,6 @@
 import { BottleError, ErrorCodes, Labels, type BottleInfo, type BottleState } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { BACKEND_NAME } from "./create-options.js";
+import { BACKEND_NAME } from "./labels.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
 const OWN_BOTTLES = [Labels.tool, `${Labels.backend}=${BACKEND_NAME}`];

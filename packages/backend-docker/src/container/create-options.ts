@@ -1,9 +1,7 @@
-import { Labels, WORKSPACE_TARGET, type ResolvedAgent } from "@claude-bottle/core";
+import { WORKSPACE_TARGET, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
-
-/** The value of the backend label on everything this backend creates. */
-export const BACKEND_NAME = "docker";
+import { bottleLabels } from "./labels.js";
 
 /** The host user the bottle runs as, so files it writes in the workspace are the user's. */
 export interface HostUser {
@@ -71,16 +69,6 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     AttachStdout: true,
     AttachStderr: true,
     HostConfig: hostConfig,
-  };
-}
-
-/** The labels that identify a bottle. Values are slugs and paths, never environment values. */
-export function bottleLabels(agent: Pick<ResolvedAgent, "slug" | "workspace">): Record<string, string> {
-  return {
-    [Labels.tool]: "true",
-    [Labels.agent]: agent.slug,
-    [Labels.workspace]: agent.workspace,
-    [Labels.backend]: BACKEND_NAME,
   };
 }
 

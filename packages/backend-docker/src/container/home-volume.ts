@@ -2,7 +2,8 @@ import { Readable } from "node:stream";
 import { Labels } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { statusCodeOf } from "../errors.js";
-import { BACKEND_NAME, type HostUser } from "./create-options.js";
+import type { HostUser } from "./create-options.js";
+import { BACKEND_NAME } from "./labels.js";
 
 /** HOME inside every bottle. */
 export const HOME_DIR = "/home/agent";
