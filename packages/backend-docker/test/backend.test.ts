@@ -428,6 +428,33 @@ describe("the lifecycle", () => {
     detachedNames.delete(launched.name);
   });
 
+  it("follows the logs until interrupted, and execs in a terminal when stdin is one", async () => {
+    const target = backend();
+    const ctx = createTestContext();
+    const launched = await target.launch(await target.prepare(agent({ command: ["sh", "-c", "echo first-line; sleep 300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    detachedNames.add(launched.name);
+
+    const followCtx = createTestContext();
+    const stdout = new PassThrough();
+    stdout.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("first-line")) followCtx.controller.abort();
+    });
+    await target.logs!(launched.name, { follow: true, stdio: { stdout, stderr: new PassThrough() } }, followCtx);
+    expect(followCtx.signal.aborted).toBe(true);
+
+    const terminalIn = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => {} });
+    terminalIn.end();
+    const terminalOut = Object.assign(new PassThrough(), { isTTY: true, columns: 80, rows: 24 });
+    let output = "";
+    terminalOut.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const code = await target.exec!(launched.name, { command: ["sh", "-c", "tty; exit 3"], stdio: { stdin: terminalIn, stdout: terminalOut, stderr: new PassThrough() } }, ctx);
+    expect(code).toBe(3);
+    expect(output).toMatch(/\/dev\/pts\/\d+/);
+
+    await target.remove!(launched.name, { force: true }, ctx);
+    detachedNames.delete(launched.name);
+  });
+
   it("stops a running bottle and refuses to remove a running one without force", async () => {
     const target = backend();
     const ctx = createTestContext();

@@ -30,8 +30,8 @@ export function connectStdio(
     stdin: boolean;
     /**
      * Pass the end of our input on. Only where the engine then closes the
-     * agent's stdin (exec, and containers created with StdinOnce): elsewhere
-     * it would close the agent's output to us instead.
+     * agent's stdin (exec, and containers created with StdinOnce), and never
+     * with a TTY: elsewhere the engine closes the agent's output to us instead.
      */
     endInput: boolean;
     resize?: (size: { h: number; w: number }) => Promise<unknown>;
@@ -59,7 +59,7 @@ export function connectStdio(
   if (options.stdin) {
     if (useRawMode) stdin.setRawMode!(true);
     if (options.tty) stdin.on("data", trackDetach);
-    stdin.pipe(stream, { end: options.endInput });
+    stdin.pipe(stream, { end: options.endInput && !options.tty });
     stdin.resume();
   }
 
