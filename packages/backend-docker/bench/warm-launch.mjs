@@ -17,6 +17,8 @@ writeFileSync(
   'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\nLABEL bench=warm-launch\n',
 );
 const workspace = mkdtempSync(join(tmpdir(), "claude-bottle-bench-ws-"));
+// Its own agent name, so that no other run's builds replace this run's image.
+const slug = `bench-${process.pid}`;
 const launchOnce = `
   const started = performance.now();
   const { createDockerBackend } = await import(${JSON.stringify(dist)});
@@ -25,7 +27,7 @@ const launchOnce = `
   const backend = createDockerBackend();
   const ctx = { emit() {}, signal: new AbortController().signal, cacheDir: ${JSON.stringify(tmpdir())}, env: process.env,
     cwd: process.cwd(), logger: { debug() {}, info() {}, warn() {} } };
-  const agent = { slug: "bench", origin: "project", image: { kind: "build", dockerfile: ${JSON.stringify(join(context, "Dockerfile"))},
+  const agent = { slug: ${JSON.stringify(slug)}, origin: "project", image: { kind: "build", dockerfile: ${JSON.stringify(join(context, "Dockerfile"))},
     context: ${JSON.stringify(context)}, args: {} }, command: ["true"], args: [], workspace: ${JSON.stringify(workspace)}, mounts: [],
     env: [], network: false, resources: {} };
   const stdin = new PassThrough();
@@ -43,7 +45,7 @@ const node = (script) => {
 
 // The first launch builds the image; every sample after it is warm.
 node(launchOnce);
-const image = execFileSync("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}", "claude-bottle/bench"], { encoding: "utf8" }).split("\n")[0];
+const image = execFileSync("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}", `claude-bottle/${slug}`], { encoding: "utf8" }).split("\n")[0];
 
 const time = (run) => {
   const start = process.hrtime.bigint();
@@ -71,3 +73,5 @@ console.log(`  warm launch, a fresh node process   ${median(warm).toFixed(3)} s 
 console.log(`    of which: import of this package  ${median(imports).toFixed(3)} s`);
 console.log(`              prepare + launch        ${median(launches).toFixed(3)} s  ${ratio(median(launches))}`);
 console.log(`  node -e 0                           ${median(nodeAlone).toFixed(3)} s`);
+execFileSync("docker", ["rmi", image], { stdio: "ignore" });
+execFileSync("docker", ["volume", "rm", `claude-bottle-home-${slug}`], { stdio: "ignore" });
