@@ -3,7 +3,7 @@ export * from "./backend.js";
 export * from "./context.js";
 export * from "./labels.js";
 export * from "./agent/model.js";
-export { AgentFileSchema, agentJsonSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./agent/schema.js";
+export { agentJsonSchema, agentSchema, parseMemory, SLUG_PATTERN, type AgentFile, type SchemaNode } from "./agent/schema.js";
 export {
   assertSlug,
   findProjectAgentsDir,

@@ -112,6 +112,12 @@ describe("agents", () => {
     ["both build and image", "image: a/b:1\nbuild: { dockerfile: Dockerfile }", 'both "build" and "image"'],
     ["neither build nor image", "description: nothing to run", 'needs "build"'],
     ["broken YAML", "image: [unclosed", "not valid YAML"],
+    ["a list instead of a mapping", "- image: a/b:1", 'field "(top level)": must be a mapping'],
+    ["an unknown field inside build", "build: { dockerfile: D, target: x }", 'unknown field "target" in "build"'],
+    ["an unquoted number as a build argument", "build: { args: { V: 2 } }", 'field "build.args.V": must be a string (quote numbers)'],
+    ["an empty command", "image: a/b:1\ncommand: []", 'field "command": must be a non-empty list of strings'],
+    ["zero CPUs", "image: a/b:1\nresources: { cpus: 0 }", 'field "resources.cpus": must be a positive number'],
+    ["an empty image", "image: ''", 'field "image": must be a non-empty string'],
   ])("rejects %s with an error naming the file and the field", async (_, yaml, expected) => {
     const t = layout();
     t.projectAgent("broken", yaml);

@@ -1,11 +1,11 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { parse as parseYaml, YAMLParseError } from "yaml";
-import type { z } from "zod";
+import { load as parseYaml, YAMLException } from "js-yaml";
 import { BottleError, ErrorCodes } from "../errors.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
-import { AgentFileSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
+import { agentSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
+import { firstViolation, type SchemaViolation } from "./validate.js";
 
 /** A built-in agent: a recipe shipped in code, with `dir` standing in for the file's directory. */
 export interface BuiltinAgent {
@@ -138,7 +138,8 @@ async function readRecipe(candidate: Candidate): Promise<AgentFile> {
   try {
     data = parseYaml(await readFile(file, "utf8"));
   } catch (error) {
-    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : String(error);
+    const detail =
+      error instanceof YAMLException ? `${error.reason} (line ${error.mark.line + 1}, column ${error.mark.column + 1})` : String(error);
     throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: not valid YAML: ${detail}`, {
       hint: "Fix the syntax; the JSON Schema in @claude-bottle/core/agent.schema.json helps editors check it.",
       cause: error,
@@ -149,13 +150,13 @@ async function readRecipe(candidate: Candidate): Promise<AgentFile> {
 
 /** Validates parsed agent data; the error names the file, the field and what was expected. */
 export function validateRecipe(data: unknown, file: string): AgentFile {
-  const result = AgentFileSchema.safeParse(data);
-  if (!result.success) {
-    throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: ${describeIssue(result.error.issues[0]!)}`, {
+  const violation = firstViolation(data, agentSchema);
+  if (violation) {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: ${describeViolation(violation)}`, {
       hint: "See the agent file format in the claude-bottle README.",
     });
   }
-  const recipe = result.data;
+  const recipe = data as AgentFile;
   if (recipe.build && recipe.image) {
     throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: has both "build" and "image"; give one of them.`);
   }
@@ -165,13 +166,10 @@ export function validateRecipe(data: unknown, file: string): AgentFile {
   return recipe;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.length ? issue.path.map(String).join(".") : "(top level)";
-  if (issue.code === "unrecognized_keys") {
-    const where = issue.path.length ? ` in "${field}"` : "";
-    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}${where}`;
-  }
-  return `field "${field}": ${issue.message}`;
+function describeViolation({ path, message }: SchemaViolation): string {
+  const field = path.map(String).join(".");
+  if (message.startsWith("unknown field")) return field ? `${message} in "${field}"` : message;
+  return `field "${field || "(top level)"}": ${message}`;
 }
 
 function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearchOptions): ResolvedAgent {
@@ -185,8 +183,8 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
     image: recipe.build
       ? {
           kind: "build",
-          dockerfile: resolve(baseDir, recipe.build.dockerfile),
-          context: resolve(baseDir, recipe.build.context),
+          dockerfile: resolve(baseDir, recipe.build.dockerfile ?? "Dockerfile"),
+          context: resolve(baseDir, recipe.build.context ?? "."),
           args: recipe.build.args ?? {},
         }
       : { kind: "ref", ref: recipe.image! },
