@@ -86,8 +86,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
     async prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<DockerPrepared> {
       throwIfAborted(ctx.signal);
       validatePaths(agent);
-      await engine(ctx);
-      const image = await planAgentImage(agent);
+      // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
+      const [, image] = await Promise.all([engine(ctx), planAgentImage(agent)]);
       throwIfAborted(ctx.signal);
       return { agent, image };
     },
@@ -98,6 +98,9 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       // Again, as the directories may have gone since prepare.
       validatePaths(agent);
       const docker = await engine(ctx);
+      // The home volume does not depend on the image: look it up while the image is checked or built.
+      const homeVolume = ensureHomeVolume(docker, agent.slug, user);
+      homeVolume.catch(() => {}); // awaited below; a build failure must not leave it unobserved
       const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
       throwIfAborted(ctx.signal);
 
@@ -121,7 +124,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       let handedOver = false;
       try {
         container = await phase(ctx, "create", `Creating ${name}`, async () => {
-          const home = await ensureHomeVolume(docker, agent.slug, user);
+          const home = await homeVolume;
           const created = await createContainer(docker, createOptions);
           container = created;
           if (home !== "ready") {

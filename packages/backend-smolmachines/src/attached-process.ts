@@ -20,7 +20,7 @@ const STDERR_TAIL_BYTES = 16 * 1024;
 export async function runAttached(
   file: string,
   args: readonly string[],
-  options: { stdio: Stdio; env: Readonly<Record<string, string>>; signal: AbortSignal },
+  options: { stdio: Stdio; env: Readonly<Record<string, string>>; signal: AbortSignal; onSpawn?: () => void },
 ): Promise<AttachedResult> {
   const { stdin, stdout, stderr } = options.stdio;
   const own = (stream: unknown, fallback: "pipe") => (stream === process.stdin || stream === process.stdout || stream === process.stderr ? "inherit" : fallback);
@@ -34,6 +34,7 @@ export async function runAttached(
     stderr: own(stderr, "pipe"),
   });
 
+  if (options.onSpawn) child.once("spawn", options.onSpawn);
   let stderrTail = "";
   if (child.stdin) {
     // The process may end without reading all of stdin; that is not an error.

@@ -115,7 +115,12 @@ export async function launchSmolmachine(
 
   const env = guestEnvironment(prepared.agent.env, ctx.env);
   const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true);
-  const run = await runAttached(smolvm.path, args, { stdio: opts.stdio, env: env.values, signal: ctx.signal });
+  // The start phase ends when smolvm is running, so the host knows when the agent takes over the terminal.
+  let spawned = () => {};
+  const started = phase(ctx, "start", `Starting ${name}`, () => new Promise<void>((resolve) => (spawned = resolve)));
+  const run = await runAttached(smolvm.path, args, { stdio: opts.stdio, env: env.values, signal: ctx.signal, onSpawn: () => spawned() });
+  spawned(); // a process that never spawned still ends the phase
+  await started;
   if (run.canceled) throw abortedError(ctx.signal.reason);
   if (isSmolvmOwnFailure(run.exitCode, run.stderrTail)) throw smolvmFailure(smolvm, args, run.stderrTail, run.exitCode);
   return { detached: false, name, exitCode: run.exitCode };
