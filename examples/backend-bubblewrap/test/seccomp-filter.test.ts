@@ -16,6 +16,14 @@ const tryIoctls =
 const EPERM = "1";
 const ENOTTY = "25";
 
+/** These tests need perl and util-linux's script, and a filter for this machine's architecture: missing ones fail the test. */
+function requirePrerequisites(...programs: string[]): void {
+  for (const program of programs) {
+    if (!existsSync(program)) throw new Error(`${program} is missing: install it to run this test (Debian: perl, util-linux).`);
+  }
+  if (!ttyInjectionFilter()) throw new Error(`no seccomp filter for ${process.arch}: this test runs on x64 and arm64 only.`);
+}
+
 describe("ttyInjectionFilter", () => {
   it("is a whole number of BPF instructions on the architectures it knows, and absent elsewhere", () => {
     for (const arch of ["x64", "arm64"]) {
@@ -26,16 +34,18 @@ describe("ttyInjectionFilter", () => {
     expect(ttyInjectionFilter("riscv64")).toBeUndefined();
   });
 
-  it.skipIf(!existsSync(PERL) || !ttyInjectionFilter())("refuses TIOCSTI and TIOCLINUX, whatever the high bits, and lets other ioctls through", async () => {
+  it("refuses TIOCSTI and TIOCLINUX, whatever the high bits, and lets other ioctls through", async () => {
+    requirePrerequisites(PERL);
     const { stdout } = await runInSandbox(hostAgent({ command: [PERL, "-e", tryIoctls] }));
     // Stdin is a pipe here: an ioctl the filter lets through fails with ENOTTY, one it stops with EPERM.
     expect(stdout.trim().split("\n")).toEqual([`5412:${EPERM}`, `541c:${EPERM}`, `100005412:${EPERM}`, `5401:${ENOTTY}`]);
   });
 
   // A real terminal from util-linux's script(1); the driver uses the built package, as the CLI would.
-  it.skipIf(!existsSync(PERL) || !existsSync(SCRIPT) || !ttyInjectionFilter())(
+  it(
     "gives a terminal agent its controlling terminal, without TIOCSTI",
     async () => {
+      requirePrerequisites(PERL, SCRIPT);
       if (!existsSync(DIST)) throw new Error(`${DIST} is missing: build this package first (pnpm build).`);
       const driver = [
         `const { createBubblewrapBackend } = await import(${JSON.stringify(DIST)});`,
