@@ -51,9 +51,8 @@ export async function prepareSmolmachine(
 ): Promise<SmolmachinesPrepared> {
   throwIfAborted(ctx.signal);
   assertMountSources(agent);
-  // smolvm is checked before the build so that a missing one costs no build time.
-  const smolvm = await deps.smolvm(ctx);
-  const docker = await deps.docker(ctx);
+  // smolvm is checked before the build so that a missing one costs no build time; finding the engine overlaps it.
+  const [smolvm, docker] = await Promise.all([deps.smolvm(ctx), deps.docker(ctx)]);
   const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
   const image = await buildOnce(docker, agent, cache, ctx);
   throwIfAborted(ctx.signal);
