@@ -3,10 +3,11 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { BottleError, ErrorCodes, type Logger } from "@claude-bottle/core";
+import { ErrorCodes, type Logger } from "@claude-bottle/core";
 import { createTestContext } from "@claude-bottle/core/testing";
 import { createBubblewrapBackend } from "../src/index.js";
 import { hostAgent, hostEnv, runInSandbox } from "./fixtures.js";
+import { bottleErrorOf } from "@claude-bottle/core/testing";
 
 // Outside the workspace and outside /tmp (the sandbox has its own /tmp): /var/tmp is not bound.
 const outside = mkdtempSync("/var/tmp/bubblewrap-outside-");
@@ -27,11 +28,6 @@ function hostCommandLines(): string[] {
     });
 }
 
-async function bottleError(promise: Promise<unknown>): Promise<BottleError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!BottleError.isInstance(error)) throw new Error(`expected a BottleError, got ${String(error)}`);
-  return error;
-}
 
 describe("what the agent can see and change", () => {
   it("cannot see or write a host file outside the workspace", async () => {
@@ -144,7 +140,7 @@ describe("lifecycle and errors", () => {
     const agent = hostAgent({ command: ["sh", "-c", "echo started; exec sleep 3171"] });
     const stdout = new PassThrough();
     stdout.on("data", (chunk: Buffer) => chunk.toString().includes("started") && ctx.controller.abort());
-    const error = await bottleError(
+    const error = await bottleErrorOf(
       backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio: { stdin: new PassThrough(), stdout, stderr: new PassThrough() } }, ctx),
     );
     expect(error.code).toBe(ErrorCodes.ABORTED);
@@ -153,7 +149,7 @@ describe("lifecycle and errors", () => {
 
   it("refuses an agent without a command, saying why", async () => {
     const { command: _, ...agent } = hostAgent();
-    const error = await bottleError(createBubblewrapBackend().prepare(agent, createTestContext({ env: hostEnv })));
+    const error = await bottleErrorOf(createBubblewrapBackend().prepare(agent, createTestContext({ env: hostEnv })));
     expect(error.code).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(error.message).toContain("no command");
     expect(error.hint).toContain("command:");
@@ -161,13 +157,13 @@ describe("lifecycle and errors", () => {
 
   it("refuses a mount whose source does not exist", async () => {
     const agent = hostAgent({ mounts: [{ source: join(outside, "missing"), target: "/mnt/x", readOnly: true }] });
-    const error = await bottleError(createBubblewrapBackend().prepare(agent, createTestContext({ env: hostEnv })));
+    const error = await bottleErrorOf(createBubblewrapBackend().prepare(agent, createTestContext({ env: hostEnv })));
     expect(error.code).toBe(ErrorCodes.MOUNT_NOT_FOUND);
   });
 
   it("says how to install bubblewrap when it is missing", async () => {
     const backend = createBubblewrapBackend({ bwrap: join(outside, "no-bwrap-here") });
-    const error = await bottleError(backend.prepare(hostAgent(), createTestContext({ env: hostEnv })));
+    const error = await bottleErrorOf(backend.prepare(hostAgent(), createTestContext({ env: hostEnv })));
     expect(error.code).toBe("BUBBLEWRAP_NOT_FOUND");
     expect(error.hint).toContain("apt install bubblewrap");
     const checks = await backend.doctor!(createTestContext({ env: hostEnv }));
@@ -177,7 +173,7 @@ describe("lifecycle and errors", () => {
 
   it("finds bwrap through CLAUDE_BOTTLE_BWRAP", async () => {
     const ctx = createTestContext({ env: { CLAUDE_BOTTLE_BWRAP: join(outside, "elsewhere", "bwrap") } });
-    const error = await bottleError(createBubblewrapBackend().prepare(hostAgent(), ctx));
+    const error = await bottleErrorOf(createBubblewrapBackend().prepare(hostAgent(), ctx));
     expect(error.message).toContain(join(outside, "elsewhere", "bwrap"));
   });
 

@@ -67,7 +67,7 @@ describe("installed from its tarball into a user's project", () => {
 
   it("ships a real version range for its core peer, not a workspace: one", () => {
     const manifest = JSON.parse(readFileSync(join(project, "node_modules", "claude-bottle-backend-bubblewrap", "package.json"), "utf8"));
-    expect(manifest.peerDependencies["@claude-bottle/core"]).toMatch(/^\^\d+\.\d+\.\d+/);
+    expect(manifest.peerDependencies["@claude-bottle/core"]).toMatch(/^>=\d+\.\d+\.\d+ <1\.0\.0$/);
     expect(manifest.keywords).toContain("claude-bottle-backend");
     expect(JSON.stringify(manifest)).not.toContain("workspace:");
   });

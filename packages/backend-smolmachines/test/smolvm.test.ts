@@ -8,15 +8,8 @@ import { findSmolvmExecutable, locateSmolvm } from "../src/smolvm/locate.js";
 import { runSmolvm, smolvmCommandLine } from "../src/smolvm/run.js";
 import { compareVersions, MINIMUM_SMOLVM_VERSION, parseSmolvmVersion } from "../src/smolvm/version.js";
 import { fakeSmolvm, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { bottleErrorOf } from "@claude-bottle/core/testing";
 
-async function errorOf(promise: Promise<unknown>): Promise<BottleError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!BottleError.isInstance(error)) throw new Error(`expected a BottleError, got ${String(error)}`);
-  return error;
-}
 
 describe("smolvm --version", () => {
   it("reads clap's version line and spots a test double", () => {
@@ -40,7 +33,7 @@ describe("smolvm --version", () => {
 
   it("refuses a version older than the minimum, naming the version needed", async () => {
     const old = fakeSmolvm('echo "smolvm 1.8.4"');
-    const error = await errorOf(locateSmolvm({ path: old, platform: "darwin" }));
+    const error = await bottleErrorOf(locateSmolvm({ path: old, platform: "darwin" }));
     expect(error.code).toBe(ErrorCodes.SMOLVM_VERSION);
     expect(error.message).toContain("1.8.4");
     expect(error.message).toContain(MINIMUM_SMOLVM_VERSION);
@@ -49,7 +42,7 @@ describe("smolvm --version", () => {
 
   it("refuses a version line it cannot read", async () => {
     const odd = fakeSmolvm('echo "smolvm, the latest one"');
-    const error = await errorOf(locateSmolvm({ path: odd, platform: "linux", kvmDevice: "/dev/null" }));
+    const error = await bottleErrorOf(locateSmolvm({ path: odd, platform: "linux", kvmDevice: "/dev/null" }));
     expect(error.code).toBe(ErrorCodes.SMOLVM_VERSION);
     expect(error.message).toContain("smolvm, the latest one");
     expect(error.message).toContain(MINIMUM_SMOLVM_VERSION);
@@ -57,7 +50,7 @@ describe("smolvm --version", () => {
 
   it("refuses a smolvm whose --version fails", async () => {
     const broken = fakeSmolvm('echo "Error: cannot load libkrun" >&2; exit 1');
-    const error = await errorOf(locateSmolvm({ path: broken, platform: "linux" }));
+    const error = await bottleErrorOf(locateSmolvm({ path: broken, platform: "linux" }));
     expect(error.code).toBe(ErrorCodes.SMOLVM_VERSION);
     expect(error.message).toContain("cannot load libkrun");
   });
@@ -103,7 +96,7 @@ describe("finding smolvm", () => {
 describe("KVM", () => {
   it("needs a readable and writable KVM device on Linux for a real smolvm", async () => {
     const real = fakeSmolvm('echo "smolvm 1.9.2"');
-    const error = await errorOf(locateSmolvm({ path: real, platform: "linux", kvmDevice: "/nonexistent/kvm" }));
+    const error = await bottleErrorOf(locateSmolvm({ path: real, platform: "linux", kvmDevice: "/nonexistent/kvm" }));
     expect(error.code).toBe(ErrorCodes.KVM_UNAVAILABLE);
     expect(error.message).toContain("/nonexistent/kvm");
   });
@@ -118,7 +111,7 @@ describe("runSmolvm", () => {
     useDoubleState();
     const smolvm = { path: SMOLVM_DOUBLE, version: "1.9.2" };
     const args = ["pack", "create", "--image", "localhost/claude-bottle:abc", "-o", join(tmpdir(), "out")];
-    const error = await errorOf(runSmolvm(smolvm, args));
+    const error = await bottleErrorOf(runSmolvm(smolvm, args));
     expect(error.code).toBe(ErrorCodes.SMOLVM_FAILED);
     expect(error.message).toContain("Error: invalid image reference: localhost/claude-bottle:abc");
     expect(error.message).toContain(`Command: ${smolvmCommandLine(smolvm, args)}`);
@@ -135,6 +128,6 @@ describe("runSmolvm", () => {
     const controller = new AbortController();
     const running = runSmolvm({ path: slow, version: "1.9.2" }, ["pack", "create"], { signal: controller.signal });
     controller.abort();
-    expect((await errorOf(running)).code).toBe(ErrorCodes.ABORTED);
+    expect((await bottleErrorOf(running)).code).toBe(ErrorCodes.ABORTED);
   });
 });

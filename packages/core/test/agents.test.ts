@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BottleError, listAgents, parseMemory, resolveAgent, type BuiltinAgent } from "../src/index.js";
+import { listAgents, parseMemory, resolveAgent, type BuiltinAgent } from "../src/index.js";
+import { bottleErrorOf } from "../src/testing/index.js";
 
 const builtin: BuiltinAgent = {
   slug: "claude",
@@ -24,11 +25,6 @@ function layout() {
   return { root, project, nested, projectAgent, userAgent, options };
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<BottleError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!BottleError.isInstance(error)) throw new Error(`expected a BottleError, got ${String(error)}`);
-  return error;
-}
 
 describe("agents", () => {
   it("resolves a project agent with every default applied and paths made absolute", async () => {
@@ -97,7 +93,7 @@ describe("agents", () => {
   it("names the agents found when the one asked for does not exist", async () => {
     const t = layout();
     t.projectAgent("reviewer", "image: a/b:1");
-    const error = await errorOf(resolveAgent("reveiwer", t.options()));
+    const error = await bottleErrorOf(resolveAgent("reveiwer", t.options()));
     expect(error.code).toBe("AGENT_NOT_FOUND");
     expect(error.message).toContain('"reveiwer"');
     expect(error.hint).toContain("claude, reviewer");
@@ -121,7 +117,7 @@ describe("agents", () => {
   ])("rejects %s with an error naming the file and the field", async (_, yaml, expected) => {
     const t = layout();
     t.projectAgent("broken", yaml);
-    const error = await errorOf(resolveAgent("broken", t.options()));
+    const error = await bottleErrorOf(resolveAgent("broken", t.options()));
     expect(error.code).toBe("AGENT_INVALID");
     expect(error.message).toContain(join(t.project, ".claude-bottle", "agents", "broken.yaml"));
     expect(error.message).toContain(expected);
@@ -141,7 +137,7 @@ describe("agents", () => {
     t.projectAgent("Bad_Name", "image: a/b:1");
     expect((await listAgents(t.options())).map((a) => a.slug)).toEqual(["claude"]);
     for (const slug of ["Bad_Name", "-x", "a--b", "../etc", ""]) {
-      expect((await errorOf(resolveAgent(slug, t.options()))).code).toBe("INVALID_ARGUMENT");
+      expect((await bottleErrorOf(resolveAgent(slug, t.options()))).code).toBe("INVALID_ARGUMENT");
     }
   });
 

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BottleError, loadBackend, requireCapability, type LoadBackendOptions } from "../src/index.js";
+import { loadBackend, requireCapability, type LoadBackendOptions } from "../src/index.js";
+import { bottleErrorOf } from "../src/testing/index.js";
 
 /** A backend as a third party would publish it: plain ESM, no dependency on this workspace. */
 function backendSource(name: string, extra = ""): string {
@@ -57,11 +58,6 @@ function setup() {
   return { root, project, host, options, builtinCalls };
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<BottleError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!BottleError.isInstance(error)) throw new Error(`expected a BottleError, got ${String(error)}`);
-  return error;
-}
 
 describe("loadBackend", () => {
   it("defaults to docker, then CLAUDE_BOTTLE_BACKEND, then --backend", async () => {
@@ -121,7 +117,7 @@ describe("loadBackend", () => {
 
   it("says what to install when nothing resolves", async () => {
     const t = setup();
-    const error = await errorOf(loadBackend(t.options({ name: "podman" })));
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "podman" })));
     expect(error.code).toBe("BACKEND_NOT_FOUND");
     expect(error.message).toContain('"podman"');
     expect(error.hint).toContain("docker, smolmachines");
@@ -132,7 +128,7 @@ describe("loadBackend", () => {
   it("refuses a package without a factory as its default export", async () => {
     const t = setup();
     installPackage(t.project, "claude-bottle-backend-noexport", "export const backend = {};");
-    const error = await errorOf(loadBackend(t.options({ name: "noexport" })));
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "noexport" })));
     expect(error.code).toBe("BACKEND_INVALID");
     expect(error.message).toContain("default-export a factory");
   });
@@ -140,7 +136,7 @@ describe("loadBackend", () => {
   it("refuses a backend that speaks another contract version", async () => {
     const t = setup();
     installPackage(t.project, "claude-bottle-backend-future", backendSource("future").replace("apiVersion: 1", "apiVersion: 2"));
-    const error = await errorOf(loadBackend(t.options({ name: "future" })));
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "future" })));
     expect(error.code).toBe("BACKEND_API_VERSION");
     expect(error.message).toContain("version 2");
     expect(error.message).toContain("speaks version 1");
@@ -149,7 +145,7 @@ describe("loadBackend", () => {
   it("reports a package that throws while it is imported", async () => {
     const t = setup();
     installPackage(t.project, "claude-bottle-backend-broken", 'throw new Error("missing native module");');
-    const error = await errorOf(loadBackend(t.options({ name: "broken" })));
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "broken" })));
     expect(error.code).toBe("BACKEND_IMPORT_FAILED");
     expect(error.message).toContain("missing native module");
     expect((error.cause as Error).message).toBe("missing native module");
@@ -158,7 +154,7 @@ describe("loadBackend", () => {
   it("refuses a backend that advertises an operation it does not implement", async () => {
     const t = setup();
     installPackage(t.project, "claude-bottle-backend-liar", backendSource("liar").replace('["doctor"]', '["doctor", "list"]'));
-    const error = await errorOf(loadBackend(t.options({ name: "liar" })));
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "liar" })));
     expect(error.code).toBe("BACKEND_INVALID");
     expect(error.message).toContain("advertises list");
   });
@@ -169,7 +165,7 @@ describe("loadBackend", () => {
     const { backend } = await loadBackend(t.options({ name: "acme" }));
     const doctor = requireCapability(backend, "doctor");
     expect(await doctor({} as never)).toEqual([{ name: "ok", ok: true, detail: "fine" }]);
-    const error = await errorOf((async () => requireCapability(backend, "list"))());
+    const error = await bottleErrorOf((async () => requireCapability(backend, "list"))());
     expect(error.code).toBe("UNSUPPORTED");
     expect(error.message).toContain("acme");
   });

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import type { ResolvedAgent } from "../agent/model.js";
 import type { Backend, BackendFactory, LaunchOptions } from "../backend.js";
 import type { BackendContext } from "../context.js";
-import { BottleError, ErrorCodes } from "../errors.js";
+import { ErrorCodes } from "../errors.js";
 import { validateBackend } from "../plugin/load-backend.js";
-import { captureStdio, createTestContext } from "./harness.js";
+import { bottleErrorOf, captureStdio, createTestContext } from "./harness.js";
 
 /** The parts of vitest the suite uses; pass vitest's own so results land in your run. */
 export interface VitestApi {
@@ -58,13 +58,7 @@ export function describeBackendConformance<O>(vitest: VitestApi, options: Confor
     return { launched, stdout: io.stdout, stderr: io.stderr };
   };
   const expectBottleError = async (promise: Promise<unknown>, code?: string) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    if (!BottleError.isInstance(error)) {
-      throw new Error(`expected a BottleError${code ? ` ${code}` : ""}, got ${error === undefined ? "success" : String(error)}`);
-    }
+    const error = await bottleErrorOf(promise);
     if (code && error.code !== code) throw new Error(`expected error code ${code}, got ${error.code}: ${error.message}`);
   };
   const check = (condition: boolean, message: string) => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import type { Stdio } from "../backend.js";
 import type { BackendContext, ProgressEvent } from "../context.js";
+import { BottleError } from "../errors.js";
 import { silentLogger } from "../context.js";
 
 /** A context for tests: a fresh cache directory, a recorded event list, a live signal. */
@@ -43,4 +44,16 @@ export function captureStdio(input = ""): CapturedStdio {
   stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
   stdin.end(input);
   return { stdio: { stdin, stdout, stderr }, stdout: () => out, stderr: () => err };
+}
+
+/** The BottleError `promise` rejects with; throws when it resolves, or rejects with anything else. */
+export async function bottleErrorOf(promise: Promise<unknown>): Promise<BottleError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!BottleError.isInstance(error)) {
+    throw new Error(`expected a BottleError, got ${error === undefined ? "success" : String(error)}`);
+  }
+  return error;
 }
