@@ -1,6 +1,6 @@
 import { ErrorCodes } from "@claude-bottle/core";
 import { describe, expect, it } from "vitest";
-import { classifyRegistryFailure, registryOf } from "../src/image/registry-errors.js";
+import { classifyRegistryFailure, registryOf, registryRefused } from "../src/image/registry-errors.js";
 
 describe("registry failures", () => {
   it("finds the registry of a reference", () => {
@@ -35,6 +35,13 @@ describe("registry failures", () => {
 
   it("leaves other failures to the caller", () => {
     expect(classifyRegistryFailure("localhost:5000/cb:1", "unauthorized: authentication required", "push")).toBeUndefined();
+  });
+
+  it("names a registry that answered and refused as REGISTRY_REFUSED, quoting it", () => {
+    const error = registryRefused("localhost:5000/cb:1", "unauthorized: authentication required", "push");
+    expect(error.code).toBe(ErrorCodes.REGISTRY_REFUSED);
+    expect(error.message).toContain("localhost:5000 refused to push localhost:5000/cb:1: unauthorized: authentication required");
+    expect(error.hint).toContain("login");
   });
 });
 

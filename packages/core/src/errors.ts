@@ -28,6 +28,8 @@ export const ErrorCodes = {
   BOTTLE_NOT_FOUND: "BOTTLE_NOT_FOUND",
   REGISTRY_UNREACHABLE: "REGISTRY_UNREACHABLE",
   REGISTRY_INSECURE: "REGISTRY_INSECURE",
+  /** The registry answered but refused the push or pull (authentication, a read-only registry). */
+  REGISTRY_REFUSED: "REGISTRY_REFUSED",
   SMOLVM_NOT_FOUND: "SMOLVM_NOT_FOUND",
   SMOLVM_VERSION: "SMOLVM_VERSION",
   SMOLVM_FAILED: "SMOLVM_FAILED",

@@ -4,7 +4,7 @@ import { engineMessage, statusCodeOf } from "../errors.js";
 import { readEngineMessages } from "./json-stream.js";
 import { layerProgress } from "./layer-progress.js";
 import { splitRepoTag } from "./refs.js";
-import { classifyRegistryFailure } from "./registry-errors.js";
+import { classifyRegistryFailure, registryRefused } from "./registry-errors.js";
 
 /**
  * Pushes `ref` (`registry/repo:tag`), reporting bytes pushed of the total as
@@ -37,7 +37,7 @@ export async function pushImage(
   }
   if (failure === undefined) return;
   if (/does not exist locally|no such image/i.test(failure)) throw notFound(ref);
-  throw classifyRegistryFailure(ref, failure, "push") ?? new Error(`Pushing ${ref} failed: ${failure}`);
+  throw classifyRegistryFailure(ref, failure, "push") ?? registryRefused(ref, failure, "push");
 }
 
 function notFound(ref: string, cause?: unknown): BottleError {

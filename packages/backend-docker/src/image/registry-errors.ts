@@ -38,3 +38,11 @@ export function classifyRegistryFailure(ref: string, message: string, action: "p
   }
   return undefined;
 }
+
+/** A registry that answered and refused (a login needed, a read-only registry): what is left once the above are ruled out. */
+export function registryRefused(ref: string, message: string, action: "push" | "pull"): BottleError {
+  const registry = registryOf(ref);
+  return new BottleError(ErrorCodes.REGISTRY_REFUSED, `The registry ${registry} refused to ${action} ${ref}: ${message.trim()}`, {
+    hint: `Check that ${registry} accepts a ${action} of this image without a login, and that it is not read-only.`,
+  });
+}
