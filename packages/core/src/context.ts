@@ -1,6 +1,9 @@
 /**
  * Named steps of a start. Backends may report their own names too; these are
- * the ones the CLI knows how to label.
+ * the ones the CLI knows how to label. The host emits `backend-load`,
+ * `agent-resolve` and `prepare` itself. A backend opens `start` or `attach`
+ * just before the agent takes the terminal: the host clears its progress
+ * display then, and `--timing` counts "ready" from there.
  */
 export type PhaseName =
   | "backend-load"
