@@ -51,7 +51,12 @@ export async function registryCreations(docker: Dockerode, sinceMs: number): Pro
   })) as NodeJS.ReadableStream;
   let text = "";
   for await (const chunk of stream) text += chunk.toString();
-  return text.split("\n").filter((line) => line.trim() !== "").length;
+  // The engine's `since` is whole seconds: drop what happened earlier in that second (a cold prepare just before).
+  const sinceNs = BigInt(Math.floor(sinceMs)) * 1_000_000n;
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .filter((line) => BigInt((JSON.parse(line) as { timeNano: number }).timeNano) >= sinceNs).length;
 }
 
 /** Temporary tags left in the engine for a cache key. */
