@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted } from "@claude-bottle/core";
@@ -10,6 +10,12 @@ export interface Artifact {
   key: string;
   stub: string;
   machine: string;
+}
+
+/** An image as prepare needs it: its ID and what it runs by itself. */
+export interface BuiltImage {
+  id: string;
+  config: { Entrypoint?: string[] | null; Cmd?: string[] | null };
 }
 
 /** The cache key of an image: the first 16 hex characters of its `sha256:` ID. */
@@ -100,6 +106,34 @@ export class ArtifactCache {
       if (entry.startsWith(prefix)) await rm(join(this.dir, entry), { recursive: true, force: true });
     }
     return mkdtemp(join(this.dir, prefix));
+  }
+
+  /**
+   * Remembers which image the build inputs `contextHash` made, so that the
+   * next prepare of unchanged inputs finds its artifact without asking the
+   * engine. Written to a temporary file and renamed, so a reader never sees
+   * half of it. It holds image IDs and the image's own command, no secrets.
+   */
+  async recordInputs(contextHash: string, image: BuiltImage): Promise<void> {
+    const file = this.inputsFile(contextHash);
+    await mkdir(join(this.dir, "inputs"), { recursive: true });
+    const temporary = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(temporary, JSON.stringify(image));
+    await rename(temporary, file);
+  }
+
+  /** The image recorded for the build inputs `contextHash`, if any. */
+  async imageForInputs(contextHash: string): Promise<BuiltImage | undefined> {
+    try {
+      const image = JSON.parse(await readFile(this.inputsFile(contextHash), "utf8")) as BuiltImage;
+      return typeof image.id === "string" ? image : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private inputsFile(contextHash: string): string {
+    return join(this.dir, "inputs", `${contextHash.slice(0, 32)}.json`);
   }
 
   /** Moves what `smolvm pack create -o <staging>/<key>` wrote into the cache. */

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ensureAgentImage, planAgentImage, type AgentImage } from "@claude-bottle/backend-docker";
+import { ensureAgentImage, planAgentImage, type AgentImage, type ImagePlan } from "@claude-bottle/backend-docker";
 import {
   BottleError,
   abortedError,
@@ -11,7 +11,7 @@ import {
   type ResolvedAgent,
 } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { ArtifactCache, artifactCacheDir, cacheKeyOf, type Artifact } from "./artifact-cache.js";
+import { ArtifactCache, artifactCacheDir, cacheKeyOf, type Artifact, type BuiltImage } from "./artifact-cache.js";
 import { pushToLocalRegistry, startLocalRegistry, type LocalRegistry, type LocalRegistryOptions } from "./local-registry.js";
 import { assertMountSources } from "./mounts.js";
 import type { Smolvm } from "./smolvm/locate.js";
@@ -51,14 +51,11 @@ export async function prepareSmolmachine(
 ): Promise<SmolmachinesPrepared> {
   throwIfAborted(ctx.signal);
   assertMountSources(agent);
-  // smolvm is checked before the build so that a missing one costs no build time; finding the engine overlaps it.
-  const [smolvm, docker] = await Promise.all([deps.smolvm(ctx), deps.docker(ctx)]);
+  // smolvm is checked before the build so that a missing one costs no build time.
+  const smolvm = await deps.smolvm(ctx);
   const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
-  const image = await buildOnce(docker, agent, cache, ctx);
-  throwIfAborted(ctx.signal);
-
-  const key = cacheKeyOf(image.id);
-  const prepared = (artifact: Artifact): SmolmachinesPrepared => ({
+  const plan = await planAgentImage(agent);
+  const prepared = (image: BuiltImage, artifact: Artifact): SmolmachinesPrepared => ({
     agent,
     backend: "smolmachines",
     imageId: image.id,
@@ -66,6 +63,24 @@ export async function prepareSmolmachine(
     imageEntrypoint: image.config.Entrypoint ?? [],
     imageCmd: image.config.Cmd ?? [],
   });
+
+  // Unchanged build inputs whose machine is packed need nothing from the engine: the artifact is self-contained.
+  if (plan.kind === "build") {
+    const known = await cache.imageForInputs(plan.contextHash);
+    const hit =
+      known &&
+      (await phase(ctx, "cache-check", `Looking for the packed machine ${cacheKeyOf(known.id)}`, () => cache.lookup(cacheKeyOf(known.id))));
+    if (known && hit) return prepared(known, hit);
+  }
+
+  const docker = await deps.docker(ctx);
+  const image = await buildOnce(docker, agent, plan, cache, ctx);
+  throwIfAborted(ctx.signal);
+  const key = cacheKeyOf(image.id);
+  const remember = async (artifact: Artifact) => {
+    if (plan.kind === "build") await cache.recordInputs(plan.contextHash, image);
+    return prepared(image, artifact);
+  };
 
   // A miss leaves this phase holding the key's lock: whoever held it before may have packed the key meanwhile.
   const found = await phase(ctx, "cache-check", `Looking for the packed machine ${key}`, async () => {
@@ -79,9 +94,9 @@ export async function prepareSmolmachine(
     await lock.release();
     return { hit: packedMeanwhile };
   });
-  if (found.hit) return prepared(found.hit);
+  if (found.hit) return remember(found.hit);
   try {
-    return prepared(await packImage(docker, smolvm, image.id, key, cache, deps.registry, ctx));
+    return await remember(await packImage(docker, smolvm, image.id, key, cache, deps.registry, ctx));
   } finally {
     await found.lock!.release();
   }
@@ -92,8 +107,7 @@ export async function prepareSmolmachine(
  * would each make an image of their own, with different IDs and so different
  * cache keys; a lock per build input hash makes the second find the first's.
  */
-async function buildOnce(docker: Dockerode, agent: ResolvedAgent, cache: ArtifactCache, ctx: BackendContext): Promise<AgentImage> {
-  const plan = await planAgentImage(agent);
+async function buildOnce(docker: Dockerode, agent: ResolvedAgent, plan: ImagePlan, cache: ArtifactCache, ctx: BackendContext): Promise<AgentImage> {
   if (plan.kind === "ref") return ensureAgentImage(docker, plan, agent.slug, ctx);
   const lock = await cache.lock(`image-${plan.contextHash.slice(0, 16)}`, ctx.signal, () =>
     ctx.emit({ type: "progress", phase: "build", message: "Waiting for another build of the same image" }),

@@ -75,7 +75,13 @@ describe("prepare", () => {
     // Packed in a staging directory inside the cache, so the move into place is a rename.
     expect(pack![5]).toMatch(new RegExp(`^${join(ctx.cacheDir, "smolmachines", ".staging-")}`));
     await expectNoLeftovers(key, ctx.cacheDir, true);
-    expect(readdirSync(join(ctx.cacheDir, "smolmachines")).sort()).toEqual([key, `${key}.smolmachine`]);
+    expect(readdirSync(join(ctx.cacheDir, "smolmachines")).sort()).toEqual([key, `${key}.smolmachine`, "inputs"]);
+    // The record that lets the next prepare of the same inputs skip the engine: image ID and command, nothing else.
+    const [record] = readdirSync(join(ctx.cacheDir, "smolmachines", "inputs"));
+    expect(JSON.parse(readFileSync(join(ctx.cacheDir, "smolmachines", "inputs", record!), "utf8"))).toEqual({
+      id: prepared.imageId,
+      config: { Entrypoint: prepared.imageEntrypoint.length ? prepared.imageEntrypoint : null, Cmd: [...prepared.imageCmd] },
+    });
   });
 
   it("warm: an unchanged agent skips the build, the registry, the push and the pack", async () => {
@@ -89,10 +95,26 @@ describe("prepare", () => {
     const second = (await backend().prepare(agent, warm)) as SmolmachinesPrepared;
 
     expect(second.artifact).toEqual(first.artifact);
-    expect(startedPhases(warm.events)).toEqual(["cache-check", "cache-check"]);
+    expect(startedPhases(warm.events)).toEqual(["cache-check"]);
     expect(warm.events.some((e: ProgressEvent) => e.type === "progress" && e.phase === "push")).toBe(false);
     expect(packInvocations(state).length).toBe(packsBefore);
     expect(await registryCreations(docker, since)).toBe(0);
+  });
+
+  it("warm, with unchanged build inputs, needs no engine at all: the packed machine is self-contained", async () => {
+    const agent = freshAgent();
+    const cold = createTestContext();
+    const first = (await backend().prepare(agent, cold)) as SmolmachinesPrepared;
+    const deadEngine = new (docker.constructor as typeof Dockerode)({ socketPath: join(cold.cacheDir, "no-engine.sock") });
+    const second = (await backend({ docker: deadEngine }).prepare(agent, createTestContext({ cacheDir: cold.cacheDir }))) as SmolmachinesPrepared;
+    expect(second.artifact).toEqual(first.artifact);
+    expect(second.imageId).toBe(first.imageId);
+    // A changed input must not be served from that record: it needs the engine, which is not there.
+    const changed = freshAgent("changed");
+    const error = await backend({ docker: deadEngine })
+      .prepare(changed, createTestContext({ cacheDir: cold.cacheDir }))
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toBeDefined();
   });
 
   it("a changed Dockerfile makes a new image, a new key and a new artifact", async () => {
@@ -114,7 +136,7 @@ describe("prepare", () => {
     expect(new Set(results.map((r) => r.imageId)).size).toBe(1);
     expect(new Set(results.map((r) => r.artifact.machine)).size).toBe(1);
     expect(packInvocations(state)).toHaveLength(1);
-    expect(readdirSync(join(cacheDir, "smolmachines")).sort()).toEqual([key, `${key}.smolmachine`]);
+    expect(readdirSync(join(cacheDir, "smolmachines")).sort()).toEqual([key, `${key}.smolmachine`, "inputs"]);
     await expectNoLeftovers(key, cacheDir, true);
   });
 
