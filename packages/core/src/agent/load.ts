@@ -1,7 +1,6 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { load as parseYaml, YAMLException } from "js-yaml";
 import { BottleError, ErrorCodes } from "../errors.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
 import { agentSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
@@ -134,12 +133,16 @@ export async function resolveAgent(slug: string, options: AgentSearchOptions): P
 async function readRecipe(candidate: Candidate): Promise<AgentFile> {
   if (candidate.builtin) return candidate.builtin.recipe;
   const file = candidate.file!;
+  // Loaded here, not at the top: commands that read no agent file (ls, stop, a built-in agent) never pay for it.
+  const yaml = await import("js-yaml");
   let data: unknown;
   try {
-    data = parseYaml(await readFile(file, "utf8"));
+    data = yaml.load(await readFile(file, "utf8"));
   } catch (error) {
     const detail =
-      error instanceof YAMLException ? `${error.reason} (line ${error.mark.line + 1}, column ${error.mark.column + 1})` : String(error);
+      error instanceof yaml.YAMLException
+        ? `${error.reason} (line ${error.mark.line + 1}, column ${error.mark.column + 1})`
+        : String(error);
     throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: not valid YAML: ${detail}`, {
       hint: "Fix the syntax; the JSON Schema in @claude-bottle/core/agent.schema.json helps editors check it.",
       cause: error,
