@@ -49,3 +49,17 @@ export function readEngineMessages(stream: NodeJS.ReadableStream, onMessage: (me
     stream.on("close", () => reject(new Error("The engine closed the stream before it ended.")));
   });
 }
+
+/**
+ * Reads a pull or push stream to its end, handing progress messages on, and
+ * resolves with the engine's error message if one came (undefined otherwise):
+ * the engine reports a failed transfer inside a stream that ends normally.
+ */
+export async function readTransfer(stream: NodeJS.ReadableStream, onProgress: (message: EngineMessage) => void): Promise<string | undefined> {
+  let failure: string | undefined;
+  await readEngineMessages(stream, (message) => {
+    if (message.error || message.errorDetail) failure = message.errorDetail?.message ?? message.error;
+    else onProgress(message);
+  });
+  return failure;
+}

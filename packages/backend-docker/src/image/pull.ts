@@ -1,7 +1,7 @@
 import { BottleError, ErrorCodes, abortedError, throwIfAborted, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { engineMessage, statusCodeOf } from "../errors.js";
-import { readEngineMessages } from "./json-stream.js";
+import { readTransfer } from "./json-stream.js";
 import { layerProgress } from "./layer-progress.js";
 import { classifyRegistryFailure } from "./registry-errors.js";
 
@@ -15,11 +15,7 @@ export async function pullImage(docker: Dockerode, ref: string, ctx: Pick<Backen
   const onMessage = layerProgress(ctx, "pull", "Downloading");
   let failure: string | undefined;
   try {
-    const stream = await docker.pull(ref, { abortSignal: ctx.signal });
-    await readEngineMessages(stream, (message) => {
-      if (message.error || message.errorDetail) failure = message.errorDetail?.message ?? message.error;
-      else onMessage(message);
-    });
+    failure = await readTransfer(await docker.pull(ref, { abortSignal: ctx.signal }), onMessage);
   } catch (error) {
     if (ctx.signal.aborted) throw abortedError(ctx.signal.reason);
     failure = engineMessage(error);

@@ -1,7 +1,7 @@
 import { BottleError, ErrorCodes, abortedError, throwIfAborted, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { engineMessage, statusCodeOf } from "../errors.js";
-import { readEngineMessages } from "./json-stream.js";
+import { readTransfer } from "./json-stream.js";
 import { layerProgress } from "./layer-progress.js";
 import { splitRepoTag } from "./refs.js";
 import { classifyRegistryFailure, registryRefused } from "./registry-errors.js";
@@ -26,10 +26,7 @@ export async function pushImage(
     const { repo, tag } = splitRepoTag(ref);
     // The engine insists on an auth header even for a registry without auth: `{}` is the anonymous one.
     const stream = await docker.getImage(repo).push({ tag, authconfig: options.auth ?? {}, abortSignal: ctx.signal } as object);
-    await readEngineMessages(stream, (message) => {
-      if (message.error || message.errorDetail) failure = message.errorDetail?.message ?? message.error;
-      else onMessage(message);
-    });
+    failure = await readTransfer(stream, onMessage);
   } catch (error) {
     if (ctx.signal.aborted) throw abortedError(ctx.signal.reason);
     failure = engineMessage(error);
