@@ -19,7 +19,7 @@ import {
   type Stdio,
 } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { connectDocker, type ConnectOptions } from "./connect/connect.js";
+import { connectDocker, engineOf, type ConnectOptions, type DockerConnection } from "./connect/connect.js";
 import { connectStdio } from "./container/attach.js";
 import { findBottle, listBottles } from "./container/bottles.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
@@ -27,8 +27,18 @@ import { diagnose } from "./container/doctor.js";
 import { execInBottle } from "./container/exec.js";
 import { ensureHomeVolume, homeVolumeName, prepareHomeDirectory } from "./container/home-volume.js";
 import { BACKEND_NAME } from "./container/labels.js";
+import {
+  attachContainer,
+  createContainer,
+  inspectContainer,
+  removeContainer,
+  resizeContainer,
+  startContainer,
+  stopContainer,
+} from "./container/lifecycle.js";
 import { copyLogs } from "./container/logs.js";
 import { registerWait, type WaitCondition } from "./container/wait.js";
+import type { EngineApi } from "./engine/api.js";
 import { engineMessage, statusCodeOf } from "./errors.js";
 import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
 
@@ -60,15 +70,16 @@ const STOP_GRACE_SECONDS = 10;
 export const createDockerBackend: BackendFactory<DockerBackendOptions> = (options = {}) => {
   const user = options.user === undefined ? hostUser() : (options.user ?? undefined);
   const randomHex = options.randomHex ?? (() => randomBytes(3).toString("hex"));
-  let connection: Promise<Dockerode> | undefined;
+  const given: DockerConnection | undefined = options.docker && { ...engineOf(options.docker), source: "the engine passed in the options" };
+  let connection: Promise<DockerConnection> | undefined;
 
   /** One connection per backend, found on first use; a failed attempt is retried next time. */
-  const engine = (ctx: BackendContext): Promise<Dockerode> => {
-    if (options.docker) return Promise.resolve(options.docker);
+  const engine = (ctx: BackendContext): Promise<DockerConnection> => {
+    if (given) return Promise.resolve(given);
     connection ??= connectDocker({ env: ctx.env, ...options.connect }).then(
       (found) => {
         ctx.logger.debug(`docker: using the engine at ${found.source}`);
-        return found.docker;
+        return found;
       },
       (error: unknown) => {
         connection = undefined;
@@ -98,8 +109,9 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       // Again, as the directories may have gone since prepare.
       validatePaths(agent);
       const docker = await engine(ctx);
+      const { api } = docker;
       // The home volume does not depend on the image: look it up while the image is checked or built.
-      const homeVolume = ensureHomeVolume(docker, agent.slug, user);
+      const homeVolume = ensureHomeVolume(api, agent.slug, user);
       homeVolume.catch(() => {}); // awaited below; a build failure must not leave it unobserved
       const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
       throwIfAborted(ctx.signal);
@@ -120,19 +132,20 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
         autoRemove: !opts.detach,
       });
 
-      let container: Dockerode.Container | undefined;
+      let container: string | undefined;
       let handedOver = false;
       try {
         container = await phase(ctx, "create", `Creating ${name}`, async () => {
           const home = await homeVolume;
-          const created = await createContainer(docker, createOptions);
+          const created = await createContainer(api, createOptions);
           container = created;
           if (home !== "ready") {
-            await prepareHomeDirectory(created, user).catch(async (error: unknown) => {
+            // Rare (a new or foreign volume), so dockerode is loaded for it rather than on every start.
+            await prepareHomeDirectory(docker.docker.getContainer(created), user).catch(async (error: unknown) => {
               // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
               if (home === "created") {
-                await created.remove({ force: true }).catch(() => {});
-                await docker.getVolume(homeVolumeName(agent.slug)).remove().catch(() => {});
+                await removeContainer(api, created, { force: true }).catch(() => {});
+                await api.json("DELETE", `/volumes/${homeVolumeName(agent.slug)}`).catch(() => {});
               }
               throw error;
             });
@@ -141,11 +154,11 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
           return created;
         });
         if (opts.detach) {
-          await phase(ctx, "start", `Starting ${name}`, () => startContainer(container!));
+          await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
           handedOver = true;
           return { detached: true, name };
         }
-        const exitCode = await runAttached(docker, container, opts.stdio, ctx, {
+        const exitCode = await runAttached(api, container, opts.stdio, ctx, {
           config: createOptions,
           waitFor: "removed",
           ownsBottle: true,
@@ -155,25 +168,22 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
         return { detached: false, name, exitCode };
       } finally {
         // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
-        if (container && !handedOver) await container.remove({ force: true }).catch(() => {});
+        if (container && !handedOver) await removeContainer(api, container, { force: true }).catch(() => {});
       }
     },
 
     async list(ctx) {
-      return listBottles(await engine(ctx));
+      return listBottles((await engine(ctx)).api);
     },
 
     async stop(name, ctx) {
-      const container = await findBottle(await engine(ctx), name);
-      await container.stop({ t: STOP_GRACE_SECONDS }).catch((error: unknown) => {
-        // 304: it was not running, which is what was asked for.
-        if (statusCodeOf(error) !== 304) throw error;
-      });
+      const { api } = await engine(ctx);
+      await stopContainer(api, await findBottle(api, name), STOP_GRACE_SECONDS);
     },
 
     async remove(name, opts, ctx) {
-      const container = await findBottle(await engine(ctx), name);
-      await container.remove({ force: opts.force }).catch((error: unknown) => {
+      const { api } = await engine(ctx);
+      await removeContainer(api, await findBottle(api, name), { force: opts.force }).catch((error: unknown) => {
         if (statusCodeOf(error) === 409) {
           throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is running: ${engineMessage(error)}`, {
             hint: "Stop it first, or remove it with --force.",
@@ -185,15 +195,15 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
     },
 
     async logs(name, opts, ctx) {
-      const docker = await engine(ctx);
-      await copyLogs(docker, await findBottle(docker, name), opts, ctx.signal);
+      const { api, docker } = await engine(ctx);
+      await copyLogs(docker.getContainer(await findBottle(api, name)), opts, ctx.signal);
     },
 
     async attach(name, stdio, ctx) {
-      const docker = await engine(ctx);
-      const container = await findBottle(docker, name);
-      const { Config } = await requireRunning(container, name);
-      return runAttached(docker, container, stdio, ctx, {
+      const { api } = await engine(ctx);
+      const container = await findBottle(api, name);
+      const { Config } = await requireRunning(api, container, name);
+      return runAttached(api, container, stdio, ctx, {
         config: Config,
         waitFor: "next-exit",
         ownsBottle: false,
@@ -202,15 +212,15 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
     },
 
     async exec(name, opts, ctx) {
-      const docker = await engine(ctx);
-      const container = await findBottle(docker, name);
-      const { Config } = await requireRunning(container, name);
+      const { api, docker } = await engine(ctx);
+      const container = await findBottle(api, name);
+      const { Config } = await requireRunning(api, container, name);
       // The bottle's own user, as it was created; empty means the image's.
-      return execInBottle(docker, container, opts.command, opts.stdio, Config.User || undefined);
+      return execInBottle(docker.getContainer(container), opts.command, opts.stdio, Config.User || undefined);
     },
 
     async doctor(ctx) {
-      return diagnose(options.docker ? { docker: options.docker, source: "the engine passed in the options" } : undefined, {
+      return diagnose(given, {
         env: ctx.env,
         ...options.connect,
       });
@@ -247,34 +257,8 @@ function isDirectory(path: string): boolean {
   }
 }
 
-async function createContainer(docker: Dockerode, options: Dockerode.ContainerCreateOptions): Promise<Dockerode.Container> {
-  try {
-    return await docker.createContainer(options);
-  } catch (error) {
-    if (statusCodeOf(error) === 409) {
-      throw new BottleError(ErrorCodes.NAME_CONFLICT, `A container called ${options.name} already exists.`, {
-        hint: `Remove it (claude-bottle rm ${options.name}) or start again, which picks a new name.`,
-        cause: error,
-      });
-    }
-    throw error;
-  }
-}
-
-async function startContainer(container: Dockerode.Container): Promise<void> {
-  try {
-    await container.start();
-  } catch (error) {
-    // The engine refuses to start a process it cannot exec: a wrong command, a missing binary.
-    throw new BottleError("DOCKER_START_FAILED", `The bottle could not start: ${engineMessage(error)}`, {
-      hint: "Check the agent's command and that the image contains it.",
-      cause: error,
-    });
-  }
-}
-
-async function requireRunning(container: Dockerode.Container, name: string): Promise<Dockerode.ContainerInspectInfo> {
-  const info = await container.inspect();
+async function requireRunning(api: EngineApi, container: string, name: string): Promise<Dockerode.ContainerInspectInfo> {
+  const info = await inspectContainer(api, container);
   if (!info.State.Running) {
     throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is not running (${info.State.Status}).`, {
       hint: "See its output with `claude-bottle logs`, or remove it with `claude-bottle rm`.",
@@ -293,8 +277,8 @@ async function requireRunning(container: Dockerode.Container, name: string): Pro
  * bottle running, resolving with 0.
  */
 async function runAttached(
-  docker: Dockerode,
-  container: Dockerode.Container,
+  api: EngineApi,
+  container: string,
   stdio: Stdio,
   ctx: BackendContext,
   how: {
@@ -309,32 +293,26 @@ async function runAttached(
   const { config } = how;
   const tty = config.Tty === true;
   const { exited, stream, session } = await phase(ctx, "attach", how.title, async () => {
-    const exited = (await registerWait(docker, container.id, how.waitFor)).exitCode;
+    const exited = (await registerWait(api, container, how.waitFor)).exitCode;
     // The exit is awaited below only on some paths; an unobserved rejection must not crash the host.
     exited.catch(() => {});
-    const stream = (await container.attach({
-      stream: true,
-      stdin: config.OpenStdin,
-      stdout: true,
-      stderr: true,
-      hijack: true,
-    })) as NodeJS.ReadWriteStream;
-    const session = connectStdio(docker, stream, stdio, {
+    const stream = await attachContainer(api, container, config.OpenStdin === true);
+    const session = connectStdio(stream, stdio, {
       tty,
       stdin: config.OpenStdin === true,
       endInput: config.StdinOnce === true,
-      resize: (size) => container.resize(size),
+      resize: (size) => resizeContainer(api, container, size),
     });
     return { exited, stream, session };
   });
   const onAbort = how.ownsBottle
-    ? () => void container.stop({ t: STOP_GRACE_SECONDS }).catch(() => {})
+    ? () => void stopContainer(api, container, STOP_GRACE_SECONDS).catch(() => {})
     : () => (stream as unknown as { destroy: () => void }).destroy();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
     // The signal may have fired while attaching, before anyone listened.
     throwIfAborted(ctx.signal);
-    if (how.ownsBottle) await phase(ctx, "start", "Starting the agent", () => startContainer(container));
+    if (how.ownsBottle) await phase(ctx, "start", "Starting the agent", () => startContainer(api, container));
     session.followTerminalSize();
     await session.ended;
     if (ctx.signal.aborted && !how.ownsBottle) throw abortedError(ctx.signal.reason);

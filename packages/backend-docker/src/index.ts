@@ -2,7 +2,8 @@
 export { createDockerBackend, createDockerBackend as default, type DockerBackendOptions, type DockerPrepared } from "./backend.js";
 
 // Finding the engine.
-export { connectDocker, type ConnectOptions, type DockerConnection } from "./connect/connect.js";
+export { connectDocker, engineOf, type ConnectOptions, type DockerConnection, type DockerEngine } from "./connect/connect.js";
+export { EngineApi, EngineError, type EngineAddress, type Query, type RequestInit } from "./engine/api.js";
 export { dockerCandidates, fromDockerHost, type ConnectEnvironment, type DockerCandidate } from "./connect/strategies.js";
 export { isDockerDesktop } from "./connect/desktop.js";
 

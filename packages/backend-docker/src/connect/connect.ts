@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import { EngineApi } from "../engine/api.js";
 import { loadDockerode } from "./load-dockerode.js";
 import { dockerCandidates, type ConnectEnvironment, type DockerCandidate } from "./strategies.js";
 
@@ -16,10 +17,22 @@ export interface ConnectOptions {
   pingTimeoutMs?: number;
 }
 
-export interface DockerConnection {
-  docker: Dockerode;
+/** An engine, through the two clients that reach it. */
+export interface DockerEngine {
+  /** The small client the frequent calls go through. */
+  readonly api: EngineApi;
+  /** dockerode for the rest (build, pull, push, logs, exec); loaded on first use. */
+  readonly docker: Dockerode;
+}
+
+export interface DockerConnection extends DockerEngine {
   /** Which strategy found the engine, e.g. `default socket /var/run/docker.sock`. */
-  source: string;
+  readonly source: string;
+}
+
+/** Both clients for an engine, which callers may give as a dockerode instance (embedding, tests). */
+export function engineOf(engine: DockerEngine | Dockerode): DockerEngine {
+  return "modem" in engine ? { api: EngineApi.for(engine), docker: engine } : engine;
 }
 
 type Attempt = { candidate: DockerCandidate; detail: string; denied: boolean };
@@ -52,10 +65,10 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
       continue;
     }
     try {
-      // Inside the try: dockerode reads DOCKER_CERT_PATH files when it is built, and they may be missing.
-      const docker = new (loadDockerode())(candidate.options);
-      await ping(docker, options.pingTimeoutMs ?? 5_000);
-      return { docker, source: candidate.source };
+      const api = new EngineApi(candidate.options);
+      // A timeout on every request would also cut long builds and attaches; this bounds only the ping.
+      await api.request("GET", "/_ping", { signal: AbortSignal.timeout(options.pingTimeoutMs ?? 5_000) }).then((r) => r.resume());
+      return connection(api, candidate);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       attempts.push({ candidate, detail: describeFailure(error), denied: code === "EACCES" || code === "EPERM" });
@@ -64,11 +77,16 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
   throw unavailableError(attempts, where);
 }
 
-async function ping(docker: Dockerode, timeoutMs: number): Promise<void> {
-  // A timeout on the modem would also cut long builds and attaches; this bounds only the ping.
-  // dockerode accepts options here; its typings do not say so.
-  const pingWithOptions = docker.ping.bind(docker) as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
-  await pingWithOptions({ abortSignal: AbortSignal.timeout(timeoutMs) });
+function connection(api: EngineApi, candidate: DockerCandidate): DockerConnection {
+  let docker: Dockerode | undefined;
+  return {
+    api,
+    source: candidate.source,
+    get docker() {
+      docker ??= new (loadDockerode())(candidate.options);
+      return docker;
+    },
+  };
 }
 
 function describeFailure(error: unknown): string {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { Module, createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import type { Agent } from "node:http";
 import type Dockerode from "dockerode";
 
 const require = createRequire(import.meta.url);
@@ -21,6 +22,16 @@ export function loadDockerode(): typeof Dockerode {
   deferUntilUsed(join(dirname(dockerodeMain), "session.js"));
   deferUntilUsed(join(dirname(modemMain), "ssh.js"));
   return require("dockerode") as typeof Dockerode;
+}
+
+/**
+ * docker-modem's ssh transport: an http.Agent that reaches the engine through
+ * `docker system dial-stdio` over ssh. The engine client reuses it, so both
+ * clients reach an ssh:// engine the same way.
+ */
+export function loadSshAgent(): (options: object) => Agent {
+  const modemMain = createRequire(require.resolve("dockerode")).resolve("docker-modem");
+  return require(join(dirname(modemMain), "ssh.js")) as (options: object) => Agent;
 }
 
 function deferUntilUsed(modulePath: string): void {

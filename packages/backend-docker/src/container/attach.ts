@@ -1,5 +1,5 @@
 import type { Stdio } from "@claude-bottle/core";
-import type Dockerode from "dockerode";
+import { demultiplex } from "../engine/demux.js";
 
 /** Docker's default detach keys, Ctrl-P Ctrl-Q: the engine ends the attach and leaves the bottle running. */
 const DETACH_SEQUENCE = [0x10, 0x11] as const;
@@ -22,7 +22,6 @@ export interface StreamSession {
  * engine multiplexes stdout and stderr, which are kept apart here.
  */
 export function connectStdio(
-  docker: Dockerode,
   stream: NodeJS.ReadWriteStream,
   stdio: Stdio,
   options: {
@@ -50,7 +49,7 @@ export function connectStdio(
   });
 
   if (options.tty) stream.pipe(stdout, { end: false });
-  else docker.modem.demuxStream(stream, stdout, stderr);
+  else demultiplex(stream, stdout, stderr);
 
   const trackDetach = (chunk: Buffer | string) => {
     const tail = Buffer.from(chunk).subarray(-DETACH_SEQUENCE.length);

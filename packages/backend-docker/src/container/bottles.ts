@@ -1,13 +1,26 @@
 import { BottleError, ErrorCodes, Labels, type BottleInfo, type BottleState } from "@claude-bottle/core";
-import type Dockerode from "dockerode";
+import type { EngineApi } from "../engine/api.js";
 import { BACKEND_NAME } from "./labels.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
 const OWN_BOTTLES = [Labels.tool, `${Labels.backend}=${BACKEND_NAME}`];
 
+/** The engine's summary of a container, as `GET /containers/json` lists it. */
+interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Labels: Record<string, string>;
+  State: string;
+  Created: number;
+}
+
+function listContainers(api: EngineApi, filters: Record<string, string[]>): Promise<ContainerSummary[]> {
+  return api.json("GET", "/containers/json", { query: { all: true, filters: JSON.stringify(filters) } });
+}
+
 /** Every bottle of this backend, running or not. */
-export async function listBottles(docker: Dockerode): Promise<BottleInfo[]> {
-  const containers = await docker.listContainers({ all: true, filters: { label: OWN_BOTTLES } });
+export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
+  const containers = await listContainers(api, { label: OWN_BOTTLES });
   return containers.map((c) => ({
     name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
     agent: c.Labels[Labels.agent] ?? "",
@@ -36,17 +49,14 @@ function bottleState(state: string): BottleState {
   }
 }
 
-/** The container of the bottle called `name`; a container of another tool or backend does not count. */
-export async function findBottle(docker: Dockerode, name: string): Promise<Dockerode.Container> {
+/** The container ID of the bottle called `name`; a container of another tool or backend does not count. */
+export async function findBottle(api: EngineApi, name: string): Promise<string> {
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const [match] = await docker.listContainers({
-    all: true,
-    filters: { name: [`^/${escaped}$`], label: OWN_BOTTLES },
-  });
+  const [match] = await listContainers(api, { name: [`^/${escaped}$`], label: OWN_BOTTLES });
   if (!match) {
     throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `There is no bottle called ${name} on the docker backend.`, {
       hint: "List the bottles with `claude-bottle ls`.",
     });
   }
-  return docker.getContainer(match.Id);
+  return match.Id;
 }

@@ -9,7 +9,6 @@ import { HOME_DIR } from "./home-volume.js";
  * user, with the caller's stdio; resolves with the command's exit code.
  */
 export async function execInBottle(
-  docker: Dockerode,
   container: Dockerode.Container,
   command: readonly string[],
   stdio: Stdio,
@@ -28,7 +27,7 @@ export async function execInBottle(
     ...(user ? { User: user } : {}),
   });
   const stream = await exec.start({ hijack: true, stdin: true, Tty: tty });
-  const session = connectStdio(docker, stream, stdio, {
+  const session = connectStdio(stream, stdio, {
     tty,
     stdin: true,
     endInput: true,

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { Labels } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import type { EngineApi } from "../engine/api.js";
 import { statusCodeOf } from "../errors.js";
 import type { HostUser } from "./create-options.js";
 import { BACKEND_NAME } from "./labels.js";
@@ -36,17 +37,19 @@ function ownerOf(user: HostUser | undefined): string {
 export type HomeVolumeState = "ready" | "created" | "foreign";
 
 /** Makes sure the agent's home volume exists, and says whether HOME still has to be made. */
-export async function ensureHomeVolume(docker: Dockerode, slug: string, user: HostUser | undefined): Promise<HomeVolumeState> {
+export async function ensureHomeVolume(api: EngineApi, slug: string, user: HostUser | undefined): Promise<HomeVolumeState> {
   const name = homeVolumeName(slug);
   try {
-    const volume = await docker.getVolume(name).inspect();
+    const volume = await api.json<{ Labels?: Record<string, string> | null }>("GET", `/volumes/${encodeURIComponent(name)}`);
     return volume.Labels?.[HOME_OWNER_LABEL] === ownerOf(user) ? "ready" : "foreign";
   } catch (error) {
     if (statusCodeOf(error) !== 404) throw error;
   }
-  await docker.createVolume({
+  await api.json("POST", "/volumes/create", {
+    body: {
     Name: name,
-    Labels: { [Labels.tool]: "true", [Labels.agent]: slug, [Labels.backend]: BACKEND_NAME, [HOME_OWNER_LABEL]: ownerOf(user) },
+      Labels: { [Labels.tool]: "true", [Labels.agent]: slug, [Labels.backend]: BACKEND_NAME, [HOME_OWNER_LABEL]: ownerOf(user) },
+    },
   });
   return "created";
 }

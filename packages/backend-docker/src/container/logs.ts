@@ -1,13 +1,13 @@
 import { Readable } from "node:stream";
 import type { LogsOptions } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import { demultiplex } from "../engine/demux.js";
 
 /**
  * Copies a bottle's output so far (and, with `follow`, until it stops or the
  * signal fires) to stdout and stderr, kept apart.
  */
 export async function copyLogs(
-  docker: Dockerode,
   container: Dockerode.Container,
   options: LogsOptions,
   signal: AbortSignal,
@@ -30,6 +30,6 @@ export async function copyLogs(
     output.on("close", resolve);
     output.on("error", (error) => (signal.aborted ? resolve() : reject(error)));
     if (Config.Tty) output.on("data", (chunk: Buffer) => stdout.write(chunk));
-    else docker.modem.demuxStream(output, stdout, stderr);
+    else demultiplex(output, stdout, stderr);
   });
 }

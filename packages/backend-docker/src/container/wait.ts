@@ -1,5 +1,4 @@
-import type { IncomingMessage } from "node:http";
-import type Dockerode from "dockerode";
+import { readText, type EngineApi } from "../engine/api.js";
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
 
@@ -9,38 +8,14 @@ export type WaitCondition = "not-running" | "next-exit" | "removed";
  * It is wrapped in an object because a promise resolved with a promise would
  * wait for the inner one.
  * Registering before `start` is what makes a process that exits at once
- * impossible to miss; dockerode's own wait resolves only at the end.
+ * impossible to miss.
  */
-export function registerWait(docker: Dockerode, containerId: string, condition: WaitCondition): Promise<{ exitCode: Promise<number> }> {
-  return new Promise((registered, failed) => {
-    docker.modem.dial(
-      {
-        path: `/containers/${containerId}/wait?`,
-        method: "POST",
-        isStream: true,
-        statusCodes: { 200: true, 400: "bad parameter", 404: "no such container", 500: "server error" },
-        options: { condition },
-      },
-      (error, result) => {
-        if (error) return failed(error);
-        const response = result as IncomingMessage;
-        registered({
-          exitCode: new Promise<number>((resolve, reject) => {
-            let body = "";
-            response.on("data", (chunk: Buffer) => (body += chunk.toString()));
-            response.on("error", reject);
-            response.on("end", () => {
-              try {
-                const result = JSON.parse(body) as { StatusCode: number; Error?: { Message?: string } | null };
-                if (result.Error?.Message) reject(new Error(result.Error.Message));
-                else resolve(result.StatusCode);
-              } catch (parseError) {
-                reject(parseError);
-              }
-            });
-          }),
-        });
-      },
-    );
+export async function registerWait(api: EngineApi, containerId: string, condition: WaitCondition): Promise<{ exitCode: Promise<number> }> {
+  const response = await api.request("POST", `/containers/${containerId}/wait`, { query: { condition } });
+  const exitCode = readText(response).then((body) => {
+    const result = JSON.parse(body) as { StatusCode: number; Error?: { Message?: string } | null };
+    if (result.Error?.Message) throw new Error(result.Error.Message);
+    return result.StatusCode;
   });
+  return { exitCode };
 }

@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
 import { BottleError, ErrorCodes, Labels, phase, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import { engineOf, type DockerEngine } from "../connect/connect.js";
+import type { EngineApi } from "../engine/api.js";
 import { buildImage } from "./build.js";
 import { hashBuildContext, readBuildContext } from "./context.js";
 import { pullImage } from "./pull.js";
@@ -66,23 +68,27 @@ export async function planAgentImage(agent: ResolvedAgent): Promise<ImagePlan> {
  * when the engine does not have it.
  */
 export async function ensureAgentImage(
-  docker: Dockerode,
+  engine: DockerEngine | Dockerode,
   plan: ImagePlan,
   slug: string,
   ctx: Pick<BackendContext, "emit" | "signal">,
 ): Promise<AgentImage> {
+  // The warm path is one inspect through the small client; dockerode is loaded only to build or pull.
+  const target = engineOf(engine);
+  const { api } = target;
+  const docker = () => target.docker;
   if (plan.kind === "ref") {
-    const present = await phase(ctx, "cache-check", `Looking for ${plan.ref}`, () => inspectImage(docker, plan.ref));
+    const present = await phase(ctx, "cache-check", `Looking for ${plan.ref}`, () => inspectImage(api, plan.ref));
     if (present) return described(present);
-    await phase(ctx, "pull", `Pulling ${plan.ref}`, () => pullOrExplain(docker, plan.ref, ctx));
-    return describe(docker, plan.ref);
+    await phase(ctx, "pull", `Pulling ${plan.ref}`, () => pullOrExplain(docker(), plan.ref, ctx));
+    return describe(api, plan.ref);
   }
 
-  const cached = await phase(ctx, "cache-check", `Looking for ${plan.tag}`, () => inspectImage(docker, plan.tag));
+  const cached = await phase(ctx, "cache-check", `Looking for ${plan.tag}`, () => inspectImage(api, plan.tag));
   if (cached) return described(cached);
   await phase(ctx, "build", `Building the image of ${slug}`, () =>
     buildImage(
-      docker,
+      docker(),
       {
         dockerfile: plan.dockerfile,
         context: plan.context,
@@ -93,12 +99,12 @@ export async function ensureAgentImage(
       ctx,
     ),
   );
-  await untagOlderBuilds(docker, slug, plan.tag);
-  return describe(docker, plan.tag);
+  await untagOlderBuilds(docker(), slug, plan.tag);
+  return describe(api, plan.tag);
 }
 
-async function describe(docker: Dockerode, ref: string): Promise<AgentImage> {
-  const image = await inspectImage(docker, ref);
+async function describe(api: EngineApi, ref: string): Promise<AgentImage> {
+  const image = await inspectImage(api, ref);
   if (!image) throw new BottleError(ErrorCodes.IMAGE_NOT_FOUND, `The image ${ref} disappeared from the engine.`);
   return described(image);
 }

@@ -1,16 +1,19 @@
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import { EngineApi } from "../engine/api.js";
 import { engineMessage, statusCodeOf } from "../errors.js";
 
 /** The image ID (`sha256:…`) a reference or ID points at, or undefined when the engine has no such image. */
-export async function imageId(docker: Dockerode, ref: string): Promise<string | undefined> {
-  return (await inspectImage(docker, ref))?.Id;
+export async function imageId(engine: EngineApi | Dockerode, ref: string): Promise<string | undefined> {
+  return (await inspectImage(engine, ref))?.Id;
 }
 
 /** The engine's full description of an image, or undefined when it has no such image. */
-export async function inspectImage(docker: Dockerode, ref: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+export async function inspectImage(engine: EngineApi | Dockerode, ref: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+  const api = engine instanceof EngineApi ? engine : EngineApi.for(engine);
   try {
-    return await docker.getImage(ref).inspect();
+    // Slashes stay: they are part of a repository's name in the path, as the engine routes it.
+    return await api.json("GET", `/images/${encodeURIComponent(ref).replace(/%2F/g, "/")}/json`);
   } catch (error) {
     if (statusCodeOf(error) === 404) return undefined;
     throw error;

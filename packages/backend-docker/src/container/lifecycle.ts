@@ -1,0 +1,58 @@
+import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import type { EngineApi } from "../engine/api.js";
+import { engineMessage, statusCodeOf } from "../errors.js";
+
+/** Creates the container and returns its ID; a taken name is NAME_CONFLICT. */
+export async function createContainer(api: EngineApi, options: Dockerode.ContainerCreateOptions): Promise<string> {
+  const { name, ...body } = options;
+  try {
+    const created = await api.json<{ Id: string }>("POST", "/containers/create", { query: { name }, body });
+    return created.Id;
+  } catch (error) {
+    if (statusCodeOf(error) === 409) {
+      throw new BottleError(ErrorCodes.NAME_CONFLICT, `A container called ${name} already exists.`, {
+        hint: `Remove it (claude-bottle rm ${name}) or start again, which picks a new name.`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+export async function startContainer(api: EngineApi, id: string): Promise<void> {
+  try {
+    await api.json("POST", `/containers/${id}/start`);
+  } catch (error) {
+    // The engine refuses to start a process it cannot exec: a wrong command, a missing binary.
+    throw new BottleError("DOCKER_START_FAILED", `The bottle could not start: ${engineMessage(error)}`, {
+      hint: "Check the agent's command and that the image contains it.",
+      cause: error,
+    });
+  }
+}
+
+/** Stops the container, killing it after `graceSeconds`; one that was not running is fine. */
+export async function stopContainer(api: EngineApi, id: string, graceSeconds: number): Promise<void> {
+  await api.json("POST", `/containers/${id}/stop`, { query: { t: graceSeconds } }).catch((error: unknown) => {
+    // 304: it was not running, which is what was asked for.
+    if (statusCodeOf(error) !== 304) throw error;
+  });
+}
+
+export async function removeContainer(api: EngineApi, id: string, options: { force?: boolean } = {}): Promise<void> {
+  await api.json("DELETE", `/containers/${id}`, { query: { force: options.force } });
+}
+
+export function inspectContainer(api: EngineApi, id: string): Promise<Dockerode.ContainerInspectInfo> {
+  return api.json("GET", `/containers/${id}/json`);
+}
+
+/** The attach stream of a container: its output, and its stdin when it has one open. */
+export function attachContainer(api: EngineApi, id: string, stdin: boolean): Promise<NodeJS.ReadWriteStream> {
+  return api.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true } });
+}
+
+export async function resizeContainer(api: EngineApi, id: string, size: { h: number; w: number }): Promise<void> {
+  await api.json("POST", `/containers/${id}/resize`, { query: size });
+}

@@ -1,0 +1,102 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { captureStdio } from "@claude-bottle/core/testing";
+import { busyboxAgent } from "@claude-bottle/test-support";
+import type Dockerode from "dockerode";
+import { afterAll, describe, expect, it } from "vitest";
+import { demultiplex } from "../src/engine/demux.js";
+import { engineMessage, statusCodeOf } from "../src/errors.js";
+import { EngineApi, EngineError, connectDocker, createDockerBackend, homeVolumeName } from "../src/index.js";
+import { bundleForChildProcess } from "./support/bundle.js";
+import { createTestContext, uniqueSuffix, useTestEngine } from "./support/engine.js";
+
+let docker: Dockerode;
+useTestEngine((found) => (docker = found));
+const slug = `engine-api-${uniqueSuffix()}`;
+
+afterAll(async () => {
+  if (!docker) return;
+  const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
+  for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+  await docker.getVolume(homeVolumeName(slug)).remove().catch(() => {});
+});
+
+/** One multiplexed frame: stream type, three zero bytes, payload size, payload. */
+function frame(stream: 1 | 2, text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+describe("demultiplex", () => {
+  it("keeps stdout and stderr apart however the frames are cut", async () => {
+    const wire = Buffer.concat([frame(1, "out one\n"), frame(2, "err one\n"), frame(1, ""), frame(1, "out two\n")]);
+    for (let cut = 1; cut < wire.length; cut++) {
+      const source = new PassThrough();
+      const io = captureStdio();
+      demultiplex(source, io.stdio.stdout, io.stdio.stderr);
+      // Every chunk boundary from 1 byte up, so headers and payloads are split everywhere.
+      for (let at = 0; at < wire.length; at += cut) source.write(wire.subarray(at, at + cut));
+      await new Promise(setImmediate);
+      expect(io.stdout()).toBe("out one\nout two\n");
+      expect(io.stderr()).toBe("err one\n");
+    }
+  });
+});
+
+describe("EngineApi", () => {
+  it("talks to the engine the connection found, and errors carry the engine's status and message", async () => {
+    const { api } = await connectDocker();
+    const version = await api.json<{ ApiVersion: string }>("GET", "/version");
+    expect(version.ApiVersion).toMatch(/^\d+\.\d+$/);
+
+    const error = await api.json("GET", "/images/claude-bottle-test/no-such-image:0/json").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineError);
+    expect(statusCodeOf(error)).toBe(404);
+    expect(engineMessage(error)).toMatch(/no such image/i);
+  });
+
+  it("refuses to hijack a container that does not exist, with the engine's 404", async () => {
+    const { api } = await connectDocker();
+    const error = await api.hijack("/containers/claude-bottle-test-no-such-container/attach", { query: { stream: true } }).catch((e: unknown) => e);
+    expect(statusCodeOf(error)).toBe(404);
+    expect(engineMessage(error)).toMatch(/no such container/i);
+  });
+
+  it("is built once per dockerode instance given to it", () => {
+    expect(EngineApi.for(docker)).toBe(EngineApi.for(docker));
+  });
+});
+
+describe("the warm path", () => {
+  it("starts a bottle from an image already built without loading dockerode", async () => {
+    const agent = busyboxAgent({ slug, command: ["sh", "-c", "echo warm; exit 4"], workspace: join(import.meta.dirname, "..") });
+    // Cold, in this process: the build needs dockerode.
+    const ctx = createTestContext();
+    const backend = createDockerBackend();
+    const io = captureStdio();
+    await backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
+    expect(io.stdout()).toBe("warm\n");
+
+    // Warm, in a fresh process: prepare, launch and list, then which modules were loaded.
+    const bundle = await bundleForChildProcess("warm-path");
+    const script = `
+      import { createRequire } from "node:module";
+      import { createDockerBackend } from ${JSON.stringify(bundle)};
+      const ctx = { emit() {}, signal: new AbortController().signal, cacheDir: "/tmp", env: process.env, cwd: process.cwd(),
+        logger: { debug() {}, info() {}, warn() {}, error() {} } };
+      const backend = createDockerBackend();
+      const prepared = await backend.prepare(${JSON.stringify(agent)}, ctx);
+      const launched = await backend.launch(prepared, { extraArgs: [], detach: false, stdio: process }, ctx);
+      await backend.list(ctx);
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /[\\\\/](dockerode|docker-modem)[\\\\/]/.test(path));
+      console.error(JSON.stringify({ exitCode: launched.exitCode, loaded }));
+    `;
+    const child = spawnSync(process.execPath, ["--no-deprecation", "--input-type=module", "-e", script], { encoding: "utf8", input: "" });
+    expect(child.stdout).toBe("warm\n");
+    expect(JSON.parse(child.stderr)).toEqual({ exitCode: 4, loaded: [] });
+  });
+});
