@@ -20,7 +20,7 @@ describe("progress on a terminal", () => {
   afterEach(() => terminal?.kill());
 
   /** Runs the CLI in a terminal; its stdout goes to a file so the screen shows stderr alone. */
-  const startInTerminal = (args: string, env: Record<string, string>) => {
+  const startInTerminal = (args: string, env: Record<string, string>, setup: string[] = []) => {
     for (const name of ["exit-code", "stdout"]) rmSync(file(name), { force: true });
     const script = file("in-terminal.sh");
     writeFileSync(
@@ -30,6 +30,7 @@ describe("progress on a terminal", () => {
         "unset CI",
         `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} CLAUDE_BOTTLE_BACKEND=fake`,
         ...Object.entries(env).map(([name, value]) => `export ${name}=${value}`),
+        ...setup,
         `${process.execPath} ${CLI_BIN} ${args} > ${file("stdout")}`,
         `echo $? > ${file("exit-code")}`,
         "exec sleep 600",
@@ -59,6 +60,15 @@ describe("progress on a terminal", () => {
   it("prints plain lines instead when CI is set", async () => {
     const screen = startInTerminal("start bb", { CI: "true" });
     await screen.waitForScreen("the CLI to exit", () => existsSync(file("exit-code")));
+    const text = await screen.waitForScreen("the output", (screen) => screen.includes("fake agent stderr"));
+    expect(text).toContain("claude-bottle: Building the fake image...");
+  });
+
+  it("prints plain lines on a terminal that reports no size, where a spinner cannot redraw its line", async () => {
+    // A pty nobody sized says 0×0; a spinner there once cleared "lines" forever.
+    const screen = startInTerminal("start bb", {}, ["stty rows 0 cols 0"]);
+    await screen.waitForScreen("the CLI to exit", () => existsSync(file("exit-code")));
+    expect(readFileSync(file("exit-code"), "utf8").trim()).toBe("0");
     const text = await screen.waitForScreen("the output", (screen) => screen.includes("fake agent stderr"));
     expect(text).toContain("claude-bottle: Building the fake image...");
   });

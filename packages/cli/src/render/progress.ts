@@ -24,7 +24,8 @@ export interface RendererOptions {
 
 /** A spinner on an interactive terminal; plain lines in CI, in logs and through pipes. */
 export async function createProgressRenderer(options: RendererOptions): Promise<ProgressRenderer> {
-  if (options.stream.isTTY && !isCI(options.env) && options.env.TERM !== "dumb") {
+  // A terminal that reports no width (a pty nobody sized, some consoles) cannot redraw a line in place.
+  if (options.stream.isTTY && options.stream.columns > 0 && !isCI(options.env) && options.env.TERM !== "dumb") {
     const { SpinnerRenderer } = await import("./spinner.js");
     return new SpinnerRenderer(options);
   }
