@@ -1,5 +1,5 @@
 import type { PhaseName, ProgressEvent } from "@claude-bottle/core";
-import ora, { type Ora } from "ora";
+import type { Ora } from "ora";
 import { describeProgress, formatDuration } from "./format.js";
 import type { ProgressRenderer, RendererOptions } from "./progress.js";
 
@@ -15,28 +15,34 @@ interface ActivePhase {
 const PERSIST_AFTER_MS = 1000;
 
 /**
+ * How long work must have been going on before a spinner is worth showing.
+ * ora and its dependencies take 60 to 120 ms to load, more than a whole warm
+ * start takes before the agent has the terminal: they are loaded only once
+ * the work has lasted this long, so a warm start never pays for them.
+ */
+const SPINNER_AFTER_MS = 150;
+
+/**
  * A spinner naming the innermost running phase and its live detail (build
  * step, bytes pushed). Phases nest: when an inner one ends, the outer one's
  * title comes back.
  */
 export class SpinnerRenderer implements ProgressRenderer {
-  private readonly spinner: Ora;
+  /** Undefined until work has gone on for SPINNER_AFTER_MS. */
+  private spinner: Ora | undefined;
+  private loadTimer: NodeJS.Timeout | undefined;
   private readonly active: ActivePhase[] = [];
-  private handedOver = false;
+  /** Set when the agent takes the terminal or the host stops us: no spinner may start after it. */
+  private done = false;
 
-  constructor(private readonly options: RendererOptions) {
-    // discardStdin would put stdin in raw mode behind the backend's back and
-    // swallow Ctrl-C; the terminal's own SIGINT is what aborts the work.
-    this.spinner = ora({ stream: options.stream, discardStdin: false });
-  }
+  constructor(private readonly options: RendererOptions) {}
 
   handle(event: ProgressEvent): void {
-    if (this.handedOver) return;
+    if (this.done) return;
     switch (event.type) {
       case "phase-start":
         if (this.options.handOverPhases.has(event.phase)) {
-          this.handedOver = true;
-          this.spinner.stop();
+          this.stop();
           return;
         }
         this.active.push({ phase: event.phase, title: event.title, startedAt: event.at });
@@ -60,7 +66,25 @@ export class SpinnerRenderer implements ProgressRenderer {
   }
 
   stop(): void {
-    this.spinner.stop();
+    this.done = true;
+    clearTimeout(this.loadTimer);
+    this.spinner?.stop();
+  }
+
+  /** Loads ora once a step has lasted SPINNER_AFTER_MS, then shows what is running by then. */
+  private spinnerSoon(): void {
+    if (this.loadTimer || this.done) return;
+    this.loadTimer = setTimeout(() => {
+      void import("ora").then(({ default: ora }) => {
+        if (this.done) return;
+        // discardStdin would put stdin in raw mode behind the backend's back and
+        // swallow Ctrl-C; the terminal's own SIGINT is what aborts the work.
+        this.spinner = ora({ stream: this.options.stream, discardStdin: false });
+        this.show();
+      });
+    }, SPINNER_AFTER_MS);
+    // Waiting to show a spinner is no reason to keep the process alive.
+    this.loadTimer.unref();
   }
 
   private end(phase: PhaseName, ok: boolean, at: number): void {
@@ -68,17 +92,18 @@ export class SpinnerRenderer implements ProgressRenderer {
     if (index === -1) return;
     const [ended] = this.active.splice(index, 1);
     const took = at - ended!.startedAt;
-    if (!ok) this.spinner.fail(ended!.title);
-    else if (took >= PERSIST_AFTER_MS) this.spinner.succeed(`${ended!.title} (${formatDuration(took)})`);
+    // Before the spinner there is nothing on screen to mark: the error report says what failed.
+    if (!ok) this.spinner?.fail(ended!.title);
+    else if (took >= PERSIST_AFTER_MS) this.spinner?.succeed(`${ended!.title} (${formatDuration(took)})`);
     this.show();
   }
 
   /** Writes a line where the spinner is and redraws the spinner under it. */
   private printAbove(line: string): void {
-    const spinning = this.spinner.isSpinning;
-    if (spinning) this.spinner.clear();
+    const spinning = this.spinner?.isSpinning === true;
+    if (spinning) this.spinner!.clear();
     this.options.stream.write(`${line}\n`);
-    if (spinning) this.spinner.render();
+    if (spinning) this.spinner!.render();
   }
 
   private setDetail(phase: PhaseName, detail: string): void {
@@ -90,6 +115,10 @@ export class SpinnerRenderer implements ProgressRenderer {
 
   private show(): void {
     const current = this.active.at(-1);
+    if (!this.spinner) {
+      if (current) this.spinnerSoon();
+      return;
+    }
     if (!current) {
       this.spinner.stop();
       return;
