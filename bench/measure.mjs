@@ -13,10 +13,16 @@ export function runOnce(argv, options = {}) {
   return { ms: elapsed, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** `warmup` unrecorded runs, then `runs` recorded ones. */
-export function sample(argv, { runs, warmup = 1, ...options }) {
-  for (let i = 0; i < warmup; i++) runOnce(argv, options);
-  return Array.from({ length: runs }, () => runOnce(argv, options).ms);
+/**
+ * Samples several commands in turns (A, B, C, A, B, C, ...) rather than one
+ * after the other, so a machine that slows down or speeds up during the run
+ * shifts a case and its baseline alike. Each entry: [argv, options].
+ */
+export function sampleInTurns(entries, { runs, warmup = 1 }) {
+  for (let i = 0; i < warmup; i++) for (const [argv, options] of entries) runOnce(argv, options);
+  const samples = entries.map(() => []);
+  for (let i = 0; i < runs; i++) entries.forEach(([argv, options], j) => samples[j].push(runOnce(argv, options).ms));
+  return samples;
 }
 
 export function stats(samples) {
