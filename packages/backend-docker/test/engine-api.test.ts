@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { captureStdio } from "@claude-bottle/core/testing";
@@ -64,6 +67,26 @@ describe("EngineApi", () => {
     const error = await api.hijack("/containers/claude-bottle-test-no-such-container/attach", { query: { stream: true } }).catch((e: unknown) => e);
     expect(statusCodeOf(error)).toBe(404);
     expect(engineMessage(error)).toMatch(/no such container/i);
+  });
+
+  it("reaches an engine over TLS with the CA, and refuses one whose certificate the CA did not sign", async () => {
+    const tls = join(import.meta.dirname, "fixtures", "tls");
+    const cert = readFileSync(join(tls, "cert.pem"), "utf8");
+    // A stand-in for a TLS engine: the one path a local engine on a socket never takes.
+    const server = createServer({ cert, key: readFileSync(join(tls, "key.pem")) }, (req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ path: req.url }));
+    });
+    await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const api = new EngineApi({ protocol: "https", host: "127.0.0.1", port, ca: cert });
+      expect(await api.json("GET", "/containers/json", { query: { all: true } })).toEqual({ path: "/containers/json?all=true" });
+      const untrusted = new EngineApi({ protocol: "https", host: "127.0.0.1", port });
+      await expect(untrusted.json("GET", "/_ping")).rejects.toThrow(/self[- ]signed/i);
+    } finally {
+      server.close();
+    }
   });
 
   it("is built once per dockerode instance given to it", () => {
