@@ -1,4 +1,4 @@
-import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import type Dockerode from "dockerode";
@@ -34,6 +34,14 @@ export class EngineError extends Error {
     this.name = "EngineError";
   }
 }
+
+/**
+ * http and https are required, not imported: an ES import of a built-in reads
+ * every export, and since Node 22 node:http has lazy getters (WebSocket,
+ * CloseEvent, MessageEvent) that load undici, about 50 ms on every command.
+ */
+const require = createRequire(import.meta.url);
+const { request: httpRequest } = require("node:http") as typeof import("node:http");
 
 const fromDockerode = new WeakMap<Dockerode, EngineApi>();
 
@@ -118,8 +126,8 @@ export class EngineApi {
     if (address.socketPath) return httpRequest({ ...options, socketPath: address.socketPath });
     const target = { ...options, host: address.host, port: address.port };
     if (address.protocol === "https") {
-      // Required here, not imported: https loads tls, ~6 ms that engines on a socket never need.
-      const https = createRequire(import.meta.url)("node:https") as typeof import("node:https");
+      // Required only here: https loads tls, ~6 ms that engines on a socket never need.
+      const https = require("node:https") as typeof import("node:https");
       return https.request({ ...target, ca: address.ca, cert: address.cert, key: address.key });
     }
     if (address.protocol === "ssh") return httpRequest({ ...target, agent: this.sshAgent() });
