@@ -3,7 +3,10 @@
 // claude-bottle so a ratio can be read against what Node itself costs.
 //   node bench/node-floor.mjs run <image>   what `docker run --rm --network none <image> true` does
 //   node bench/node-floor.mjs ps            what `docker ps --filter label=dev.claude-bottle` does
-import { request } from "node:http";
+import { createRequire } from "node:module";
+
+// Required, not imported: since Node 22 an ES import of node:http loads undici (lazy WebSocket getters).
+const { request } = createRequire(import.meta.url)("node:http");
 
 const SOCKET = (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace(/^unix:\/\//, "");
 

@@ -12,7 +12,15 @@ const REPO = join(import.meta.dirname, "..");
 const CLI = join(REPO, "packages", "cli", "bin.js");
 const NODE_FLOOR = join(REPO, "bench", "node-floor.mjs");
 const SMOLVM_DOUBLE = join(REPO, "packages", "backend-smolmachines", "test", "fixtures", "smolvm");
-const { values: flags } = parseArgs({ options: { runs: { type: "string", default: "10" } } });
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: "string", default: "10" },
+    // Another Node binary for claude-bottle, `node -e 0` and the floor (e.g. a newer major); default: the one on PATH.
+    node: { type: "string", default: "node" },
+  },
+});
+const NODE = flags.node;
+const NODE_VERSION = execFileSync(NODE, ["--version"], { encoding: "utf8" }).trim();
 const RUNS = Number(flags.runs);
 
 const project = mkdtempSync(join(tmpdir(), "claude-bottle-bench-"));
@@ -24,7 +32,7 @@ writeFileSync(
 );
 const cacheHome = mkdtempSync(join(tmpdir(), "claude-bottle-bench-cache-"));
 const env = { ...process.env, CI: "1", XDG_CACHE_HOME: cacheHome, CLAUDE_BOTTLE_BACKEND: "docker" };
-const cli = (args) => ["node", CLI, ...args];
+const cli = (args) => [NODE, CLI, ...args];
 const inProject = (extraEnv = {}) => ({ cwd: project, env: { ...env, ...extraEnv } });
 
 const rows = [];
@@ -40,10 +48,10 @@ function report(name, caseSamples, baselineName, baselineSamples, target) {
   baselinesShown.add(baselineSamples);
 }
 
-console.error(`claude-bottle benchmark: ${RUNS} runs per case after a warm-up\n`);
+console.error(`claude-bottle benchmark: ${RUNS} runs per case after a warm-up, Node ${NODE_VERSION}\n`);
 
 // 1. --version against node -e 0.
-const [version, nodeAlone] = sampleInTurns([[cli(["--version"]), inProject()], [["node", "-e", "0"]]], { runs: RUNS });
+const [version, nodeAlone] = sampleInTurns([[cli(["--version"]), inProject()], [[NODE, "-e", "0"]]], { runs: RUNS });
 report("claude-bottle --version", version, "node -e 0", nodeAlone, 2);
 
 // 2. Warm start on docker against a bare docker run of the same image.
@@ -51,7 +59,7 @@ runOnce(cli(["start", "bench", "--", "true"]), inProject()); // builds once
 const image = execFileSync("docker", ["image", "ls", "claude-bottle/bench", "--format", "{{.Repository}}:{{.Tag}}"], { encoding: "utf8" }).split("\n")[0];
 if (!image) throw new Error("the docker backend left no claude-bottle/bench image to compare against");
 const [warmStart, bareRun, nodeFloorRun] = sampleInTurns(
-  [[cli(["start", "bench", "--", "true"]), inProject()], [["docker", "run", "--rm", "--network", "none", image, "true"]], [["node", NODE_FLOOR, "run", image]]],
+  [[cli(["start", "bench", "--", "true"]), inProject()], [["docker", "run", "--rm", "--network", "none", image, "true"]], [[NODE, NODE_FLOOR, "run", image]]],
   { runs: RUNS },
 );
 report("warm start (docker) -- true", warmStart, "docker run --rm <same image> true", bareRun, 1.3);
@@ -61,7 +69,7 @@ report("  floor: node bench/node-floor.mjs run", nodeFloorRun, "docker run", bar
 // 2b. The same as a person runs it: on a terminal (a pseudo-terminal from script(1), sized like a window), not in CI.
 const onTerminal = (command: string) => ["script", "-qec", `stty rows 30 cols 100; ${command}`, "/dev/null"];
 const [terminalStart, terminalRun] = sampleInTurns(
-  [[onTerminal(`node ${CLI} start bench -- true`), inProject({ CI: "" })], [onTerminal(`docker run --rm -it --network none ${image} true`)]],
+  [[onTerminal(`${NODE} ${CLI} start bench -- true`), inProject({ CI: "" })], [onTerminal(`docker run --rm -it --network none ${image} true`)]],
   { runs: RUNS },
 );
 report("warm start (docker) on a terminal", terminalStart, "docker run --rm -it <same image> true, on a terminal", terminalRun, 1.3);
@@ -98,13 +106,13 @@ try {
     started.push(runOnce(cli(["start", "bench", "--detach", "--", "sleep", "600"]), inProject()).stdout.trim().split("\n").pop());
   }
   const [list, dockerPs, nodeFloorPs] = sampleInTurns(
-    [[cli(["ls"]), inProject()], [["docker", "ps", "--filter", "label=dev.claude-bottle"]], [["node", NODE_FLOOR, "ps"]]],
+    [[cli(["ls"]), inProject()], [["docker", "ps", "--filter", "label=dev.claude-bottle"]], [[NODE, NODE_FLOOR, "ps"]]],
     { runs: RUNS },
   );
   report("claude-bottle ls (20 bottles)", list, "docker ps --filter label=dev.claude-bottle", dockerPs, 1.5);
   report("  floor: node bench/node-floor.mjs ps", nodeFloorPs, "docker ps", dockerPs);
 } finally {
-  for (const name of started) spawnSync("node", [CLI, "rm", "-f", name], inProject());
+  for (const name of started) spawnSync(NODE, [CLI, "rm", "-f", name], inProject());
 }
 
 // The table, then the JSON for comparing runs.
@@ -115,7 +123,7 @@ for (const r of rows) {
   console.log([r.name.padEnd(52), fmt(r.median).padStart(10), fmt(r.min).padStart(8), fmt(r.max).padStart(8), (r.ratio ? `${r.ratio.toFixed(2)}×` : "").padStart(7), (r.target ? `≤${r.target}` : "").padStart(7), verdict].join(" "));
 }
 const dockerVersion = execFileSync("docker", ["version", "--format", "{{.Server.Version}}"], { encoding: "utf8" }).trim();
-const results = { date: new Date().toISOString(), cpus: cpus().length, node: process.version, docker: dockerVersion, runs: RUNS, rows };
+const results = { date: new Date().toISOString(), cpus: cpus().length, node: NODE_VERSION, docker: dockerVersion, runs: RUNS, rows };
 mkdirSync(join(REPO, "bench", "results"), { recursive: true });
 const file = join(REPO, "bench", "results", `${results.date.replace(/[:.]/g, "-")}.json`);
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
