@@ -259,9 +259,12 @@ function isDirectory(path: string): boolean {
 
 async function requireRunning(api: EngineApi, container: string, name: string): Promise<Dockerode.ContainerInspectInfo> {
   const info = await inspectContainer(api, container);
-  if (!info.State.Running) {
+  // A paused bottle says Running too, but the engine refuses to attach or exec in it.
+  if (!info.State.Running || info.State.Paused) {
     throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is not running (${info.State.Status}).`, {
-      hint: "See its output with `claude-bottle logs`, or remove it with `claude-bottle rm`.",
+      hint: info.State.Paused
+        ? `Unpause it first: docker unpause ${name}`
+        : "See its output with `claude-bottle logs`, or remove it with `claude-bottle rm`.",
     });
   }
   return info;
@@ -293,10 +296,15 @@ async function runAttached(
   const { config } = how;
   const tty = config.Tty === true;
   const { exited, stream, session } = await phase(ctx, "attach", how.title, async () => {
-    const exited = (await registerWait(api, container, how.waitFor)).exitCode;
+    const wait = await registerWait(api, container, how.waitFor);
+    const exited = wait.exitCode;
     // The exit is awaited below only on some paths; an unobserved rejection must not crash the host.
     exited.catch(() => {});
-    const stream = await attachContainer(api, container, config.OpenStdin === true);
+    // A refused attach (a paused bottle) must not leave the wait holding the caller open.
+    const stream = await attachContainer(api, container, config.OpenStdin === true).catch((error: unknown) => {
+      wait.cancel();
+      throw error;
+    });
     const session = connectStdio(stream, stdio, {
       tty,
       stdin: config.OpenStdin === true,

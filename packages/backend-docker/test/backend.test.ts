@@ -461,6 +461,18 @@ describe("the lifecycle", () => {
     const launched = await target.launch(await target.prepare(agent({ command: ["sleep", "300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     detachedNames.add(launched.name);
     expect((await rejectionOf(target.remove!(launched.name, { force: false }, ctx))).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    // Paused, the engine says Running but refuses attach and exec: the backend says so first.
+    await docker.getContainer(launched.name).pause();
+    for (const refused of [
+      rejectionOf(target.attach!(launched.name, captureStdio().stdio, ctx)),
+      rejectionOf(target.exec!(launched.name, { command: ["true"], stdio: captureStdio().stdio }, ctx)),
+    ]) {
+      const error = await refused;
+      expect(error.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+      expect(error.message).toContain("paused");
+      expect(error.hint).toContain("docker unpause");
+    }
+    await docker.getContainer(launched.name).unpause();
     await target.stop!(launched.name, ctx);
     expect((await target.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("stopped");
     expect((await rejectionOf(target.exec!(launched.name, { command: ["true"], stdio: captureStdio().stdio }, ctx))).code).toBe(

@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type IncomingHttpHeaders } from "node:http";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { captureStdio } from "@claude-bottle/core/testing";
 import { busyboxAgent } from "@claude-bottle/test-support";
-import type Dockerode from "dockerode";
+import Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
 import { demultiplex } from "../src/engine/demux.js";
 import { engineMessage, statusCodeOf } from "../src/errors.js";
@@ -84,6 +85,33 @@ describe("EngineApi", () => {
       expect(await api.json("GET", "/containers/json", { query: { all: true } })).toEqual({ path: "/containers/json?all=true" });
       const untrusted = new EngineApi({ protocol: "https", host: "127.0.0.1", port });
       await expect(untrusted.json("GET", "/_ping")).rejects.toThrow(/self[- ]signed/i);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("reaches the engine of a Dockerode made without options, as dockerode finds it", async () => {
+    // docker-modem keeps the default socket as a function it resolves at the first request.
+    const api = EngineApi.for(new Dockerode());
+    const version = await api.json<{ ApiVersion: string }>("GET", "/version");
+    expect(version.ApiVersion).toMatch(/^\d+\.\d+$/);
+  });
+
+  it("reads a Dockerode's host written as a URL, its pinned API version and its headers", async () => {
+    const seen: { url?: string; headers?: IncomingHttpHeaders }[] = [];
+    const server = createHttpServer((req, res) => {
+      seen.push({ url: req.url, headers: req.headers });
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end("[]");
+    });
+    await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const docker = new Dockerode({ host: "http://127.0.0.1", port, version: "v1.41", headers: { "X-Test": "yes" } });
+      expect(await EngineApi.for(docker).json("GET", "/containers/json", { query: { all: true } })).toEqual([]);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.url).toBe("/v1.41/containers/json?all=true");
+      expect(seen[0]!.headers?.["x-test"]).toBe("yes");
     } finally {
       server.close();
     }

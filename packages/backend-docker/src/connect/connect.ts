@@ -83,7 +83,15 @@ function connection(api: EngineApi, candidate: DockerCandidate): DockerConnectio
     api,
     source: candidate.source,
     get docker() {
-      docker ??= new (loadDockerode())(candidate.options);
+      try {
+        docker ??= new (loadDockerode())(candidate.options);
+      } catch (error) {
+        // docker-modem also reads DOCKER_HOST and DOCKER_CERT_PATH's files from process.env when it is built.
+        throw new BottleError(ErrorCodes.DOCKER_UNAVAILABLE, `The Docker client could not be set up: ${(error as Error).message}`, {
+          hint: "Check DOCKER_HOST, DOCKER_TLS_VERIFY and that DOCKER_CERT_PATH holds ca.pem, cert.pem and key.pem, or unset them.",
+          cause: error,
+        });
+      }
       return docker;
     },
   };

@@ -10,12 +10,16 @@ export type WaitCondition = "not-running" | "next-exit" | "removed";
  * Registering before `start` is what makes a process that exits at once
  * impossible to miss.
  */
-export async function registerWait(api: EngineApi, containerId: string, condition: WaitCondition): Promise<{ exitCode: Promise<number> }> {
+export async function registerWait(
+  api: EngineApi,
+  containerId: string,
+  condition: WaitCondition,
+): Promise<{ exitCode: Promise<number>; /** Drops the wait, for when what it waited for will not happen. */ cancel(): void }> {
   const response = await api.request("POST", `/containers/${containerId}/wait`, { query: { condition } });
   const exitCode = readText(response).then((body) => {
     const result = JSON.parse(body) as { StatusCode: number; Error?: { Message?: string } | null };
     if (result.Error?.Message) throw new Error(result.Error.Message);
     return result.StatusCode;
   });
-  return { exitCode };
+  return { exitCode, cancel: () => response.destroy() };
 }

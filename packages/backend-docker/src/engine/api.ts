@@ -4,11 +4,20 @@ import type { Duplex } from "node:stream";
 import type Dockerode from "dockerode";
 import { loadSshAgent } from "../connect/load-dockerode.js";
 
-/** Where the engine listens: the subset of dockerode's options that says how to reach it. */
+/** Where the engine listens and how to reach it: dockerode's options of that kind, with the same meaning. */
 export type EngineAddress = Pick<
   Dockerode.DockerOptions,
-  "socketPath" | "host" | "port" | "protocol" | "ca" | "cert" | "key" | "username" | "sshOptions"
->;
+  "socketPath" | "host" | "port" | "protocol" | "ca" | "cert" | "key" | "username" | "sshOptions" | "headers" | "version"
+> & {
+  /** For ssh://. */
+  password?: string;
+  /** An http.Agent of the caller's, used for every request instead of Node's global one. */
+  agent?: Agent;
+  checkServerIdentity?: (host: string, cert: object) => Error | undefined;
+};
+
+/** The fields of a dockerode instance's modem this client reads; its socketPath may be a function of docker-modem's. */
+type Modem = Omit<EngineAddress, "socketPath"> & { socketPath?: unknown; getSocketPath(): Promise<string> | undefined };
 
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
@@ -50,28 +59,24 @@ const fromDockerode = new WeakMap<Dockerode, EngineApi>();
  * call a warm start and `ls` make (ping, inspect, create, attach, start,
  * wait, list), so those never load dockerode and its dependency tree (tens
  * of milliseconds on every command); dockerode stays for builds, pulls,
- * pushes, logs and exec. Paths are unversioned: the engine answers with its
- * own API version, as it does for dockerode.
+ * pushes, logs and exec. Paths are unversioned unless `version` pins one:
+ * the engine answers with its own API version, as it does for dockerode.
  */
 export class EngineApi {
-  constructor(private readonly address: EngineAddress) {}
+  private readonly address: Promise<EngineAddress>;
 
-  /** The client for the engine a dockerode instance talks to (one per instance). */
+  /** The address as given, or settled later (what a dockerode instance resolves on its first request). */
+  constructor(address: EngineAddress | Promise<EngineAddress>) {
+    this.address = Promise.resolve(address);
+    // Observed by every request; unobserved here, a failure must not crash the host before the first one.
+    this.address.catch(() => {});
+  }
+
+  /** The client for the engine a dockerode instance talks to (one per instance), reached the way its modem would. */
   static for(docker: Dockerode): EngineApi {
     let api = fromDockerode.get(docker);
     if (!api) {
-      const modem = docker.modem as EngineAddress;
-      api = new EngineApi({
-        socketPath: modem.socketPath,
-        host: modem.host,
-        port: modem.port,
-        protocol: modem.protocol,
-        ca: modem.ca,
-        cert: modem.cert,
-        key: modem.key,
-        username: modem.username,
-        sshOptions: modem.sshOptions,
-      });
+      api = new EngineApi(addressOfModem(docker.modem as unknown as Modem));
       fromDockerode.set(docker, api);
     }
     return api;
@@ -85,9 +90,10 @@ export class EngineApi {
   }
 
   /** Sends a request and resolves at the answer's headers, for a body read as it comes (wait, streams). */
-  request(method: string, path: string, init: RequestInit = {}): Promise<IncomingMessage> {
+  async request(method: string, path: string, init: RequestInit = {}): Promise<IncomingMessage> {
+    const address = await this.address;
     return new Promise((resolve, reject) => {
-      const req = this.send(method, path, init);
+      const req = send(address, method, path, init);
       req.on("error", reject);
       req.on("response", (response) => {
         if ((response.statusCode ?? 0) < 400) return resolve(response);
@@ -101,9 +107,10 @@ export class EngineApi {
    * Upgrades a POST to a raw two-way stream, as `docker attach` and `docker
    * exec` do: the engine's output comes on it, the process's stdin goes into it.
    */
-  hijack(path: string, init: RequestInit = {}): Promise<Duplex> {
+  async hijack(path: string, init: RequestInit = {}): Promise<Duplex> {
+    const address = await this.address;
     return new Promise((resolve, reject) => {
-      const req = this.send("POST", path, init, { Connection: "Upgrade", Upgrade: "tcp" });
+      const req = send(address, "POST", path, init, { Connection: "Upgrade", Upgrade: "tcp" });
       req.on("error", reject);
       req.on("upgrade", (_response, socket, head) => {
         if (head.length > 0) socket.unshift(head);
@@ -117,28 +124,48 @@ export class EngineApi {
       req.end(init.body === undefined ? undefined : JSON.stringify(init.body));
     });
   }
+}
 
-  private send(method: string, path: string, init: RequestInit, extraHeaders: Record<string, string> = {}): ClientRequest {
-    const { address } = this;
-    const headers: Record<string, string> = { ...extraHeaders };
-    if (init.body !== undefined) headers["Content-Type"] = "application/json";
-    const options: RequestOptions = { method, path: path + queryString(init.query), headers, signal: init.signal };
-    if (address.socketPath) return httpRequest({ ...options, socketPath: address.socketPath });
-    const target = { ...options, host: address.host, port: address.port };
-    if (address.protocol === "https") {
-      // Required only here: https loads tls, ~6 ms that engines on a socket never need.
-      const https = require("node:https") as typeof import("node:https");
-      return https.request({ ...target, ca: address.ca, cert: address.cert, key: address.key });
-    }
-    if (address.protocol === "ssh") return httpRequest({ ...target, agent: this.sshAgent() });
-    return httpRequest(target);
+function send(address: EngineAddress, method: string, path: string, init: RequestInit, extraHeaders: Record<string, string> = {}): ClientRequest {
+  const headers: Record<string, string> = { ...address.headers, ...extraHeaders };
+  if (init.body !== undefined) headers["Content-Type"] = "application/json";
+  // A pinned API version prefixes every path, as dockerode's `version` option does.
+  const prefix = address.version ? `/${address.version}` : "";
+  const options: RequestOptions = { method, path: prefix + path + queryString(init.query), headers, signal: init.signal };
+  if (address.agent) options.agent = address.agent;
+  if (address.socketPath) return httpRequest({ ...options, socketPath: address.socketPath });
+  const target = { ...options, host: address.host, port: address.port };
+  if (address.protocol === "https") {
+    // Required only here: https loads tls, ~6 ms that engines on a socket never need.
+    const https = require("node:https") as typeof import("node:https");
+    const { ca, cert, key, checkServerIdentity } = address;
+    return https.request({ ...target, ca, cert, key, ...(checkServerIdentity ? { checkServerIdentity } : {}) });
   }
+  if (address.protocol === "ssh") {
+    // A new ssh connection per request, as dockerode makes: the agent ends with its stream.
+    const { sshOptions, host, port, username, password } = address;
+    return httpRequest({ ...target, agent: loadSshAgent()({ ...sshOptions, host, port, username, password }) });
+  }
+  return httpRequest(target);
+}
 
-  /** A new ssh connection per request, as dockerode makes: the agent ends with its stream. */
-  private sshAgent(): Agent {
-    const { address } = this;
-    return loadSshAgent()({ ...address.sshOptions, host: address.host, port: address.port, username: address.username });
-  }
+/**
+ * A dockerode instance's address as its modem reaches it: the socket path it
+ * finds on the first request (a function of docker-modem's by default), and a
+ * host that may be written as a URL (`http://10.0.0.5`).
+ */
+async function addressOfModem(modem: Modem): Promise<EngineAddress> {
+  const { host, port, protocol, ca, cert, key, username, password, sshOptions, headers, version, agent, checkServerIdentity } = modem;
+  const common: EngineAddress = { ca, cert, key, username, password, sshOptions, headers, version, agent, checkServerIdentity };
+  if (modem.socketPath) return { ...common, socketPath: await modem.getSocketPath() };
+  const url = host?.includes("://") ? new URL(host) : undefined;
+  const scheme = url?.protocol.slice(0, -1);
+  return {
+    ...common,
+    host: url ? url.hostname : host,
+    port,
+    protocol: scheme === "http" || scheme === "https" || scheme === "ssh" ? scheme : protocol,
+  };
 }
 
 function queryString(query: Query | undefined): string {

@@ -75,13 +75,17 @@ export class SpinnerRenderer implements ProgressRenderer {
   private spinnerSoon(): void {
     if (this.loadTimer || this.done) return;
     this.loadTimer = setTimeout(() => {
-      void import("ora").then(({ default: ora }) => {
-        if (this.done) return;
-        // discardStdin would put stdin in raw mode behind the backend's back and
-        // swallow Ctrl-C; the terminal's own SIGINT is what aborts the work.
-        this.spinner = ora({ stream: this.options.stream, discardStdin: false });
-        this.show();
-      });
+      import("ora").then(
+        ({ default: ora }) => {
+          if (this.done) return;
+          // discardStdin would put stdin in raw mode behind the backend's back and
+          // swallow Ctrl-C; the terminal's own SIGINT is what aborts the work.
+          this.spinner = ora({ stream: this.options.stream, discardStdin: false });
+          this.show();
+        },
+        // Without its spinner the work goes on, quietly, as it would in a fast start.
+        () => {},
+      );
     }, SPINNER_AFTER_MS);
     // Waiting to show a spinner is no reason to keep the process alive.
     this.loadTimer.unref();
