@@ -500,6 +500,18 @@ describe("the lifecycle", () => {
     }
   });
 
+  it("says DOCKER_CREATE_FAILED with the engine's words when the engine refuses the bottle, and leaves nothing", async () => {
+    const target = backend({ randomHex: () => "b0771e" });
+    const ctx = createTestContext();
+    // The engine's floor for a memory limit is 6 MB: 1 MB is refused at create.
+    const tooSmall = agent({ command: ["true"], resources: { memory: 1024 * 1024 } });
+    const error = await rejectionOf(target.launch(await target.prepare(tooSmall, ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    expect(error.code).toBe("DOCKER_CREATE_FAILED");
+    expect(error.message).toMatch(/memory/i);
+    expect(error.hint).toContain("resources");
+    expect(await docker.listContainers({ all: true, filters: { name: [`claude-bottle-${slug}-b0771e`] } })).toEqual([]);
+  });
+
   it("says NAME_CONFLICT when the bottle's name is taken", async () => {
     const target = backend({ randomHex: () => "c0ffee" });
     const ctx = createTestContext();

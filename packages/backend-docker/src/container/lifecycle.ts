@@ -3,7 +3,12 @@ import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
 import { engineMessage, statusCodeOf } from "../errors.js";
 
-/** Creates the container and returns its ID; a taken name is NAME_CONFLICT. */
+/**
+ * Creates the container and returns its ID. A taken name is NAME_CONFLICT;
+ * any other refusal (a mount the engine cannot make, a limit it will not set)
+ * is DOCKER_CREATE_FAILED with the engine's own words, as it is the recipe or
+ * the engine's setup that needs changing, not claude-bottle.
+ */
 export async function createContainer(api: EngineApi, options: Dockerode.ContainerCreateOptions): Promise<string> {
   const { name, ...body } = options;
   try {
@@ -13,6 +18,12 @@ export async function createContainer(api: EngineApi, options: Dockerode.Contain
     if (statusCodeOf(error) === 409) {
       throw new BottleError(ErrorCodes.NAME_CONFLICT, `A container called ${name} already exists.`, {
         hint: `Remove it (claude-bottle rm ${name}) or start again, which picks a new name.`,
+        cause: error,
+      });
+    }
+    if (statusCodeOf(error) !== undefined) {
+      throw new BottleError("DOCKER_CREATE_FAILED", `The engine refused to create the bottle: ${engineMessage(error)}`, {
+        hint: "Check the agent's mounts and resources; with Docker Desktop, the workspace and mounts must be in a shared folder (Settings → Resources → File sharing).",
         cause: error,
       });
     }
