@@ -17,10 +17,8 @@ const require = createRequire(import.meta.url);
  * already loaded, nothing is deferred and dockerode loads as usual.
  */
 export function loadDockerode(): typeof Dockerode {
-  const dockerodeMain = require.resolve("dockerode");
-  const modemMain = createRequire(dockerodeMain).resolve("docker-modem");
-  deferUntilUsed(join(dirname(dockerodeMain), "session.js"));
-  deferUntilUsed(join(dirname(modemMain), "ssh.js"));
+  deferUntilUsed(join(dirname(require.resolve("dockerode")), "session.js"));
+  deferUntilUsed(modemSshPath());
   return require("dockerode") as typeof Dockerode;
 }
 
@@ -30,8 +28,13 @@ export function loadDockerode(): typeof Dockerode {
  * clients reach an ssh:// engine the same way.
  */
 export function loadSshAgent(): (options: object) => Agent {
+  return require(modemSshPath()) as (options: object) => Agent;
+}
+
+/** docker-modem's ssh module, in the copy of docker-modem that dockerode uses. */
+function modemSshPath(): string {
   const modemMain = createRequire(require.resolve("dockerode")).resolve("docker-modem");
-  return require(join(dirname(modemMain), "ssh.js")) as (options: object) => Agent;
+  return join(dirname(modemMain), "ssh.js");
 }
 
 function deferUntilUsed(modulePath: string): void {
