@@ -11,6 +11,10 @@ export const ErrorCodes = {
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   AGENT_NOT_FOUND: "AGENT_NOT_FOUND",
   AGENT_INVALID: "AGENT_INVALID",
+  /** The agent file asks for what no agent may have: the engine's socket, /, the home directory... */
+  AGENT_REFUSED: "AGENT_REFUSED",
+  /** Configuration from the project has not been approved by the user (see `claude-bottle trust`). */
+  APPROVAL_REQUIRED: "APPROVAL_REQUIRED",
   BACKEND_NOT_FOUND: "BACKEND_NOT_FOUND",
   BACKEND_IMPORT_FAILED: "BACKEND_IMPORT_FAILED",
   BACKEND_INVALID: "BACKEND_INVALID",
@@ -18,6 +22,8 @@ export const ErrorCodes = {
   /** The backend does not advertise the operation that was asked for. */
   UNSUPPORTED: "UNSUPPORTED",
   WORKSPACE_NOT_FOUND: "WORKSPACE_NOT_FOUND",
+  /** A path in the workspace that the host obeys is a symbolic link or of the wrong kind, so it cannot be protected. */
+  WORKSPACE_UNSAFE: "WORKSPACE_UNSAFE",
   MOUNT_NOT_FOUND: "MOUNT_NOT_FOUND",
   ENV_NOT_SET: "ENV_NOT_SET",
   DOCKER_UNAVAILABLE: "DOCKER_UNAVAILABLE",

@@ -4,8 +4,15 @@ export * from "./context.js";
 export * from "./labels.js";
 export * from "./agent/model.js";
 export { agentJsonSchema, agentSchema, parseMemory, SLUG_PATTERN, type AgentFile, type SchemaNode } from "./agent/schema.js";
+export { assertHardLimits, credentialPaths, engineSocketPaths, type HostFacts } from "./agent/hard-limits.js";
+export { prepareHostControls, type HostControl } from "./agent/host-controls.js";
+export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
+export { planOf, type BottlePlan } from "./trust/plan.js";
+export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";
+export { ApprovalStore, stateDir, type Approval } from "./trust/store.js";
 export {
   assertSlug,
+  findProject,
   findProjectAgentsDir,
   listAgents,
   resolveAgent,
@@ -14,16 +21,20 @@ export {
   type AgentListing,
   type AgentSearchOptions,
   type BuiltinAgent,
+  type ProjectLocation,
 } from "./agent/load.js";
 export {
   candidateSpecifiers,
   DEFAULT_BACKEND,
+  importBackend,
   loadBackend,
+  locateBackend,
   requireCapability,
   selectedBackendName,
   validateBackend,
   type BuiltinBackends,
   type LoadBackendOptions,
   type LoadedBackend,
+  type LocatedBackend,
 } from "./plugin/load-backend.js";
 export { resolvePackageEntry } from "./plugin/resolve-package.js";

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -61,8 +61,26 @@ describe("agents", () => {
         { name: "EMPTY", passthrough: false, value: "" },
       ],
       network: false,
-      resources: { cpus: 2, memory: 4 * 1024 ** 3 },
+      resources: { cpus: 2, memory: 4 * 1024 ** 3, pids: 4096 },
+      projectRoot: t.project,
     });
+  });
+
+  it("makes extra mounts read-only unless the file says readOnly: false, and fills in the resource defaults", async () => {
+    const t = layout();
+    t.projectAgent("m", "image: a/b:1\nmounts: [{ source: ., target: /a }, { source: ., target: /b, readOnly: false }]");
+    const agent = await resolveAgent("m", t.options());
+    expect(agent.mounts.map((m) => m.readOnly)).toEqual([true, false]);
+    expect(agent.resources.pids).toBe(4096);
+    expect(agent.resources.memory).toBeGreaterThanOrEqual(512 * 1024 ** 2);
+    expect(agent.resources.memory).toBeLessThanOrEqual(8 * 1024 ** 3);
+  });
+
+  it("says which agents a project file replaces", async () => {
+    const t = layout();
+    t.userAgent("claude", "image: user/claude:1");
+    t.projectAgent("claude", "image: project/claude:1");
+    expect((await resolveAgent("claude", t.options())).shadows).toEqual(["user", "builtin"]);
   });
 
   it("prefers project over user over built-in, and lists what each hides", async () => {
@@ -83,11 +101,13 @@ describe("agents", () => {
 
   it("falls back to the built-in claude agent outside any project", async () => {
     const t = layout();
-    const agent = await resolveAgent("claude", t.options(t.root));
+    const outside = join(t.root, "outside");
+    mkdirSync(outside);
+    const agent = await resolveAgent("claude", t.options(outside));
     expect(agent.origin).toBe("builtin");
     expect(agent.image).toEqual({ kind: "build", dockerfile: join(builtin.dir, "Dockerfile"), context: builtin.dir, args: {} });
     expect(agent.network).toBe(true);
-    expect(agent.workspace).toBe(t.root);
+    expect(agent.workspace).toBe(outside);
   });
 
   it("names the agents found when the one asked for does not exist", async () => {
@@ -114,6 +134,11 @@ describe("agents", () => {
     ["an empty command", "image: a/b:1\ncommand: []", 'field "command": must be a non-empty list of strings'],
     ["zero CPUs", "image: a/b:1\nresources: { cpus: 0 }", 'field "resources.cpus": must be a positive number'],
     ["an empty image", "image: ''", 'field "image": must be a non-empty string'],
+    ["an inherited name as a field", "image: a/b:1\nconstructor: x", 'unknown field "constructor"'],
+    ["toString as a field", "image: a/b:1\ntoString: x", 'unknown field "toString"'],
+    ["__proto__ as a field", "image: a/b:1\n__proto__: { network: false }", 'unknown field "__proto__"'],
+    ["hasOwnProperty inside resources", "image: a/b:1\nresources: { hasOwnProperty: 1 }", 'unknown field "hasOwnProperty" in "resources"'],
+    ["zero processes", "image: a/b:1\nresources: { pids: 0 }", 'field "resources.pids": must be a positive whole number'],
   ])("rejects %s with an error naming the file and the field", async (_, yaml, expected) => {
     const t = layout();
     t.projectAgent("broken", yaml);
@@ -139,6 +164,49 @@ describe("agents", () => {
     for (const slug of ["Bad_Name", "-x", "a--b", "../etc", ""]) {
       expect((await bottleErrorOf(resolveAgent(slug, t.options()))).code).toBe("INVALID_ARGUMENT");
     }
+  });
+
+  it("stops looking for project agents at the repository root", async () => {
+    const t = layout();
+    const clone = join(t.project, "vendor", "clone");
+    mkdirSync(join(clone, ".git"), { recursive: true });
+    t.projectAgent("outer", "image: a/b:1");
+    // Inside a nested repository, the enclosing project's agents are not this repository's.
+    expect((await listAgents(t.options(clone))).map((a) => a.slug)).toEqual(["claude"]);
+    expect((await listAgents(t.options(join(t.project, "vendor")))).map((a) => a.slug)).toEqual(["claude", "outer"]);
+    // The repository root's own agents are found.
+    mkdirSync(join(clone, ".claude-bottle", "agents"), { recursive: true });
+    writeFileSync(join(clone, ".claude-bottle", "agents", "inner.yaml"), "image: a/b:1");
+    expect((await listAgents(t.options(clone))).map((a) => a.slug)).toEqual(["claude", "inner"]);
+  });
+
+  it("stops looking for project agents below the home directory", async () => {
+    const t = layout();
+    const home = join(t.root, "home");
+    mkdirSync(join(home, ".claude-bottle", "agents"), { recursive: true });
+    writeFileSync(join(home, ".claude-bottle", "agents", "planted.yaml"), "image: a/b:1");
+    mkdirSync(join(home, "code"), { recursive: true });
+    expect((await listAgents(t.options(join(home, "code")))).map((a) => a.slug)).toEqual(["claude"]);
+  });
+
+  it("skips agent files and folders others may write or that are not the user's, and says so in debug", async () => {
+    const t = layout();
+    t.projectAgent("open", "image: a/b:1");
+    t.projectAgent("fine", "image: a/b:1");
+    chmodSync(join(t.project, ".claude-bottle", "agents", "open.yaml"), 0o666);
+    const messages: string[] = [];
+    const logger = { debug: (m: string) => messages.push(m), info() {}, warn() {} };
+    expect((await listAgents({ ...t.options(), logger })).map((a) => a.slug)).toEqual(["claude", "fine"]);
+    expect(messages.join("\n")).toMatch(/skipping .*open\.yaml: anyone on this machine may write it/);
+
+    // A file owned by another user (this test's own uid, seen as a stranger's).
+    const stranger = (process.getuid?.() ?? 0) + 1;
+    messages.length = 0;
+    expect((await listAgents({ ...t.options(), logger, uid: stranger })).map((a) => a.slug)).toEqual(["claude"]);
+    expect(messages.join("\n")).toMatch(/skipping .*\.claude-bottle: it belongs to user/);
+
+    chmodSync(join(t.project, ".claude-bottle", "agents"), 0o777);
+    expect((await listAgents({ ...t.options(), logger })).map((a) => a.slug)).toEqual(["claude"]);
   });
 
   it("parses memory sizes", () => {

@@ -1,7 +1,10 @@
-import { readFile, readdir, stat } from "node:fs/promises";
+import { lstat, readFile, readdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import type { Logger } from "../context.js";
 import { BottleError, ErrorCodes } from "../errors.js";
+import { assertHardLimits } from "./hard-limits.js";
+import { effectiveResources } from "./resources.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
 import { agentSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
 import { firstViolation, type SchemaViolation } from "./validate.js";
@@ -20,6 +23,10 @@ export interface AgentSearchOptions {
   builtins: readonly BuiltinAgent[];
   /** Overrides the home directory (tests). */
   home?: string;
+  /** The user project files must belong to; default the process's. `null`: no ownership check (tests, Windows). */
+  uid?: number | null;
+  /** Says, at debug level, which project files were skipped and why. */
+  logger?: Logger;
 }
 
 /** One agent as `claude-bottle agents` lists it. */
@@ -45,16 +52,40 @@ export function assertSlug(slug: string): void {
   }
 }
 
-/** The project's agents folder: the nearest `.claude-bottle/agents` walking up from cwd. */
-export async function findProjectAgentsDir(cwd: string): Promise<string | undefined> {
-  let dir = resolve(cwd);
+/** Where a project's agents were found: `root` holds `.claude-bottle/agents`. */
+export interface ProjectLocation {
+  root: string;
+  agentsDir: string;
+}
+
+/**
+ * The project's agents, walking up from cwd to the nearest `.claude-bottle/agents`.
+ * The walk stops at the repository root (a directory holding `.git`) or below
+ * the home directory, whichever comes first, so a clone nested in another
+ * project, or a stray file in a parent directory, is never read. Like git's
+ * `safe.directory`, directories and files that are not the user's or that
+ * others may write are skipped (said with --debug).
+ */
+export async function findProject(options: Pick<AgentSearchOptions, "cwd" | "home" | "uid" | "logger">): Promise<ProjectLocation | undefined> {
+  const home = resolve(options.home ?? homedir());
+  const uid = expectedOwner(options);
+  let dir = resolve(options.cwd);
   for (;;) {
-    const candidate = join(dir, ".claude-bottle", "agents");
-    if (await isDirectory(candidate)) return candidate;
+    if (dir === home) return undefined;
+    const dotDir = join(dir, ".claude-bottle");
+    const agentsDir = join(dotDir, "agents");
+    if ((await isDirectory(agentsDir)) && (await isSafe(dotDir, uid, options.logger)) && (await isSafe(agentsDir, uid, options.logger))) {
+      return { root: dir, agentsDir };
+    }
     const parent = dirname(dir);
-    if (parent === dir) return undefined;
+    if (parent === dir || (await exists(join(dir, ".git")))) return undefined;
     dir = parent;
   }
+}
+
+/** The project's agents folder (see findProject). */
+export async function findProjectAgentsDir(cwd: string): Promise<string | undefined> {
+  return (await findProject({ cwd }))?.agentsDir;
 }
 
 export function userAgentsDir(env: AgentSearchOptions["env"], home = homedir()): string {
@@ -67,20 +98,25 @@ interface Candidate {
   origin: AgentOrigin;
   file?: string;
   builtin?: BuiltinAgent;
+  /** For a project's agent: the directory holding `.claude-bottle`. */
+  projectRoot?: string;
 }
 
 async function candidates(options: AgentSearchOptions): Promise<Candidate[]> {
   const found: Candidate[] = [];
-  const projectDir = await findProjectAgentsDir(options.cwd);
-  for (const [origin, dir] of [
-    ["project", projectDir],
-    ["user", userAgentsDir(options.env, options.home)],
-  ] as const) {
-    if (!dir) continue;
-    for (const entry of await readdirOrEmpty(dir)) {
-      const match = AGENT_FILE.exec(entry);
-      if (match) found.push({ slug: match[1]!, origin, file: join(dir, entry) });
+  const project = await findProject(options);
+  const uid = expectedOwner(options);
+  for (const entry of project ? await readdirOrEmpty(project.agentsDir) : []) {
+    const match = AGENT_FILE.exec(entry);
+    const file = join(project!.agentsDir, entry);
+    if (match && (await isSafe(file, uid, options.logger))) {
+      found.push({ slug: match[1]!, origin: "project", file, projectRoot: project!.root });
     }
+  }
+  const userDir = userAgentsDir(options.env, options.home);
+  for (const entry of await readdirOrEmpty(userDir)) {
+    const match = AGENT_FILE.exec(entry);
+    if (match) found.push({ slug: match[1]!, origin: "user", file: join(userDir, entry) });
   }
   for (const builtin of options.builtins) found.push({ slug: builtin.slug, origin: "builtin", builtin });
   return found;
@@ -127,7 +163,12 @@ export async function resolveAgent(slug: string, options: AgentSearchOptions): P
     });
   }
   const recipe = await readRecipe(candidate);
-  return normalize(candidate, recipe, options);
+  const agent = normalize(candidate, recipe, options);
+  const shadows = all.filter((c) => c.slug === slug && c !== candidate).map((c) => c.origin);
+  if (shadows.length) agent.shadows = shadows;
+  if (candidate.projectRoot) agent.projectRoot = candidate.projectRoot;
+  assertHardLimits(agent, { home: options.home ?? homedir(), env: options.env, uid: process.getuid?.() }, candidate.projectRoot);
+  return agent;
 }
 
 async function readRecipe(candidate: Candidate): Promise<AgentFile> {
@@ -193,13 +234,15 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
       : { kind: "ref", ref: recipe.image! },
     args: recipe.args ?? [],
     workspace: hostPath(recipe.workspace ?? "."),
-    mounts: (recipe.mounts ?? []).map((m) => ({ source: hostPath(m.source), target: m.target, readOnly: m.readOnly ?? false })),
+    // Read-only unless the file says otherwise: an extra mount is for reading config, rarely for writing back.
+    mounts: (recipe.mounts ?? []).map((m) => ({ source: hostPath(m.source), target: m.target, readOnly: m.readOnly ?? true })),
     env: (recipe.env ?? []).map(parseEnvEntry),
     network: recipe.network ?? true,
-    resources: {
+    resources: effectiveResources({
       ...(recipe.resources?.cpus !== undefined && { cpus: recipe.resources.cpus }),
       ...(recipe.resources?.memory !== undefined && { memory: parseMemory(recipe.resources.memory) }),
-    },
+      ...(recipe.resources?.pids !== undefined && { pids: recipe.resources.pids }),
+    }),
   };
   if (recipe.description) agent.description = recipe.description;
   if (candidate.file) agent.file = candidate.file;
@@ -217,6 +260,41 @@ function parseEnvEntry(entry: string): EnvEntry {
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function expectedOwner(options: Pick<AgentSearchOptions, "uid">): number | undefined {
+  return options.uid === undefined ? process.getuid?.() : (options.uid ?? undefined);
+}
+
+/**
+ * A project path claude-bottle may read: the user's own (root's files are
+ * fine too when running as root) and not writable by others.
+ */
+async function isSafe(path: string, uid: number | undefined, logger: Logger | undefined): Promise<boolean> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    return false;
+  }
+  if (uid !== undefined && info.uid !== uid) {
+    logger?.debug(`skipping ${path}: it belongs to user ${info.uid}, not to you (${uid})`);
+    return false;
+  }
+  if ((info.mode & 0o002) !== 0) {
+    logger?.debug(`skipping ${path}: anyone on this machine may write it (mode ${(info.mode & 0o777).toString(8)})`);
+    return false;
+  }
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
   } catch {
     return false;
   }

@@ -20,10 +20,17 @@ export interface Mount {
  */
 export type EnvEntry = { name: string; passthrough: true } | { name: string; passthrough: false; value: string };
 
+/**
+ * Limits from the agent file. A resolved agent carries every one of them
+ * (defaults filled in by `effectiveResources`); backends apply that function
+ * too, so a hand-built agent still gets the defaults.
+ */
 export interface Resources {
   cpus?: number;
   /** Bytes. */
   memory?: number;
+  /** Most processes (and threads) at once. */
+  pids?: number;
 }
 
 /** The workspace is always mounted here, and is the working directory. */
@@ -36,6 +43,10 @@ export interface ResolvedAgent {
   origin: AgentOrigin;
   /** The file the recipe was read from; absent for built-ins defined in code. */
   file?: string;
+  /** For a project's agent: the directory that holds its `.claude-bottle`. */
+  projectRoot?: string;
+  /** Agents of the same name this one hides (a project file named like a built-in, say). */
+  shadows?: AgentOrigin[];
   image: ImageSource;
   /** Replaces the image's command; absent means the image's own. */
   command?: readonly string[];

@@ -72,7 +72,7 @@ export const agentSchema = {
         properties: {
           source: nonEmptyString("Host path; ~ is the home directory, relative paths start where start runs."),
           target: { type: "string", pattern: "^/", description: "Path inside the bottle.", "x-expected": "must be an absolute path" },
-          readOnly: { type: "boolean" },
+          readOnly: { type: "boolean", description: "Default true: extra mounts are read-only unless this says false." },
         },
       },
     },
@@ -99,6 +99,12 @@ export const agentSchema = {
           ],
           "x-expected": "must be a size such as 512m or 4g",
         },
+        pids: {
+          type: "integer",
+          exclusiveMinimum: 0,
+          description: "Most processes at once. Default 4096.",
+          "x-expected": "must be a positive whole number",
+        },
       },
     },
   },
@@ -115,7 +121,7 @@ export interface AgentFile {
   mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
   env?: string[];
   network?: boolean;
-  resources?: { cpus?: number; memory?: number | string };
+  resources?: { cpus?: number; memory?: number | string; pids?: number };
 }
 
 /** The JSON Schema editors use to complete and check agent files (published as agent.schema.json). */

@@ -21,11 +21,14 @@ export function firstViolation(value: unknown, schema: SchemaNode, path: (string
       if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("must be a mapping (key: value)");
       const record = value as Record<string, unknown>;
       if (schema.additionalProperties === false) {
-        const unknown = Object.keys(record).filter((key) => !schema.properties || !(key in schema.properties));
+        // Own properties only: `constructor` or `__proto__` must not pass as fields because objects inherit them.
+        const unknown = Object.keys(record).filter((key) => !schema.properties || !Object.hasOwn(schema.properties, key));
         if (unknown.length) return { path, message: `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}` };
       }
       for (const [key, child] of Object.entries(record)) {
-        const childSchema = schema.properties?.[key] ?? (schema.additionalProperties || undefined);
+        const childSchema =
+          (schema.properties && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined) ??
+          (schema.additionalProperties || undefined);
         const violation = childSchema && firstViolation(child, childSchema, [...path, key]);
         if (violation) return violation;
       }

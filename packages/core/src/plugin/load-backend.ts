@@ -1,6 +1,8 @@
-import { pathToFileURL } from "node:url";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { isInside, realPath } from "../agent/host-paths.js";
 import { BACKEND_API_VERSION, type Backend, type BackendFactory } from "../backend.js";
 import { BottleError, ErrorCodes } from "../errors.js";
 import { isPathSpecifier, resolvePackageEntry, resolvePathEntry } from "./resolve-package.js";
@@ -39,15 +41,34 @@ export function candidateSpecifiers(name: string): string[] {
   return [`@claude-bottle/backend-${name}`, `claude-bottle-backend-${name}`, name];
 }
 
-export async function loadBackend(options: LoadBackendOptions): Promise<LoadedBackend> {
+/**
+ * Where a backend's code is, found without running any of it: the CLI needs
+ * to know whether it comes from the project (and so needs the user's
+ * approval) before it imports anything.
+ */
+export type LocatedBackend =
+  | { kind: "builtin"; name: string; fromProject: false }
+  | {
+      kind: "package";
+      name: string;
+      /** The module file `import()` loads. */
+      entry: string;
+      /** The directory of the package.json that owns the entry (the file's own directory for a lone module). */
+      packageDir: string;
+      packageName?: string;
+      version?: string;
+      /**
+       * Found from the project (its node_modules, or a path) rather than next
+       * to claude-bottle: its code is as untrusted as the rest of the project.
+       */
+      fromProject: boolean;
+    };
+
+export async function locateBackend(options: Omit<LoadBackendOptions, "factoryOptions">): Promise<LocatedBackend> {
   const name = selectedBackendName(options.name, options.env);
-  const builtin = options.builtins[name];
-  if (builtin) {
-    const backend = instantiate(name, await importModule(name, builtin), options.factoryOptions);
-    return { backend, source: "built-in" };
-  }
-  const entry = await findEntry(name, options);
-  if (!entry) {
+  if (options.builtins[name]) return { kind: "builtin", name, fromProject: false };
+  const found = await findEntry(name, options);
+  if (!found) {
     const builtins = Object.keys(options.builtins).join(", ");
     throw new BottleError(ErrorCodes.BACKEND_NOT_FOUND, `No backend named "${name}" could be found.`, {
       hint:
@@ -55,22 +76,69 @@ export async function loadBackend(options: LoadBackendOptions): Promise<LoadedBa
         `npm i -D @claude-bottle/backend-${name} (or claude-bottle-backend-${name}).`,
     });
   }
-  const backend = instantiate(name, await importModule(name, () => import(pathToFileURL(entry).href)), options.factoryOptions);
-  return { backend, source: entry };
+  const owner = await owningPackage(found.entry);
+  return {
+    kind: "package",
+    name,
+    entry: found.entry,
+    packageDir: owner?.dir ?? dirname(found.entry),
+    ...(owner?.name !== undefined && { packageName: owner.name }),
+    ...(owner?.version !== undefined && { version: owner.version }),
+    fromProject: found.fromProject,
+  };
 }
 
-async function findEntry(name: string, options: LoadBackendOptions): Promise<string | undefined> {
+/** Imports a located backend and validates what its factory returns. */
+export async function importBackend(located: LocatedBackend, options: Pick<LoadBackendOptions, "builtins" | "factoryOptions">): Promise<LoadedBackend> {
+  if (located.kind === "builtin") {
+    const backend = instantiate(located.name, await importModule(located.name, options.builtins[located.name]!), options.factoryOptions);
+    return { backend, source: "built-in" };
+  }
+  const module = await importModule(located.name, () => import(pathToFileURL(located.entry).href));
+  return { backend: instantiate(located.name, module, options.factoryOptions), source: located.entry };
+}
+
+export async function loadBackend(options: LoadBackendOptions): Promise<LoadedBackend> {
+  return importBackend(await locateBackend(options), options);
+}
+
+async function findEntry(name: string, options: Pick<LoadBackendOptions, "projectDir" | "hostDir">): Promise<{ entry: string; fromProject: boolean } | undefined> {
   if (isPathSpecifier(name)) {
     const path = name.startsWith("~") ? join(homedir(), name.slice(1)) : name;
-    return resolvePathEntry(path, options.projectDir);
+    const entry = await resolvePathEntry(path, options.projectDir);
+    return entry === undefined ? undefined : { entry, fromProject: !isInside(realPath(entry), realPath(options.hostDir)) };
   }
-  for (const fromDir of [options.projectDir, options.hostDir]) {
-    for (const specifier of candidateSpecifiers(name)) {
-      const entry = await resolvePackageEntry(specifier, fromDir);
-      if (entry) return entry;
-    }
+  for (const specifier of candidateSpecifiers(name)) {
+    const entry = await resolvePackageEntry(specifier, options.projectDir);
+    if (!entry) continue;
+    // The project's copy wins; it is claude-bottle's own only when the CLI's install reaches the very same file.
+    const fromHost = await resolvePackageEntry(specifier, options.hostDir);
+    return { entry, fromProject: !fromHost || realPath(entry) !== realPath(fromHost) };
+  }
+  for (const specifier of candidateSpecifiers(name)) {
+    const entry = await resolvePackageEntry(specifier, options.hostDir);
+    if (entry) return { entry, fromProject: false };
   }
   return undefined;
+}
+
+/** The nearest package.json above a module file, with its name and version. */
+async function owningPackage(entry: string): Promise<{ dir: string; name?: string; version?: string } | undefined> {
+  let dir = dirname(entry);
+  for (;;) {
+    try {
+      const manifest = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+      return {
+        dir,
+        ...(typeof manifest.name === "string" && { name: manifest.name }),
+        ...(typeof manifest.version === "string" && { version: manifest.version }),
+      };
+    } catch {
+      const parent = dirname(dir);
+      if (parent === dir || basename(dir) === "node_modules") return undefined;
+      dir = parent;
+    }
+  }
 }
 
 async function importModule(name: string, load: () => Promise<unknown>): Promise<unknown> {

@@ -1,0 +1,128 @@
+import { lstat, mkdir, readFile, readdir } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { BottleError, ErrorCodes } from "../errors.js";
+import { WORKSPACE_TARGET } from "./model.js";
+
+/**
+ * A path in or beside the workspace whose content the host obeys: agent files
+ * claude-bottle reads, git hooks and git config that git runs on the host.
+ * Every bottle sees these read-only, so nothing it writes changes what runs on
+ * the host (SECURITY.md, point 1).
+ */
+export interface HostControl {
+  /** Absolute host path. */
+  source: string;
+  /** Where the bottle sees it, when it lies inside the workspace (`/workspace/...`); else undefined. */
+  target: string | undefined;
+  kind: "directory" | "file";
+}
+
+/** How deep submodules' git directories (`.git/modules/a/modules/b`) are followed. */
+const MAX_SUBMODULE_DEPTH = 4;
+
+/**
+ * The host controls of `workspace`, making the two directories a bottle could
+ * otherwise create (`.claude-bottle/` and `.git/hooks/`, empty) so there is
+ * something to mount read-only over them. For a workspace whose `.git` is a
+ * file (a worktree or a submodule checkout), the git directory it names and
+ * its common directory are listed with their host paths; they are outside the
+ * workspace, and a backend that mounts them must mount these read-only.
+ */
+export async function prepareHostControls(workspace: string): Promise<HostControl[]> {
+  const controls: HostControl[] = [];
+  const add = (source: string, kind: HostControl["kind"]) => controls.push({ source, target: targetOf(workspace, source), kind });
+
+  const agentsDir = join(workspace, ".claude-bottle");
+  await ensureDirectory(agentsDir);
+  add(agentsDir, "directory");
+
+  const dotGit = join(workspace, ".git");
+  const info = await lstat(dotGit).catch(() => undefined);
+  if (info?.isDirectory()) {
+    await addGitDirectory(dotGit, add, 0);
+  } else if (info?.isFile()) {
+    const gitDir = await gitDirOf(dotGit);
+    if (gitDir) {
+      const common = await commonDirOf(gitDir);
+      for (const dir of new Set([gitDir, common])) {
+        for (const name of ["config", "config.worktree"]) {
+          if ((await lstat(join(dir, name)).catch(() => undefined))?.isFile()) add(join(dir, name), "file");
+        }
+      }
+      if ((await lstat(join(common, "hooks")).catch(() => undefined))?.isDirectory()) add(join(common, "hooks"), "directory");
+    }
+  } else if (info?.isSymbolicLink()) {
+    throw unsafe(dotGit, "directory or file");
+  }
+  return controls;
+}
+
+async function addGitDirectory(
+  gitDir: string,
+  add: (source: string, kind: HostControl["kind"]) => void,
+  depth: number,
+): Promise<void> {
+  await ensureDirectory(join(gitDir, "hooks"));
+  add(join(gitDir, "hooks"), "directory");
+  for (const name of ["config", "config.worktree"]) {
+    const file = join(gitDir, name);
+    const info = await lstat(file).catch(() => undefined);
+    if (info?.isSymbolicLink()) throw unsafe(file, "file");
+    if (info?.isFile()) add(file, "file");
+  }
+  if (depth >= MAX_SUBMODULE_DEPTH) return;
+  // Submodules keep whole git directories here, hooks and config included.
+  for (const module of await listSubmoduleGitDirs(join(gitDir, "modules"))) {
+    await addGitDirectory(module, add, depth + 1);
+  }
+}
+
+/** Submodule git directories under `.git/modules`, which may nest (`modules/lib/sub`). */
+async function listSubmoduleGitDirs(modulesDir: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    if (entries.some((e) => e.name === "HEAD" && e.isFile())) {
+      found.push(dir);
+      return;
+    }
+    if (depth >= MAX_SUBMODULE_DEPTH) return;
+    for (const entry of entries) if (entry.isDirectory()) await walk(join(dir, entry.name), depth + 1);
+  };
+  await walk(modulesDir, 0);
+  return found;
+}
+
+/** A directory the bottle must not be able to create: made empty, as the user, when missing. */
+async function ensureDirectory(dir: string): Promise<void> {
+  const info = await lstat(dir).catch(() => undefined);
+  if (info?.isDirectory()) return;
+  if (info) throw unsafe(dir, "directory");
+  await mkdir(dir, { mode: 0o755 });
+}
+
+/** `gitdir: PATH` of a `.git` file, made absolute. */
+async function gitDirOf(dotGitFile: string): Promise<string | undefined> {
+  const match = /^gitdir:\s*(.+?)\s*$/m.exec(await readFile(dotGitFile, "utf8").catch(() => ""));
+  if (!match) return undefined;
+  return isAbsolute(match[1]!) ? match[1]! : resolve(dirname(dotGitFile), match[1]!);
+}
+
+/** A linked worktree's git directory names the shared one in `commondir`; otherwise it is its own. */
+async function commonDirOf(gitDir: string): Promise<string> {
+  const common = (await readFile(join(gitDir, "commondir"), "utf8").catch(() => "")).trim();
+  if (!common) return gitDir;
+  return isAbsolute(common) ? common : resolve(gitDir, common);
+}
+
+function targetOf(workspace: string, source: string): string | undefined {
+  const rel = relative(workspace, source);
+  if (rel.startsWith("..") || isAbsolute(rel)) return undefined;
+  return `${WORKSPACE_TARGET}/${rel.split("\\").join("/")}`;
+}
+
+function unsafe(path: string, expected: string): BottleError {
+  return new BottleError(ErrorCodes.WORKSPACE_UNSAFE, `${path} is not a plain ${expected}; a bottle could use it to change what runs on the host.`, {
+    hint: `Replace it with a real ${expected} (a symbolic link there is refused), then start again.`,
+  });
+}

@@ -1,0 +1,55 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { prepareHostControls } from "../src/index.js";
+
+const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" });
+
+describe("prepareHostControls", () => {
+  it("lists .claude-bottle, git hooks and config, creating the directories a bottle could otherwise create", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    git(dir, "init", "-q");
+    const controls = await prepareHostControls(dir);
+    expect(controls).toEqual([
+      { source: join(dir, ".claude-bottle"), target: "/workspace/.claude-bottle", kind: "directory" },
+      { source: join(dir, ".git", "hooks"), target: "/workspace/.git/hooks", kind: "directory" },
+      { source: join(dir, ".git", "config"), target: "/workspace/.git/config", kind: "file" },
+    ]);
+    expect(statSync(join(dir, ".claude-bottle")).isDirectory()).toBe(true);
+  });
+
+  it("covers submodules' git directories and a repository without a hooks folder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    mkdirSync(join(dir, ".git", "modules", "lib"), { recursive: true });
+    writeFileSync(join(dir, ".git", "config"), "");
+    writeFileSync(join(dir, ".git", "modules", "lib", "HEAD"), "ref: refs/heads/main\n");
+    writeFileSync(join(dir, ".git", "modules", "lib", "config"), "");
+    const targets = (await prepareHostControls(dir)).map((c) => c.target);
+    expect(targets).toContain("/workspace/.git/modules/lib/hooks");
+    expect(targets).toContain("/workspace/.git/modules/lib/config");
+    expect(statSync(join(dir, ".git", "hooks")).isDirectory()).toBe(true);
+  });
+
+  it("follows a worktree's .git file to its git directory and the shared one", async () => {
+    const main = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    git(main, "init", "-q");
+    git(main, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init");
+    const worktree = join(mkdtempSync(join(tmpdir(), "cb-wt-")), "wt");
+    git(main, "worktree", "add", "-q", worktree);
+    const controls = await prepareHostControls(worktree);
+    expect(controls).toContainEqual({ source: join(main, ".git", "config"), target: undefined, kind: "file" });
+    expect(controls).toContainEqual({ source: join(main, ".git", "hooks"), target: undefined, kind: "directory" });
+  });
+
+  it("refuses a workspace whose .claude-bottle or .git/config is a symbolic link", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    symlinkSync("/", join(dir, ".claude-bottle"));
+    await expect(prepareHostControls(dir)).rejects.toMatchObject({ code: "WORKSPACE_UNSAFE" });
+    const other = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    mkdirSync(join(other, ".git"));
+    symlinkSync("/etc/passwd", join(other, ".git", "config"));
+    await expect(prepareHostControls(other)).rejects.toMatchObject({ code: "WORKSPACE_UNSAFE" });
+  });
+});
