@@ -1,11 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import {
   BACKEND_API_VERSION,
   BottleError,
   ErrorCodes,
   abortedError,
+  assertHardLimits,
   bottleName,
+  prepareHostControls,
   phase,
   throwIfAborted,
   type Backend,
@@ -96,7 +99,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
 
     async prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<DockerPrepared> {
       throwIfAborted(ctx.signal);
-      validatePaths(agent);
+      validatePaths(agent, ctx);
       // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
       const [, image] = await Promise.all([engine(ctx), planAgentImage(agent)]);
       throwIfAborted(ctx.signal);
@@ -107,7 +110,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       throwIfAborted(ctx.signal);
       const { agent, image: plan } = prepared as DockerPrepared;
       // Again, as the directories may have gone since prepare.
-      validatePaths(agent);
+      validatePaths(agent, ctx);
       const docker = await engine(ctx);
       const { api } = docker;
       // The home volume does not depend on the image: look it up while the image is checked or built.
@@ -117,7 +120,9 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       throwIfAborted(ctx.signal);
 
       const name = bottleName(agent.slug, randomHex());
+      const controls = await prepareHostControls(agent.workspace);
       const createOptions = containerCreateOptions({
+        controls,
         agent,
         name,
         image: image.id,
@@ -234,7 +239,9 @@ function hostUser(): HostUser | undefined {
   return { uid: process.getuid(), gid: process.getgid() };
 }
 
-function validatePaths(agent: ResolvedAgent): void {
+function validatePaths(agent: ResolvedAgent, ctx: BackendContext): void {
+  // resolveAgent checks these too; an agent built by hand (library use) gets the same limits.
+  assertHardLimits(agent, { home: homedir(), env: ctx.env, uid: process.getuid?.() });
   if (!isDirectory(agent.workspace)) {
     throw new BottleError(ErrorCodes.WORKSPACE_NOT_FOUND, `The workspace ${agent.workspace} does not exist or is not a directory.`, {
       hint: "Run from an existing directory, or fix `workspace:` in the agent's recipe.",

@@ -1,4 +1,4 @@
-import { Labels, type ResolvedAgent } from "@claude-bottle/core";
+import { DEFAULT_PIDS_LIMIT, Labels, defaultMemoryLimit, type ResolvedAgent } from "@claude-bottle/core";
 import { describe, expect, it } from "vitest";
 import { containerCreateOptions, type ContainerPlan } from "../src/index.js";
 
@@ -27,6 +27,7 @@ const plan = (patch: Partial<ContainerPlan> = {}): ContainerPlan => ({
   openStdin: true,
   stdinOnce: true,
   autoRemove: true,
+  controls: [],
   ...patch,
 });
 
@@ -93,7 +94,33 @@ describe("container create options", () => {
     expect(options.HostConfig?.NetworkMode).toBe("none");
     expect(options.HostConfig?.NanoCpus).toBe(1_500_000_000);
     expect(options.HostConfig?.Memory).toBe(536_870_912);
+    expect(options.HostConfig?.MemorySwap).toBe(536_870_912);
     expect(containerCreateOptions(plan()).HostConfig?.NetworkMode).toBeUndefined();
+  });
+
+  it("limits processes and memory by default, so a fork bomb or a runaway build stays in the bottle", () => {
+    const { HostConfig } = containerCreateOptions(plan());
+    expect(HostConfig?.PidsLimit).toBe(DEFAULT_PIDS_LIMIT);
+    expect(HostConfig?.Memory).toBe(defaultMemoryLimit());
+    expect(HostConfig?.MemorySwap).toBe(defaultMemoryLimit());
+    expect(containerCreateOptions(plan({ agent: agent({ resources: { pids: 64 } }) })).HostConfig?.PidsLimit).toBe(64);
+  });
+
+  it("lays the host controls read-only over the workspace and over any mount that exposes them", () => {
+    const controls = [
+      { source: "/home/me/project/.git/hooks", kind: "directory" as const },
+      { source: "/home/me/project/.git/config", kind: "file" as const },
+    ];
+    const options = containerCreateOptions(
+      plan({ controls, agent: agent({ mounts: [{ source: "/home/me/project/.git", target: "/gitdir", readOnly: false }] }) }),
+    );
+    const readOnly = options.HostConfig?.Mounts?.filter((m) => m.ReadOnly).map((m) => [m.Source, m.Target]);
+    expect(readOnly).toEqual([
+      ["/home/me/project/.git/hooks", "/workspace/.git/hooks"],
+      ["/home/me/project/.git/config", "/workspace/.git/config"],
+      ["/home/me/project/.git/hooks", "/gitdir/hooks"],
+      ["/home/me/project/.git/config", "/gitdir/config"],
+    ]);
   });
 
   it("builds the command: the agent's command replaces the image's, args and extra args follow", () => {

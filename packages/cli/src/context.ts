@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { BackendContext, Logger, PhaseName, ProgressEvent } from "@claude-bottle/core";
+import { printable, printableLine } from "./render/printable.js";
 import { createProgressRenderer, type ProgressRenderer } from "./render/progress.js";
 import { QuietRenderer } from "./render/quiet.js";
 import { TimingRecorder } from "./render/timing.js";
@@ -61,7 +62,7 @@ export async function withSession<T>(
   const timing = options.timing ? new TimingRecorder() : undefined;
   const emit = (event: ProgressEvent) => {
     timing?.handle(event);
-    renderer.handle(event);
+    renderer.handle(printableEvent(event));
   };
   const context: BackendContext = {
     emit,
@@ -87,9 +88,23 @@ export function cacheDir(env: Readonly<Record<string, string | undefined>>): str
 function createLogger(renderer: ProgressRenderer, debug: boolean): Logger {
   return {
     debug: (message) => {
-      if (debug) renderer.log(`debug: ${message}`);
+      if (debug) renderer.log(`debug: ${printable(message)}`);
     },
-    info: (message) => renderer.log(message),
-    warn: (message) => renderer.log(`warning: ${message}`),
+    info: (message) => renderer.log(printable(message)),
+    warn: (message) => renderer.log(`warning: ${printable(message)}`),
   };
+}
+
+/** Build output and step titles carry text from the project's Dockerfile and context: printable only. */
+function printableEvent(event: ProgressEvent): ProgressEvent {
+  switch (event.type) {
+    case "phase-start":
+      return { ...event, title: printableLine(event.title) };
+    case "progress":
+      return { ...event, message: printableLine(event.message) };
+    case "output":
+      return { ...event, line: printableLine(event.line) };
+    default:
+      return event;
+  }
 }

@@ -13,13 +13,15 @@ Exit codes:
   the agent's own   start, attach and exec pass the bottle's exit code through
   1                 doctor found a missing prerequisite
   2                 usage error (unknown command or option, missing argument)
-  125               claude-bottle failed (agent file, backend, Docker, build...)
+  125               claude-bottle failed (agent file, backend, Docker, build...),
+                    or project configuration awaits approval (see: claude-bottle trust)
   130               interrupted (Ctrl-C or SIGTERM)
 
 Environment:
   CLAUDE_BOTTLE_BACKEND   the backend when --backend is not given (default: docker)
   XDG_CONFIG_HOME         user agents live in $XDG_CONFIG_HOME/claude-bottle/agents
   XDG_CACHE_HOME          the cache lives in $XDG_CACHE_HOME/claude-bottle
+  XDG_STATE_HOME          approvals live in $XDG_STATE_HOME/claude-bottle (default ~/.local/state)
   CI                      when set, progress is plain lines instead of a spinner
 `;
 
@@ -67,6 +69,25 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .action(async (options: { json?: boolean }, command: Command) => {
       const { agents } = await import("./commands/agents.js");
       outcome.exitCode = await agents(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("trust")
+    .description("review and approve what this project's agent files and backend would run (asked for by start)")
+    .usage("[options] [agents...]")
+    .argument("[agents...]", "the project's agents to review (default: all of them)")
+    .option("-y, --yes", "approve without asking (for scripts); the plan is still printed")
+    .option("--list", "list every approval, in every project")
+    .option("--revoke", "remove this project's approvals (or the named agents'); the next start asks again")
+    .option("--json", "print JSON (with --list or --revoke)")
+    .action(async (agents: string[], options: { yes?: boolean; list?: boolean; revoke?: boolean; json?: boolean }, command: Command) => {
+      const { trust } = await import("./commands/trust.js");
+      outcome.exitCode = await trust(environment(command), agents, {
+        yes: options.yes === true,
+        list: options.list === true,
+        revoke: options.revoke === true,
+        json: options.json === true,
+      });
     });
 
   program

@@ -1,16 +1,61 @@
-import { loadBackend, phase, selectedBackendName, type LoadedBackend } from "@claude-bottle/core";
+import {
+  ApprovalStore,
+  BottleError,
+  ErrorCodes,
+  backendApprovalNeeded,
+  importBackend,
+  locateBackend,
+  phase,
+  selectedBackendName,
+  type LoadedBackend,
+  type LocatedBackend,
+} from "@claude-bottle/core";
 import { builtinBackends } from "./builtin-backends.js";
-import type { Session } from "./context.js";
+import type { GlobalOptions, Session } from "./context.js";
 import { cliPackageDir } from "./package-dir.js";
+import { pendingApprovals } from "./trust/approve.js";
 
 /**
- * The backend chosen by --backend, CLAUDE_BOTTLE_BACKEND or the default,
- * resolved from the user's project first and then from the CLI's install.
+ * Where the backend chosen by --backend, CLAUDE_BOTTLE_BACKEND or the default
+ * is, resolved from the user's project first and then from the CLI's install,
+ * without running any of its code.
  */
-export function loadSelectedBackend(session: Session): Promise<LoadedBackend> {
+export function locateSelectedBackend(session: Pick<Session, "context" | "globals">): Promise<LocatedBackend> {
   const { context, globals } = session;
-  const name = selectedBackendName(globals.backend, context.env);
-  return phase(context, "backend-load", `Loading the ${name} backend`, () =>
-    loadBackend({ name, env: context.env, projectDir: context.cwd, hostDir: cliPackageDir(), builtins: builtinBackends() }),
+  return locateBackend({
+    name: selectedBackendName(globals.backend, context.env),
+    env: context.env,
+    projectDir: context.cwd,
+    hostDir: cliPackageDir(),
+    builtins: builtinBackends(),
+  });
+}
+
+/** Imports a located backend: only once its code is the CLI's own or approved. */
+export function importLocatedBackend(session: Pick<Session, "context">, located: LocatedBackend): Promise<LoadedBackend> {
+  return phase(session.context, "backend-load", `Loading the ${located.name} backend`, () =>
+    importBackend(located, { builtins: builtinBackends() }),
   );
+}
+
+/**
+ * The selected backend, for commands that start nothing new (ls, stop, rm...):
+ * a backend from the project must have been approved already (by `start` or
+ * `trust`); it is never imported before.
+ */
+export async function loadSelectedBackend(session: Session): Promise<LoadedBackend> {
+  const located = await locateSelectedBackend(session);
+  const request = await backendApprovalNeeded(located);
+  if (request && (await pendingApprovals(ApprovalStore.forUser(session.context.env), [request])).length) {
+    throw new BottleError(ErrorCodes.APPROVAL_REQUIRED, `The backend "${located.name}" comes from this project (${located.kind === "package" ? located.entry : ""}) and has not been approved; its code was not run.`, {
+      hint: `Review and approve it with: ${trustCommand(session.globals)}`,
+    });
+  }
+  return importLocatedBackend(session, located);
+}
+
+/** `claude-bottle [--backend NAME] trust [agent]`: what approves this, as the user would type it. */
+export function trustCommand(globals: GlobalOptions, agent?: string, yes = false): string {
+  const backend = globals.backend ? ` --backend ${globals.backend}` : "";
+  return `claude-bottle${backend} trust${agent ? ` ${agent}` : ""}${yes ? " --yes" : ""}`;
 }

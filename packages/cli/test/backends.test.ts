@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createProject, type TestProject } from "./support/project.js";
 import { runCli } from "./support/run-cli.js";
@@ -15,7 +17,7 @@ interface BackendJson {
 describe("claude-bottle backends", () => {
   let project: TestProject;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     project = createProject();
     project.installFakeBackend();
     project.installPackage("@claude-bottle/backend-broken", {
@@ -23,6 +25,31 @@ describe("claude-bottle backends", () => {
       "index.js": 'throw new Error("broken at import");\n',
     });
     project.installPackage("unrelated-package", { "package.json": JSON.stringify({ name: "unrelated-package" }) });
+    for (const backend of ["fake", "broken"]) {
+      const approved = await runCli(["--backend", backend, "trust", "--yes"], { cwd: project.dir, env: project.env });
+      expect(approved.code, approved.stderr).toBe(0);
+    }
+  });
+
+  it("lists a project backend nobody approved from its package.json, without running its code", async () => {
+    const other = createProject();
+    const marker = join(other.dir, "imported");
+    other.installPackage("claude-bottle-backend-sneaky", {
+      "package.json": JSON.stringify({ name: "claude-bottle-backend-sneaky", type: "module", exports: "./index.js" }),
+      "index.js": `import { writeFileSync } from "node:fs"; writeFileSync(${JSON.stringify(marker)}, "ran"); export default () => ({});\n`,
+    });
+    const result = await runCli(["backends", "--json"], { cwd: other.dir, env: other.env });
+    const row = (JSON.parse(result.stdout) as (BackendJson & { approval: string })[]).find((r) => r.name === "sneaky");
+    expect(row).toMatchObject({ loads: false, approval: "needed", error: expect.stringContaining("claude-bottle --backend sneaky trust") });
+    const table = await runCli(["backends"], { cwd: other.dir, env: other.env });
+    expect(table.stdout).toMatch(/sneaky\s+claude-bottle-backend-sneaky\s+needs approval/);
+    for (const args of [["ls"], ["start", "claude"], ["doctor"]]) {
+      const refused = await runCli(["--backend", "sneaky", ...args], { cwd: other.dir, env: other.env });
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toContain("has not been approved");
+      expect(refused.stderr).toContain("claude-bottle --backend sneaky trust");
+    }
+    expect(existsSync(marker)).toBe(false);
   });
 
   const list = async (args: string[] = [], env: Record<string, string> = {}) => {

@@ -13,10 +13,13 @@ describe("claude-bottle start", () => {
   const run = (args: string[], env: Record<string, string> = {}) =>
     runCli(args, { cwd: project.dir, env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "fake", ...env } });
 
-  beforeAll(() => {
+  beforeAll(async () => {
     project = createProject();
     project.installFakeBackend();
     project.writeAgent("bb", "image: example/bb:1\nenv: [CB_SECRET, LITERAL=yes]\n");
+    // The agent file and the backend both come from the project: approved once, as a user would.
+    const approved = await runCli(["--backend", "fake", "trust", "--yes"], { cwd: project.dir, env: project.env });
+    expect(approved.code, approved.stderr).toBe(0);
   });
 
   it("exits with the agent's exit code, its stdout and stderr kept apart", async () => {
@@ -120,7 +123,7 @@ describe("claude-bottle start", () => {
       const rows = table.trimEnd().split("\n");
       expect(rows[0]).toMatch(/^PHASE\s+TIME\s+WHAT$/);
       const names = rows.slice(1).map((row) => row.trim().split(/\s{2,}/)[0]);
-      expect(names).toEqual(["backend-load", "agent-resolve", "prepare", "cache-check", "build", "start", "ready after", "total"]);
+      expect(names).toEqual(["agent-resolve", "backend-load", "prepare", "cache-check", "build", "start", "ready after", "total"]);
       for (const row of rows.slice(1)) expect(row).toMatch(/\d+(\.\d)? (ms|s)\b/);
       expect(rows.find((r) => r.includes("cache-check"))).toMatch(/^  cache-check/);
       expect(result.stdout).not.toContain("PHASE");
@@ -131,8 +134,8 @@ describe("claude-bottle start", () => {
       expect(result.code).toBe(0);
       const json = JSON.parse(result.stderr.trimEnd().split("\n").at(-1)!);
       expect(json.phases.map((p: { phase: string }) => p.phase)).toEqual([
-        "backend-load",
         "agent-resolve",
+        "backend-load",
         "prepare",
         "cache-check",
         "build",

@@ -5,7 +5,7 @@ export * from "./labels.js";
 export * from "./agent/model.js";
 export { agentJsonSchema, agentSchema, parseMemory, SLUG_PATTERN, type AgentFile, type SchemaNode } from "./agent/schema.js";
 export { assertHardLimits, credentialPaths, engineSocketPaths, type HostFacts } from "./agent/hard-limits.js";
-export { prepareHostControls, type HostControl } from "./agent/host-controls.js";
+export { prepareHostControls, readOnlyOverlays, type HostControl, type ReadOnlyOverlay } from "./agent/host-controls.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
 export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { prepareHostControls } from "../src/index.js";
+import { prepareHostControls, readOnlyOverlays } from "../src/index.js";
 
 const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" });
 
@@ -13,11 +13,33 @@ describe("prepareHostControls", () => {
     git(dir, "init", "-q");
     const controls = await prepareHostControls(dir);
     expect(controls).toEqual([
-      { source: join(dir, ".claude-bottle"), target: "/workspace/.claude-bottle", kind: "directory" },
-      { source: join(dir, ".git", "hooks"), target: "/workspace/.git/hooks", kind: "directory" },
-      { source: join(dir, ".git", "config"), target: "/workspace/.git/config", kind: "file" },
+      { source: join(dir, ".claude-bottle"), kind: "directory" },
+      { source: join(dir, ".git", "hooks"), kind: "directory" },
+      { source: join(dir, ".git", "config"), kind: "file" },
     ]);
     expect(statSync(join(dir, ".claude-bottle")).isDirectory()).toBe(true);
+    expect(readOnlyOverlays(controls, [{ source: dir, target: "/workspace" }]).map((o) => o.target)).toEqual([
+      "/workspace/.claude-bottle",
+      "/workspace/.git/hooks",
+      "/workspace/.git/config",
+    ]);
+  });
+
+  it("overlays a control wherever a mount exposes it, and nowhere else", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    git(dir, "init", "-q");
+    const controls = await prepareHostControls(dir);
+    const overlays = readOnlyOverlays(controls, [
+      { source: dir, target: "/workspace" },
+      { source: join(dir, ".git"), target: "/gitdir" },
+      { source: join(dir, ".git", "hooks"), target: "/hooks" },
+      { source: tmpdir(), target: "/tmp-all" },
+      { source: join(dir, "src"), target: "/src" },
+    ]);
+    const targets = overlays.map((o) => o.target);
+    expect(targets).toEqual(expect.arrayContaining(["/gitdir/hooks", "/gitdir/config", "/hooks"]));
+    expect(targets).toContain(`/tmp-all/${dir.slice(tmpdir().length + 1)}/.git/config`);
+    expect(targets.some((t) => t.startsWith("/src"))).toBe(false);
   });
 
   it("covers submodules' git directories and a repository without a hooks folder", async () => {
@@ -26,9 +48,9 @@ describe("prepareHostControls", () => {
     writeFileSync(join(dir, ".git", "config"), "");
     writeFileSync(join(dir, ".git", "modules", "lib", "HEAD"), "ref: refs/heads/main\n");
     writeFileSync(join(dir, ".git", "modules", "lib", "config"), "");
-    const targets = (await prepareHostControls(dir)).map((c) => c.target);
-    expect(targets).toContain("/workspace/.git/modules/lib/hooks");
-    expect(targets).toContain("/workspace/.git/modules/lib/config");
+    const sources = (await prepareHostControls(dir)).map((c) => c.source);
+    expect(sources).toContain(join(dir, ".git", "modules", "lib", "hooks"));
+    expect(sources).toContain(join(dir, ".git", "modules", "lib", "config"));
     expect(statSync(join(dir, ".git", "hooks")).isDirectory()).toBe(true);
   });
 
@@ -39,8 +61,8 @@ describe("prepareHostControls", () => {
     const worktree = join(mkdtempSync(join(tmpdir(), "cb-wt-")), "wt");
     git(main, "worktree", "add", "-q", worktree);
     const controls = await prepareHostControls(worktree);
-    expect(controls).toContainEqual({ source: join(main, ".git", "config"), target: undefined, kind: "file" });
-    expect(controls).toContainEqual({ source: join(main, ".git", "hooks"), target: undefined, kind: "directory" });
+    expect(controls).toContainEqual({ source: join(main, ".git", "config"), kind: "file" });
+    expect(controls).toContainEqual({ source: join(main, ".git", "hooks"), kind: "directory" });
   });
 
   it("refuses a workspace whose .claude-bottle or .git/config is a symbolic link", async () => {

@@ -1,4 +1,4 @@
-import { WORKSPACE_TARGET, type ResolvedAgent } from "@claude-bottle/core";
+import { WORKSPACE_TARGET, effectiveResources, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
 import { bottleLabels } from "./labels.js";
@@ -28,12 +28,15 @@ export interface ContainerPlan {
   stdinOnce: boolean;
   /** Let the engine remove the container when it exits (attached runs). */
   autoRemove: boolean;
+  /** Paths the host obeys (agent files, git hooks and config): mounted read-only wherever the bottle could reach them. */
+  controls: readonly HostControl[];
 }
 
 /** `docker create` options for a bottle: hardened, labelled, with the workspace and home mounted. */
 export function containerCreateOptions(plan: ContainerPlan): Dockerode.ContainerCreateOptions {
   const { agent } = plan;
   const labels = bottleLabels(agent);
+  const binds = [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts];
   const mounts: Dockerode.MountSettings[] = [
     { Type: "bind", Source: agent.workspace, Target: WORKSPACE_TARGET },
     // Created beforehand with its labels (ensureHomeVolume).
@@ -41,7 +44,12 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     ...agent.mounts.map(
       (m): Dockerode.MountSettings => ({ Type: "bind", Source: m.source, Target: m.target, ReadOnly: m.readOnly }),
     ),
+    // The engine mounts parents before children, so these land on top of the binds that expose them.
+    ...readOnlyOverlays(plan.controls, binds).map(
+      (o): Dockerode.MountSettings => ({ Type: "bind", Source: o.source, Target: o.target, ReadOnly: true }),
+    ),
   ];
+  const resources = effectiveResources(agent.resources);
   const hostConfig: Dockerode.HostConfig = {
     Mounts: mounts,
     AutoRemove: plan.autoRemove,
@@ -51,8 +59,11 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     // The agent edits files it owns and runs tools; it needs no capability beyond an ordinary user's.
     CapDrop: ["ALL"],
     ...(agent.network ? {} : { NetworkMode: "none" }),
-    ...(agent.resources.cpus !== undefined ? { NanoCpus: Math.round(agent.resources.cpus * 1e9) } : {}),
-    ...(agent.resources.memory !== undefined ? { Memory: agent.resources.memory } : {}),
+    ...(resources.cpus !== undefined ? { NanoCpus: Math.round(resources.cpus * 1e9) } : {}),
+    // Limits by default: a fork bomb or a runaway build stops inside the bottle. Swap is no way around the memory limit.
+    Memory: resources.memory,
+    MemorySwap: resources.memory,
+    PidsLimit: resources.pids,
   };
   return {
     name: plan.name,

@@ -1,11 +1,21 @@
 import { readdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { BottleError, loadBackend, selectedBackendName, type Capability } from "@claude-bottle/core";
+import {
+  ApprovalStore,
+  BottleError,
+  backendApprovalNeeded,
+  importBackend,
+  locateBackend,
+  selectedBackendName,
+  type Capability,
+} from "@claude-bottle/core";
 import { builtinBackends } from "../builtin-backends.js";
 import type { CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { cliPackageDir } from "../package-dir.js";
 import { formatTable } from "../render/table.js";
+import { trustCommand } from "../select-backend.js";
+import { pendingApprovals } from "../trust/approve.js";
 
 interface BackendRow {
   name: string;
@@ -15,6 +25,8 @@ interface BackendRow {
   selected: boolean;
   loads: boolean;
   capabilities: Capability[];
+  /** For a package from the project: whether the user approved its code. */
+  approval: "needed" | "approved" | null;
   error: string | null;
 }
 
@@ -24,13 +36,16 @@ const UNSCOPED_PREFIX = "claude-bottle-backend-";
 /**
  * `backends`: the built-ins, then every backend package installed in the
  * project or next to the CLI, each loaded for real so a broken install shows
- * up here rather than at the next start.
+ * up here rather than at the next start; except a package from the project
+ * that the user has not approved, which is listed from its package.json
+ * without running any of its code.
  */
 export async function backends(environment: CommandEnvironment, options: { json: boolean }): Promise<number> {
   const env = process.env;
   const projectDir = process.cwd();
   const hostDir = cliPackageDir();
   const builtins = builtinBackends();
+  const store = ApprovalStore.forUser(env);
   const selected = selectedBackendName(environment.globals.backend, env);
 
   const candidates = new Map<string, string>(); // package name -> the name to load it by
@@ -53,13 +68,24 @@ export async function backends(environment: CommandEnvironment, options: { json:
       selected: packageName === (selectedPackage ?? selected),
       loads: false,
       capabilities: [],
+      approval: null,
       error: null,
     };
     try {
-      const loaded = await loadBackend({ name: loadName, env, projectDir, hostDir, builtins });
-      row.source = loaded.source;
-      row.loads = true;
-      row.capabilities = [...loaded.backend.capabilities];
+      const located = await locateBackend({ name: loadName, env, projectDir, hostDir, builtins });
+      if (located.kind === "package") row.source = located.entry;
+      // A package from the project is listed from its package.json; its code runs only once approved.
+      const request = await backendApprovalNeeded(located);
+      if (request && (await pendingApprovals(store, [request])).length) {
+        row.approval = "needed";
+        row.error = `comes from this project and is not approved; its code was not run. Approve it: ${trustCommand({ backend: row.name })}`;
+      } else {
+        const loaded = await importBackend(located, { builtins });
+        row.source = loaded.source;
+        row.loads = true;
+        row.capabilities = [...loaded.backend.capabilities];
+        if (request) row.approval = "approved";
+      }
     } catch (error) {
       row.error = BottleError.isInstance(error) ? error.message : String(error);
     }
@@ -118,7 +144,7 @@ function asTable(rows: BackendRow[]): string {
       r.selected ? "*" : "",
       r.name,
       r.package,
-      r.loads ? (r.source === "built-in" ? "built-in" : "installed") : "fails to load",
+      r.approval === "needed" ? "needs approval" : r.loads ? (r.source === "built-in" ? "built-in" : "installed") : "fails to load",
       r.capabilities.join(", "),
     ]),
   );

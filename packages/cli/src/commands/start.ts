@@ -1,10 +1,11 @@
-import { BottleError, ErrorCodes, phase, resolveAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, approvalsNeeded, phase, planOf, resolveAgent } from "@claude-bottle/core";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { formatTiming, type TimingFormat } from "../render/timing.js";
-import { loadSelectedBackend } from "../select-backend.js";
+import { importLocatedBackend, locateSelectedBackend, trustCommand } from "../select-backend.js";
 import { processStdio } from "../stdio.js";
+import { requireApproval } from "../trust/approve.js";
 
 export interface StartOptions {
   detach: boolean;
@@ -51,15 +52,29 @@ export async function start(
 
 async function startIn(session: Session, slug: string, extraArgs: readonly string[], detach: boolean): Promise<number> {
   const { context } = session;
-  const { backend } = await loadSelectedBackend(session);
+  // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
+  const located = await locateSelectedBackend(session);
+  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+  );
+  const plan = planOf(agent, located);
+  const requests = await approvalsNeeded(agent, plan, located);
+  if (requests.length) {
+    // No phase runs while the user reads the plan, so no spinner draws over it.
+    await requireApproval(plan, requests, {
+      trustCommand: trustCommand(session.globals, slug, true),
+      interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
+      env: context.env,
+      stdin: process.stdin,
+      stderr: process.stderr,
+    });
+  }
+  const { backend } = await importLocatedBackend(session, located);
   if (detach && !backend.capabilities.includes("detach")) {
     throw new BottleError(ErrorCodes.UNSUPPORTED, `The ${backend.name} backend cannot start a bottle detached.`, {
       hint: "Start it attached (without --detach), or choose another backend with --backend.",
     });
   }
-  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
-    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents() }),
-  );
   const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(agent, context));
   const launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio() }, context);
   if (launched.detached) {

@@ -1,5 +1,6 @@
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
 import { ExitCodes } from "../exit-codes.js";
+import { printable } from "../render/printable.js";
 
 const ISSUES_URL = "https://github.com/claude-bottle/claude-bottle/issues";
 
@@ -17,14 +18,15 @@ export interface ReportOptions {
 export function reportError(error: unknown, { debug, stream }: ReportOptions): number {
   if (BottleError.isInstance(error)) {
     if (error.code === ErrorCodes.ABORTED) return ExitCodes.INTERRUPTED;
-    stream.write(`claude-bottle: ${error.message}\n`);
-    if (error.hint) stream.write(`  hint: ${error.hint}\n`);
-    if (debug) stream.write(`${describeChain(error)}\n`);
+    // Messages quote agent files, paths and engine output: what reaches the terminal is printable only.
+    stream.write(`claude-bottle: ${printable(error.message)}\n`);
+    if (error.hint) stream.write(`  hint: ${printable(error.hint)}\n`);
+    if (debug) stream.write(`${printable(describeChain(error))}\n`);
     return error.code === ErrorCodes.INVALID_ARGUMENT ? ExitCodes.USAGE : ExitCodes.ERROR;
   }
   const message = error instanceof Error ? error.message : String(error);
-  stream.write(`claude-bottle: internal error: ${message}\n`);
-  stream.write(`${describeChain(error)}\n`);
+  stream.write(`claude-bottle: internal error: ${printable(message)}\n`);
+  stream.write(`${printable(describeChain(error))}\n`);
   stream.write(`This is a bug in claude-bottle or its backend; please report it at ${ISSUES_URL} with the output above.\n`);
   return ExitCodes.ERROR;
 }

@@ -8,6 +8,8 @@ export interface TestProject {
   dir: string;
   configHome: string;
   cacheHome: string;
+  /** Where approvals are kept ($XDG_STATE_HOME). */
+  stateHome: string;
   /** The environment that points the CLI at this project's homes. */
   env: Record<string, string>;
   writeAgent(slug: string, yaml: string): string;
@@ -25,6 +27,7 @@ export function createProject(): TestProject {
   const dir = join(root, "project");
   const configHome = join(root, "config");
   const cacheHome = join(root, "cache");
+  const stateHome = join(root, "state");
   for (const d of [dir, configHome, cacheHome]) mkdirSync(d, { recursive: true });
   const write = (file: string, text: string) => {
     mkdirSync(dirname(file), { recursive: true });
@@ -35,7 +38,8 @@ export function createProject(): TestProject {
     dir,
     configHome,
     cacheHome,
-    env: { XDG_CONFIG_HOME: configHome, XDG_CACHE_HOME: cacheHome },
+    stateHome,
+    env: { XDG_CONFIG_HOME: configHome, XDG_CACHE_HOME: cacheHome, XDG_STATE_HOME: stateHome },
     writeAgent: (slug, yaml) => write(join(dir, ".claude-bottle", "agents", `${slug}.yaml`), yaml),
     writeUserAgent: (slug, yaml) => write(join(configHome, "claude-bottle", "agents", `${slug}.yaml`), yaml),
     installPackage(name, files) {

@@ -85,7 +85,8 @@ export function credentialPaths({ home, env }: HostFacts): string[] {
  * a project file or writable, and, for a project's agent, build inputs from
  * outside the project. Every error names the file, the field and why.
  */
-export function assertHardLimits(agent: ResolvedAgent, facts: HostFacts, projectRoot?: string): void {
+export function assertHardLimits(agent: ResolvedAgent, facts: HostFacts): void {
+  const { projectRoot } = agent;
   const where = agent.file ?? `the built-in agent "${agent.slug}"`;
   const refuse = (field: string, why: string, hint: string): never => {
     throw new BottleError(ErrorCodes.AGENT_REFUSED, `${where}: ${field}: ${why}`, { hint });

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readFile, readdir } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { BottleError, ErrorCodes } from "../errors.js";
-import { WORKSPACE_TARGET } from "./model.js";
+import { realPath } from "./host-paths.js";
 
 /**
  * A path in or beside the workspace whose content the host obeys: agent files
@@ -12,9 +12,34 @@ import { WORKSPACE_TARGET } from "./model.js";
 export interface HostControl {
   /** Absolute host path. */
   source: string;
-  /** Where the bottle sees it, when it lies inside the workspace (`/workspace/...`); else undefined. */
-  target: string | undefined;
   kind: "directory" | "file";
+}
+
+/** A read-only bind a backend lays over a host control wherever a mount of the bottle exposes it. */
+export interface ReadOnlyOverlay {
+  source: string;
+  target: string;
+  kind: HostControl["kind"];
+}
+
+/**
+ * Where each host control shows up inside the bottle: under the workspace,
+ * and under any extra mount whose source holds it (a mount of `./.git` at
+ * `/gitdir` exposes the hooks as `/gitdir/hooks`). Each is to be mounted
+ * read-only on top of the mount that exposes it.
+ */
+export function readOnlyOverlays(controls: readonly HostControl[], mounts: readonly { source: string; target: string }[]): ReadOnlyOverlay[] {
+  const overlays: ReadOnlyOverlay[] = [];
+  for (const mount of mounts) {
+    const source = realPath(mount.source);
+    for (const control of controls) {
+      const rel = relative(source, realPath(control.source));
+      if (rel.startsWith("..") || isAbsolute(rel)) continue;
+      const target = rel === "" ? mount.target : posix.join(mount.target, ...rel.split(sep));
+      overlays.push({ source: control.source, target, kind: control.kind });
+    }
+  }
+  return overlays;
 }
 
 /** How deep submodules' git directories (`.git/modules/a/modules/b`) are followed. */
@@ -24,13 +49,13 @@ const MAX_SUBMODULE_DEPTH = 4;
  * The host controls of `workspace`, making the two directories a bottle could
  * otherwise create (`.claude-bottle/` and `.git/hooks/`, empty) so there is
  * something to mount read-only over them. For a workspace whose `.git` is a
- * file (a worktree or a submodule checkout), the git directory it names and
- * its common directory are listed with their host paths; they are outside the
- * workspace, and a backend that mounts them must mount these read-only.
+ * file (a worktree or a submodule checkout), the config and hooks of the git
+ * directory it names and of its common directory are listed too: they lie
+ * outside the workspace, and are protected wherever a mount exposes them.
  */
 export async function prepareHostControls(workspace: string): Promise<HostControl[]> {
   const controls: HostControl[] = [];
-  const add = (source: string, kind: HostControl["kind"]) => controls.push({ source, target: targetOf(workspace, source), kind });
+  const add = (source: string, kind: HostControl["kind"]) => controls.push({ source, kind });
 
   const agentsDir = join(workspace, ".claude-bottle");
   await ensureDirectory(agentsDir);
@@ -113,12 +138,6 @@ async function commonDirOf(gitDir: string): Promise<string> {
   const common = (await readFile(join(gitDir, "commondir"), "utf8").catch(() => "")).trim();
   if (!common) return gitDir;
   return isAbsolute(common) ? common : resolve(gitDir, common);
-}
-
-function targetOf(workspace: string, source: string): string | undefined {
-  const rel = relative(workspace, source);
-  if (rel.startsWith("..") || isAbsolute(rel)) return undefined;
-  return `${WORKSPACE_TARGET}/${rel.split("\\").join("/")}`;
 }
 
 function unsafe(path: string, expected: string): BottleError {

@@ -167,7 +167,7 @@ export async function resolveAgent(slug: string, options: AgentSearchOptions): P
   const shadows = all.filter((c) => c.slug === slug && c !== candidate).map((c) => c.origin);
   if (shadows.length) agent.shadows = shadows;
   if (candidate.projectRoot) agent.projectRoot = candidate.projectRoot;
-  assertHardLimits(agent, { home: options.home ?? homedir(), env: options.env, uid: process.getuid?.() }, candidate.projectRoot);
+  assertHardLimits(agent, { home: options.home ?? homedir(), env: options.env, uid: process.getuid?.() });
   return agent;
 }
 
