@@ -18,12 +18,13 @@ describe("claude-bottle on Docker", () => {
   const agentYaml = (contextDir: string, lines: string[]) =>
     [`build: { dockerfile: ${join(contextDir, "Dockerfile")}, context: ${contextDir} }`, ...lines, ""].join("\n");
 
-  beforeAll(() => {
+  beforeAll(async () => {
     requireDocker();
     project = createProject();
     const context = busyboxContext();
-    project.writeAgent("bb", agentYaml(context, ["command: [sh, -c]", "env: [CB_SECRET]", "network: false"]));
-    project.writeAgent("bbsh", agentYaml(context, ["command: [sh]", "network: false"]));
+    // User-level agents: these tests are about running bottles, not about approving project files.
+    project.writeUserAgent("bb", agentYaml(context, ["command: [sh, -c]", "env: [CB_SECRET]", "network: false"]));
+    project.writeUserAgent("bbsh", agentYaml(context, ["command: [sh]", "network: false"]));
   });
 
   afterAll(() => {
@@ -52,7 +53,7 @@ describe("claude-bottle on Docker", () => {
       script,
       [
         `cd ${project.dir}`,
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
         `stty -g > ${file("stty-before")}`,
         `${process.execPath} ${CLI_BIN} start bbsh`,
         `echo $? > ${file("exit-code")}`,
@@ -84,13 +85,13 @@ describe("claude-bottle on Docker", () => {
 
   it("closing the terminal under an attached agent stops and removes its bottle", async () => {
     const slug = `hangup-${randomBytes(3).toString("hex")}`;
-    project.writeAgent(slug, agentYaml(busyboxContext(), ["command: [sh]", "network: false"]));
+    project.writeUserAgent(slug, agentYaml(busyboxContext(), ["command: [sh]", "network: false"]));
     const script = join(project.dir, "hangup.sh");
     writeFileSync(
       script,
       [
         `cd ${project.dir}`,
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
         // exec: the CLI leads the terminal's session, so the terminal closing hangs it up directly.
         `exec ${process.execPath} ${CLI_BIN} start ${slug}`,
       ].join("\n"),
@@ -133,7 +134,7 @@ describe("claude-bottle on Docker", () => {
     const marker = `cb-interrupt-${randomBytes(6).toString("hex")}`;
     // A slug of its own, so no other test's bottle can be mistaken for a leftover of this one.
     const slug = `slow-${randomBytes(3).toString("hex")}`;
-    project.writeAgent(slug, agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]"]));
+    project.writeUserAgent(slug, agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]"]));
     // --debug shows the build's output, where the engine names the step's container.
     const cli = startCli(["--debug", "start", slug], { cwd: project.dir, env: project.env });
     const explain = () => `\nCLI stderr:\n${cli.stderr()}\ncontainers:\n${docker("ps", "-a", "--no-trunc")}`;

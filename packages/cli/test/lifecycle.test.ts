@@ -8,9 +8,11 @@ describe("lifecycle commands", () => {
   const run = (args: string[], env: Record<string, string> = {}) =>
     runCli(args, { cwd: project.dir, env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "fake", ...env } });
 
-  beforeAll(() => {
+  beforeAll(async () => {
     project = createProject();
     project.installFakeBackend();
+    const approved = await run(["trust", "--yes"]);
+    expect(approved.code, approved.stderr).toBe(0);
   });
 
   it("ls --json prints the backend's bottles", async () => {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createProject, type TestProject } from "./support/project.js";
-import { CLI_BIN } from "./support/run-cli.js";
+import { CLI_BIN, runCli } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
 
 /** Progress on a real terminal (tmux), through the fake backend. */
@@ -11,10 +11,12 @@ describe("progress on a terminal", () => {
   let terminal: TmuxSession | undefined;
   const file = (name: string) => join(project.dir, name);
 
-  beforeAll(() => {
+  beforeAll(async () => {
     project = createProject();
     project.installFakeBackend();
     project.writeAgent("bb", "image: example/bb:1\n");
+    const approved = await runCli(["--backend", "fake", "trust", "--yes"], { cwd: project.dir, env: project.env });
+    expect(approved.code, approved.stderr).toBe(0);
   });
 
   afterEach(() => terminal?.kill());
@@ -28,7 +30,7 @@ describe("progress on a terminal", () => {
       [
         `cd ${project.dir}`,
         "unset CI",
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} CLAUDE_BOTTLE_BACKEND=fake`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} CLAUDE_BOTTLE_BACKEND=fake`,
         ...Object.entries(env).map(([name, value]) => `export ${name}=${value}`),
         ...setup,
         `${process.execPath} ${CLI_BIN} ${args} > ${file("stdout")}`,

@@ -1,2 +1,3 @@
 export { busyboxContext, busyboxAgent, BUSYBOX_BINARY } from "./busybox.js";
+export { busyboxGitContext, GIT_BINARY } from "./git-image.js";
 export { buildTestRegistryImage, registryImageContext, REGISTRY_BINARY, TEST_REGISTRY_IMAGE } from "./registry-image.js";

