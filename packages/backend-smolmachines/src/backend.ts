@@ -10,8 +10,8 @@ import {
 import type Dockerode from "dockerode";
 import { smolmachinesDoctor } from "./doctor.js";
 import { BACKEND_NAME, launchSmolmachine } from "./launch.js";
-import { execInMachine, listMachines, machineLogs, removeMachine, stopMachine, toBottleInfo } from "./lifecycle.js";
-import { prepareSmolmachine, type SmolmachinesPrepared } from "./prepare.js";
+import { execInMachine, listMachines, machineLogs, removeMachine, stopMachine, toBottleInfo } from "./smolvm/lifecycle.js";
+import { prepareSmolmachine, type SmolmachinesPrepared } from "./pipeline/prepare.js";
 import { locateSmolvm, type Smolvm } from "./smolvm/locate.js";
 
 export interface SmolmachinesOptions {

@@ -3,7 +3,7 @@ import { mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LogsOptions } from "@claude-bottle/core";
-import { artifactCacheDir } from "./artifact-cache.js";
+import { artifactCacheDir } from "./pipeline/artifact-cache.js";
 
 /**
  * smolvm keeps no output of a command run through `machine exec`, so a

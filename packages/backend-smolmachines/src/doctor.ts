@@ -1,8 +1,8 @@
 import { connectDocker, inspectImage } from "@claude-bottle/backend-docker";
 import { BottleError, type BackendContext, type DoctorCheck } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { DOCKER_DESKTOP_HOST_RANGE } from "./desktop-insecure-registry.js";
-import { registryImage } from "./local-registry.js";
+import { DOCKER_DESKTOP_HOST_RANGE } from "./registry/desktop-insecure-registry.js";
+import { registryImage } from "./registry/local-registry.js";
 import { checkKvm } from "./smolvm/kvm.js";
 import { findSmolvmExecutable } from "./smolvm/locate.js";
 import { readSmolvmVersion } from "./smolvm/version.js";

@@ -18,7 +18,7 @@ import { runAttached } from "./attached-process.js";
 import { openBottleLogs } from "./bottle-logs.js";
 import { guestEnvironment, passthroughNames } from "./environment.js";
 import { assertMountSources, volumeArguments } from "./mounts.js";
-import type { SmolmachinesPrepared } from "./prepare.js";
+import type { SmolmachinesPrepared } from "./pipeline/prepare.js";
 import type { Smolvm } from "./smolvm/locate.js";
 import { runSmolvm, smolvmErrorLines, smolvmFailure } from "./smolvm/run.js";
 

@@ -7,7 +7,7 @@ import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-suppor
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import { bottleCommand, machineCreateArguments, machineRunArguments, PASSTHROUGH_LABEL, resourceArguments } from "../src/launch.js";
-import type { SmolmachinesPrepared } from "../src/prepare.js";
+import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
 import { engine, fakeSmolvm, invocations, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
 
 const SECRET = "sk-test-0123456789-do-not-log";

@@ -7,7 +7,7 @@ import { busyboxAgent, busyboxContext, buildTestRegistryImage, registryImageCont
 import type Dockerode from "dockerode";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
-import type { SmolmachinesPrepared } from "../src/prepare.js";
+import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
 import {
   engine,
   fakeSmolvm,
@@ -198,7 +198,7 @@ describe("prepare", () => {
 
 describe("the double's pack, as the real one", () => {
   it("fails when the image never reached the registry", async () => {
-    const { startLocalRegistry } = await import("../src/local-registry.js");
+    const { startLocalRegistry } = await import("../src/registry/local-registry.js");
     const { runSmolvm } = await import("../src/smolvm/run.js");
     const ctx = createTestContext();
     await using registry = await startLocalRegistry(docker, { image: registryImage, dockerDesktop: false }, ctx);

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { connectDocker } from "@claude-bottle/backend-docker";
 import type { ProgressEvent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { RegistryLabels } from "../src/local-registry.js";
+import { RegistryLabels } from "../src/registry/local-registry.js";
 
 /** The smolvm test double (see smolvm-cli.md): real pulls with skopeo, real chrooted runs. */
 export const SMOLVM_DOUBLE = fileURLToPath(new URL("./fixtures/smolvm", import.meta.url));

@@ -9,12 +9,12 @@ import {
   type ExecOptions,
   type LogsOptions,
 } from "@claude-bottle/core";
-import { runAttached } from "./attached-process.js";
-import { removeBottleLogs, writeBottleLogs } from "./bottle-logs.js";
-import { guestEnvironment } from "./environment.js";
-import { BACKEND_NAME, PASSTHROUGH_LABEL } from "./launch.js";
-import type { Smolvm } from "./smolvm/locate.js";
-import { runSmolvm, smolvmFailure } from "./smolvm/run.js";
+import { runAttached } from "../attached-process.js";
+import { removeBottleLogs, writeBottleLogs } from "../bottle-logs.js";
+import { guestEnvironment } from "../environment.js";
+import { BACKEND_NAME, PASSTHROUGH_LABEL } from "../launch.js";
+import type { Smolvm } from "./locate.js";
+import { runSmolvm, smolvmFailure } from "./run.js";
 
 /** One object of `smolvm machine ls --json`, the fields this backend reads. */
 export interface MachineRecord {
