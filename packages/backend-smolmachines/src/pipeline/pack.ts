@@ -2,13 +2,19 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BottleError, abortedError, phase, throwIfAborted, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { pushToLocalRegistry, startLocalRegistry, type LocalRegistry, type LocalRegistryOptions } from "../registry/local-registry.js";
+import {
+  TEMPORARY_REPOSITORY,
+  pushToLocalRegistry,
+  startLocalRegistry,
+  type LocalRegistry,
+  type LocalRegistryOptions,
+} from "../registry/local-registry.js";
 import type { Smolvm } from "../smolvm/locate.js";
 import { runSmolvm } from "../smolvm/run.js";
 import type { ArtifactCache, Artifact } from "./artifact-cache.js";
 
 /** The repository the image is pushed under in the ephemeral registry. */
-export const REGISTRY_REPOSITORY = "claude-bottle";
+export const REGISTRY_REPOSITORY = TEMPORARY_REPOSITORY;
 
 /**
  * The pipeline of a cache miss: registry up → tag + push → `smolvm pack
