@@ -21,17 +21,43 @@ export interface MachineRecord {
   name: string;
   state: string;
   labels?: Record<string, string> | null;
-  created_at?: string | null;
+  /** An RFC 3339 string (1.9.x) or seconds since the epoch (newer releases); see SMOLVM.md. */
+  created_at?: string | number | null;
 }
 
-const STATES: Record<string, BottleState> = {
+/**
+ * smolvm's machine states (SMOLVM.md, "States") as bottle states. A state on
+ * its way somewhere counts as where it is going: `pausing` is paused already
+ * for anyone who wants to exec into it. Only a state smolvm adds later is `unknown`.
+ */
+export const MACHINE_STATES: Readonly<Record<string, BottleState>> = {
   created: "created",
+  creating: "created",
+  starting: "running",
   running: "running",
+  stopping: "stopped",
   stopped: "stopped",
   failed: "failed",
+  unreachable: "failed",
   frozen: "paused",
-  unreachable: "unknown",
+  pausing: "paused",
+  paused: "paused",
+  resuming: "running",
 };
+
+export function bottleStateOf(state: string): BottleState {
+  return MACHINE_STATES[state.toLowerCase()] ?? "unknown";
+}
+
+/** `created_at` as ISO 8601, whether smolvm wrote it as a string or as a number of seconds. */
+export function createdAtIso(value: string | number | null | undefined): string {
+  const fromNumber = (n: number) => new Date(n > 1e12 ? n : n * 1000);
+  let date: Date | undefined;
+  if (typeof value === "number" && Number.isFinite(value)) date = fromNumber(value);
+  else if (typeof value === "string" && /^\d+(\.\d+)?$/.test(value.trim())) date = fromNumber(Number(value));
+  else if (typeof value === "string") date = new Date(value);
+  return date && !Number.isNaN(date.getTime()) ? date.toISOString() : new Date(0).toISOString();
+}
 
 /** The machines of this backend, from smolvm's JSON (never its table). */
 export async function listMachines(smolvm: Smolvm, ctx: BackendContext): Promise<MachineRecord[]> {
@@ -51,9 +77,9 @@ export function toBottleInfo(machine: MachineRecord): BottleInfo {
     name: machine.name,
     agent: machine.labels?.[Labels.agent] ?? "",
     backend: BACKEND_NAME,
-    state: STATES[machine.state] ?? "unknown",
+    state: bottleStateOf(machine.state),
     workspace: machine.labels?.[Labels.workspace] ?? "",
-    created: machine.created_at ?? new Date(0).toISOString(),
+    created: createdAtIso(machine.created_at),
   };
 }
 
@@ -68,15 +94,21 @@ export async function findMachine(smolvm: Smolvm, name: string, ctx: BackendCont
   return machine;
 }
 
+/** Running, or paused on the way: a machine `stop` has something to do to. */
+function isUp(machine: MachineRecord): boolean {
+  const state = bottleStateOf(machine.state);
+  return state === "running" || state === "paused";
+}
+
 export async function stopMachine(smolvm: Smolvm, name: string, ctx: BackendContext): Promise<void> {
   const machine = await findMachine(smolvm, name, ctx);
-  if (machine.state !== "running") return;
+  if (!isUp(machine)) return;
   await runSmolvm(smolvm, ["machine", "stop", "--name", name], { signal: ctx.signal });
 }
 
 export async function removeMachine(smolvm: Smolvm, name: string, force: boolean, ctx: BackendContext): Promise<void> {
   const machine = await findMachine(smolvm, name, ctx);
-  if (machine.state === "running") {
+  if (isUp(machine)) {
     if (!force) {
       throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is running.`, {
         hint: `Stop it first (claude-bottle stop ${name}), or remove it with --force.`,
@@ -91,7 +123,7 @@ export async function removeMachine(smolvm: Smolvm, name: string, force: boolean
 
 export async function machineLogs(smolvm: Smolvm, name: string, opts: LogsOptions, ctx: BackendContext): Promise<void> {
   await findMachine(smolvm, name, ctx);
-  const stillRunning = async () => (await listMachines(smolvm, ctx)).some((m) => m.name === name && m.state === "running");
+  const stillRunning = async () => (await listMachines(smolvm, ctx)).some((m) => m.name === name && isUp(m));
   await writeBottleLogs(ctx.cacheDir, name, opts, stillRunning, ctx.signal);
 }
 
@@ -102,7 +134,7 @@ export async function machineLogs(smolvm: Smolvm, name: string, opts: LogsOption
  */
 export async function execInMachine(smolvm: Smolvm, name: string, opts: ExecOptions, ctx: BackendContext): Promise<number> {
   const machine = await findMachine(smolvm, name, ctx);
-  if (machine.state !== "running") {
+  if (bottleStateOf(machine.state) !== "running") {
     throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is ${machine.state}, not running.`, {
       hint: "Start a new bottle, or exec into one that is running (claude-bottle ls).",
     });
