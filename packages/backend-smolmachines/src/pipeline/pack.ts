@@ -10,6 +10,7 @@ import {
   type LocalRegistryOptions,
 } from "../registry/local-registry.js";
 import type { Smolvm } from "../smolvm/locate.js";
+import { probeSmolvmFeatures, type SmolvmFeatures } from "../smolvm/features.js";
 import { runSmolvm } from "../smolvm/run.js";
 import type { ArtifactCache, Artifact } from "./artifact-cache.js";
 
@@ -39,8 +40,10 @@ export async function packImage(
       await phase(ctx, "push", `Pushing the image to ${registry.daemonEndpoint}`, () =>
         pushToLocalRegistry(docker, registry, imageId, `${REGISTRY_REPOSITORY}:${key}`, ctx),
       );
+      const features = await probeSmolvmFeatures(smolvm);
       await phase(ctx, "pack", "Packing the machine with smolvm", () =>
         runSmolvm(smolvm, packArguments(registry, key, join(staging, key)), {
+          env: packEnvironment(features),
           signal: ctx.signal,
           onStdoutLine: (line) => ctx.emit({ type: "output", phase: "pack", line }),
         }),
@@ -62,4 +65,18 @@ export async function packImage(
 /** `smolvm pack create`: the image by the host's name for the registry, the stub path without `.smolmachine`. */
 export function packArguments(registry: Pick<LocalRegistry, "hostEndpoint">, key: string, output: string): string[] {
   return ["pack", "create", "--image", `${registry.hostEndpoint}/${REGISTRY_REPOSITORY}:${key}`, "-o", output];
+}
+
+/**
+ * The environment of `smolvm pack create`, and of nothing else. The pack
+ * pulls the image from inside a helper VM; where smolvm's egress floor denies
+ * guests the host's loopback (SMOLVM.md, "The loopback floor"), that VM
+ * cannot reach the registry on `localhost:PORT`. pack create has no flag to
+ * lift it, so the two variables smolvm reads for it are set for this one
+ * process: loopback opens, cloud metadata stays closed. A bottle's smolvm
+ * never gets them.
+ */
+export function packEnvironment(features: Pick<SmolvmFeatures, "has">): Record<string, string> {
+  if (!features.has.hostLoopbackFloor) return {};
+  return { SMOLVM_EGRESS_FLOOR: "metadata", SMOLVM_ALLOW_HOST_LOOPBACK: "1" };
 }
