@@ -1,6 +1,12 @@
+import { constants, createWriteStream } from "node:fs";
+import { open, readFile, stat } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   BottleError,
   ErrorCodes,
+  abortedError,
+  phase,
+  type Stdio,
   Labels,
   WORKSPACE_TARGET,
   type BackendContext,
@@ -10,7 +16,7 @@ import {
   type LogsOptions,
 } from "@claude-bottle/core";
 import { runAttached } from "../attached-process.js";
-import { removeBottleLogs, writeBottleLogs } from "../bottle-logs.js";
+import { bottleLogPaths, followBottleLogs, removeBottleLogs, writeBottleLogs } from "../bottle-logs.js";
 import { guestEnvironment } from "../environment.js";
 import { BACKEND_NAME, PASSTHROUGH_LABEL } from "../launch.js";
 import type { Smolvm } from "./locate.js";
@@ -123,7 +129,11 @@ export async function removeMachine(smolvm: Smolvm, name: string, force: boolean
 
 export async function machineLogs(smolvm: Smolvm, name: string, opts: LogsOptions, ctx: BackendContext): Promise<void> {
   await findMachine(smolvm, name, ctx);
-  const stillRunning = async () => (await listMachines(smolvm, ctx)).some((m) => m.name === name && isUp(m));
+  // Ctrl-C ends a follow as the end of the bottle does: what was printed has been written.
+  const stillRunning = async () =>
+    (await listMachines(smolvm, ctx).catch((error: unknown) => (ctx.signal.aborted ? [] : Promise.reject(error)))).some(
+      (m) => m.name === name && isUp(m),
+    );
   await writeBottleLogs(ctx.cacheDir, name, opts, stillRunning, ctx.signal);
 }
 
@@ -148,4 +158,77 @@ export async function execInMachine(smolvm: Smolvm, name: string, opts: ExecOpti
   const args = ["machine", "exec", "--name", name, "-i", ...(tty ? ["-t"] : []), "-w", WORKSPACE_TARGET, ...env.args, "--", ...opts.command];
   const result = await runAttached(smolvm.path, args, { stdio: opts.stdio, env: env.values, signal: ctx.signal });
   return result.exitCode;
+}
+
+const ATTACH_POLL_MS = 100;
+/** How often an attach asks smolvm whether the machine is still up (the exit file normally says first). */
+const ATTACH_STATE_EVERY_MS = 2_000;
+
+async function exitCodeOf(path: string): Promise<number | undefined> {
+  const text = await readFile(path, "utf8").catch(() => undefined);
+  const code = text === undefined ? NaN : Number.parseInt(text.trim(), 10);
+  return Number.isInteger(code) ? code : undefined;
+}
+
+/**
+ * Connects `stdio` to a detached bottle's command: what it prints from now
+ * on, and stdin into its input FIFO (see DETACHED_SCRIPT in launch.ts).
+ * Resolves with the command's exit code when it ends. Ctrl-C (the signal)
+ * leaves the bottle running and throws ABORTED; the end of our stdin leaves
+ * the command's input open, for the next attach.
+ */
+export async function attachToMachine(smolvm: Smolvm, name: string, stdio: Stdio, ctx: BackendContext): Promise<number> {
+  const paths = bottleLogPaths(ctx.cacheDir, name);
+  const { input, follower } = await phase(ctx, "attach", `Attaching to ${name}`, async () => {
+    const machine = await findMachine(smolvm, name, ctx);
+    const ended = await exitCodeOf(paths.exit);
+    if (ended !== undefined || bottleStateOf(machine.state) !== "running") {
+      throw new BottleError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `The bottle ${name} is ${machine.state}${ended !== undefined ? ` (its command exited with ${ended})` : ""}, not running.`,
+        { hint: `See its output with \`claude-bottle logs ${name}\`, or remove it with \`claude-bottle rm ${name}\`.` },
+      );
+    }
+    const fifo = await stat(paths.stdin).catch(() => undefined);
+    if (!fifo?.isFIFO()) {
+      throw new BottleError(ErrorCodes.UNSUPPORTED, `The bottle ${name} has no input pipe in ${paths.stdin}, so it cannot be attached to.`, {
+        hint: "It was started by an older claude-bottle or with another cache directory (XDG_CACHE_HOME); use `claude-bottle logs -f` and `exec` instead.",
+      });
+    }
+    // Read and write: never blocks on open, and the command's end of input stays with DETACHED_SCRIPT.
+    const handle = await open(paths.stdin, constants.O_RDWR);
+    return { input: handle, follower: await followBottleLogs(ctx.cacheDir, name, stdio, "end") };
+  });
+  const toCommand = createWriteStream("", { fd: input.fd, autoClose: false });
+  toCommand.on("error", () => {});
+  stdio.stdin.pipe(toCommand, { end: false });
+  try {
+    let lastStateCheck = Date.now();
+    for (;;) {
+      await follower.drain();
+      const code = await exitCodeOf(paths.exit);
+      if (code !== undefined) {
+        await follower.drain();
+        return code;
+      }
+      if (ctx.signal.aborted) throw abortedError(ctx.signal.reason);
+      if (Date.now() - lastStateCheck >= ATTACH_STATE_EVERY_MS) {
+        lastStateCheck = Date.now();
+        const machine = (await listMachines(smolvm, ctx)).find((m) => m.name === name);
+        if (!machine || !isUp(machine)) {
+          await follower.drain();
+          const late = await exitCodeOf(paths.exit);
+          if (late !== undefined) return late;
+          throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} stopped (${machine?.state ?? "removed"}) without its command's exit code.`, {
+            hint: `See its output with \`claude-bottle logs ${name}\`.`,
+          });
+        }
+      }
+      await sleep(ATTACH_POLL_MS, undefined, { signal: ctx.signal }).catch(() => {});
+    }
+  } finally {
+    stdio.stdin.unpipe(toCommand);
+    toCommand.destroy();
+    await input.close().catch(() => {});
+  }
 }
