@@ -129,7 +129,7 @@ export async function launchSmolmachine(
 }
 
 /**
- * smolvm's own failures are exit 1 (2 for usage) with `Error: …` on stderr,
+ * smolvm's own failures are exit 1 (2 for usage) with `Error: …` on stderr (SMOLVM.md),
  * but the guest may exit 1 too. Only a stderr made of nothing but such lines
  * is taken as smolvm's; anything else is the guest's exit code.
  */

@@ -122,7 +122,7 @@ export async function removeMachine(smolvm: Smolvm, name: string, force: boolean
     }
     await runSmolvm(smolvm, ["machine", "stop", "--name", name], { signal: ctx.signal });
   }
-  // Without -f, delete asks on stdin and, at end of input, deletes nothing and exits 0.
+  // Without -f, 1.9.x asks and at end of input deletes nothing (exit 0); newer releases refuse a non-terminal (SMOLVM.md, "delete").
   await runSmolvm(smolvm, ["machine", "delete", "--name", name, "-f"], { signal: ctx.signal });
   await removeBottleLogs(ctx.cacheDir, name);
 }
