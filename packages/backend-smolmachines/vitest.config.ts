@@ -14,6 +14,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     // The files share one engine and assert on its registry containers: one file at a time.
     fileParallelism: false,
+    globalSetup: ["test/global-setup.ts"],
     projects: DOUBLE_VERSIONS.map((version, index) => ({
       extends: true,
       test: {
