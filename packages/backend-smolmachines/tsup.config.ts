@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", "local-registry": "src/local-registry.ts" },
+  entry: { index: "src/index.ts", "local-registry": "src/registry/local-registry.ts" },
   format: ["esm"],
   dts: true,
   clean: true,

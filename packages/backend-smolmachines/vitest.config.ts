@@ -1,12 +1,28 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The smolvm releases the test double imitates (SMOLVM.md): the suite runs
+ * once against each. Files that never run smolvm run with the first only.
+ */
+export const DOUBLE_VERSIONS = ["1.9.2", "1.23.7"] as const;
+const SMOLVM_FREE = ["test/local-registry.test.ts", "test/artifact-cache.test.ts", "test/machines.test.ts", "test/desktop-insecure-registry.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     // Packs pull and push real images through a real engine.
     testTimeout: 180_000,
     hookTimeout: 180_000,
     // The files share one engine and assert on its registry containers: one file at a time.
     fileParallelism: false,
+    globalSetup: ["test/global-setup.ts"],
+    projects: DOUBLE_VERSIONS.map((version, index) => ({
+      extends: true,
+      test: {
+        name: `smolvm ${version}`,
+        include: ["test/**/*.test.ts"],
+        exclude: index === 0 ? [] : SMOLVM_FREE,
+        env: { SMOLVM_DOUBLE_VERSION: version },
+      },
+    })),
   },
 });

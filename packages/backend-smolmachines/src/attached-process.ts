@@ -27,7 +27,8 @@ export async function runAttached(
   const child = execa(file, args, {
     reject: false,
     buffer: false,
-    env: { ...options.env },
+    // smolvm takes a default machine name from SMOLVM_MACHINE_NAME (newer releases); every call here names its machine.
+    env: { ...options.env, SMOLVM_MACHINE_NAME: undefined },
     cancelSignal: options.signal,
     stdin: own(stdin, "pipe"),
     stdout: own(stdout, "pipe"),

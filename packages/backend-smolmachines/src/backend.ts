@@ -10,8 +10,8 @@ import {
 import type Dockerode from "dockerode";
 import { smolmachinesDoctor } from "./doctor.js";
 import { BACKEND_NAME, launchSmolmachine } from "./launch.js";
-import { execInMachine, listMachines, machineLogs, removeMachine, stopMachine, toBottleInfo } from "./lifecycle.js";
-import { prepareSmolmachine, type SmolmachinesPrepared } from "./prepare.js";
+import { attachToMachine, execInMachine, listMachines, machineLogs, removeMachine, stopMachine, toBottleInfo } from "./smolvm/lifecycle.js";
+import { prepareSmolmachine, type SmolmachinesPrepared } from "./pipeline/prepare.js";
 import { locateSmolvm, type Smolvm } from "./smolvm/locate.js";
 
 export interface SmolmachinesOptions {
@@ -27,7 +27,7 @@ export interface SmolmachinesOptions {
   kvmDevice?: string;
 }
 
-const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "exec", "doctor"];
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor"];
 
 /** Keeps the first successful result; a failure is not kept, so the next call tries again. */
 function once<T>(make: () => Promise<T>): () => Promise<T> {
@@ -67,6 +67,7 @@ export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions> = (o
     stop: async (name, ctx) => stopMachine(await smolvm(ctx), name, ctx),
     remove: async (name, opts, ctx) => removeMachine(await smolvm(ctx), name, opts.force, ctx),
     logs: async (name, opts, ctx) => machineLogs(await smolvm(ctx), name, opts, ctx),
+    attach: async (name, stdio, ctx) => attachToMachine(await smolvm(ctx), name, stdio, ctx),
     exec: async (name, opts, ctx) => execInMachine(await smolvm(ctx), name, opts, ctx),
     doctor: (ctx) => smolmachinesDoctor(options, ctx),
   };

@@ -3,15 +3,22 @@ import { mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LogsOptions } from "@claude-bottle/core";
-import { artifactCacheDir } from "./artifact-cache.js";
+import { artifactCacheDir } from "./pipeline/artifact-cache.js";
 
 /**
  * smolvm keeps no output of a command run through `machine exec`, so a
- * detached bottle's command writes to two files of ours, one per stream.
+ * detached bottle's command writes to two files of ours, one per stream. Its
+ * input is a FIFO that `attach` writes to, and its exit code lands in a file
+ * when it ends.
  */
-export function bottleLogPaths(cacheDir: string, name: string): { stdout: string; stderr: string } {
+export function bottleLogPaths(cacheDir: string, name: string): { stdout: string; stderr: string; stdin: string; exit: string } {
   const dir = join(artifactCacheDir(cacheDir), "logs");
-  return { stdout: join(dir, `${name}.stdout.log`), stderr: join(dir, `${name}.stderr.log`) };
+  return {
+    stdout: join(dir, `${name}.stdout.log`),
+    stderr: join(dir, `${name}.stderr.log`),
+    stdin: join(dir, `${name}.stdin`),
+    exit: join(dir, `${name}.exit`),
+  };
 }
 
 /** File descriptors to hand to the background process; close them once it has them. */
@@ -32,7 +39,7 @@ export async function openBottleLogs(cacheDir: string, name: string): Promise<{ 
 
 export async function removeBottleLogs(cacheDir: string, name: string): Promise<void> {
   const paths = bottleLogPaths(cacheDir, name);
-  await Promise.all([rm(paths.stdout, { force: true }), rm(paths.stderr, { force: true })]);
+  await Promise.all(Object.values(paths).map((path) => rm(path, { force: true })));
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -66,20 +73,34 @@ export async function writeBottleLogs(
   stillRunning: () => Promise<boolean>,
   signal: AbortSignal,
 ): Promise<void> {
-  const paths = bottleLogPaths(cacheDir, name);
-  const offsets = { stdout: 0, stderr: 0 };
-  const drain = async () => {
-    for (const stream of ["stdout", "stderr"] as const) {
-      const end = await sizeOf(paths[stream]);
-      await copyRange(paths[stream], offsets[stream], end, opts.stdio[stream]);
-      offsets[stream] = end;
-    }
-  };
-  await drain();
+  const follower = await followBottleLogs(cacheDir, name, opts.stdio, "start");
+  await follower.drain();
   if (!opts.follow) return;
   while (!signal.aborted && (await stillRunning())) {
     await sleep(FOLLOW_POLL_MS, undefined, { signal }).catch(() => {});
-    await drain();
+    await follower.drain();
   }
-  await drain();
+  await follower.drain();
 }
+
+/** Copies what the bottle prints to `out`, from the beginning or from now, each time `drain` is called. */
+export async function followBottleLogs(
+  cacheDir: string,
+  name: string,
+  out: LogsOptions["stdio"],
+  from: "start" | "end",
+): Promise<{ drain(): Promise<void> }> {
+  const paths = bottleLogPaths(cacheDir, name);
+  const offsets = from === "start" ? { stdout: 0, stderr: 0 } : { stdout: await sizeOf(paths.stdout), stderr: await sizeOf(paths.stderr) };
+  return {
+    drain: async () => {
+      for (const stream of ["stdout", "stderr"] as const) {
+        const end = await sizeOf(paths[stream]);
+        await copyRange(paths[stream], offsets[stream], end, out[stream]);
+        offsets[stream] = end;
+      }
+    },
+  };
+}
+
+export { FOLLOW_POLL_MS };

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import {
   BottleError,
@@ -14,11 +15,12 @@ import {
   type Launched,
   type ResolvedAgent,
 } from "@claude-bottle/core";
+import { execa } from "execa";
 import { runAttached } from "./attached-process.js";
-import { openBottleLogs } from "./bottle-logs.js";
+import { bottleLogPaths, openBottleLogs, removeBottleLogs } from "./bottle-logs.js";
 import { guestEnvironment, passthroughNames } from "./environment.js";
 import { assertMountSources, volumeArguments } from "./mounts.js";
-import type { SmolmachinesPrepared } from "./prepare.js";
+import type { SmolmachinesPrepared } from "./pipeline/prepare.js";
 import type { Smolvm } from "./smolvm/locate.js";
 import { runSmolvm, smolvmErrorLines, smolvmFailure } from "./smolvm/run.js";
 
@@ -127,7 +129,7 @@ export async function launchSmolmachine(
 }
 
 /**
- * smolvm's own failures are exit 1 (2 for usage) with `Error: …` on stderr,
+ * smolvm's own failures are exit 1 (2 for usage) with `Error: …` on stderr (SMOLVM.md),
  * but the guest may exit 1 too. Only a stderr made of nothing but such lines
  * is taken as smolvm's; anything else is the guest's exit code.
  */
@@ -137,12 +139,37 @@ function isSmolvmOwnFailure(exitCode: number, stderr: string): boolean {
 }
 
 /**
+ * The host side of a detached bottle, run by `/bin/sh` in the background:
+ * `$0` is smolvm, `$1` the machine, `$2` the input FIFO, `$3` the exit-code
+ * file, the rest the `machine exec` command line. The FIFO is held open for
+ * reading and writing, so the command never sees the end of its input while
+ * `attach`es come and go (as a container created with an open stdin). When
+ * the command ends, its code is written (renamed into place, so a reader
+ * never sees half of it) and the machine is stopped, as a container stops
+ * with its main process. `create --stop-on-exit` (newer smolvm) does not
+ * replace this: it stops the machine when the machine's workload ends, not an
+ * exec (SMOLVM.md, "Detached bottles").
+ */
+export const DETACHED_SCRIPT = [
+  'bin="$0" name="$1" input="$2" exitfile="$3"; shift 3',
+  'exec 3<>"$input"',
+  '"$bin" "$@" <&3 3<&-; code=$?',
+  "exec 3<&-",
+  'printf "%s\\n" "$code" > "$exitfile.tmp" && mv -f "$exitfile.tmp" "$exitfile"',
+  'rm -f "$input"',
+  '"$bin" machine stop --name "$name" >/dev/null 2>&1',
+  "exit $code",
+].join("\n");
+
+/**
  * A detached bottle is a named machine (create + start) whose command runs
- * through `machine exec` in a background process of its own, writing to the
- * bottle's log files; when the command ends the machine is stopped, as a
- * container stops with its main process. Literal variables are given to
- * `create`; passthrough values only ever reach the exec process's
- * environment, so smolvm stores none of them.
+ * through `machine exec -i` in a background process of its own (see
+ * DETACHED_SCRIPT): its output goes to the bottle's log files as it is
+ * printed (an interactive exec streams; a plain one would hand everything
+ * over only at the end, SMOLVM.md "exec output"), its input comes from a FIFO
+ * that `attach` writes to. Literal variables are given to `create`;
+ * passthrough values only ever reach the exec process's environment, so
+ * smolvm stores none of them.
  */
 async function launchDetached(
   smolvm: Smolvm,
@@ -159,14 +186,15 @@ async function launchDetached(
   try {
     await phase(ctx, "start", `Starting ${name}`, () => runSmolvm(smolvm, ["machine", "start", "--name", name], { signal: ctx.signal }));
     const logs = await openBottleLogs(ctx.cacheDir, name);
-    const execArgs = ["machine", "exec", "--name", name, "-w", WORKSPACE_TARGET, ...passthroughs.args, "--", ...command];
-    // $0 is smolvm, $1 the machine's name, the rest the exec command line.
-    const script = 'bin="$0" name="$1"; shift; "$bin" "$@"; code=$?; "$bin" machine stop --name "$name" >/dev/null 2>&1; exit $code';
+    const { stdin, exit } = bottleLogPaths(ctx.cacheDir, name);
+    const execArgs = ["machine", "exec", "--name", name, "-i", "-w", WORKSPACE_TARGET, ...passthroughs.args, "--", ...command];
     try {
-      const child = spawn("/bin/sh", ["-c", script, smolvm.path, name, ...execArgs], {
+      await makeFifo(stdin);
+      const { SMOLVM_MACHINE_NAME: _ignored, ...env } = process.env;
+      const child = spawn("/bin/sh", ["-c", DETACHED_SCRIPT, smolvm.path, name, stdin, exit, ...execArgs], {
         detached: true,
         stdio: ["ignore", logs.stdout, logs.stderr],
-        env: { ...process.env, ...passthroughs.values },
+        env: { ...env, ...passthroughs.values },
       });
       child.unref();
     } finally {
@@ -175,6 +203,18 @@ async function launchDetached(
     return { detached: true, name };
   } catch (error) {
     await runSmolvm(smolvm, ["machine", "delete", "--name", name, "-f"]).catch(() => {});
+    await removeBottleLogs(ctx.cacheDir, name).catch(() => {});
     throw error;
+  }
+}
+
+/** A FIFO only its owner may use (`mkfifo`, on Linux and macOS alike). */
+async function makeFifo(path: string): Promise<void> {
+  await rm(path, { force: true });
+  const made = await execa("mkfifo", ["-m", "600", path], { reject: false });
+  if (made.exitCode !== 0) {
+    throw new BottleError(ErrorCodes.UNSUPPORTED, `Cannot make the bottle's input pipe ${path}: ${made.stderr || made.shortMessage}`, {
+      hint: "mkfifo (coreutils) must be on PATH, and the cache directory on a filesystem that holds FIFOs.",
+    });
   }
 }

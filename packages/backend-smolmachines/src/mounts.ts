@@ -11,7 +11,7 @@ function kindOf(path: string): "directory" | "file" | "missing" {
 
 /**
  * smolvm mounts existing host directories only (`-v HOST:GUEST`, HOST not a
- * file), so the workspace and every extra mount are checked up front, with
+ * file; SMOLVM.md, "Running a packed machine"), so the workspace and every extra mount are checked up front, with
  * an error that names the recipe's field rather than smolvm's refusal.
  */
 export function assertMountSources(agent: ResolvedAgent): void {

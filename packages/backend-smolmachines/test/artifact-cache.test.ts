@@ -3,7 +3,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCodes } from "@claude-bottle/core";
 import { describe, expect, it } from "vitest";
-import { ArtifactCache, artifactCacheDir, cacheKeyOf } from "../src/artifact-cache.js";
+import { ArtifactCache, artifactCacheDir, cacheKeyOf } from "../src/pipeline/artifact-cache.js";
 
 const fresh = () => new ArtifactCache(artifactCacheDir(mkdtempSync(join(tmpdir(), "smol-cache-"))));
 const live = new AbortController().signal;

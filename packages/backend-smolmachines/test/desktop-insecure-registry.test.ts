@@ -5,7 +5,7 @@ import { busyboxAgent, busyboxContext, buildTestRegistryImage } from "@claude-bo
 import type Dockerode from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
-import { DOCKER_DESKTOP_HOST_RANGE, desktopInsecureRegistryError } from "../src/desktop-insecure-registry.js";
+import { DOCKER_DESKTOP_HOST_RANGE, desktopInsecureRegistryError } from "../src/registry/desktop-insecure-registry.js";
 import { engine, packInvocations, registryContainers, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
 
 const REFUSAL = 'Get "https://host.docker.internal:49153/v2/": http: server gave HTTP response to HTTPS client';

@@ -2,7 +2,7 @@ import { createTestContext } from "@claude-bottle/core/testing";
 import type Dockerode from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
-import { engine, fakeSmolvm, SMOLVM_DOUBLE } from "./support.js";
+import { DOUBLE_VERSION, engine, fakeSmolvm, NEWER_DOUBLE, SMOLVM_DOUBLE } from "./support.js";
 
 let docker: Dockerode;
 
@@ -23,9 +23,21 @@ beforeAll(async () => {
 describe("doctor", () => {
   it("reports smolvm, the engine and the registry image", async () => {
     const checks = await createSmolmachinesBackend({ smolvm: SMOLVM_DOUBLE }).doctor!(createTestContext());
-    expect(checks.map((c) => c.name)).toEqual(["smolvm", "docker", "registry image"]);
+    expect(checks.map((c) => c.name)).toEqual(["smolvm", "smolvm features", "docker", "registry image"]);
     expect(checks.every((c) => c.ok)).toBe(true);
-    expect(checks[0]!.detail).toContain("smolvm 1.9.2 (a test double)");
+    expect(checks[0]!.detail).toContain(`smolvm ${DOUBLE_VERSION} (a test double, which runs no VM) at ${SMOLVM_DOUBLE}`);
+    const features = checks[1]!.detail;
+    if (NEWER_DOUBLE) {
+      expect(features).toContain("has every feature");
+      expect(features).toContain("pack create runs with SMOLVM_ALLOW_HOST_LOOPBACK=1 (that call only)");
+    } else {
+      // What 1.9.2 lacks, each with the release that has it.
+      expect(features).toContain("lacks machine create --allow-host-pattern");
+      expect(features).toContain("machine create --credential (credentials the guest uses without seeing them; smolvm 1.22.0+)");
+      expect(features).toContain("machine create --stop-on-exit");
+      expect(features).not.toContain("--allow-host (");
+      expect(features).toContain("reach the host's loopback");
+    }
   });
 
   it("reports an old smolvm and a missing KVM device with what to do, without throwing", async () => {

@@ -1,14 +1,16 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { PassThrough } from "node:stream";
+import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BottleError, ErrorCodes, Labels, type ResolvedAgent } from "@claude-bottle/core";
 import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
 import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-support";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import { bottleCommand, machineCreateArguments, machineRunArguments, PASSTHROUGH_LABEL, resourceArguments } from "../src/launch.js";
-import type { SmolmachinesPrepared } from "../src/prepare.js";
-import { engine, fakeSmolvm, invocations, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
+import { engine, fakeSmolvm, invocationRecords, invocations, NEWER_DOUBLE, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
 
 const SECRET = "sk-test-0123456789-do-not-log";
 let state: string;
@@ -105,7 +107,7 @@ describe("attached launch through the double", () => {
     expect(launched).toMatchObject({ detached: false, exitCode: 7 });
     expect(io.stdout()).toContain("/workspace\nfrom-the-host");
     expect(readFileSync(join(workspace, "out.txt"), "utf8").trim()).toBe(`literal/${SECRET}`);
-    const run = invocations(state).find((argv) => argv[0] === "machine" && argv[1] === "run")!;
+    const run = invocations(state).find((argv) => argv[0] === "machine" && argv[1] === "run" && argv.includes("--from"))!;
     expect(run).toEqual(expect.arrayContaining(["--from", prepared.artifact.machine, "-v", `${workspace}:/workspace`, "-w", "/workspace"]));
     expect(run.join(" ")).toContain("-e CB_LITERAL=literal -e CB_SECRET -i --");
   });
@@ -196,6 +198,109 @@ describe("detached bottles", () => {
       () => backend.logs!("claude-bottle-nope-000000", { follow: false, stdio: captureStdio().stdio }, ctx),
     ]) {
       await expect(operation()).rejects.toMatchObject({ code: ErrorCodes.BOTTLE_NOT_FOUND });
+    }
+  });
+});
+
+describe("detached bottles on the newer smolvm and the old one alike", () => {
+  it("logs -f prints the command's output while it runs, not only when it ends", async () => {
+    const prepared = await prepare({ command: ["sh", "-c", "echo first; sleep 300"] });
+    const ctx = context();
+    const { name } = await backend.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const io = captureStdio();
+    const follow = createTestContext({ cacheDir });
+    const following = backend.logs!(name, { follow: true, stdio: io.stdio }, follow);
+    await vi.waitFor(() => expect(io.stdout()).toContain("first"), { timeout: 15_000, interval: 100 });
+    follow.controller.abort();
+    await following;
+    await backend.remove!(name, { force: true }, ctx);
+  });
+
+  it("attach connects to the command: its input, its output from now on, and its exit code", async () => {
+    const prepared = await prepare({ command: ["sh", "-c", 'echo ready; read line; echo "got:$line"; read again; echo "then:$again" >&2; exit 3'] });
+    const ctx = context();
+    const { name } = await backend.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    await vi.waitFor(async () => {
+      const early = captureStdio();
+      await backend.logs!(name, { follow: false, stdio: early.stdio }, ctx);
+      expect(early.stdout()).toContain("ready");
+    }, { timeout: 15_000, interval: 100 });
+
+    // A first attach sends one line and leaves (Ctrl-C): the bottle keeps running, its input open.
+    const first = captureStdio("hello\n");
+    const leaving = createTestContext({ cacheDir });
+    const attached = backend.attach!(name, first.stdio, leaving);
+    await vi.waitFor(() => expect(first.stdout()).toContain("got:hello"), { timeout: 15_000, interval: 100 });
+    expect(first.stdout()).not.toContain("ready");
+    leaving.controller.abort();
+    await expect(attached).rejects.toMatchObject({ code: ErrorCodes.ABORTED });
+    expect((await backend.list!(ctx)).find((b) => b.name === name)?.state).toBe("running");
+
+    // A second one finishes it and gets its exit code.
+    const stdin = new PassThrough();
+    const second = captureStdio();
+    const code = backend.attach!(name, { ...second.stdio, stdin }, context());
+    stdin.write("world\n");
+    expect(await code).toBe(3);
+    expect(second.stderr()).toContain("then:world");
+    await vi.waitFor(async () => expect((await backend.list!(ctx)).find((b) => b.name === name)?.state).toBe("stopped"), { timeout: 15_000 });
+    await expect(backend.attach!(name, captureStdio().stdio, ctx)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await backend.remove!(name, { force: false }, ctx);
+    expect(JSON.stringify(invocations(state))).not.toContain(SECRET);
+  });
+
+  it("never lifts the loopback floor for a bottle: only pack create runs with it lifted", () => {
+    const records = invocationRecords(state).filter((r) => r.argv[0] === "pack" || r.argv[0] === "machine");
+    const lifted = records.filter((r) => r.floor !== records.find((x) => x.argv[0] === "machine")!.floor);
+    if (NEWER_DOUBLE) {
+      expect(records.filter((r) => r.argv[0] === "machine").every((r) => r.floor === "metadata-and-loopback")).toBe(true);
+      expect(records.filter((r) => r.argv[0] === "pack").every((r) => r.floor === "metadata")).toBe(true);
+      expect(lifted.every((r) => r.argv[0] === "pack")).toBe(true);
+    } else {
+      expect(records.every((r) => r.floor === "metadata")).toBe(true);
+    }
+  });
+
+  it("machines of the newer smolvm: egress flags and credentials on create are recorded, pause shows as paused, delete without -f is refused", async () => {
+    const prepared = await prepare({ command: ["sh", "-c", "sleep 300"] });
+    const name = `claude-bottle-smol-launch-test-${Date.now().toString(16)}`;
+    const smolvm = (args: string[]) => execa(SMOLVM_DOUBLE, args, { reject: false, stdin: "ignore" });
+    const create = await smolvm([
+      ...machineCreateArguments(prepared, name, []),
+      "--allow-host", "api.anthropic.com", "--allow-cidr", "10.1.0.0/16",
+      ...(NEWER_DOUBLE ? ["--allow-host-pattern", "*.github.com", "--credential", "GH=GH_TOKEN@api.github.com"] : []),
+    ]);
+    try {
+      expect(create.exitCode, create.stderr).toBe(0);
+      const recorded = JSON.parse(readFileSync(join(state, "machines.json"), "utf8"))[name];
+      expect(recorded.egress).toMatchObject({ allow_host: ["api.anthropic.com"], allow_cidr: ["10.1.0.0/16"] });
+      expect(recorded.network).toBe(true);
+      if (NEWER_DOUBLE) {
+        expect(recorded.egress.allow_host_pattern).toEqual(["*.github.com"]);
+        expect(recorded.credentials).toEqual([{ name: "GH", env_var: "GH_TOKEN", hosts: ["api.github.com"] }]);
+      }
+      const ctx = context();
+      const listed = (await backend.list!(ctx)).find((b) => b.name === name)!;
+      expect(listed.state).toBe("created");
+      expect(listed.created).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(Math.abs(Date.parse(listed.created) - Date.now())).toBeLessThan(120_000);
+      expect((await smolvm(["machine", "start", "--name", name])).exitCode).toBe(0);
+      if (NEWER_DOUBLE) {
+        expect((await smolvm(["machine", "pause", "--name", name])).exitCode).toBe(0);
+        expect((await backend.list!(ctx)).find((b) => b.name === name)?.state).toBe("paused");
+      }
+      const asked = await smolvm(["machine", "delete", "--name", name]);
+      if (NEWER_DOUBLE) {
+        expect(asked.exitCode).toBe(1);
+        expect(asked.stderr).toContain(`machine '${name}' needs confirmation but stdin is not a terminal; pass --force`);
+        expect((await backend.list!(ctx)).find((b) => b.name === name)?.state).toBe("stopped");
+      } else {
+        expect(asked.exitCode).toBe(0);
+        expect(asked.stdout).toContain("Cancelled");
+      }
+      expect((await backend.list!(ctx)).some((b) => b.name === name)).toBe(true);
+    } finally {
+      await smolvm(["machine", "delete", "--name", name, "-f"]);
     }
   });
 });

@@ -16,7 +16,7 @@ import {
   registryIsStale,
   registryImage,
   startLocalRegistry,
-} from "../src/local-registry.js";
+} from "../src/registry/local-registry.js";
 import { engine, registryContainers } from "./support.js";
 
 let docker: Dockerode;

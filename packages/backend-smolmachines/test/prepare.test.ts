@@ -7,8 +7,9 @@ import { busyboxAgent, busyboxContext, buildTestRegistryImage, registryImageCont
 import type Dockerode from "dockerode";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
-import type { SmolmachinesPrepared } from "../src/prepare.js";
+import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
 import {
+  DOUBLE_VERSION,
   engine,
   fakeSmolvm,
   packInvocations,
@@ -198,18 +199,21 @@ describe("prepare", () => {
 
 describe("the double's pack, as the real one", () => {
   it("fails when the image never reached the registry", async () => {
-    const { startLocalRegistry } = await import("../src/local-registry.js");
+    const { startLocalRegistry } = await import("../src/registry/local-registry.js");
     const { runSmolvm } = await import("../src/smolvm/run.js");
+    const { probeSmolvmFeatures } = await import("../src/smolvm/features.js");
+    const { packEnvironment } = await import("../src/pipeline/pack.js");
+    const smolvm = { path: SMOLVM_DOUBLE, version: DOUBLE_VERSION };
     const ctx = createTestContext();
     await using registry = await startLocalRegistry(docker, { image: registryImage, dockerDesktop: false }, ctx);
-    const error = await runSmolvm({ path: SMOLVM_DOUBLE, version: "1.9.2" }, [
+    const error = await runSmolvm(smolvm, [
       "pack",
       "create",
       "--image",
       `${registry.hostEndpoint}/claude-bottle:0123456789abcdef`,
       "-o",
       join(ctx.cacheDir, "never-pushed"),
-    ]).catch((e: unknown) => e);
+    ], { env: packEnvironment(await probeSmolvmFeatures(smolvm)) }).catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.SMOLVM_FAILED);
     expect((error as Error).message).toMatch(/Error: failed to pull .*manifest unknown/);
     expect(existsSync(join(ctx.cacheDir, "never-pushed.smolmachine"))).toBe(false);

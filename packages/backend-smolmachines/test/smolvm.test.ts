@@ -7,7 +7,7 @@ import { checkKvm } from "../src/smolvm/kvm.js";
 import { findSmolvmExecutable, locateSmolvm } from "../src/smolvm/locate.js";
 import { runSmolvm, smolvmCommandLine } from "../src/smolvm/run.js";
 import { compareVersions, MINIMUM_SMOLVM_VERSION, parseSmolvmVersion } from "../src/smolvm/version.js";
-import { fakeSmolvm, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { DOUBLE_VERSION, fakeSmolvm, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
 import { bottleErrorOf } from "@claude-bottle/core/testing";
 
 
@@ -28,7 +28,7 @@ describe("smolvm --version", () => {
 
   it("accepts the double, which says what it is", async () => {
     const found = await locateSmolvm({ path: SMOLVM_DOUBLE, kvmDevice: "/nonexistent/kvm", platform: "linux" });
-    expect(found).toEqual({ path: SMOLVM_DOUBLE, version: "1.9.2" });
+    expect(found).toEqual({ path: SMOLVM_DOUBLE, version: DOUBLE_VERSION });
   });
 
   it("refuses a version older than the minimum, naming the version needed", async () => {

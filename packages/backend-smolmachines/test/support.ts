@@ -5,10 +5,15 @@ import { fileURLToPath } from "node:url";
 import { connectDocker } from "@claude-bottle/backend-docker";
 import type { ProgressEvent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { RegistryLabels } from "../src/local-registry.js";
+import { RegistryLabels } from "../src/registry/local-registry.js";
 
-/** The smolvm test double (see smolvm-cli.md): real pulls with skopeo, real chrooted runs. */
+/** The smolvm test double (see SMOLVM.md): real pulls with skopeo, real chrooted runs. */
 export const SMOLVM_DOUBLE = fileURLToPath(new URL("./fixtures/smolvm", import.meta.url));
+
+/** The smolvm this run's double imitates (a vitest project per version sets it; see vitest.config.ts). */
+export const DOUBLE_VERSION = process.env.SMOLVM_DOUBLE_VERSION ?? "1.9.2";
+/** Whether it is the newer command line (egress floor, credentials, pause, numeric created_at). */
+export const NEWER_DOUBLE = !DOUBLE_VERSION.startsWith("1.9.");
 
 /** The engine the tests run against; a missing engine fails the suite (it is not skipped). */
 export async function engine(): Promise<Dockerode> {
@@ -22,14 +27,25 @@ export function useDoubleState(): string {
   return dir;
 }
 
-/** Every command line the double was given, in order. */
-export function invocations(stateDir: string): string[][] {
+/** One command the double was given: its argv and the egress floor it ran under (never an environment value). */
+export interface Invocation {
+  argv: string[];
+  floor?: string;
+}
+
+/** Every command the double was given, in order. */
+export function invocationRecords(stateDir: string): Invocation[] {
   const file = join(stateDir, "invocations.jsonl");
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8")
     .split("\n")
     .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { argv: string[] }).argv);
+    .map((line) => JSON.parse(line) as Invocation);
+}
+
+/** Every command line the double was given, in order. */
+export function invocations(stateDir: string): string[][] {
+  return invocationRecords(stateDir).map((record) => record.argv);
 }
 
 export const packInvocations = (stateDir: string) => invocations(stateDir).filter((argv) => argv[0] === "pack");

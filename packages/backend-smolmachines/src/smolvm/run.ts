@@ -50,7 +50,8 @@ export async function runSmolvm(smolvm: Smolvm, args: readonly string[], options
   const result = await execa(smolvm.path, args, {
     reject: false,
     stdin: "ignore",
-    env: { ...options.env },
+    // smolvm takes a default machine name from SMOLVM_MACHINE_NAME (newer releases); every call here names its machine.
+    env: { ...options.env, SMOLVM_MACHINE_NAME: undefined },
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     ...(onLine
       ? {

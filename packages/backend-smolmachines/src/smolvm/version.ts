@@ -2,7 +2,7 @@ import { BottleError, ErrorCodes } from "@claude-bottle/core";
 import { execa } from "execa";
 import { smolvmInstallHint } from "./install-hint.js";
 
-/** The oldest smolvm whose command line this backend was written against (see smolvm-cli.md, read at 1.9.2). */
+/** The oldest smolvm this backend supports (SMOLVM.md, "Supported releases"). */
 export const MINIMUM_SMOLVM_VERSION = "1.9.0";
 
 export interface SmolvmVersion {

@@ -1,0 +1,35 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectDocker } from "@claude-bottle/backend-docker";
+
+/** Tags this package's tests make (agent slugs smol-*, and the images of the registry tests). */
+const OWN_TAG = /^(claude-bottle\/smol-[a-z-]+:|claude-bottle-test\/(silent|exits-at-once|registry-readonly):)/;
+/** Labels the tests put on the images they build to make them new (busyboxContext lines). */
+const OWN_LABELS = ["test.marker", "m"];
+
+/**
+ * A run leaves nothing behind: every temporary directory of the run is made
+ * under one of its own, removed at the end, and the images the run built are
+ * removed (by their tags, and the untagged ones by the labels the tests give
+ * them), so that the engine is as the run found it.
+ */
+export default async function setup(): Promise<() => Promise<void>> {
+  const started = Math.floor(Date.now() / 1000) - 1;
+  const dir = mkdtempSync(join(tmpdir(), "smolmachines-tests-"));
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  return async () => {
+    process.env.TMPDIR = previous;
+    rmSync(dir, { recursive: true, force: true });
+    const { docker } = await connectDocker();
+    const images = await docker.listImages({ all: false });
+    for (const image of images.filter((i) => i.Created >= started)) {
+      const tags = (image.RepoTags ?? []).filter((t) => t !== "<none>:<none>");
+      const ours = tags.length > 0 ? tags.every((t) => OWN_TAG.test(t)) : OWN_LABELS.some((l) => image.Labels?.[l] !== undefined);
+      if (!ours) continue;
+      for (const tag of tags) await docker.getImage(tag).remove({ noprune: false }).catch(() => {});
+      if (tags.length === 0) await docker.getImage(image.Id).remove().catch(() => {});
+    }
+  };
+}
