@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { LogsOptions } from "@claude-bottle/core";
+import type { GuardedFile, LogsOptions } from "@claude-bottle/core";
 import { artifactCacheDir } from "./pipeline/artifact-cache.js";
 
 /**
@@ -11,13 +11,15 @@ import { artifactCacheDir } from "./pipeline/artifact-cache.js";
  * input is a FIFO that `attach` writes to, and its exit code lands in a file
  * when it ends.
  */
-export function bottleLogPaths(cacheDir: string, name: string): { stdout: string; stderr: string; stdin: string; exit: string } {
+export function bottleLogPaths(cacheDir: string, name: string): { stdout: string; stderr: string; stdin: string; exit: string; guard: string } {
   const dir = join(artifactCacheDir(cacheDir), "logs");
   return {
     stdout: join(dir, `${name}.stdout.log`),
     stderr: join(dir, `${name}.stderr.log`),
     stdin: join(dir, `${name}.stdin`),
     exit: join(dir, `${name}.exit`),
+    // The host files guarded while the bottle lives (see guardFiles), put back at stop and rm.
+    guard: join(dir, `${name}.guard.json`),
   };
 }
 
@@ -35,6 +37,19 @@ export async function openBottleLogs(cacheDir: string, name: string): Promise<{ 
       await stderr.close();
     },
   };
+}
+
+/** Keeps what the guarded host files held when a detached bottle started (0600: a git config may hold a token). */
+export async function saveGuard(cacheDir: string, name: string, guarded: readonly GuardedFile[]): Promise<void> {
+  const { guard } = bottleLogPaths(cacheDir, name);
+  await mkdir(join(guard, ".."), { recursive: true });
+  await writeFile(guard, JSON.stringify(guarded), { mode: 0o600 });
+}
+
+/** The guarded files of a detached bottle, or none. */
+export async function loadGuard(cacheDir: string, name: string): Promise<GuardedFile[]> {
+  const text = await readFile(bottleLogPaths(cacheDir, name).guard, "utf8").catch(() => "[]");
+  return JSON.parse(text) as GuardedFile[];
 }
 
 export async function removeBottleLogs(cacheDir: string, name: string): Promise<void> {

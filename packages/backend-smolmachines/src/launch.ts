@@ -8,18 +8,23 @@ import {
   WORKSPACE_TARGET,
   abortedError,
   bottleName,
+  effectiveResources,
+  guardFiles,
   phase,
+  restoreGuardedFiles,
   throwIfAborted,
   type BackendContext,
   type LaunchOptions,
+  type GuardedFile,
   type Launched,
+  type ReadOnlyOverlay,
   type ResolvedAgent,
 } from "@claude-bottle/core";
 import { execa } from "execa";
 import { runAttached } from "./attached-process.js";
-import { bottleLogPaths, openBottleLogs, removeBottleLogs } from "./bottle-logs.js";
+import { bottleLogPaths, openBottleLogs, removeBottleLogs, saveGuard } from "./bottle-logs.js";
 import { guestEnvironment, passthroughNames } from "./environment.js";
-import { assertMountSources, volumeArguments } from "./mounts.js";
+import { assertMountSources, guardedFilesOf, hostControlOverlays, volumeArguments } from "./mounts.js";
 import type { SmolmachinesPrepared } from "./pipeline/prepare.js";
 import type { Smolvm } from "./smolvm/locate.js";
 import { runSmolvm, smolvmErrorLines, smolvmFailure } from "./smolvm/run.js";
@@ -41,24 +46,36 @@ export function bottleCommand(prepared: SmolmachinesPrepared, extraArgs: readonl
   return [...prepared.imageEntrypoint, ...(args.length > 0 ? args : prepared.imageCmd)];
 }
 
-/** `--net`, `--cpus` and `--mem` (MiB) from the recipe; smolvm's own defaults otherwise. */
+/**
+ * `--net`, `--cpus` and `--mem` (MiB). Memory is always bounded, by the
+ * recipe or claude-bottle's default (smolvm's own is 8 GiB whatever the host
+ * has); a process limit needs nothing here, since a fork bomb stays inside
+ * the VM's own kernel.
+ */
 export function resourceArguments(agent: ResolvedAgent): string[] {
+  const resources = effectiveResources(agent.resources);
   const args: string[] = [];
   if (agent.network) args.push("--net");
-  if (agent.resources.cpus !== undefined) args.push("--cpus", String(Math.max(1, Math.ceil(agent.resources.cpus))));
-  if (agent.resources.memory !== undefined) args.push("--mem", String(Math.max(1, Math.ceil(agent.resources.memory / 2 ** 20))));
+  if (resources.cpus !== undefined) args.push("--cpus", String(Math.max(1, Math.ceil(resources.cpus))));
+  args.push("--mem", String(Math.max(1, Math.ceil(resources.memory / 2 ** 20))));
   return args;
 }
 
 /** `smolvm machine run --from …` for an attached, ephemeral bottle. */
-export function machineRunArguments(prepared: SmolmachinesPrepared, envArgs: readonly string[], command: readonly string[], tty: boolean): string[] {
+export function machineRunArguments(
+  prepared: SmolmachinesPrepared,
+  envArgs: readonly string[],
+  command: readonly string[],
+  tty: boolean,
+  overlays: readonly ReadOnlyOverlay[] = [],
+): string[] {
   return [
     "machine",
     "run",
     "--from",
     prepared.artifact.machine,
     ...resourceArguments(prepared.agent),
-    ...volumeArguments(prepared.agent),
+    ...volumeArguments(prepared.agent, overlays),
     "-w",
     WORKSPACE_TARGET,
     ...envArgs,
@@ -70,7 +87,12 @@ export function machineRunArguments(prepared: SmolmachinesPrepared, envArgs: rea
 }
 
 /** `smolvm machine create` for a detached bottle: everything but the passthrough values, which go to `exec`. */
-export function machineCreateArguments(prepared: SmolmachinesPrepared, name: string, literalEnvArgs: readonly string[]): string[] {
+export function machineCreateArguments(
+  prepared: SmolmachinesPrepared,
+  name: string,
+  literalEnvArgs: readonly string[],
+  overlays: readonly ReadOnlyOverlay[] = [],
+): string[] {
   const { agent } = prepared;
   const labels: Record<string, string> = {
     [Labels.tool]: "true",
@@ -87,7 +109,7 @@ export function machineCreateArguments(prepared: SmolmachinesPrepared, name: str
     "--from",
     prepared.artifact.machine,
     ...resourceArguments(agent),
-    ...volumeArguments(agent),
+    ...volumeArguments(agent, overlays),
     ...literalEnvArgs,
     ...Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`]),
   ];
@@ -105,7 +127,7 @@ export async function launchSmolmachine(
       hint: "Pass launch the result of this backend's prepare.",
     });
   }
-  assertMountSources(prepared.agent);
+  assertMountSources(prepared.agent, ctx.env);
   const name = bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
   const command = bottleCommand(prepared, opts.extraArgs);
   if (command.length === 0) {
@@ -113,19 +135,30 @@ export async function launchSmolmachine(
       hint: `Add command: to ${prepared.agent.file ?? "the agent's recipe"}.`,
     });
   }
-  if (opts.detach) return launchDetached(smolvm, prepared, name, command, ctx);
+  const overlays = await hostControlOverlays(prepared.agent);
+  if (opts.detach) return launchDetached(smolvm, prepared, name, command, overlays, ctx);
 
   const env = guestEnvironment(prepared.agent.env, ctx.env);
-  const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true);
+  const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true, overlays);
+  const guarded = await guardFiles(guardedFilesOf(overlays));
   // The start phase ends when smolvm is running, so the host knows when the agent takes over the terminal.
   let spawned = () => {};
   const started = phase(ctx, "start", `Starting ${name}`, () => new Promise<void>((resolve) => (spawned = resolve)));
-  const run = await runAttached(smolvm.path, args, { stdio: opts.stdio, env: env.values, signal: ctx.signal, onSpawn: () => spawned() });
+  const run = await runAttached(smolvm.path, args, { stdio: opts.stdio, env: env.values, signal: ctx.signal, onSpawn: () => spawned() }).finally(
+    () => restoreAndWarn(guarded, ctx),
+  );
   spawned(); // a process that never spawned still ends the phase
   await started;
   if (run.canceled) throw abortedError(ctx.signal.reason);
   if (isSmolvmOwnFailure(run.exitCode, run.stderrTail)) throw smolvmFailure(smolvm, args, run.stderrTail, run.exitCode);
   return { detached: false, name, exitCode: run.exitCode };
+}
+
+/** Puts back the host files the bottle changed, and says so: the user should know the bottle tried. */
+export async function restoreAndWarn(guarded: readonly GuardedFile[], ctx: Pick<BackendContext, "logger">): Promise<void> {
+  for (const { path, keptAs } of await restoreGuardedFiles(guarded)) {
+    ctx.logger.warn(`the bottle changed ${path}, which the host obeys; it was put back (the bottle's version is in ${keptAs}).`);
+  }
 }
 
 /**
@@ -176,12 +209,14 @@ async function launchDetached(
   prepared: SmolmachinesPrepared,
   name: string,
   command: readonly string[],
+  overlays: readonly ReadOnlyOverlay[],
   ctx: BackendContext,
 ): Promise<Launched> {
   const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
   const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
+  await saveGuard(ctx.cacheDir, name, await guardFiles(guardedFilesOf(overlays)));
   await phase(ctx, "create", `Creating ${name}`, () =>
-    runSmolvm(smolvm, machineCreateArguments(prepared, name, literals.args), { signal: ctx.signal }),
+    runSmolvm(smolvm, machineCreateArguments(prepared, name, literals.args, overlays), { signal: ctx.signal }),
   );
   try {
     await phase(ctx, "start", `Starting ${name}`, () => runSmolvm(smolvm, ["machine", "start", "--name", name], { signal: ctx.signal }));

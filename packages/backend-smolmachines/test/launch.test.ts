@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BottleError, ErrorCodes, Labels, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, Labels, defaultMemoryLimit, type ResolvedAgent } from "@claude-bottle/core";
 import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
 import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -71,7 +71,8 @@ describe("arguments", () => {
       "--", "claude",
     ]);
     expect(machineRunArguments(prepared, [], ["claude"], false)).not.toContain("-t");
-    expect(resourceArguments({ ...prepared.agent, network: false, resources: {} })).toEqual([]);
+    // Memory is bounded by default, at claude-bottle's default rather than smolvm's 8 GiB.
+    expect(resourceArguments({ ...prepared.agent, network: false, resources: {} })).toEqual(["--mem", String(defaultMemoryLimit() / 2 ** 20)]);
   });
 
   it("creates a detached machine with labels that name the agent, the workspace and the passthrough names only", () => {

@@ -6,6 +6,7 @@ export * from "./agent/model.js";
 export { agentJsonSchema, agentSchema, parseMemory, SLUG_PATTERN, type AgentFile, type SchemaNode } from "./agent/schema.js";
 export { assertHardLimits, credentialPaths, engineSocketPaths, type HostFacts } from "./agent/hard-limits.js";
 export { prepareHostControls, readOnlyOverlays, type HostControl, type ReadOnlyOverlay } from "./agent/host-controls.js";
+export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
 export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";

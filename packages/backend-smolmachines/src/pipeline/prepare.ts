@@ -43,7 +43,7 @@ export async function prepareSmolmachine(
   deps: PrepareDependencies,
 ): Promise<SmolmachinesPrepared> {
   throwIfAborted(ctx.signal);
-  assertMountSources(agent);
+  assertMountSources(agent, ctx.env);
   // smolvm is checked before the build so that a missing one costs no build time.
   const smolvm = await deps.smolvm(ctx);
   const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));

