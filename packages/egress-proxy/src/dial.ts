@@ -58,7 +58,7 @@ export async function dialVetted(
   port: number,
   options: { connect: ConnectFunction; timeoutMs: number; signal?: AbortSignal },
 ): Promise<net.Socket> {
-  let last: unknown = new DialError("no address to dial", "ENOADDRESS");
+  let last: unknown;
   for (const [i, target] of addresses.entries()) {
     if (options.signal?.aborted) throw new DialError("the client went away", "ECANCELED");
     const timeout = i < addresses.length - 1 ? Math.min(options.timeoutMs, NEXT_ADDRESS_AFTER_MS) : options.timeoutMs;
@@ -74,5 +74,5 @@ export async function dialVetted(
       last = err;
     }
   }
-  throw last;
+  throw last ?? new DialError("no address to dial", "ENOADDRESS");
 }
