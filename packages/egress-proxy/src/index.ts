@@ -13,7 +13,7 @@ export {
   type RefusalReason,
 } from "./policy.js";
 export { ALWAYS_BLOCKED, createAddressGuard, type AddressGuard, type BlockedAddress } from "./addresses.js";
-export { resolveAndVet, type LookupFunction, type VettedAddress } from "./resolve.js";
+export { resolveAndVet, type LookupFunction, type Resolver, type VettedAddress } from "./resolve.js";
 export { DialError, type ConnectFunction } from "./dial.js";
 export { tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
 export { appendDenialsTo, denialLine, type DenialRecord, type DenialSink, type FileDenialSink } from "./denials.js";

@@ -9,7 +9,7 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
-import { PolicyError } from "./policy.js";
+import { PolicyError, type EgressPolicy } from "./policy.js";
 import { createEgressProxy } from "./server.js";
 
 const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]...
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   let proxy;
   try {
     proxy = await createEgressProxy({
-      policy: policy as never,
+      policy: policy as EgressPolicy, // validated by createEgressProxy: PolicyError below
       host: options.listen.host,
       port: options.listen.port,
       onDenial: (record) => {

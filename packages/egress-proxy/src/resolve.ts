@@ -1,5 +1,6 @@
 /**
- * Resolve and vet: the proxy resolves a name itself, refuses it when any address is
+ * Resolve and vet: the proxy resolves a name itself (reusing an answer for a few
+ * seconds), refuses it when any address is
  * in a blocked range (a name that resolves to a private address is DNS rebinding),
  * and hands on exactly the addresses it vetted, which are the only ones dialled.
  */
@@ -22,10 +23,38 @@ export interface VettedAddress {
 
 export type Vetted = { ok: true; addresses: VettedAddress[] } | ({ ok: false } & Refusal);
 
-function lookupAll(lookup: LookupFunction, host: string): Promise<dns.LookupAddress[]> {
-  return new Promise((resolve, reject) => {
-    lookup(host, { all: true, hints: dns.ADDRCONFIG }, (err, addresses) => (err ? reject(err) : resolve(addresses)));
-  });
+/** Resolves a name to all its addresses. */
+export type Resolver = (host: string) => Promise<dns.LookupAddress[]>;
+
+export function lookupAll(lookup: LookupFunction): Resolver {
+  return (host) =>
+    new Promise((resolve, reject) => {
+      lookup(host, { all: true, hints: dns.ADDRCONFIG }, (err, addresses) => (err ? reject(err) : resolve(addresses)));
+    });
+}
+
+/**
+ * Keeps what a name resolved to for `ttlMs` (by the clock `nowMs`), and shares one
+ * lookup among concurrent requests for a name. `dns.lookup` goes through libuv's
+ * thread pool, which costs more than the rest of a CONNECT on a busy host. Failures
+ * are not kept. Every answer, kept or fresh, is vetted again on each request.
+ */
+export function cachedResolver(resolve: Resolver, ttlMs: number, nowMs: () => number): Resolver {
+  if (ttlMs <= 0) return resolve;
+  const kept = new Map<string, { until: number; answer: Promise<dns.LookupAddress[]> }>();
+  return (host) => {
+    const now = nowMs();
+    const hit = kept.get(host);
+    if (hit && hit.until > now) return hit.answer;
+    if (kept.size > 1000) for (const [name, entry] of kept) if (entry.until <= now) kept.delete(name);
+    const answer = resolve(host);
+    const entry = { until: now + ttlMs, answer };
+    kept.set(host, entry);
+    answer.catch(() => {
+      if (kept.get(host) === entry) kept.delete(host);
+    });
+    return answer;
+  };
 }
 
 /**
@@ -36,7 +65,7 @@ export async function resolveAndVet(
   host: string,
   port: number,
   guard: AddressGuard,
-  lookup: LookupFunction,
+  resolve: Resolver,
   suffix: string,
 ): Promise<Vetted> {
   const where = authority(host, port);
@@ -50,7 +79,7 @@ export async function resolveAndVet(
   }
   let found: dns.LookupAddress[];
   try {
-    found = await lookupAll(lookup, host);
+    found = await resolve(host);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     return { ok: false, reason: "resolve-failed", detail: `${where} could not be resolved (${code}) ${suffix}` };

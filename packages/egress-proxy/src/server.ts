@@ -21,7 +21,7 @@ import {
   type EgressPolicy,
   type Refusal,
 } from "./policy.js";
-import { resolveAndVet, type LookupFunction, type VettedAddress } from "./resolve.js";
+import { cachedResolver, lookupAll, resolveAndVet, type LookupFunction, type VettedAddress } from "./resolve.js";
 import { sendRawText, sendText } from "./responses.js";
 import { tunnel, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
 
@@ -36,6 +36,8 @@ export interface EgressProxyOptions {
   lookup?: LookupFunction;
   /** The clock for denial records; default `() => new Date()`. */
   now?: () => Date;
+  /** How long a name's addresses are reused (they are vetted again on each use); default 5000 ms, 0 for never. */
+  dnsCacheMs?: number;
   /** Gets one record per refused request. An exception it throws is ignored. */
   onDenial?: DenialSink;
   /** Opens TCP connections to vetted IP addresses; default `net.connect`. */
@@ -75,6 +77,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   const suffix = policySuffix(policy);
   const lookup: LookupFunction = options.lookup ?? (dns.lookup as LookupFunction);
   const now = options.now ?? (() => new Date());
+  const resolve = cachedResolver(lookupAll(lookup), options.dnsCacheMs ?? 5000, () => performance.now());
   const connect = options.connect ?? defaultConnect;
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const reportError = (err: unknown) => {
@@ -97,7 +100,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   /** Decide on the name, then resolve it and vet every address. Records a refusal. */
   async function vet(host: string, port: number): Promise<Target> {
     const decided = decide(policy, host, port);
-    const outcome = decided ? ({ ok: false, ...decided } as const) : await resolveAndVet(host, port, guard, lookup, suffix);
+    const outcome = decided ? ({ ok: false, ...decided } as const) : await resolveAndVet(host, port, guard, resolve, suffix);
     if (outcome.ok) return { ok: true, host, port, addresses: outcome.addresses };
     const { reason, detail } = outcome;
     const record: DenialRecord = { time: now().toISOString(), host, port, reason, detail };

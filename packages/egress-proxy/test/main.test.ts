@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { cleanUp, connectVia, httpsVia, startHttpServer, startTlsServer, viaProxy } from "./support.js";
 
 const built = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -87,7 +87,8 @@ describe("the standalone proxy (dist/main.js)", () => {
       expect(new Date(r.time as string).toISOString()).toBe(r.time);
     }
     expect(statSync(denials).mode & 0o777).toBe(0o600);
-    expect(proxy.lines.slice(1)).toEqual(fileLines);
+    // The same lines on stdout; they come through another pipe than the answers, so wait for them.
+    await vi.waitFor(() => expect(proxy.lines.slice(1)).toEqual(fileLines));
 
     proxy.child.kill("SIGTERM");
     const [code, signal] = await proxy.exited;

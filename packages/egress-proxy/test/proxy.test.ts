@@ -144,6 +144,33 @@ describe("allowed traffic", () => {
     expect(proxy.denials).toEqual([]);
   });
 
+  it("reuses a name's addresses for dnsCacheMs, shares a lookup in flight, and never keeps a failure", async () => {
+    const web = await startHttpServer();
+    const table = { "allowed.test": "127.0.0.1" } as Record<string, string>;
+    const proxy = await startProxy({ mode: "all", ...LOOPBACK_OK }, table, { dnsCacheMs: 200 });
+    const url = `http://allowed.test:${web.port}/`;
+    const replies = await Promise.all([viaProxy(proxy, url), viaProxy(proxy, url)]);
+    await viaProxy(proxy, url);
+    expect(replies.map((r) => r.status)).toEqual([200, 200]);
+    expect(proxy.lookup.asked).toEqual(["allowed.test"]);
+    // Kept answers are vetted on every use; a new answer after expiry is vetted like any.
+    table["allowed.test"] = "10.0.0.5";
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await viaProxy(proxy, url)).status).toBe(403);
+    expect(proxy.lookup.asked).toEqual(["allowed.test", "allowed.test"]);
+    expect((await viaProxy(proxy, "http://nosuch.test/")).status).toBe(502);
+    expect((await viaProxy(proxy, "http://nosuch.test/")).status).toBe(502);
+    expect(proxy.lookup.asked.filter((n) => n === "nosuch.test")).toHaveLength(2);
+  });
+
+  it("looks a name up on every request with dnsCacheMs 0", async () => {
+    const web = await startHttpServer();
+    const proxy = await startProxy({ mode: "all", ...LOOPBACK_OK }, { "allowed.test": "127.0.0.1" }, { dnsCacheMs: 0 });
+    await viaProxy(proxy, `http://allowed.test:${web.port}/`);
+    await viaProxy(proxy, `http://allowed.test:${web.port}/`);
+    expect(proxy.lookup.asked).toEqual(["allowed.test", "allowed.test"]);
+  });
+
   it("allows a listed IP literal whose range allowPrivate lifts", async () => {
     const tlsServer = await startTlsServer();
     const proxy = await startProxy({ mode: "allow", allow: ["127.0.0.1"], ...LOOPBACK_OK });
