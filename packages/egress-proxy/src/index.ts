@@ -1,0 +1,19 @@
+export { createEgressProxy, type EgressProxy, type EgressProxyOptions } from "./server.js";
+export {
+  compilePolicy,
+  decide,
+  normalizeHost,
+  parsePolicy,
+  PolicyError,
+  type AllowPolicy,
+  type AllPolicy,
+  type CompiledPolicy,
+  type EgressPolicy,
+  type Refusal,
+  type RefusalReason,
+} from "./policy.js";
+export { ALWAYS_BLOCKED, createAddressGuard, type AddressGuard, type BlockedAddress } from "./addresses.js";
+export { resolveAndVet, type LookupFunction, type Resolver, type VettedAddress } from "./resolve.js";
+export { DialError, type ConnectFunction } from "./dial.js";
+export { tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
+export { appendDenialsTo, denialLine, type DenialRecord, type DenialSink, type FileDenialSink } from "./denials.js";

@@ -1,0 +1,137 @@
+/**
+ * The standalone proxy, built to one file (dist/main.js) that needs only node:
+ *
+ *   node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]...
+ *
+ * Prints `listening on HOST:PORT` once it accepts connections. Exits 0 on SIGTERM or
+ * SIGINT, 2 on a bad command line or policy, 1 when it cannot listen.
+ */
+import fs from "node:fs";
+import { parseArgs } from "node:util";
+import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
+import { PolicyError, type EgressPolicy } from "./policy.js";
+import { createEgressProxy } from "./server.js";
+
+const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]...
+  --policy FILE       the policy as JSON: {"mode":"allow","allow":["example.com","*.example.org:443"]}
+  --listen HOST:PORT  where to listen (default 127.0.0.1:3128)
+  --denials FILE      append one JSON line per refused request to FILE (created 0600); "-" is stdout; repeatable`;
+
+class UsageError extends Error {}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`claude-bottle egress: ${message}\n`);
+  process.exit(code);
+}
+
+function readOptions() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        policy: { type: "string" },
+        listen: { type: "string", default: "127.0.0.1:3128" },
+        denials: { type: "string", multiple: true, default: [] },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (values.policy === undefined) throw new UsageError("--policy FILE is required");
+  const listen = parseListen(values.listen ?? "");
+  if (listen === undefined) throw new UsageError(`--listen takes HOST:PORT (e.g. 0.0.0.0:3128), not "${values.listen}"`);
+  return { policyFile: values.policy, listen, denials: values.denials ?? [] };
+}
+
+/** HOST:PORT or [IPv6]:PORT; port 0 picks a free one (the printed line says which). */
+function parseListen(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) return undefined;
+  return { host: match[1] ?? match[2] ?? "", port };
+}
+
+function readPolicy(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read the policy ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`the policy ${file} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+async function main(): Promise<void> {
+  let options: ReturnType<typeof readOptions>;
+  let policy: unknown;
+  try {
+    options = readOptions();
+    policy = readPolicy(options.policyFile);
+  } catch (err) {
+    if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
+    throw err;
+  }
+
+  const closers: (() => void)[] = [];
+  const sinks: DenialSink[] = [];
+  for (const target of options.denials) {
+    if (target === "-") {
+      sinks.push((record) => process.stdout.write(denialLine(record)));
+      continue;
+    }
+    try {
+      const file = appendDenialsTo(target);
+      sinks.push(file.sink);
+      closers.push(file.close);
+    } catch (err) {
+      fail(`cannot open the denials file ${target}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 2);
+    }
+  }
+
+  let proxy;
+  try {
+    proxy = await createEgressProxy({
+      policy: policy as EgressPolicy, // validated by createEgressProxy: PolicyError below
+      host: options.listen.host,
+      port: options.listen.port,
+      onDenial: (record) => {
+        for (const sink of sinks) sink(record);
+      },
+      onError: (err) => process.stderr.write(`claude-bottle egress: internal error: ${String(err)}\n`),
+    });
+  } catch (err) {
+    if (err instanceof PolicyError) fail(`invalid policy in ${options.policyFile}: ${err.message}`, 2);
+    fail(`cannot listen on ${options.listen.host}:${options.listen.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 1);
+  }
+
+  const { host, port, family } = proxy.address;
+  process.stdout.write(`listening on ${family === "IPv6" ? `[${host}]` : host}:${port}\n`);
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void proxy.close().then(() => {
+      for (const close of closers) close();
+      process.exit(0);
+    });
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+// A fault in one connection must not take down every bottle's traffic.
+process.on("uncaughtException", (err) => process.stderr.write(`claude-bottle egress: internal error: ${err.stack ?? String(err)}\n`));
+
+main().catch((err: unknown) => fail(`internal error: ${(err as Error).stack ?? String(err)}`, 1));

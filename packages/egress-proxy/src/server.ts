@@ -1,0 +1,211 @@
+/**
+ * The proxy server: parses the request, then decide (policy.ts), resolve and vet
+ * (resolve.ts), connect (dial.ts, tunnel.ts, forward.ts). Every refusal answers 403
+ * (502 when the name does not resolve) and is recorded once to `onDenial`.
+ */
+import dns from "node:dns";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type net from "node:net";
+import type { Duplex } from "node:stream";
+import { createAddressGuard } from "./addresses.js";
+import type { DenialRecord, DenialSink } from "./denials.js";
+import { defaultConnect, dialVetted, type ConnectFunction } from "./dial.js";
+import { forward } from "./forward.js";
+import {
+  compilePolicy,
+  decide,
+  normalizeHost,
+  parseAuthority,
+  policySuffix,
+  type CompiledPolicy,
+  type EgressPolicy,
+  type Refusal,
+} from "./policy.js";
+import { cachedResolver, lookupAll, resolveAndVet, type LookupFunction, type VettedAddress } from "./resolve.js";
+import { sendRawText, sendText } from "./responses.js";
+import { tunnel, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
+
+export interface EgressProxyOptions {
+  /** Validated here; an invalid policy throws PolicyError before anything listens. */
+  policy: EgressPolicy;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port (read it from the result). */
+  port?: number;
+  /** Name resolution, shaped like `dns.lookup`; default the real one. */
+  lookup?: LookupFunction;
+  /** The clock for denial records; default `() => new Date()`. */
+  now?: () => Date;
+  /** How long a name's addresses are reused (they are vetted again on each use); default 5000 ms, 0 for never. */
+  dnsCacheMs?: number;
+  /** Gets one record per refused request. An exception it throws is ignored. */
+  onDenial?: DenialSink;
+  /** Opens TCP connections to vetted IP addresses; default `net.connect`. */
+  connect?: ConnectFunction;
+  /** How long to wait for a target to accept a connection; default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * The seam for hosts handled in-process (TLS termination for credential injection):
+   * called for each CONNECT that passed policy and vetting; return a handler to take
+   * it over, or undefined for the plain tunnel.
+   */
+  connectHandler?: (target: ConnectTarget) => ConnectHandler | undefined;
+  /** Called with errors no request is left to report to (a bug, or a sink that failed). */
+  onError?: (err: unknown) => void;
+}
+
+export interface EgressProxy {
+  /** Where it listens; `port` is the real port when 0 was asked for. */
+  readonly address: { host: string; port: number; family: "IPv4" | "IPv6" };
+  /** `http://host:port`, what HTTP_PROXY and HTTPS_PROXY take. */
+  readonly url: string;
+  /** The validated policy. */
+  readonly policy: EgressPolicy;
+  /** Stops listening and ends every open connection and tunnel. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const USAGE = "this is an egress proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port";
+
+type Target = { ok: true; host: string; port: number; addresses: VettedAddress[] } | { ok: false; host: string; port: number; refusal: Refusal };
+
+/** Starts the proxy; resolves once it listens. */
+export async function createEgressProxy(options: EgressProxyOptions): Promise<EgressProxy> {
+  const policy: CompiledPolicy = compilePolicy(options.policy);
+  const guard = createAddressGuard(policy);
+  const suffix = policySuffix(policy);
+  const lookup: LookupFunction = options.lookup ?? (dns.lookup as LookupFunction);
+  const now = options.now ?? (() => new Date());
+  const resolve = cachedResolver(lookupAll(lookup), options.dnsCacheMs ?? 5000, () => performance.now());
+  const connect = options.connect ?? defaultConnect;
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const reportError = (err: unknown) => {
+    try {
+      options.onError?.(err);
+    } catch {
+      // nowhere left to report it
+    }
+  };
+
+  const sockets = new Set<Duplex>();
+  const track = <T extends Duplex>(socket: T): T => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    return socket;
+  };
+  const dial = (addresses: readonly VettedAddress[], port: number, signal?: AbortSignal) =>
+    dialVetted(addresses, port, { connect, timeoutMs, signal }).then(track);
+
+  /** Decide on the name, then resolve it and vet every address. Records a refusal. */
+  async function vet(host: string, port: number): Promise<Target> {
+    const decided = decide(policy, host, port);
+    const outcome = decided ? ({ ok: false, ...decided } as const) : await resolveAndVet(host, port, guard, resolve, suffix);
+    if (outcome.ok) return { ok: true, host, port, addresses: outcome.addresses };
+    const { reason, detail } = outcome;
+    const record: DenialRecord = { time: now().toISOString(), host, port, reason, detail };
+    try {
+      options.onDenial?.(record);
+    } catch (err) {
+      reportError(err);
+    }
+    return { ok: false, host, port, refusal: { reason, detail } };
+  }
+
+  const statusOf = (refusal: Refusal) => (refusal.reason === "resolve-failed" ? 502 : 403);
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "");
+    } catch {
+      sendText(res, 400, `"${req.method} ${req.url}" is not a proxy request; ${USAGE}`);
+      return;
+    }
+    if (url.protocol !== "http:") {
+      const hint = url.protocol === "https:" ? "; for https use CONNECT (set HTTPS_PROXY)" : "";
+      sendText(res, 400, `${url.protocol} URLs are not proxied here${hint}; ${USAGE}`);
+      return;
+    }
+    const host = normalizeHost(url.hostname);
+    if (host === undefined) {
+      sendText(res, 400, `"${url.hostname}" is not a host name`);
+      return;
+    }
+    const port = url.port === "" ? 80 : Number(url.port);
+    const target = await vet(host, port);
+    if (!target.ok) {
+      sendText(res, statusOf(target.refusal), target.refusal.detail);
+      return;
+    }
+    await forward(req, res, { host, port, url }, (signal) => dial(target.addresses, port, signal));
+  }
+
+  async function onConnect(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const authority = parseAuthority(req.url ?? "");
+    if (authority === undefined) {
+      sendRawText(client, 400, `"CONNECT ${req.url}" needs a host and a port (CONNECT example.com:443); ${USAGE}`);
+      return;
+    }
+    const target = await vet(authority.host, authority.port);
+    if (!target.ok) {
+      sendRawText(client, statusOf(target.refusal), target.refusal.detail);
+      return;
+    }
+    if (client.destroyed) return;
+    const connectTarget: ConnectTarget = { host: target.host, port: target.port, addresses: target.addresses };
+    const handler = options.connectHandler?.(connectTarget) ?? tunnel;
+    await handler({ target: connectTarget, client, head, dial: () => dial(target.addresses, target.port) });
+  }
+
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, noDelay: true });
+  server.on("connection", (socket: net.Socket) => track(socket));
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    onRequest(req, res).catch((err) => {
+      reportError(err);
+      res.destroy();
+    });
+  });
+  server.on("connect", (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    client.on("error", () => client.destroy());
+    onConnect(req, client, head).catch((err) => {
+      reportError(err);
+      client.destroy();
+    });
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === "ECONNRESET" || err.code === "EPIPE") {
+      socket.destroy();
+      return;
+    }
+    sendRawText(socket, 400, `the request could not be parsed (${err.code ?? "bad request"}); ${USAGE}`);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", reportError);
+  const bound = server.address() as net.AddressInfo;
+  const address = { host: bound.address, port: bound.port, family: bound.family as "IPv4" | "IPv6" };
+  const urlHost = address.family === "IPv6" ? `[${address.host}]` : address.host;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+    return closing;
+  };
+  return {
+    address,
+    url: `http://${urlHost}:${address.port}`,
+    policy: policy.source,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

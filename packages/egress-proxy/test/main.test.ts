@@ -1,0 +1,150 @@
+/**
+ * The standalone entry as a sidecar runs it: dist/main.js copied alone into an empty
+ * directory (no node_modules anywhere above it that it could lean on), started with node.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { cleanUp, connectVia, httpsVia, startHttpServer, startTlsServer, viaProxy } from "./support.js";
+
+const built = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+let dir: string;
+let main: string;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  if (!existsSync(built)) throw new Error(`${built} is missing: build the package first (turbo runs build before test)`);
+  dir = mkdtempSync(join(tmpdir(), "egress-main-"));
+  main = join(dir, "main.js");
+  copyFileSync(built, main);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await cleanUp();
+});
+
+function start(args: string[]) {
+  const child = spawn(process.execPath, [main, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  const lines: string[] = [];
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const reader = createInterface({ input: child.stdout });
+  const first = new Promise<string>((resolve, reject) => {
+    reader.on("line", (line) => {
+      lines.push(line);
+      if (lines.length === 1) resolve(line);
+    });
+    child.on("exit", (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
+  });
+  first.catch(() => {}); // awaited by the tests that expect it to listen
+  const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+  return { child, lines, first, exited, stderr: () => stderr };
+}
+
+describe("the standalone proxy (dist/main.js)", () => {
+  it("is one file that imports node built-ins only", () => {
+    const source = readFileSync(built, "utf8");
+    const specifiers = [...source.matchAll(/^\s*import\b[^"']*["']([^"']+)["']/gm)].map((m) => m[1]);
+    expect(specifiers.length).toBeGreaterThan(0);
+    expect(specifiers.filter((s) => !s?.startsWith("node:"))).toEqual([]);
+    expect(source).not.toMatch(/\bimport\(|\brequire\(/);
+  });
+
+  it("listens, proxies, writes denials as JSON lines (file 0600 and stdout), and exits 0 on SIGTERM", async () => {
+    const web = await startHttpServer();
+    const tlsServer = await startTlsServer();
+    const policy = join(dir, "policy.json");
+    const denials = join(dir, "denials.jsonl");
+    writeFileSync(policy, JSON.stringify({ mode: "allow", allow: ["127.0.0.1"], allowPrivate: ["127.0.0.1/32"] }));
+    const proxy = start(["--policy", policy, "--listen", "127.0.0.1:0", "--denials", denials, "--denials", "-"]);
+    const line = await proxy.first;
+    expect(line).toMatch(/^listening on 127\.0\.0\.1:\d+$/);
+    const port = Number(line.split(":").pop());
+
+    expect((await viaProxy({ port }, `http://127.0.0.1:${web.port}/`)).body).toBe(`hello from 127.0.0.1:${web.port}`);
+    expect((await httpsVia({ port }, `127.0.0.1:${tlsServer.port}`, "localhost")).status).toBe(200);
+    // Off the list: refused before any lookup, so the name never leaves this machine.
+    const refused = await connectVia({ port }, "not-listed.example:443");
+    expect(refused.status).toBe(403);
+    expect(refused.body).toBe("claude-bottle egress: not-listed.example:443 is not on this bottle's allow-list (policy: allow)\n");
+    expect((await viaProxy({ port }, "http://169.254.169.254/")).status).toBe(403);
+
+    const fileLines = readFileSync(denials, "utf8").trim().split("\n");
+    const records = fileLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map(({ host, port: p, reason }) => ({ host, port: p, reason }))).toEqual([
+      { host: "not-listed.example", port: 443, reason: "not-allowed" },
+      { host: "169.254.169.254", port: 80, reason: "ip-literal" },
+    ]);
+    for (const r of records) {
+      expect(Object.keys(r)).toEqual(["time", "host", "port", "reason", "detail"]);
+      expect(new Date(r.time as string).toISOString()).toBe(r.time);
+    }
+    expect(statSync(denials).mode & 0o777).toBe(0o600);
+    // The same lines on stdout; they come through another pipe than the answers, so wait for them.
+    await vi.waitFor(() => expect(proxy.lines.slice(1)).toEqual(fileLines));
+
+    proxy.child.kill("SIGTERM");
+    const [code, signal] = await proxy.exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(proxy.stderr()).toBe("");
+  });
+
+  it("exits 0 on SIGINT with a tunnel still open, and appends to an existing denials file", async () => {
+    const tlsServer = await startTlsServer();
+    const policy = join(dir, "policy-all.json");
+    const denials = join(dir, "existing.jsonl");
+    writeFileSync(denials, '{"earlier":true}\n', { mode: 0o600 });
+    writeFileSync(policy, JSON.stringify({ mode: "all", allowPrivate: ["127.0.0.1/32"] }));
+    const proxy = start(["--policy", policy, "--listen", "127.0.0.1:0", "--denials", denials]);
+    const port = Number((await proxy.first).split(":").pop());
+    const open = await connectVia({ port }, `127.0.0.1:${tlsServer.port}`);
+    expect(open.status).toBe(200);
+    expect((await connectVia({ port }, "10.1.2.3:443")).status).toBe(403);
+    const tunnelClosed = once(open.socket, "close");
+    proxy.child.kill("SIGINT");
+    expect(await proxy.exited).toEqual([0, null]);
+    await tunnelClosed;
+    const lines = readFileSync(denials, "utf8").trim().split("\n");
+    expect(lines[0]).toBe('{"earlier":true}');
+    expect(JSON.parse(lines[1] ?? "")).toMatchObject({ host: "10.1.2.3", port: 443, reason: "blocked-address" });
+  });
+
+  it.each([
+    [[], /--policy FILE is required/],
+    [["--policy", "/nonexistent/policy.json"], /cannot read the policy \/nonexistent\/policy.json: ENOENT/],
+    [["--policy", "POLICY", "--listen", "3128"], /--listen takes HOST:PORT/],
+    [["--policy", "POLICY", "--bogus"], /Unknown option '--bogus'/],
+    [["--policy", "BAD"], /invalid policy in .*bad.json: policy.allow\[0\]: "not a host" is not a host name/],
+    [["--policy", "NOTJSON"], /is not JSON/],
+  ])("exits 2 with a message for %j", async (args, message) => {
+    const good = join(dir, "good.json");
+    const bad = join(dir, "bad.json");
+    const notJson = join(dir, "not.json");
+    writeFileSync(good, '{"mode":"all"}');
+    writeFileSync(bad, '{"mode":"allow","allow":["not a host"]}');
+    writeFileSync(notJson, "{mode: all}");
+    const real = args.map((a) => (a === "POLICY" ? good : a === "BAD" ? bad : a === "NOTJSON" ? notJson : a));
+    const proxy = start(real);
+    const [code] = await proxy.exited;
+    expect(code).toBe(2);
+    expect(proxy.stderr()).toMatch(message);
+    expect(proxy.lines).toEqual([]);
+  });
+
+  it("exits 1 when it cannot listen", async () => {
+    const web = await startHttpServer();
+    const policy = join(dir, "busy.json");
+    writeFileSync(policy, '{"mode":"all"}');
+    const proxy = start(["--policy", policy, "--listen", `127.0.0.1:${web.port}`]);
+    const [code] = await proxy.exited;
+    expect(code).toBe(1);
+    expect(proxy.stderr()).toContain(`cannot listen on 127.0.0.1:${web.port}: EADDRINUSE`);
+  });
+});

@@ -1,0 +1,18 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  // index: the library a backend imports. main: the standalone proxy, run by a bare
+  // `node` image from a read-only bind mount, so it is one file: no shared chunks
+  // (splitting off) and anything it imports bundled (noExternal); only node: built-ins
+  // stay outside.
+  entry: { index: "src/index.ts", main: "src/main.ts" },
+  format: ["esm"],
+  dts: { entry: { index: "src/index.ts" } },
+  clean: true,
+  target: "node20",
+  platform: "node",
+  splitting: false,
+  noExternal: [/.*/],
+  sourcemap: true,
+  removeNodeProtocol: false,
+});
