@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  assertAgentPaths,
   bottleName,
   BottleError,
   ErrorCodes,
@@ -28,8 +29,12 @@ export interface BubblewrapBackendOptions {
   bwrap?: string;
 }
 
-/** What prepare hands to launch: the agent, the bwrap found, and the agent's home on the host. */
-export interface BubblewrapPrepared extends Prepared {
+/**
+ * What prepare hands to launch: the agent, the bwrap found, and the agent's
+ * home on the host. `backend` is this backend's name, so the host can check
+ * that launch is given what this prepare made, and launch needs no casts.
+ */
+export interface BubblewrapPrepared extends Prepared<"bubblewrap"> {
   readonly bwrap: string;
   readonly home: string;
 }
@@ -38,7 +43,7 @@ export interface BubblewrapPrepared extends Prepared {
  * A backend that runs the agent's command on this Linux host inside a
  * bubblewrap sandbox. No image: the host's programs run, read-only.
  */
-export function createBubblewrapBackend(options: BubblewrapBackendOptions = {}): Backend {
+export function createBubblewrapBackend(options: BubblewrapBackendOptions = {}): Backend<BubblewrapPrepared> {
   return {
     // The contract version this code was written against, written out rather than
     // imported: core's constant follows the installed core, this code does not.
@@ -58,7 +63,7 @@ async function prepare(agent: ResolvedAgent, ctx: BackendContext, options: Bubbl
   throwIfAborted(ctx.signal);
   if (!agent.command?.length) {
     throw new BottleError(
-      ErrorCodes.INVALID_ARGUMENT,
+      ErrorCodes.AGENT_INVALID,
       `The agent "${agent.slug}" has no command. The bubblewrap backend runs programs of this host, not an image's entrypoint, so it needs one.`,
       { hint: `Add a command to ${agent.file ?? "the agent file"}, for example: command: [claude]` },
     );
@@ -68,35 +73,27 @@ async function prepare(agent: ResolvedAgent, ctx: BackendContext, options: Bubbl
     ctx.logger.warn("The bubblewrap backend does not limit CPU or memory: the agent's resources are ignored.");
   }
 
-  if (!(await isDirectory(agent.workspace))) {
-    throw new BottleError(ErrorCodes.WORKSPACE_NOT_FOUND, `The workspace ${agent.workspace} does not exist or is not a directory.`, {
-      hint: `Create it, or set workspace: in ${agent.file ?? "the agent file"} to an existing directory.`,
-    });
-  }
-  for (const mount of agent.mounts) {
-    if (!(await exists(mount.source))) {
-      throw new BottleError(ErrorCodes.MOUNT_NOT_FOUND, `The mount source ${mount.source} (for ${mount.target}) does not exist.`, {
-        hint: `Create it, or remove the mount from ${agent.file ?? "the agent file"}.`,
-      });
-    }
-  }
+  // Core's checks: the hard limits no agent lifts, the workspace and the mount sources, with the standard codes.
+  assertAgentPaths(agent, { env: ctx.env });
   const bwrap = await requireBwrap(ctx.env, options.bwrap);
 
   // Outside the workspace and kept between bottles, so a login (~/.claude) survives.
   const home = join(ctx.cacheDir, "bubblewrap", "home", agent.slug);
   await mkdir(home, { recursive: true, mode: 0o700 });
   throwIfAborted(ctx.signal);
-  return { agent, bwrap, home };
+  return { backend: "bubblewrap", agent, bwrap, home };
 }
 
-async function launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
+async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
   if (opts.detach) {
     throw new BottleError(ErrorCodes.UNSUPPORTED, "The bubblewrap backend cannot detach: a bottle lives as long as the command that started it.", {
       hint: "Start it attached, or use a backend that supports detach (docker).",
     });
   }
-  const { agent, bwrap, home } = asBubblewrapPrepared(prepared);
+  const { agent, bwrap, home } = prepared;
   throwIfAborted(ctx.signal);
+  // Again at launch: the paths may have gone since prepare.
+  assertAgentPaths(agent, { env: ctx.env });
   const name = bottleName(agent.slug, randomBytes(3).toString("hex"));
 
   const started = await phase(ctx, "start", "Starting the sandbox", async () => {
@@ -129,23 +126,6 @@ async function launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendConte
   return { detached: false, name, exitCode: await started.exited };
 }
 
-function asBubblewrapPrepared(prepared: Prepared): BubblewrapPrepared {
-  if (typeof prepared.bwrap !== "string" || typeof prepared.home !== "string") {
-    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, "launch was given something the bubblewrap backend's prepare did not return.", {
-      hint: "Pass launch the result of this backend's own prepare.",
-    });
-  }
-  return prepared as BubblewrapPrepared;
-}
-
 function describeImage(image: ImageSource): string {
   return image.kind === "ref" ? image.ref : `built from ${image.dockerfile}`;
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
 }

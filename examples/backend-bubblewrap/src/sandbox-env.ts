@@ -1,4 +1,4 @@
-import type { ResolvedAgent } from "@claude-bottle/core";
+import { bottleEnvironment, type ResolvedAgent } from "@claude-bottle/core";
 import { HOME_TARGET } from "./bwrap-args.js";
 
 /**
@@ -21,17 +21,14 @@ export function sandboxEnv(
   agent: Pick<ResolvedAgent, "env">,
   hostEnv: Readonly<Record<string, string | undefined>>,
 ): Record<string, string> {
-  const env: Record<string, string> = {
+  return {
     PATH: sandboxPath(hostEnv.PATH),
     HOME: HOME_TARGET,
     TERM: hostEnv.TERM || "dumb",
     LANG: hostEnv.LANG || "C.UTF-8",
+    // Core builds the agent's own entries: literals as written, passthroughs from the host, unset ones left out.
+    ...bottleEnvironment(agent.env, hostEnv),
   };
-  for (const entry of agent.env) {
-    const value = entry.passthrough ? hostEnv[entry.name] : entry.value;
-    if (value !== undefined) env[entry.name] = value;
-  }
-  return env;
 }
 
 /** ~/.local/bin first (where Claude Code's own installer puts it, kept in the persistent home), then the visible host PATH. */

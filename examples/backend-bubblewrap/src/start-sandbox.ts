@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
-import { constants } from "node:os";
+import { spawn, type StdioOptions } from "node:child_process";
 import type { Writable } from "node:stream";
-import { abortedError, BottleError, type Stdio } from "@claude-bottle/core";
+import { abortedError, BottleError, exitCodeOf, isProcessTerminal, pipeStdio, type Stdio } from "@claude-bottle/core";
 import { BubblewrapErrorCodes, INSTALL_HINT } from "./errors.js";
 
 /** The fd bwrap reads the seccomp program from: the first one after stdin, stdout and stderr. */
@@ -30,12 +29,7 @@ export interface StartedSandbox {
  * handles raw mode and window size itself; anything else is piped.
  */
 export function usesProcessTerminal(stdio: Stdio): boolean {
-  return (
-    stdio.stdin === process.stdin &&
-    stdio.stdout === process.stdout &&
-    stdio.stderr === process.stderr &&
-    process.stdin.isTTY === true
-  );
+  return isProcessTerminal(stdio);
 }
 
 /** Spawns bwrap and resolves once it is running; its exit is awaited through `exited`. */
@@ -56,7 +50,8 @@ export async function startSandbox(sandbox: SandboxProcess): Promise<StartedSand
     seccompPipe.on("error", () => {});
     seccompPipe.end(sandbox.seccomp);
   }
-  if (!terminal) connectPipes(child, sandbox.stdio);
+  // Piped: core's wiring keeps stdout and stderr apart and never ends the caller's streams.
+  const release = terminal ? () => {} : pipeStdio(child, sandbox.stdio);
 
   let aborted = false;
   const kill = () => {
@@ -71,21 +66,12 @@ export async function startSandbox(sandbox: SandboxProcess): Promise<StartedSand
   const exited = new Promise<number>((resolve, reject) => {
     child.once("close", (code, signal) => {
       sandbox.signal.removeEventListener("abort", kill);
-      if (!terminal) sandbox.stdio.stdin.unpipe(child.stdin!);
+      release();
       if (aborted) reject(abortedError(sandbox.signal.reason));
-      else resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+      else resolve(exitCodeOf(code, signal));
     });
   });
   return { exited };
-}
-
-function connectPipes(child: ChildProcess, stdio: Stdio): void {
-  // An agent that exits without reading all of stdin closes the pipe under us: not an error.
-  child.stdin!.on("error", () => {});
-  stdio.stdin.pipe(child.stdin!);
-  // The caller's streams outlive the bottle: never end them.
-  child.stdout!.pipe(stdio.stdout, { end: false });
-  child.stderr!.pipe(stdio.stderr, { end: false });
 }
 
 function spawnFailure(bwrap: string, error: Error & { code?: string }): BottleError {

@@ -150,7 +150,7 @@ describe("lifecycle and errors", () => {
   it("refuses an agent without a command, saying why", async () => {
     const { command: _, ...agent } = hostAgent();
     const error = await bottleErrorOf(createBubblewrapBackend().prepare(agent, createTestContext({ env: hostEnv })));
-    expect(error.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(error.code).toBe(ErrorCodes.AGENT_INVALID);
     expect(error.message).toContain("no command");
     expect(error.hint).toContain("command:");
   });

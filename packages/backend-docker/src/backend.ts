@@ -1,13 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import {
-  BACKEND_API_VERSION,
-  BottleError,
-  ErrorCodes,
   abortedError,
-  assertHardLimits,
+  assertAgentPaths,
   bottleName,
+  bottleNotRunningError,
+  bottleRunningError,
   prepareHostControls,
   phase,
   throwIfAborted,
@@ -60,7 +57,7 @@ export interface DockerBackendOptions {
 }
 
 /** What prepare hands to launch. */
-export interface DockerPrepared extends Prepared {
+export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
   readonly image: ImagePlan;
 }
 
@@ -70,7 +67,7 @@ const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove",
 const STOP_GRACE_SECONDS = 10;
 
 /** Runs agents in containers on a Docker engine. */
-export const createDockerBackend: BackendFactory<DockerBackendOptions> = (options = {}) => {
+export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPrepared> = (options = {}) => {
   const user = options.user === undefined ? hostUser() : (options.user ?? undefined);
   const randomHex = options.randomHex ?? (() => randomBytes(3).toString("hex"));
   const given: DockerConnection | undefined = options.docker && { ...engineOf(options.docker), source: "the engine passed in the options" };
@@ -92,8 +89,9 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
     return connection;
   };
 
-  const backend: Backend = {
-    apiVersion: BACKEND_API_VERSION,
+  const backend: Backend<DockerPrepared> = {
+    // The contract version this code implements, written out as core's README asks of every backend.
+    apiVersion: 1,
     name: BACKEND_NAME,
     capabilities: CAPABILITIES,
 
@@ -103,12 +101,12 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
       const [, image] = await Promise.all([engine(ctx), planAgentImage(agent)]);
       throwIfAborted(ctx.signal);
-      return { agent, image };
+      return { backend: BACKEND_NAME, agent, image };
     },
 
-    async launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
+    async launch(prepared: DockerPrepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
       throwIfAborted(ctx.signal);
-      const { agent, image: plan } = prepared as DockerPrepared;
+      const { agent, image: plan } = prepared;
       // Again, as the directories may have gone since prepare.
       validatePaths(agent, ctx);
       const docker = await engine(ctx);
@@ -181,7 +179,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       return listBottles((await engine(ctx)).api);
     },
 
-    async stop(name, ctx) {
+    async stop(name, _opts, ctx) {
       const { api } = await engine(ctx);
       await stopContainer(api, await findBottle(api, name), STOP_GRACE_SECONDS);
     },
@@ -189,12 +187,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
     async remove(name, opts, ctx) {
       const { api } = await engine(ctx);
       await removeContainer(api, await findBottle(api, name), { force: opts.force }).catch((error: unknown) => {
-        if (statusCodeOf(error) === 409) {
-          throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is running: ${engineMessage(error)}`, {
-            hint: "Stop it first, or remove it with --force.",
-            cause: error,
-          });
-        }
+        if (statusCodeOf(error) === 409) throw bottleRunningError(name, { cause: error });
         if (statusCodeOf(error) !== 404) throw error;
       });
     },
@@ -204,7 +197,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       await copyLogs(docker.getContainer(await findBottle(api, name)), opts, ctx.signal);
     },
 
-    async attach(name, stdio, ctx) {
+    async attach(name, { stdio }, ctx) {
       const { api } = await engine(ctx);
       const container = await findBottle(api, name);
       const { Config } = await requireRunning(api, container, name);
@@ -239,40 +232,16 @@ function hostUser(): HostUser | undefined {
   return { uid: process.getuid(), gid: process.getgid() };
 }
 
+/** Core's checks (hard limits, workspace, mount sources); resolveAgent makes them too, but an agent built by hand gets the same. */
 function validatePaths(agent: ResolvedAgent, ctx: BackendContext): void {
-  // resolveAgent checks these too; an agent built by hand (library use) gets the same limits.
-  assertHardLimits(agent, { home: homedir(), env: ctx.env, uid: process.getuid?.() });
-  if (!isDirectory(agent.workspace)) {
-    throw new BottleError(ErrorCodes.WORKSPACE_NOT_FOUND, `The workspace ${agent.workspace} does not exist or is not a directory.`, {
-      hint: "Run from an existing directory, or fix `workspace:` in the agent's recipe.",
-    });
-  }
-  for (const mount of agent.mounts) {
-    if (!existsSync(mount.source)) {
-      throw new BottleError(ErrorCodes.MOUNT_NOT_FOUND, `The mount source ${mount.source} (for ${mount.target}) does not exist.`, {
-        hint: "Create it, or remove the mount from the agent's recipe.",
-      });
-    }
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+  assertAgentPaths(agent, { env: ctx.env });
 }
 
 async function requireRunning(api: EngineApi, container: string, name: string): Promise<Dockerode.ContainerInspectInfo> {
   const info = await inspectContainer(api, container);
   // A paused bottle says Running too, but the engine refuses to attach or exec in it.
   if (!info.State.Running || info.State.Paused) {
-    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is not running (${info.State.Status}).`, {
-      hint: info.State.Paused
-        ? `Unpause it first: docker unpause ${name}`
-        : "See its output with `claude-bottle logs`, or remove it with `claude-bottle rm`.",
-    });
+    throw bottleNotRunningError(name, info.State.Status, info.State.Paused ? { hint: `Unpause it first: docker unpause ${name}` } : {});
   }
   return info;
 }

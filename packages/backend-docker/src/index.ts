@@ -1,9 +1,12 @@
 // The backend: the default export is the factory the CLI loads.
 export { createDockerBackend, createDockerBackend as default, type DockerBackendOptions, type DockerPrepared } from "./backend.js";
 
+export { DockerErrorCodes, type DockerErrorCode } from "./errors.js";
+
 // Finding the engine.
 export { connectDocker, engineOf, type ConnectOptions, type DockerConnection, type DockerEngine } from "./connect/connect.js";
 export { EngineApi, EngineError, type EngineAddress, type Query, type RequestInit } from "./engine/api.js";
+export { demultiplex, demultiplexBuffer } from "./engine/demux.js";
 export { dockerCandidates, fromDockerHost, type ConnectEnvironment, type DockerCandidate } from "./connect/strategies.js";
 export { isDockerDesktop } from "./connect/desktop.js";
 

@@ -8,7 +8,7 @@ import { captureStdio } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDockerBackend, homeVolumeName, imageId, type DockerBackendOptions } from "../src/index.js";
+import { createDockerBackend, DockerErrorCodes, homeVolumeName, imageId, type DockerBackendOptions } from "../src/index.js";
 import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, deadSocket, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
@@ -396,7 +396,7 @@ describe("the lifecycle", () => {
     expect(exec.stderr()).toBe("err\n");
 
     const attached = captureStdio("hello\n");
-    expect(await target.attach!(launched.name, attached.stdio, ctx)).toBe(4);
+    expect(await target.attach!(launched.name, { stdio: attached.stdio }, ctx)).toBe(4);
     expect(attached.stdout()).toContain("reply:hello");
 
     const logs = captureStdio();
@@ -405,7 +405,7 @@ describe("the lifecycle", () => {
     expect(logs.stdout()).toContain("reply:hello");
 
     expect((await target.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("stopped");
-    await target.stop!(launched.name, ctx);
+    await target.stop!(launched.name, {}, ctx);
     await target.remove!(launched.name, { force: false }, ctx);
     detachedNames.delete(launched.name);
     expect((await target.list!(ctx)).some((b) => b.name === launched.name)).toBe(false);
@@ -421,7 +421,7 @@ describe("the lifecycle", () => {
       if (event.type === "phase-end" && event.phase === "attach") attachCtx.controller.abort();
     };
     const stdin = new PassThrough();
-    const error = await rejectionOf(target.attach!(launched.name, { stdin, stdout: new PassThrough(), stderr: new PassThrough() }, attachCtx));
+    const error = await rejectionOf(target.attach!(launched.name, { stdio: { stdin, stdout: new PassThrough(), stderr: new PassThrough() } }, attachCtx));
     expect(error.code).toBe(ErrorCodes.ABORTED);
     expect((await target.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("running");
     await target.remove!(launched.name, { force: true }, ctx);
@@ -460,23 +460,23 @@ describe("the lifecycle", () => {
     const ctx = createTestContext();
     const launched = await target.launch(await target.prepare(agent({ command: ["sleep", "300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     detachedNames.add(launched.name);
-    expect((await rejectionOf(target.remove!(launched.name, { force: false }, ctx))).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect((await rejectionOf(target.remove!(launched.name, { force: false }, ctx))).code).toBe(ErrorCodes.BOTTLE_RUNNING);
     // Paused, the engine says Running but refuses attach and exec: the backend says so first.
     await docker.getContainer(launched.name).pause();
     for (const refused of [
-      rejectionOf(target.attach!(launched.name, captureStdio().stdio, ctx)),
+      rejectionOf(target.attach!(launched.name, { stdio: captureStdio().stdio }, ctx)),
       rejectionOf(target.exec!(launched.name, { command: ["true"], stdio: captureStdio().stdio }, ctx)),
     ]) {
       const error = await refused;
-      expect(error.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+      expect(error.code).toBe(ErrorCodes.BOTTLE_NOT_RUNNING);
       expect(error.message).toContain("paused");
       expect(error.hint).toContain("docker unpause");
     }
     await docker.getContainer(launched.name).unpause();
-    await target.stop!(launched.name, ctx);
+    await target.stop!(launched.name, {}, ctx);
     expect((await target.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("stopped");
     expect((await rejectionOf(target.exec!(launched.name, { command: ["true"], stdio: captureStdio().stdio }, ctx))).code).toBe(
-      ErrorCodes.INVALID_ARGUMENT,
+      ErrorCodes.BOTTLE_NOT_RUNNING,
     );
     await target.remove!(launched.name, { force: false }, ctx);
     detachedNames.delete(launched.name);
@@ -488,11 +488,11 @@ describe("the lifecycle", () => {
     const stranger = await docker.createContainer({ name: `not-a-bottle-${suffix}`, Image: (await docker.listImages({ filters: { reference: [`claude-bottle/${slug}`] } }))[0]!.Id, Cmd: ["true"] });
     try {
       for (const name of [`claude-bottle-nothing-${suffix}`, `not-a-bottle-${suffix}`]) {
-        expect((await rejectionOf(target.stop!(name, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
+        expect((await rejectionOf(target.stop!(name, {}, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
         expect((await rejectionOf(target.remove!(name, { force: true }, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
         expect((await rejectionOf(target.logs!(name, { follow: false, stdio: captureStdio().stdio }, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
         expect((await rejectionOf(target.exec!(name, { command: ["true"], stdio: captureStdio().stdio }, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
-        expect((await rejectionOf(target.attach!(name, captureStdio().stdio, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
+        expect((await rejectionOf(target.attach!(name, { stdio: captureStdio().stdio }, ctx))).code).toBe(ErrorCodes.BOTTLE_NOT_FOUND);
       }
       expect((await target.list!(ctx)).some((b) => b.name === `not-a-bottle-${suffix}`)).toBe(false);
     } finally {
@@ -539,7 +539,7 @@ describe("errors a user meets", () => {
     const socket = await deadSocket();
     const ctx = createTestContext({ env: { DOCKER_HOST: `unix://${socket}` } });
     const error = await rejectionOf(backend().prepare(agent({ command: ["true"] }), ctx));
-    expect(error.code).toBe(ErrorCodes.DOCKER_UNAVAILABLE);
+    expect(error.code).toBe(DockerErrorCodes.DOCKER_UNAVAILABLE);
     expect(error.message).toContain(socket);
     const checks = await backend().doctor!(ctx);
     expect(checks[0]).toMatchObject({ name: "engine reachable", ok: false });
@@ -582,7 +582,7 @@ describe("errors a user meets", () => {
     });
     expect(child.stderr).toBe("");
     const result = JSON.parse(child.stdout) as { code: string; message: string; hint: string };
-    expect(result.code).toBe(ErrorCodes.DOCKER_PERMISSION_DENIED);
+    expect(result.code).toBe(DockerErrorCodes.DOCKER_PERMISSION_DENIED);
     expect(result.message).toContain("/var/run/docker.sock");
     expect(result.hint).toContain("docker group");
   });

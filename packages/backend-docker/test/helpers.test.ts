@@ -20,6 +20,7 @@ import {
   readBuildContext,
   removeTag,
   tagImage,
+  DockerErrorCodes,
 } from "../src/index.js";
 import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, deadSocket, once, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
@@ -70,7 +71,7 @@ describe("connecting", () => {
   it("fails with DOCKER_UNAVAILABLE naming the place tried when DOCKER_HOST is a dead socket", async () => {
     const socket = await deadSocket();
     const error = await rejectionOf(connectDocker({ env: { DOCKER_HOST: `unix://${socket}` } }));
-    expect(error.code).toBe(ErrorCodes.DOCKER_UNAVAILABLE);
+    expect(error.code).toBe(DockerErrorCodes.DOCKER_UNAVAILABLE);
     expect(error.message).toContain(socket);
     expect(error.message).toContain("connection refused");
     expect(error.hint).toContain("DOCKER_HOST");
@@ -92,14 +93,14 @@ describe("connecting", () => {
     expect(child.stderr).toBe("");
     const result = JSON.parse(child.stdout) as { before: { ssh2: boolean; grpc: boolean }; code: string; message: string; ssh2After: boolean };
     expect(result.before).toEqual({ ssh2: false, grpc: false });
-    expect(result.code).toBe(ErrorCodes.DOCKER_UNAVAILABLE);
+    expect(result.code).toBe(DockerErrorCodes.DOCKER_UNAVAILABLE);
     expect(result.message).toContain("connection refused");
     expect(result.ssh2After).toBe(true);
   });
 
   it("says DOCKER_UNAVAILABLE, not a TypeError, for a DOCKER_HOST that is not an address", async () => {
     const error = await rejectionOf(connectDocker({ env: { DOCKER_HOST: "tcp://[not-an-address" } }));
-    expect(error.code).toBe(ErrorCodes.DOCKER_UNAVAILABLE);
+    expect(error.code).toBe(DockerErrorCodes.DOCKER_UNAVAILABLE);
     expect(error.hint).toContain("DOCKER_HOST");
   });
 
@@ -108,7 +109,7 @@ describe("connecting", () => {
     const error = await rejectionOf(
       connectDocker({ env: { DOCKER_HOST: `unix://${join(home, "missing.sock")}` }, home, platform: "linux" }),
     );
-    expect(error.code).toBe(ErrorCodes.DOCKER_UNAVAILABLE);
+    expect(error.code).toBe(DockerErrorCodes.DOCKER_UNAVAILABLE);
     expect(error.message).toContain("no such socket");
   });
 });

@@ -1,12 +1,5 @@
 import { connectDocker } from "@claude-bottle/backend-docker";
-import {
-  BACKEND_API_VERSION,
-  type Backend,
-  type BackendContext,
-  type BackendFactory,
-  type Capability,
-  type Prepared,
-} from "@claude-bottle/core";
+import { type Backend, type BackendContext, type BackendFactory, type Capability } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { smolmachinesDoctor } from "./doctor.js";
 import { BACKEND_NAME, launchSmolmachine } from "./launch.js";
@@ -41,7 +34,7 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
   };
 }
 
-export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions> = (options = {}) => {
+export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions, SmolmachinesPrepared> = (options = {}) => {
   let locate: (() => Promise<Smolvm>) | undefined;
   let connect: (() => Promise<Dockerode>) | undefined;
   const smolvm = (ctx: BackendContext) =>
@@ -49,8 +42,9 @@ export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions> = (o
   const docker = (ctx: BackendContext) =>
     (connect ??= once(async () => options.docker ?? (await connectDocker({ env: ctx.env })).docker))();
 
-  const backend: Backend = {
-    apiVersion: BACKEND_API_VERSION,
+  const backend: Backend<SmolmachinesPrepared> = {
+    // The contract version this code implements, written out as core's README asks of every backend.
+    apiVersion: 1,
     name: BACKEND_NAME,
     capabilities: CAPABILITIES,
     prepare: (agent, ctx) =>
@@ -62,12 +56,12 @@ export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions> = (o
           ...(options.dockerDesktop !== undefined ? { dockerDesktop: options.dockerDesktop } : {}),
         },
       }),
-    launch: async (prepared: Prepared, opts, ctx) => launchSmolmachine(await smolvm(ctx), prepared as SmolmachinesPrepared, opts, ctx),
+    launch: async (prepared, opts, ctx) => launchSmolmachine(await smolvm(ctx), prepared, opts, ctx),
     list: async (ctx) => (await listMachines(await smolvm(ctx), ctx)).map(toBottleInfo),
-    stop: async (name, ctx) => stopMachine(await smolvm(ctx), name, ctx),
+    stop: async (name, _opts, ctx) => stopMachine(await smolvm(ctx), name, ctx),
     remove: async (name, opts, ctx) => removeMachine(await smolvm(ctx), name, opts.force, ctx),
     logs: async (name, opts, ctx) => machineLogs(await smolvm(ctx), name, opts, ctx),
-    attach: async (name, stdio, ctx) => attachToMachine(await smolvm(ctx), name, stdio, ctx),
+    attach: async (name, { stdio }, ctx) => attachToMachine(await smolvm(ctx), name, stdio, ctx),
     exec: async (name, opts, ctx) => execInMachine(await smolvm(ctx), name, opts, ctx),
     doctor: (ctx) => smolmachinesDoctor(options, ctx),
   };

@@ -1,4 +1,6 @@
-import type { EnvEntry } from "@claude-bottle/core";
+import { passthroughNames, type EnvEntry } from "@claude-bottle/core";
+
+export { passthroughNames };
 
 /** The `-e` arguments for smolvm and the values that must reach it through its own environment. */
 export interface GuestEnvironment {
@@ -26,9 +28,4 @@ export function guestEnvironment(entries: readonly EnvEntry[], hostEnv: Readonly
     values[entry.name] = value;
   }
   return { args, values };
-}
-
-/** The names of the passthrough entries, for `exec` into a detached bottle later. */
-export function passthroughNames(entries: readonly EnvEntry[]): string[] {
-  return entries.filter((e) => e.passthrough).map((e) => e.name);
 }

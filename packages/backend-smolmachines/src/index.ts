@@ -1,6 +1,7 @@
 import { createSmolmachinesBackend } from "./backend.js";
 
 export default createSmolmachinesBackend;
+export { SmolmachinesErrorCodes, type SmolmachinesErrorCode } from "./errors.js";
 export { createSmolmachinesBackend, type SmolmachinesOptions } from "./backend.js";
 export { prepareSmolmachine, type PrepareDependencies, type SmolmachinesPrepared } from "./pipeline/prepare.js";
 export { packArguments, packEnvironment, REGISTRY_REPOSITORY } from "./pipeline/pack.js";

@@ -4,9 +4,9 @@ import { randomBytes } from "node:crypto";
 import {
   BottleError,
   ErrorCodes,
-  Labels,
   WORKSPACE_TARGET,
   abortedError,
+  bottleLabels,
   bottleName,
   effectiveResources,
   guardFiles,
@@ -95,10 +95,7 @@ export function machineCreateArguments(
 ): string[] {
   const { agent } = prepared;
   const labels: Record<string, string> = {
-    [Labels.tool]: "true",
-    [Labels.backend]: BACKEND_NAME,
-    [Labels.agent]: agent.slug,
-    [Labels.workspace]: agent.workspace,
+    ...bottleLabels(BACKEND_NAME, agent),
     [PASSTHROUGH_LABEL]: passthroughNames(agent.env).join(","),
   };
   return [
@@ -122,11 +119,6 @@ export async function launchSmolmachine(
   ctx: BackendContext,
 ): Promise<Launched> {
   throwIfAborted(ctx.signal);
-  if (prepared.backend !== BACKEND_NAME || !prepared.artifact) {
-    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, "launch was given what another backend prepared.", {
-      hint: "Pass launch the result of this backend's prepare.",
-    });
-  }
   assertMountSources(prepared.agent, ctx.env);
   const name = bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
   const command = bottleCommand(prepared, opts.extraArgs);

@@ -1,4 +1,5 @@
 import { mkdtempSync } from "node:fs";
+import { SmolmachinesErrorCodes } from "../src/index.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCodes } from "@claude-bottle/core";
@@ -43,7 +44,7 @@ describe(`the feature probe, against the double of smolvm ${DOUBLE_VERSION}`, ()
     });
     expect(() => requireSmolvmFeature(old, "allowHost", "x")).not.toThrow();
     const error = smolvmFeatureError(old, "credential", "The agent's credentials:", "darwin");
-    expect(error.code).toBe(ErrorCodes.SMOLVM_VERSION);
+    expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_VERSION);
     expect(error.message).toContain("smolvm machine create --credential");
     expect(error.message).toContain("smolvm 1.9.2 at /usr/bin/smolvm does not have");
     expect(error.message).toContain(`smolvm ${SMOLVM_FEATURES.credential.since} or newer`);

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { SmolmachinesErrorCodes } from "../src/index.js";
 import { PassThrough } from "node:stream";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
@@ -122,7 +123,7 @@ describe("attached launch through the double", () => {
     const other = createSmolmachinesBackend({ smolvm: refusing, registryImage: buildTestRegistryImage(), dockerDesktop: false });
     const prepared = await other.prepare(agent({ command: ["true"] }), context());
     const error = await other.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, context()).catch((e: unknown) => e);
-    expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.SMOLVM_FAILED);
+    expect(BottleError.isInstance(error) && error.code).toBe(SmolmachinesErrorCodes.SMOLVM_FAILED);
     expect((error as Error).message).toContain("Error: --from: not a packed machine");
     expect((error as Error).message).toMatch(/Command: .* machine run --from /);
   });
@@ -171,7 +172,7 @@ describe("detached bottles", () => {
     expect(logs.stdout()).toContain("started with literal");
     expect(logs.stderr()).toContain("to-stderr");
 
-    await backend.stop!(launched.name, ctx);
+    await backend.stop!(launched.name, {}, ctx);
     expect((await backend.list!(ctx)).find((b) => b.name === launched.name)?.state).toBe("stopped");
     const followed = captureStdio();
     await backend.logs!(launched.name, { follow: true, stdio: followed.stdio }, ctx);
@@ -186,14 +187,14 @@ describe("detached bottles", () => {
     const prepared = await prepare({ command: ["sh", "-c", "sleep 300"] });
     const ctx = context();
     const { name } = await backend.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
-    await expect(backend.remove!(name, { force: false }, ctx)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await expect(backend.remove!(name, { force: false }, ctx)).rejects.toMatchObject({ code: ErrorCodes.BOTTLE_RUNNING });
     await backend.remove!(name, { force: true }, ctx);
   });
 
   it("answers BOTTLE_NOT_FOUND for a name it does not know", async () => {
     const ctx = context();
     for (const operation of [
-      () => backend.stop!("claude-bottle-nope-000000", ctx),
+      () => backend.stop!("claude-bottle-nope-000000", {}, ctx),
       () => backend.remove!("claude-bottle-nope-000000", { force: true }, ctx),
       () => backend.exec!("claude-bottle-nope-000000", { command: ["true"], stdio: captureStdio().stdio }, ctx),
       () => backend.logs!("claude-bottle-nope-000000", { follow: false, stdio: captureStdio().stdio }, ctx),
@@ -230,7 +231,7 @@ describe("detached bottles on the newer smolvm and the old one alike", () => {
     // A first attach sends one line and leaves (Ctrl-C): the bottle keeps running, its input open.
     const first = captureStdio("hello\n");
     const leaving = createTestContext({ cacheDir });
-    const attached = backend.attach!(name, first.stdio, leaving);
+    const attached = backend.attach!(name, { stdio: first.stdio }, leaving);
     await vi.waitFor(() => expect(first.stdout()).toContain("got:hello"), { timeout: 15_000, interval: 100 });
     expect(first.stdout()).not.toContain("ready");
     leaving.controller.abort();
@@ -240,12 +241,12 @@ describe("detached bottles on the newer smolvm and the old one alike", () => {
     // A second one finishes it and gets its exit code.
     const stdin = new PassThrough();
     const second = captureStdio();
-    const code = backend.attach!(name, { ...second.stdio, stdin }, context());
+    const code = backend.attach!(name, { stdio: { ...second.stdio, stdin } }, context());
     stdin.write("world\n");
     expect(await code).toBe(3);
     expect(second.stderr()).toContain("then:world");
     await vi.waitFor(async () => expect((await backend.list!(ctx)).find((b) => b.name === name)?.state).toBe("stopped"), { timeout: 15_000 });
-    await expect(backend.attach!(name, captureStdio().stdio, ctx)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await expect(backend.attach!(name, { stdio: captureStdio().stdio }, ctx)).rejects.toMatchObject({ code: ErrorCodes.BOTTLE_NOT_RUNNING });
     await backend.remove!(name, { force: false }, ctx);
     expect(JSON.stringify(invocations(state))).not.toContain(SECRET);
   });

@@ -87,7 +87,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     while (!readFileSync(join(workspace, ".git", "config"), "utf8").includes("fsmonitor") && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await backend.stop!(launched.name, context());
+    await backend.stop!(launched.name, {}, context());
     expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
     expect(warnings.join("\n")).toContain("was put back");
     await backend.remove!(launched.name, { force: true }, context());

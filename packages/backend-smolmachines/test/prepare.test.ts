@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { SmolmachinesErrorCodes } from "../src/index.js";
 import { join } from "node:path";
 import { buildImage } from "@claude-bottle/backend-docker";
 import { BottleError, ErrorCodes, type ProgressEvent, type ResolvedAgent } from "@claude-bottle/core";
@@ -145,7 +146,7 @@ describe("prepare", () => {
     const failing = fakeSmolvm(`if [ "$1" = pack ]; then echo "Error: no space left on device" >&2; exit 1; fi\nexec "${SMOLVM_DOUBLE}" "$@"`);
     const ctx = createTestContext();
     const error = await backend({ smolvm: failing }).prepare(freshAgent(), ctx).catch((e: unknown) => e);
-    expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.SMOLVM_FAILED);
+    expect(BottleError.isInstance(error) && error.code).toBe(SmolmachinesErrorCodes.SMOLVM_FAILED);
     expect((error as Error).message).toContain("Error: no space left on device");
     expect((error as Error).message).toMatch(/Command: .*smolvm pack create --image localhost:\d+\/claude-bottle:[0-9a-f]{16} -o /);
     const key = /claude-bottle:([0-9a-f]{16})/.exec((error as Error).message)![1];
@@ -214,7 +215,7 @@ describe("the double's pack, as the real one", () => {
       "-o",
       join(ctx.cacheDir, "never-pushed"),
     ], { env: packEnvironment(await probeSmolvmFeatures(smolvm)) }).catch((e: unknown) => e);
-    expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.SMOLVM_FAILED);
+    expect(BottleError.isInstance(error) && error.code).toBe(SmolmachinesErrorCodes.SMOLVM_FAILED);
     expect((error as Error).message).toMatch(/Error: failed to pull .*manifest unknown/);
     expect(existsSync(join(ctx.cacheDir, "never-pushed.smolmachine"))).toBe(false);
   });

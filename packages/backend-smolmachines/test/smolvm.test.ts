@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { SmolmachinesErrorCodes } from "../src/index.js";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
@@ -34,7 +35,7 @@ describe("smolvm --version", () => {
   it("refuses a version older than the minimum, naming the version needed", async () => {
     const old = fakeSmolvm('echo "smolvm 1.8.4"');
     const error = await bottleErrorOf(locateSmolvm({ path: old, platform: "darwin" }));
-    expect(error.code).toBe(ErrorCodes.SMOLVM_VERSION);
+    expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_VERSION);
     expect(error.message).toContain("1.8.4");
     expect(error.message).toContain(MINIMUM_SMOLVM_VERSION);
     expect(error.hint).toContain("brew upgrade smol-machines/tap/smolvm");
@@ -43,7 +44,7 @@ describe("smolvm --version", () => {
   it("refuses a version line it cannot read", async () => {
     const odd = fakeSmolvm('echo "smolvm, the latest one"');
     const error = await bottleErrorOf(locateSmolvm({ path: odd, platform: "linux", kvmDevice: "/dev/null" }));
-    expect(error.code).toBe(ErrorCodes.SMOLVM_VERSION);
+    expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_VERSION);
     expect(error.message).toContain("smolvm, the latest one");
     expect(error.message).toContain(MINIMUM_SMOLVM_VERSION);
   });
@@ -51,7 +52,7 @@ describe("smolvm --version", () => {
   it("refuses a smolvm whose --version fails", async () => {
     const broken = fakeSmolvm('echo "Error: cannot load libkrun" >&2; exit 1');
     const error = await bottleErrorOf(locateSmolvm({ path: broken, platform: "linux" }));
-    expect(error.code).toBe(ErrorCodes.SMOLVM_VERSION);
+    expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_VERSION);
     expect(error.message).toContain("cannot load libkrun");
   });
 });
@@ -77,7 +78,7 @@ describe("finding smolvm", () => {
       }
       throw new Error("smolvm was found");
     };
-    expect(missing("darwin").code).toBe(ErrorCodes.SMOLVM_NOT_FOUND);
+    expect(missing("darwin").code).toBe(SmolmachinesErrorCodes.SMOLVM_NOT_FOUND);
     expect(missing("darwin").hint).toContain("brew install smol-machines/tap/smolvm");
     expect(missing("linux").hint).toContain("curl -sSL https://smolmachines.com/install.sh | bash");
     expect(missing("linux").hint).toContain("CLAUDE_BOTTLE_SMOLVM");
@@ -97,7 +98,7 @@ describe("KVM", () => {
   it("needs a readable and writable KVM device on Linux for a real smolvm", async () => {
     const real = fakeSmolvm('echo "smolvm 1.9.2"');
     const error = await bottleErrorOf(locateSmolvm({ path: real, platform: "linux", kvmDevice: "/nonexistent/kvm" }));
-    expect(error.code).toBe(ErrorCodes.KVM_UNAVAILABLE);
+    expect(error.code).toBe(SmolmachinesErrorCodes.KVM_UNAVAILABLE);
     expect(error.message).toContain("/nonexistent/kvm");
   });
 
@@ -112,7 +113,7 @@ describe("runSmolvm", () => {
     const smolvm = { path: SMOLVM_DOUBLE, version: "1.9.2" };
     const args = ["pack", "create", "--image", "localhost/claude-bottle:abc", "-o", join(tmpdir(), "out")];
     const error = await bottleErrorOf(runSmolvm(smolvm, args));
-    expect(error.code).toBe(ErrorCodes.SMOLVM_FAILED);
+    expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_FAILED);
     expect(error.message).toContain("Error: invalid image reference: localhost/claude-bottle:abc");
     expect(error.message).toContain(`Command: ${smolvmCommandLine(smolvm, args)}`);
   });

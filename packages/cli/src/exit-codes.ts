@@ -9,7 +9,10 @@ export const ExitCodes = {
   CHECK_FAILED: 1,
   /** A bad command line: unknown command or option, missing argument. */
   USAGE: 2,
-  /** claude-bottle itself failed: agent, backend, Docker, build... */
+  /**
+   * claude-bottle itself failed (agent, backend, Docker, build...), or the
+   * bottle is not in the state the command needs (BOTTLE_RUNNING, BOTTLE_NOT_RUNNING).
+   */
   ERROR: 125,
   /** Interrupted by SIGINT or SIGTERM (a hang-up ends the process by SIGHUP itself, see cli.ts). */
   INTERRUPTED: 130,

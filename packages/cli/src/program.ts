@@ -14,7 +14,9 @@ Exit codes:
   1                 doctor found a missing prerequisite
   2                 usage error (unknown command or option, missing argument)
   125               claude-bottle failed (agent file, backend, Docker, build...),
-                    or project configuration awaits approval (see: claude-bottle trust)
+                    the bottle is running (rm without --force) or not running
+                    (attach, exec), or project configuration awaits approval
+                    (see: claude-bottle trust)
   130               interrupted (Ctrl-C or SIGTERM)
 
 Environment:

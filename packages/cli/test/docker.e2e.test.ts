@@ -187,7 +187,7 @@ describe("claude-bottle on Docker", () => {
     const name = (await run(["start", "--detach", "bb", "--", "exec sleep 600"])).stdout.trim();
     bottles.add(name);
     const refused = await run(["rm", name]);
-    expect(refused.code).toBe(2);
+    expect(refused.code).toBe(125);
     expect(refused.stderr).toMatch(new RegExp(`^claude-bottle: The bottle ${name} is running.*\n  hint: .*--force`, "m"));
     expect((await run(["rm", "-f", name])).code).toBe(0);
     expect(containersLabelled("dev.claude-bottle").filter((n) => n === name)).toEqual([]);

@@ -86,12 +86,19 @@ describe("claude-bottle start", () => {
       expect(result.stderr).toMatch(/\n {4}at .*backend-fake/);
     });
 
-    it("anything else is an internal error: the stack always, and where to report it", async () => {
+    it("anything else from a third-party backend is its bug: the stack always, its package, and its bugs URL", async () => {
       const result = await run(["start", "bb"], { FAKE_MODE: "internal-error" });
       expect(result.code).toBe(125);
-      expect(result.stderr).toContain("claude-bottle: internal error: fake internal kaboom\n");
+      expect(result.stderr).toContain("claude-bottle: the fake backend (claude-bottle-backend-fake 1.0.0) failed: fake internal kaboom\n");
       expect(result.stderr).toContain("TypeError: fake internal kaboom\n    at ");
-      expect(result.stderr).toMatch(/please report it at https:\/\/github\.com\/.*\/issues/);
+      expect(result.stderr).toContain("please report it at https://example.test/fake-backend/issues");
+      expect(result.stderr).not.toContain("github.com");
+    });
+
+    it("a launch that returns no exit code is the backend's fault, not a silent exit 0", async () => {
+      const result = await run(["start", "bb"], { FAKE_MODE: "no-exit-code" });
+      expect(result.code).toBe(125);
+      expect(result.stderr).toContain("claude-bottle: The fake backend's launch returned {\"detached\":false,\"name\":\"claude-bottle-bb-fake01\"}: no exit code");
     });
 
     it("an agent name that is not a slug is a usage error", async () => {

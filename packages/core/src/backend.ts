@@ -7,21 +7,19 @@ export const BACKEND_API_VERSION = 1 as const;
 /** Optional operations; a backend lists the ones it implements in `capabilities`. */
 export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attach" | "exec" | "doctor";
 
-export const ALL_CAPABILITIES: readonly Capability[] = [
-  "detach",
-  "list",
-  "stop",
-  "remove",
-  "logs",
-  "attach",
-  "exec",
-  "doctor",
-];
-
-/** What prepare hands to launch. Backends put their own fields beside these. */
-export interface Prepared {
+/**
+ * What prepare hands to launch. A backend extends it with its own fields and
+ * sets `backend` to its own name (a literal type), so that `Backend<MyPrepared>`
+ * needs no casts; the host checks `backend` against the backend's name before
+ * it calls `launch`, so a value prepared by another backend never reaches it.
+ *
+ *   interface AcmePrepared extends Prepared<"acme"> { readonly image: string }
+ *   const backend: Backend<AcmePrepared> = { name: "acme", ... };
+ */
+export interface Prepared<B extends string = string> {
+  /** The name of the backend whose prepare made this: the same string as its `name`. */
+  readonly backend: B;
   readonly agent: ResolvedAgent;
-  readonly [key: string]: unknown;
 }
 
 /**
@@ -79,24 +77,42 @@ export interface ExecOptions {
   stdio: Stdio;
 }
 
-export interface Backend {
+export interface AttachOptions {
+  stdio: Stdio;
+}
+
+/** Nothing yet: an object so that options can be added without a new contract version. */
+export type StopOptions = Record<never, never>;
+
+export interface RemoveOptions {
+  /** Stop a running bottle first, rather than refusing with BOTTLE_RUNNING. */
+  force: boolean;
+}
+
+/**
+ * The contract a backend implements. `P` is what its `prepare` returns and
+ * its `launch` takes; every operation on an existing bottle takes
+ * `(name, options, ctx)`.
+ */
+export interface Backend<P extends Prepared = Prepared> {
+  /** Write the literal `1`: the version your code implements, whichever core is installed. */
   readonly apiVersion: typeof BACKEND_API_VERSION;
-  readonly name: string;
+  readonly name: P["backend"];
   readonly capabilities: readonly Capability[];
 
   /** Once per agent before launch: validate, build, fetch, pack. Idempotent, cached. */
-  prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<Prepared>;
+  prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<P>;
   /** Start a bottle from what prepare returned; attached (returns its exit code) or detached. */
-  launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched>;
+  launch(prepared: P, opts: LaunchOptions, ctx: BackendContext): Promise<Launched>;
 
   /** Bottles of this backend only. */
   list?(ctx: BackendContext): Promise<BottleInfo[]>;
-  stop?(name: string, ctx: BackendContext): Promise<void>;
+  stop?(name: string, opts: StopOptions, ctx: BackendContext): Promise<void>;
   /** Removes a bottle; `force` stops it first. */
-  remove?(name: string, opts: { force: boolean }, ctx: BackendContext): Promise<void>;
+  remove?(name: string, opts: RemoveOptions, ctx: BackendContext): Promise<void>;
   logs?(name: string, opts: LogsOptions, ctx: BackendContext): Promise<void>;
   /** Connects to a running bottle's main process; resolves with its exit code. */
-  attach?(name: string, stdio: Stdio, ctx: BackendContext): Promise<number>;
+  attach?(name: string, opts: AttachOptions, ctx: BackendContext): Promise<number>;
   /** Runs a command in a running bottle; resolves with its exit code. */
   exec?(name: string, opts: ExecOptions, ctx: BackendContext): Promise<number>;
   /** Checks prerequisites; never throws for a missing one, reports it. */
@@ -104,4 +120,4 @@ export interface Backend {
 }
 
 /** What a backend package default-exports. */
-export type BackendFactory<O = unknown> = (options?: O) => Backend;
+export type BackendFactory<O = unknown, P extends Prepared = Prepared> = (options?: O) => Backend<P>;

@@ -5,7 +5,12 @@
  */
 const BRAND = Symbol.for("claude-bottle.error");
 
-/** Codes are stable: scripts and third-party backends may match on them. */
+/**
+ * The codes every backend shares. Codes are stable: scripts and third-party
+ * backends may match on them. A backend's own codes live in its package,
+ * prefixed with its name (`DockerErrorCodes`, `SmolmachinesErrorCodes`,
+ * `BubblewrapErrorCodes`).
+ */
 export const ErrorCodes = {
   /** Bad flag, argument or option combination. */
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
@@ -26,25 +31,23 @@ export const ErrorCodes = {
   WORKSPACE_UNSAFE: "WORKSPACE_UNSAFE",
   MOUNT_NOT_FOUND: "MOUNT_NOT_FOUND",
   ENV_NOT_SET: "ENV_NOT_SET",
-  DOCKER_UNAVAILABLE: "DOCKER_UNAVAILABLE",
-  DOCKER_PERMISSION_DENIED: "DOCKER_PERMISSION_DENIED",
   IMAGE_BUILD_FAILED: "IMAGE_BUILD_FAILED",
   IMAGE_NOT_FOUND: "IMAGE_NOT_FOUND",
   NAME_CONFLICT: "NAME_CONFLICT",
   BOTTLE_NOT_FOUND: "BOTTLE_NOT_FOUND",
+  /** The operation needs a stopped bottle (`rm` without `--force`). */
+  BOTTLE_RUNNING: "BOTTLE_RUNNING",
+  /** The operation needs a running bottle (`attach`, `exec`). */
+  BOTTLE_NOT_RUNNING: "BOTTLE_NOT_RUNNING",
   REGISTRY_UNREACHABLE: "REGISTRY_UNREACHABLE",
   REGISTRY_INSECURE: "REGISTRY_INSECURE",
   /** The registry answered but refused the push or pull (authentication, a read-only registry). */
   REGISTRY_REFUSED: "REGISTRY_REFUSED",
-  SMOLVM_NOT_FOUND: "SMOLVM_NOT_FOUND",
-  SMOLVM_VERSION: "SMOLVM_VERSION",
-  SMOLVM_FAILED: "SMOLVM_FAILED",
-  KVM_UNAVAILABLE: "KVM_UNAVAILABLE",
   /** The user interrupted (Ctrl-C, SIGTERM): not a failure of ours. */
   ABORTED: "ABORTED",
 } as const;
 
-/** A known code, or a third-party backend's own (prefix it with the backend's name). */
+/** A shared code, or a backend's own (prefixed with the backend's name). */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});
 
 export interface BottleErrorOptions {
@@ -79,4 +82,59 @@ export function abortedError(reason?: unknown): BottleError {
 /** Throws the aborted error if the signal has fired: call it between steps of long work. */
 export function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw abortedError(signal.reason);
+}
+
+/** "There is no bottle called NAME": what `stop`, `remove`, `logs`, `attach` and `exec` throw for an unknown name. */
+export function bottleNotFoundError(backend: string, name: string): BottleError {
+  return new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `There is no bottle called ${name} on the ${backend} backend.`, {
+    hint: `List the bottles with \`claude-bottle --backend ${backend} ls\`.`,
+  });
+}
+
+/** `remove` without `force` of a bottle that is still running. */
+export function bottleRunningError(name: string, options: BottleErrorOptions = {}): BottleError {
+  return new BottleError(ErrorCodes.BOTTLE_RUNNING, `The bottle ${name} is running.`, {
+    hint: `Stop it first (claude-bottle stop ${name}), or remove it with --force.`,
+    ...options,
+  });
+}
+
+/** `attach` or `exec` of a bottle that is not running; `state` is what it is instead. */
+export function bottleNotRunningError(name: string, state: string, options: BottleErrorOptions = {}): BottleError {
+  return new BottleError(ErrorCodes.BOTTLE_NOT_RUNNING, `The bottle ${name} is ${state}, not running.`, {
+    hint: `See its output with \`claude-bottle logs ${name}\`, or remove it with \`claude-bottle rm ${name}\`.`,
+    ...options,
+  });
+}
+
+const CRASH = Symbol.for("claude-bottle.backend-crash");
+
+/** The package a third-party backend came from, as a crash report names it. */
+export interface BackendOrigin {
+  /** The name the backend was selected by. */
+  name: string;
+  packageName?: string;
+  version?: string;
+  /** Its package.json's `bugs` URL, where it has one. */
+  bugs?: string;
+}
+
+/**
+ * An error that is not a BottleError, thrown by a third-party backend: a bug
+ * in that backend, to be reported to its author rather than to claude-bottle.
+ * The original error is the cause; `origin` says whose it is.
+ */
+export class BackendCrash extends Error {
+  readonly [CRASH] = true;
+  readonly origin: BackendOrigin;
+
+  constructor(origin: BackendOrigin, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "BackendCrash";
+    this.origin = origin;
+  }
+
+  static isInstance(error: unknown): error is BackendCrash {
+    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[CRASH] === true;
+  }
 }

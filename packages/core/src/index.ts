@@ -24,9 +24,20 @@ export {
   type BuiltinAgent,
   type ProjectLocation,
 } from "./agent/load.js";
+export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
+export { bottleEnvironment, passthroughNames } from "./support/environment.js";
+export { exitCodeOf, isProcessAlive } from "./support/process.js";
+export { isProcessTerminal, pipeStdio } from "./support/stdio.js";
+export { BottleStore, type BottleRecord } from "./support/bottle-store.js";
 export {
+  assertLaunched,
+  assertPreparedFor,
+  BACKEND_PACKAGE_PREFIXES,
+  backendShortName,
   candidateSpecifiers,
+  checkedBackend,
   DEFAULT_BACKEND,
+  findInstalledBackends,
   importBackend,
   loadBackend,
   locateBackend,

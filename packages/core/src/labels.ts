@@ -1,3 +1,5 @@
+import type { ResolvedAgent } from "./agent/model.js";
+
 /**
  * Labels every backend puts on what it creates, so `ls` finds exactly the
  * bottles of claude-bottle and a crashed run's leftovers can be reaped.
@@ -9,6 +11,16 @@ export const Labels = {
   workspace: "dev.claude-bottle.workspace",
   backend: "dev.claude-bottle.backend",
 } as const;
+
+/** The labels that identify a bottle of `backend` made for `agent`. */
+export function bottleLabels(backend: string, agent: Pick<ResolvedAgent, "slug" | "workspace">): Record<string, string> {
+  return {
+    [Labels.tool]: "true",
+    [Labels.agent]: agent.slug,
+    [Labels.workspace]: agent.workspace,
+    [Labels.backend]: backend,
+  };
+}
 
 /** `claude-bottle-<slug>-<6 hex>`: readable in `docker ps`, unique enough per host. */
 export function bottleName(slug: string, randomHex: string): string {

@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadBackend, requireCapability, type LoadBackendOptions } from "../src/index.js";
+import {
+  BackendCrash,
+  findInstalledBackends,
+  loadBackend,
+  requireCapability,
+  type LoadBackendOptions,
+  type ResolvedAgent,
+  type Stdio,
+} from "../src/index.js";
 import { bottleErrorOf } from "../src/testing/index.js";
 
 /** A backend as a third party would publish it: plain ESM, no dependency on this workspace. */
@@ -79,10 +87,9 @@ describe("loadBackend", () => {
     const t = setup();
     const packageDir = installPackage(t.project, "claude-bottle-backend-acme", backendSource("acme"));
     for (const name of ["acme", "claude-bottle-backend-acme"]) {
-      const loaded = await loadBackend(t.options({ name, factoryOptions: { region: "x" } }));
+      const loaded = await loadBackend(t.options({ name }));
       expect(loaded.backend.name).toBe("acme");
       expect(loaded.source).toBe(join(packageDir, "dist", "index.js"));
-      expect((loaded.backend as unknown as { options: unknown }).options).toEqual({ region: "x" });
     }
     const viaEnv = await loadBackend(t.options({ env: { CLAUDE_BOTTLE_BACKEND: "acme" } }));
     expect(viaEnv.backend.name).toBe("acme");
@@ -169,4 +176,111 @@ describe("loadBackend", () => {
     expect(error.code).toBe("UNSUPPORTED");
     expect(error.message).toContain("acme");
   });
+
+  it("calls an unknown capability unknown, not unimplemented", async () => {
+    const t = setup();
+    installPackage(t.project, "claude-bottle-backend-teleporter", backendSource("teleporter").replace('["doctor"]', '["doctor", "teleport"]'));
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "teleporter" })));
+    expect(error.code).toBe("BACKEND_INVALID");
+    expect(error.message).toContain('does not know: "teleport"');
+    expect(error.hint).toContain("Known capabilities: detach, list");
+  });
+
+  it("says which path was missing, not which package to install, for a path", async () => {
+    const t = setup();
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "./missing.mjs" })));
+    expect(error.code).toBe("BACKEND_NOT_FOUND");
+    expect(error.message).toContain(join(t.project, "packages", "app", "missing.mjs"));
+    expect(error.hint).not.toContain("npm i");
+    expect(error.hint).toContain("relative one starts from");
+  });
+
+  it("resolves exports patterns and nested conditions as Node does", async () => {
+    const t = setup();
+    installPackage(t.project, "@acme/backends", "", { exports: { "./*": { node: { import: "./dist/*.js" } } } });
+    writeFileSync(join(t.project, "node_modules", "@acme/backends", "dist", "sandbox.js"), backendSource("patterned"));
+    expect((await loadBackend(t.options({ name: "@acme/backends/sandbox" }))).backend.name).toBe("patterned");
+  });
+
+  it("blames a third-party backend's own crash on its package and its bugs URL", async () => {
+    const t = setup();
+    installPackage(t.project, "claude-bottle-backend-crashy", backendSource("crashy").replace("async doctor() {", "async doctor() { null.boom;"), {
+      version: "2.3.4",
+      bugs: { url: "https://example.test/crashy/issues" },
+    });
+    const { backend } = await loadBackend(t.options({ name: "crashy" }));
+    const crash = await requireCapability(backend, "doctor")({} as never).catch((e: unknown) => e);
+    expect(BackendCrash.isInstance(crash)).toBe(true);
+    expect((crash as BackendCrash).origin).toEqual({
+      name: "crashy",
+      packageName: "claude-bottle-backend-crashy",
+      version: "2.3.4",
+      bugs: "https://example.test/crashy/issues",
+    });
+    expect((crash as BackendCrash).cause).toBeInstanceOf(TypeError);
+  });
+
+  const agent = { slug: "a", workspace: "/tmp" } as unknown as ResolvedAgent;
+  const stdio = {} as Stdio;
+
+  it("checks what launch is given and what it returns", async () => {
+    const t = setup();
+    installPackage(
+      t.project,
+      "claude-bottle-backend-sloppy",
+      backendSource("sloppy")
+        .replace("return { agent };", 'return { backend: agent.slug === "other" ? "docker" : "sloppy", agent };')
+        .replace('return { detached: false, name: "x", exitCode: 0 };', 'return { detached: false, name: "x" };'),
+    );
+    const { backend } = await loadBackend(t.options({ name: "sloppy" }));
+    const foreign = await backend.prepare({ ...agent, slug: "other" }, {} as never);
+    const mismatch = await bottleErrorOf(backend.launch(foreign, { extraArgs: [], detach: false, stdio }, {} as never));
+    expect(mismatch.message).toContain("asked to launch what the docker backend prepared");
+    const own = await backend.prepare(agent, {} as never);
+    const noExit = await bottleErrorOf(backend.launch(own, { extraArgs: [], detach: false, stdio }, {} as never));
+    expect(noExit.code).toBe("BACKEND_INVALID");
+    expect(noExit.message).toContain("no exit code");
+  });
+
+  it("still drives a version-1 backend of the first shape: prepared without backend, stop(name, ctx), attach(name, stdio, ctx)", async () => {
+    const t = setup();
+    installPackage(
+      t.project,
+      "claude-bottle-backend-legacy",
+      backendSource("legacy").replace('["doctor"]', '["doctor", "stop", "attach"]'),
+    );
+    writeFileSync(
+      join(t.project, "node_modules", "claude-bottle-backend-legacy", "dist", "index.js"),
+      backendSource(
+        "legacy",
+        `async stop(name, ctx) { globalThis.legacyStop = [name, ctx]; },
+         async attach(name, stdio, ctx) { return stdio.stdin === "in" && ctx === "ctx" ? 7 : 1; },`,
+      ).replace('["doctor"]', '["doctor", "stop", "attach"]'),
+    );
+    const { backend } = await loadBackend(t.options({ name: "legacy" }));
+    const launched = await backend.launch(await backend.prepare(agent, {} as never), { extraArgs: [], detach: false, stdio }, {} as never);
+    expect(launched).toEqual({ detached: false, name: "x", exitCode: 0 });
+    await requireCapability(backend, "stop")("b1", {}, "ctx" as never);
+    expect((globalThis as { legacyStop?: unknown }).legacyStop).toEqual(["b1", "ctx"]);
+    const attached = await requireCapability(backend, "attach")("b1", { stdio: { stdin: "in" } as unknown as Stdio }, "ctx" as never);
+    expect(attached).toBe(7);
+  });
 });
+
+describe("findInstalledBackends", () => {
+  it("lists backend packages by name in every node_modules up from each directory, and nothing else", async () => {
+    const t = setup();
+    installPackage(t.project, "claude-bottle-backend-acme", "");
+    installPackage(t.project, "@claude-bottle/backend-zed", "");
+    installPackage(t.project, "@claude-bottle/core", "");
+    installPackage(t.host, "claude-bottle-backend-bundled", "");
+    installPackage(t.project, "claude-bottle-backend-", "");
+    installPackage(t.project, "unrelated", "");
+    expect(await findInstalledBackends([join(t.project, "packages", "app"), t.host])).toEqual([
+      "@claude-bottle/backend-zed",
+      "claude-bottle-backend-acme",
+      "claude-bottle-backend-bundled",
+    ]);
+  });
+});
+

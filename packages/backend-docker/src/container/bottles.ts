@@ -1,4 +1,4 @@
-import { BottleError, ErrorCodes, Labels, type BottleInfo, type BottleState } from "@claude-bottle/core";
+import { Labels, bottleNotFoundError, type BottleInfo, type BottleState } from "@claude-bottle/core";
 import type { EngineApi } from "../engine/api.js";
 import { BACKEND_NAME } from "./labels.js";
 
@@ -53,10 +53,6 @@ function bottleState(state: string): BottleState {
 export async function findBottle(api: EngineApi, name: string): Promise<string> {
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const [match] = await listContainers(api, { name: [`^/${escaped}$`], label: OWN_BOTTLES });
-  if (!match) {
-    throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `There is no bottle called ${name} on the docker backend.`, {
-      hint: "List the bottles with `claude-bottle ls`.",
-    });
-  }
+  if (!match) throw bottleNotFoundError(BACKEND_NAME, name);
   return match.Id;
 }

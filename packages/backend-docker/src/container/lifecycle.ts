@@ -1,7 +1,7 @@
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
-import { engineMessage, statusCodeOf } from "../errors.js";
+import { DockerErrorCodes, engineMessage, statusCodeOf } from "../errors.js";
 
 /**
  * Creates the container and returns its ID. A taken name is NAME_CONFLICT;
@@ -22,7 +22,7 @@ export async function createContainer(api: EngineApi, options: Dockerode.Contain
       });
     }
     if (statusCodeOf(error) !== undefined) {
-      throw new BottleError("DOCKER_CREATE_FAILED", `The engine refused to create the bottle: ${engineMessage(error)}`, {
+      throw new BottleError(DockerErrorCodes.DOCKER_CREATE_FAILED, `The engine refused to create the bottle: ${engineMessage(error)}`, {
         hint: "Check the agent's mounts and resources; with Docker Desktop, the workspace and mounts must be in a shared folder (Settings → Resources → File sharing).",
         cause: error,
       });
@@ -36,7 +36,7 @@ export async function startContainer(api: EngineApi, id: string): Promise<void> 
     await api.json("POST", `/containers/${id}/start`);
   } catch (error) {
     // The engine refuses to start a process it cannot exec: a wrong command, a missing binary.
-    throw new BottleError("DOCKER_START_FAILED", `The bottle could not start: ${engineMessage(error)}`, {
+    throw new BottleError(DockerErrorCodes.DOCKER_START_FAILED, `The bottle could not start: ${engineMessage(error)}`, {
       hint: "Check the agent's command and that the image contains it.",
       cause: error,
     });

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { throwIfAborted } from "@claude-bottle/core";
+import { isProcessAlive, throwIfAborted } from "@claude-bottle/core";
 
 /** A packed machine: the stub smolvm writes and the `.smolmachine` beside it. Both are the artifact. */
 export interface Artifact {
@@ -171,13 +171,7 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
 
 function isStale(owner: LockOwner): boolean {
   if (Date.now() - owner.created > LOCK_STALE_AFTER_MS) return true;
-  if (owner.host !== hostname()) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "EPERM";
-  }
+  return owner.host === hostname() && !isProcessAlive(owner.pid);
 }
 
 /**

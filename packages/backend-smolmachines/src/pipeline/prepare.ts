@@ -13,8 +13,7 @@ import { assertMountSources } from "../mounts.js";
 import type { Smolvm } from "../smolvm/locate.js";
 import { packImage } from "./pack.js";
 
-export interface SmolmachinesPrepared extends Prepared {
-  readonly backend: "smolmachines";
+export interface SmolmachinesPrepared extends Prepared<"smolmachines"> {
   readonly imageId: string;
   readonly artifact: Artifact;
   /** What the image runs by itself, for an agent that names no command. */

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isDockerDesktop, pullImage, inspectImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
-import { BottleError, ErrorCodes, Labels, abortedError, throwIfAborted, type BackendContext } from "@claude-bottle/core";
+import { demultiplexBuffer, isDockerDesktop, pullImage, inspectImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
+import { BottleError, ErrorCodes, Labels, abortedError, isProcessAlive, throwIfAborted, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { desktopInsecureRegistryError } from "./desktop-insecure-registry.js";
 
@@ -240,18 +240,9 @@ async function exitedError(container: Dockerode.Container, exitCode: number, ima
 
 async function logTail(container: Dockerode.Container): Promise<string> {
   const raw = (await container.logs({ stdout: true, stderr: true, tail: 5 }).catch(() => Buffer.alloc(0))) as Buffer;
-  // Multiplexed log frames carry an 8-byte header; keep the printable text.
-  return raw.toString("utf8").replace(/[\x00-\x08\x0e-\x1f]/g, "").trim() || "no output";
-}
-
-function ownerIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  // The registry has no TTY: its log is the engine's multiplexed frames.
+  const { stdout, stderr } = demultiplexBuffer(raw);
+  return `${stderr.toString("utf8")}${stdout.toString("utf8")}`.trim() || "no output";
 }
 
 /**
@@ -268,7 +259,7 @@ export function registryIsStale(
   const sameHost = container.Labels[RegistryLabels.ownerHost] === hostname();
   if (now - container.Created * 1000 >= staleAfterMs) return true;
   // A registry without an owner label was not started by a run that could still be using it.
-  return !Number.isInteger(pid) || pid <= 0 || (sameHost && !ownerIsAlive(pid));
+  return !Number.isInteger(pid) || pid <= 0 || (sameHost && !isProcessAlive(pid));
 }
 
 /** The repository this package's own pipeline pushes under (`localhost:PORT/claude-bottle:KEY`). */

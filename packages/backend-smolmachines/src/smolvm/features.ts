@@ -1,4 +1,5 @@
-import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { BottleError } from "@claude-bottle/core";
+import { SmolmachinesErrorCodes } from "../errors.js";
 import { execa } from "execa";
 import type { Smolvm } from "./locate.js";
 import { compareVersions } from "./version.js";
@@ -177,7 +178,7 @@ export function smolvmFeatureError(
 ): BottleError {
   const info = SMOLVM_FEATURES[feature];
   return new BottleError(
-    ErrorCodes.SMOLVM_VERSION,
+    SmolmachinesErrorCodes.SMOLVM_VERSION,
     `${neededFor} needs \`smolvm ${info.flag}\` (${info.description}), which smolvm ${features.version} at ${features.path} does not have: smolvm ${info.since} or newer has it.`,
     { hint: `Upgrade smolvm to ${info.since} or newer (${upgradeLine(platform)}), or set CLAUDE_BOTTLE_SMOLVM to a newer smolvm.` },
   );

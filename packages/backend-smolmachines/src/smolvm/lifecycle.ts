@@ -5,6 +5,9 @@ import {
   BottleError,
   ErrorCodes,
   abortedError,
+  bottleNotFoundError,
+  bottleNotRunningError,
+  bottleRunningError,
   phase,
   type Stdio,
   Labels,
@@ -92,11 +95,7 @@ export function toBottleInfo(machine: MachineRecord): BottleInfo {
 /** A bottle of this backend by name; anything else, including another tool's machine, is BOTTLE_NOT_FOUND. */
 export async function findMachine(smolvm: Smolvm, name: string, ctx: BackendContext): Promise<MachineRecord> {
   const machine = (await listMachines(smolvm, ctx)).find((m) => m.name === name);
-  if (!machine) {
-    throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `No smolmachines bottle is named ${name}.`, {
-      hint: "List the bottles with `claude-bottle ls --backend smolmachines`.",
-    });
-  }
+  if (!machine) throw bottleNotFoundError(BACKEND_NAME, name);
   return machine;
 }
 
@@ -115,11 +114,7 @@ export async function stopMachine(smolvm: Smolvm, name: string, ctx: BackendCont
 export async function removeMachine(smolvm: Smolvm, name: string, force: boolean, ctx: BackendContext): Promise<void> {
   const machine = await findMachine(smolvm, name, ctx);
   if (isUp(machine)) {
-    if (!force) {
-      throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is running.`, {
-        hint: `Stop it first (claude-bottle stop ${name}), or remove it with --force.`,
-      });
-    }
+    if (!force) throw bottleRunningError(name);
     await runSmolvm(smolvm, ["machine", "stop", "--name", name], { signal: ctx.signal });
   }
   // Without -f, 1.9.x asks and at end of input deletes nothing (exit 0); newer releases refuse a non-terminal (SMOLVM.md, "delete").
@@ -146,9 +141,7 @@ export async function machineLogs(smolvm: Smolvm, name: string, opts: LogsOption
 export async function execInMachine(smolvm: Smolvm, name: string, opts: ExecOptions, ctx: BackendContext): Promise<number> {
   const machine = await findMachine(smolvm, name, ctx);
   if (bottleStateOf(machine.state) !== "running") {
-    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} is ${machine.state}, not running.`, {
-      hint: "Start a new bottle, or exec into one that is running (claude-bottle ls).",
-    });
+    throw bottleNotRunningError(name, machine.state, { hint: "Start a new bottle, or exec into one that is running (claude-bottle ls)." });
   }
   const names = (machine.labels?.[PASSTHROUGH_LABEL] ?? "").split(",").filter(Boolean);
   const env = guestEnvironment(
@@ -184,11 +177,7 @@ export async function attachToMachine(smolvm: Smolvm, name: string, stdio: Stdio
     const machine = await findMachine(smolvm, name, ctx);
     const ended = await exitCodeOf(paths.exit);
     if (ended !== undefined || bottleStateOf(machine.state) !== "running") {
-      throw new BottleError(
-        ErrorCodes.INVALID_ARGUMENT,
-        `The bottle ${name} is ${machine.state}${ended !== undefined ? ` (its command exited with ${ended})` : ""}, not running.`,
-        { hint: `See its output with \`claude-bottle logs ${name}\`, or remove it with \`claude-bottle rm ${name}\`.` },
-      );
+      throw bottleNotRunningError(name, `${machine.state}${ended !== undefined ? ` (its command exited with ${ended})` : ""}`);
     }
     const fifo = await stat(paths.stdin).catch(() => undefined);
     if (!fifo?.isFIFO()) {
@@ -220,7 +209,7 @@ export async function attachToMachine(smolvm: Smolvm, name: string, stdio: Stdio
           await follower.drain();
           const late = await exitCodeOf(paths.exit);
           if (late !== undefined) return late;
-          throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The bottle ${name} stopped (${machine?.state ?? "removed"}) without its command's exit code.`, {
+          throw new BottleError(ErrorCodes.BOTTLE_NOT_RUNNING, `The bottle ${name} stopped (${machine?.state ?? "removed"}) without its command's exit code.`, {
             hint: `See its output with \`claude-bottle logs ${name}\`.`,
           });
         }

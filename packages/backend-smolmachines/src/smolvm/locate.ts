@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { BottleError } from "@claude-bottle/core";
+import { SmolmachinesErrorCodes } from "../errors.js";
 import { SMOLVM_ENV, smolvmInstallHint } from "./install-hint.js";
 import { checkKvm } from "./kvm.js";
 import { readSmolvmVersion } from "./version.js";
@@ -44,7 +45,7 @@ export function findSmolvmExecutable(options: LocateSmolvmOptions = {}): string 
     const path = isAbsolute(named) ? named : resolve(options.cwd ?? process.cwd(), named);
     if (isExecutableFile(path)) return path;
     const source = options.path ? "The smolvm option" : SMOLVM_ENV;
-    throw new BottleError(ErrorCodes.SMOLVM_NOT_FOUND, `${source} names ${path}, which is not an executable file.`, {
+    throw new BottleError(SmolmachinesErrorCodes.SMOLVM_NOT_FOUND, `${source} names ${path}, which is not an executable file.`, {
       hint: smolvmInstallHint(platform),
     });
   }
@@ -55,7 +56,7 @@ export function findSmolvmExecutable(options: LocateSmolvmOptions = {}): string 
       if (isExecutableFile(join(dir, name))) return join(dir, name);
     }
   }
-  throw new BottleError(ErrorCodes.SMOLVM_NOT_FOUND, "smolvm was not found on PATH.", { hint: smolvmInstallHint(platform) });
+  throw new BottleError(SmolmachinesErrorCodes.SMOLVM_NOT_FOUND, "smolvm was not found on PATH.", { hint: smolvmInstallHint(platform) });
 }
 
 /**

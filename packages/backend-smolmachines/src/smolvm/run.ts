@@ -1,4 +1,5 @@
-import { BottleError, ErrorCodes, abortedError, throwIfAborted } from "@claude-bottle/core";
+import { BottleError, abortedError, throwIfAborted } from "@claude-bottle/core";
+import { SmolmachinesErrorCodes } from "../errors.js";
 import { execa } from "execa";
 import { smolvmInstallHint } from "./install-hint.js";
 import type { Smolvm } from "./locate.js";
@@ -37,7 +38,7 @@ export function smolvmFailure(smolvm: Pick<Smolvm, "path">, args: readonly strin
   const errors = smolvmErrorLines(stderr);
   const said = errors.length > 0 ? errors.join("\n") : stderr.trim().split("\n").slice(-5).join("\n") || "no error message";
   return new BottleError(
-    ErrorCodes.SMOLVM_FAILED,
+    SmolmachinesErrorCodes.SMOLVM_FAILED,
     `smolvm ${args.slice(0, 2).join(" ")} failed${exitCode === undefined ? "" : ` (exit ${exitCode})`}:\n${said}\nCommand: ${smolvmCommandLine(smolvm, args)}`,
     { hint: "The lines above are smolvm's own; run the command by hand to see all of its output." },
   );
@@ -67,7 +68,7 @@ export async function runSmolvm(smolvm: Smolvm, args: readonly string[], options
   if (options.signal?.aborted) throw abortedError(options.signal.reason);
   if (result.failed && result.exitCode === undefined) {
     if (result.code === "ENOENT" || result.code === "EACCES") {
-      throw new BottleError(ErrorCodes.SMOLVM_NOT_FOUND, `Cannot run ${smolvm.path}: ${result.code}.`, {
+      throw new BottleError(SmolmachinesErrorCodes.SMOLVM_NOT_FOUND, `Cannot run ${smolvm.path}: ${result.code}.`, {
         hint: smolvmInstallHint(process.platform),
       });
     }

@@ -1,4 +1,5 @@
-import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { BottleError } from "@claude-bottle/core";
+import { SmolmachinesErrorCodes } from "../errors.js";
 import { execa } from "execa";
 import { smolvmInstallHint } from "./install-hint.js";
 
@@ -32,7 +33,7 @@ export function compareVersions(a: string, b: string): number {
 export async function readSmolvmVersion(path: string, platform: NodeJS.Platform = process.platform): Promise<SmolvmVersion> {
   const result = await execa(path, ["--version"], { reject: false, timeout: 15_000, stdin: "ignore" });
   if (result.failed && (result.code === "ENOENT" || result.code === "EACCES")) {
-    throw new BottleError(ErrorCodes.SMOLVM_NOT_FOUND, `Cannot run ${path}: ${result.code}.`, { hint: smolvmInstallHint(platform) });
+    throw new BottleError(SmolmachinesErrorCodes.SMOLVM_NOT_FOUND, `Cannot run ${path}: ${result.code}.`, { hint: smolvmInstallHint(platform) });
   }
   const output = `${result.stdout}`.trim();
   const parsed = result.exitCode === 0 ? parseSmolvmVersion(output) : undefined;
@@ -41,14 +42,14 @@ export async function readSmolvmVersion(path: string, platform: NodeJS.Platform 
   if (!parsed) {
     const said = output || `${result.stderr}`.trim() || `exit ${result.exitCode}`;
     throw new BottleError(
-      ErrorCodes.SMOLVM_VERSION,
+      SmolmachinesErrorCodes.SMOLVM_VERSION,
       `Cannot tell which smolvm ${path} is: \`smolvm --version\` said "${said.split("\n")[0]}". smolvm ${MINIMUM_SMOLVM_VERSION} or newer is needed.`,
       { hint: `Install smolvm ${MINIMUM_SMOLVM_VERSION} or newer (${upgrade}).` },
     );
   }
   if (compareVersions(parsed.version, MINIMUM_SMOLVM_VERSION) < 0) {
     throw new BottleError(
-      ErrorCodes.SMOLVM_VERSION,
+      SmolmachinesErrorCodes.SMOLVM_VERSION,
       `smolvm ${parsed.version} at ${path} is too old: smolvm ${MINIMUM_SMOLVM_VERSION} or newer is needed.`,
       { hint: `Upgrade smolvm (${upgrade}).` },
     );

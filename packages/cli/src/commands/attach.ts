@@ -8,6 +8,6 @@ export async function attach(environment: CommandEnvironment, bottle: string): P
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
     const attachTo = requireCapability(backend, "attach");
-    return attachTo(bottle, processStdio(), session.context);
+    return attachTo(bottle, { stdio: processStdio() }, session.context);
   });
 }

@@ -1,9 +1,10 @@
-import { readdir } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
 import {
   ApprovalStore,
+  BACKEND_PACKAGE_PREFIXES,
   BottleError,
   backendApprovalNeeded,
+  backendShortName,
+  findInstalledBackends,
   importBackend,
   locateBackend,
   selectedBackendName,
@@ -30,9 +31,6 @@ interface BackendRow {
   error: string | null;
 }
 
-const SCOPED_PREFIX = "backend-";
-const UNSCOPED_PREFIX = "claude-bottle-backend-";
-
 /**
  * `backends`: the built-ins, then every backend package installed in the
  * project or next to the CLI, each loaded for real so a broken install shows
@@ -49,20 +47,20 @@ export async function backends(environment: CommandEnvironment, options: { json:
   const selected = selectedBackendName(environment.globals.backend, env);
 
   const candidates = new Map<string, string>(); // package name -> the name to load it by
-  for (const name of Object.keys(builtins)) candidates.set(`@claude-bottle/${SCOPED_PREFIX}${name}`, name);
-  for (const packageName of await installedBackendPackages([projectDir, hostDir])) {
+  for (const name of Object.keys(builtins)) candidates.set(`${BACKEND_PACKAGE_PREFIXES[0]}${name}`, name);
+  for (const packageName of await findInstalledBackends([projectDir, hostDir])) {
     if (!candidates.has(packageName)) candidates.set(packageName, packageName);
   }
   // A short name selects the first package it resolves to: built-ins, then the scoped name, then the unscoped one.
   const selects = (packageName: string, loadName: string) =>
-    loadName === selected || packageName === selected || shortName(packageName) === selected;
+    loadName === selected || packageName === selected || backendShortName(packageName) === selected;
   const selectedPackage = [...candidates].find(([packageName, loadName]) => selects(packageName, loadName))?.[0];
   if (!selectedPackage) candidates.set(selected, selected);
 
   const rows: BackendRow[] = [];
   for (const [packageName, loadName] of candidates) {
     const row: BackendRow = {
-      name: shortName(packageName),
+      name: backendShortName(packageName),
       package: packageName,
       source: loadName in builtins ? "built-in" : "",
       selected: packageName === (selectedPackage ?? selected),
@@ -94,47 +92,6 @@ export async function backends(environment: CommandEnvironment, options: { json:
 
   process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : asTable(rows));
   return ExitCodes.OK;
-}
-
-/** `@claude-bottle/backend-x` and `claude-bottle-backend-x` are both "x"; anything else keeps its name. */
-function shortName(packageName: string): string {
-  const scoped = `@claude-bottle/${SCOPED_PREFIX}`;
-  if (packageName.startsWith(scoped)) return packageName.slice(scoped.length);
-  if (packageName.startsWith(UNSCOPED_PREFIX)) return packageName.slice(UNSCOPED_PREFIX.length);
-  return packageName;
-}
-
-/** Backend package names in every node_modules from each directory up to the root, as Node would find them. */
-async function installedBackendPackages(fromDirs: readonly string[]): Promise<string[]> {
-  const found = new Set<string>();
-  const visited = new Set<string>();
-  for (const fromDir of fromDirs) {
-    let dir = resolve(fromDir);
-    for (;;) {
-      const modules = join(dir, "node_modules");
-      if (!visited.has(modules)) {
-        visited.add(modules);
-        for (const entry of await readdirOrEmpty(join(modules, "@claude-bottle"))) {
-          if (entry.startsWith(SCOPED_PREFIX)) found.add(`@claude-bottle/${entry}`);
-        }
-        for (const entry of await readdirOrEmpty(modules)) {
-          if (entry.startsWith(UNSCOPED_PREFIX)) found.add(entry);
-        }
-      }
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  return [...found].sort();
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch {
-    return [];
-  }
 }
 
 function asTable(rows: BackendRow[]): string {

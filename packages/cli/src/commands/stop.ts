@@ -7,7 +7,7 @@ import { loadSelectedBackend } from "../select-backend.js";
 export async function stop(environment: CommandEnvironment, bottle: string): Promise<number> {
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
-    await requireCapability(backend, "stop")(bottle, session.context);
+    await requireCapability(backend, "stop")(bottle, {}, session.context);
     return ExitCodes.OK;
   });
 }

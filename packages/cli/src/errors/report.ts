@@ -1,4 +1,4 @@
-import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { BackendCrash, BottleError, ErrorCodes } from "@claude-bottle/core";
 import { ExitCodes } from "../exit-codes.js";
 import { printable } from "../render/printable.js";
 
@@ -25,6 +25,19 @@ export function reportError(error: unknown, { debug, stream }: ReportOptions): n
     return error.code === ErrorCodes.INVALID_ARGUMENT ? ExitCodes.USAGE : ExitCodes.ERROR;
   }
   const message = error instanceof Error ? error.message : String(error);
+  if (BackendCrash.isInstance(error)) {
+    // A third-party backend's own bug: its author can fix it, claude-bottle cannot.
+    const { origin } = error;
+    const pkg = origin.packageName ? `${origin.packageName}${origin.version ? ` ${origin.version}` : ""}` : `"${origin.name}"`;
+    stream.write(`claude-bottle: the ${origin.name} backend (${printable(pkg)}) failed: ${printable(message)}\n`);
+    stream.write(`${printable(describeChain(error.cause))}\n`);
+    stream.write(
+      origin.bugs
+        ? `This is a bug in ${printable(pkg)}, not in claude-bottle; please report it at ${printable(origin.bugs)} with the output above.\n`
+        : `This is a bug in ${printable(pkg)}, not in claude-bottle; please report it to that package's author with the output above.\n`,
+    );
+    return ExitCodes.ERROR;
+  }
   stream.write(`claude-bottle: internal error: ${printable(message)}\n`);
   stream.write(`${printable(describeChain(error))}\n`);
   stream.write(`This is a bug in claude-bottle or its backend; please report it at ${ISSUES_URL} with the output above.\n`);

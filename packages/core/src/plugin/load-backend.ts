@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isInside, realPath } from "../agent/host-paths.js";
-import { BACKEND_API_VERSION, type Backend, type BackendFactory } from "../backend.js";
-import { BottleError, ErrorCodes } from "../errors.js";
+import { BACKEND_API_VERSION, type Backend, type BackendFactory, type Capability, type Launched, type Prepared } from "../backend.js";
+import { BackendCrash, BottleError, ErrorCodes, type BackendOrigin } from "../errors.js";
 import { isPathSpecifier, resolvePackageEntry, resolvePathEntry } from "./resolve-package.js";
 
 export const DEFAULT_BACKEND = "docker";
@@ -21,15 +21,24 @@ export interface LoadBackendOptions {
   /** The host's own install directory (the CLI's), searched second. */
   hostDir: string;
   builtins: BuiltinBackends;
-  /** Passed to the factory. */
-  factoryOptions?: unknown;
 }
 
 export interface LoadedBackend {
+  /**
+   * The backend, as the host should call it: `launch` checks that what it is
+   * given was prepared by this backend and that what it returns is a valid
+   * `Launched`; a third-party backend's own crashes come out as `BackendCrash`.
+   */
   backend: Backend;
   /** Where it came from: "built-in" or the resolved entry file. */
   source: string;
 }
+
+/** The package name prefixes a backend is found by: `@claude-bottle/backend-NAME`, then `claude-bottle-backend-NAME`. */
+export const BACKEND_PACKAGE_PREFIXES = ["@claude-bottle/backend-", "claude-bottle-backend-"] as const;
+
+/** The capabilities this core knows. */
+const KNOWN_CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor"];
 
 export function selectedBackendName(name: string | undefined, env: LoadBackendOptions["env"]): string {
   return name?.trim() || env.CLAUDE_BOTTLE_BACKEND?.trim() || DEFAULT_BACKEND;
@@ -38,7 +47,43 @@ export function selectedBackendName(name: string | undefined, env: LoadBackendOp
 /** The package specifiers tried for a backend name, in order (after the built-ins). */
 export function candidateSpecifiers(name: string): string[] {
   if (isPathSpecifier(name) || name.startsWith("@") || name.includes("/")) return [name];
-  return [`@claude-bottle/backend-${name}`, `claude-bottle-backend-${name}`, name];
+  return [...BACKEND_PACKAGE_PREFIXES.map((prefix) => `${prefix}${name}`), name];
+}
+
+/** `@claude-bottle/backend-x` and `claude-bottle-backend-x` are both "x"; any other package keeps its name. */
+export function backendShortName(packageName: string): string {
+  const prefix = BACKEND_PACKAGE_PREFIXES.find((p) => packageName.startsWith(p));
+  return prefix ? packageName.slice(prefix.length) : packageName;
+}
+
+/**
+ * The backend packages (by the prefixes above) installed in a `node_modules`
+ * of each directory or any directory above it, as Node would find them,
+ * sorted. Nothing is read but directory names.
+ */
+export async function findInstalledBackends(fromDirs: readonly string[]): Promise<string[]> {
+  const found = new Set<string>();
+  const visited = new Set<string>();
+  for (const fromDir of fromDirs) {
+    let dir = resolve(fromDir);
+    for (;;) {
+      const modules = join(dir, "node_modules");
+      if (!visited.has(modules)) {
+        visited.add(modules);
+        for (const prefix of BACKEND_PACKAGE_PREFIXES) {
+          const scope = prefix.startsWith("@") ? prefix.slice(0, prefix.indexOf("/")) : undefined;
+          const rest = scope ? prefix.slice(scope.length + 1) : prefix;
+          for (const entry of await readdir(scope ? join(modules, scope) : modules).catch(() => [] as string[])) {
+            if (entry.startsWith(rest) && entry.length > rest.length) found.add(scope ? `${scope}/${entry}` : entry);
+          }
+        }
+      }
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return [...found].sort();
 }
 
 /**
@@ -57,6 +102,8 @@ export type LocatedBackend =
       packageDir: string;
       packageName?: string;
       version?: string;
+      /** Where its author takes bug reports (package.json `bugs`), when it says. */
+      bugs?: string;
       /**
        * Found from the project (its node_modules, or a path) rather than next
        * to claude-bottle: its code is as untrusted as the rest of the project.
@@ -64,18 +111,11 @@ export type LocatedBackend =
       fromProject: boolean;
     };
 
-export async function locateBackend(options: Omit<LoadBackendOptions, "factoryOptions">): Promise<LocatedBackend> {
+export async function locateBackend(options: LoadBackendOptions): Promise<LocatedBackend> {
   const name = selectedBackendName(options.name, options.env);
   if (options.builtins[name]) return { kind: "builtin", name, fromProject: false };
   const found = await findEntry(name, options);
-  if (!found) {
-    const builtins = Object.keys(options.builtins).join(", ");
-    throw new BottleError(ErrorCodes.BACKEND_NOT_FOUND, `No backend named "${name}" could be found.`, {
-      hint:
-        `Built-in backends: ${builtins}. To add "${name}", install it in your project: ` +
-        `npm i -D @claude-bottle/backend-${name} (or claude-bottle-backend-${name}).`,
-    });
-  }
+  if (!found) throw notFound(name, options);
   const owner = await owningPackage(found.entry);
   return {
     kind: "package",
@@ -84,18 +124,42 @@ export async function locateBackend(options: Omit<LoadBackendOptions, "factoryOp
     packageDir: owner?.dir ?? dirname(found.entry),
     ...(owner?.name !== undefined && { packageName: owner.name }),
     ...(owner?.version !== undefined && { version: owner.version }),
+    ...(owner?.bugs !== undefined && { bugs: owner.bugs }),
     fromProject: found.fromProject,
   };
 }
 
-/** Imports a located backend and validates what its factory returns. */
-export async function importBackend(located: LocatedBackend, options: Pick<LoadBackendOptions, "builtins" | "factoryOptions">): Promise<LoadedBackend> {
-  if (located.kind === "builtin") {
-    const backend = instantiate(located.name, await importModule(located.name, options.builtins[located.name]!), options.factoryOptions);
-    return { backend, source: "built-in" };
+function notFound(name: string, options: Pick<LoadBackendOptions, "builtins" | "projectDir">): BottleError {
+  const builtins = Object.keys(options.builtins).join(", ");
+  if (isPathSpecifier(name)) {
+    const path = name.startsWith("~") ? join(homedir(), name.slice(1)) : resolve(options.projectDir, name);
+    return new BottleError(ErrorCodes.BACKEND_NOT_FOUND, `No backend at ${path}: no such file, or a directory without a package.json.`, {
+      hint: `A backend path names a module file or a package directory; a relative one starts from ${options.projectDir}. Built-in backends: ${builtins}.`,
+    });
   }
-  const module = await importModule(located.name, () => import(pathToFileURL(located.entry).href));
-  return { backend: instantiate(located.name, module, options.factoryOptions), source: located.entry };
+  const install =
+    name.startsWith("@") || name.includes("/")
+      ? name
+      : `${BACKEND_PACKAGE_PREFIXES[0]}${name} (or ${BACKEND_PACKAGE_PREFIXES[1]}${name})`;
+  return new BottleError(ErrorCodes.BACKEND_NOT_FOUND, `No backend named "${name}" could be found.`, {
+    hint: `Built-in backends: ${builtins}. To add "${name}", install it in your project: npm i -D ${install}.`,
+  });
+}
+
+/** Imports a located backend and validates what its factory returns. */
+export async function importBackend(located: LocatedBackend, options: Pick<LoadBackendOptions, "builtins">): Promise<LoadedBackend> {
+  if (located.kind === "builtin") {
+    const backend = instantiate(located.name, await importModule(located, options.builtins[located.name]!));
+    return { backend: checkedBackend(backend), source: "built-in" };
+  }
+  const module = await importModule(located, () => import(pathToFileURL(located.entry).href));
+  const origin: BackendOrigin = {
+    name: located.name,
+    ...(located.packageName !== undefined && { packageName: located.packageName }),
+    ...(located.version !== undefined && { version: located.version }),
+    ...(located.bugs !== undefined && { bugs: located.bugs }),
+  };
+  return { backend: checkedBackend(instantiate(located.name, module, origin), origin), source: located.entry };
 }
 
 export async function loadBackend(options: LoadBackendOptions): Promise<LoadedBackend> {
@@ -123,15 +187,17 @@ async function findEntry(name: string, options: Pick<LoadBackendOptions, "projec
 }
 
 /** The nearest package.json above a module file, with its name and version. */
-async function owningPackage(entry: string): Promise<{ dir: string; name?: string; version?: string } | undefined> {
+async function owningPackage(entry: string): Promise<{ dir: string; name?: string; version?: string; bugs?: string } | undefined> {
   let dir = dirname(entry);
   for (;;) {
     try {
-      const manifest = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+      const manifest = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown; bugs?: unknown };
+      const bugs = typeof manifest.bugs === "string" ? manifest.bugs : (manifest.bugs as { url?: unknown } | undefined)?.url;
       return {
         dir,
         ...(typeof manifest.name === "string" && { name: manifest.name }),
         ...(typeof manifest.version === "string" && { version: manifest.version }),
+        ...(typeof bugs === "string" && { bugs }),
       };
     } catch {
       const parent = dirname(dir);
@@ -141,19 +207,26 @@ async function owningPackage(entry: string): Promise<{ dir: string; name?: strin
   }
 }
 
-async function importModule(name: string, load: () => Promise<unknown>): Promise<unknown> {
+async function importModule(located: LocatedBackend, load: () => Promise<unknown>): Promise<unknown> {
   try {
     return await load();
   } catch (error) {
+    const where = located.kind === "package" ? ` (${describePackage(located)})` : "";
+    const report = located.kind === "package" && located.bugs ? ` If it persists, report it at ${located.bugs}.` : "";
     throw new BottleError(
       ErrorCodes.BACKEND_IMPORT_FAILED,
-      `The backend "${name}" failed to load: ${error instanceof Error ? error.message : String(error)}`,
-      { hint: "Reinstall the backend package, or run with --debug to see where it failed.", cause: error },
+      `The backend "${located.name}"${where} failed to load: ${error instanceof Error ? error.message : String(error)}`,
+      { hint: `Reinstall the backend package, or run with --debug to see where it failed.${report}`, cause: error },
     );
   }
 }
 
-function instantiate(name: string, module: unknown, factoryOptions: unknown): Backend {
+function describePackage(origin: { packageName?: string; version?: string; entry?: string }): string {
+  if (origin.packageName) return `${origin.packageName}${origin.version ? `@${origin.version}` : ""}`;
+  return origin.entry ?? "a file";
+}
+
+function instantiate(name: string, module: unknown, origin?: BackendOrigin): Backend {
   const factory = (module as { default?: unknown } | null)?.default;
   if (typeof factory !== "function") {
     throw new BottleError(ErrorCodes.BACKEND_INVALID, `The backend "${name}" does not default-export a factory function.`, {
@@ -162,10 +235,12 @@ function instantiate(name: string, module: unknown, factoryOptions: unknown): Ba
   }
   let backend: unknown;
   try {
-    backend = (factory as BackendFactory)(factoryOptions);
+    // The loader has no options to give: a factory defaults them.
+    backend = (factory as BackendFactory)();
   } catch (error) {
     if (BottleError.isInstance(error)) throw error;
     throw new BottleError(ErrorCodes.BACKEND_INVALID, `The backend "${name}" threw while being created: ${String(error)}`, {
+      ...(origin?.bugs && { hint: `This is a bug in ${describePackage(origin)}; report it at ${origin.bugs}.` }),
       cause: error,
     });
   }
@@ -192,6 +267,14 @@ export function validateBackend(name: string, backend: unknown): Backend {
       `The backend "${name}" is not a valid backend: it needs a name, capabilities and the methods prepare and launch.`,
     );
   }
+  const unknown = candidate.capabilities.filter((c) => !KNOWN_CAPABILITIES.includes(c));
+  if (unknown.length) {
+    throw new BottleError(
+      ErrorCodes.BACKEND_INVALID,
+      `The backend "${name}" advertises ${unknown.length > 1 ? "capabilities" : "a capability"} this claude-bottle does not know: ${unknown.map((c) => JSON.stringify(c)).join(", ")}.`,
+      { hint: `Known capabilities: ${KNOWN_CAPABILITIES.join(", ")}. A newer claude-bottle may know it; otherwise the backend has a typo.` },
+    );
+  }
   const absent = candidate.capabilities.filter(
     // Every capability but detach is the name of the method that implements it.
     (c) => c !== "detach" && typeof (candidate as Record<string, unknown>)[c] !== "function",
@@ -216,5 +299,106 @@ export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" 
       hint: "Choose another backend with --backend or CLAUDE_BOTTLE_BACKEND.",
     });
   }
+  // Contract version 1 began with stop(name, ctx); such a backend still gets its context where it reads it.
+  if (capability === "stop" && method.length === 2) {
+    const stop = method as unknown as (name: string, ctx: unknown) => Promise<void>;
+    return ((name: string, _options: unknown, ctx: unknown) => stop.call(backend, name, ctx)) as NonNullable<Backend[C]>;
+  }
+  if (capability === "attach") {
+    // ... and with attach(name, stdio, ctx): the options carry the streams too, so both shapes read what they expect.
+    const attach = method as unknown as (name: string, options: unknown, ctx: unknown) => Promise<number>;
+    return ((name: string, options: { stdio: object }, ctx: unknown) =>
+      attach.call(backend, name, { ...options.stdio, ...options }, ctx)) as NonNullable<Backend[C]>;
+  }
   return method.bind(backend) as NonNullable<Backend[C]>;
+}
+
+/**
+ * Checks what `launch` is about to be given: an object prepared by this very
+ * backend. A value without `backend` comes from a backend written before the
+ * field existed (contract version 1 allows it) and is let through.
+ */
+export function assertPreparedFor(backend: Pick<Backend, "name">, prepared: unknown): asserts prepared is Prepared {
+  const value = prepared as Partial<Prepared> | null;
+  if (typeof value !== "object" || value === null || typeof value.agent !== "object" || value.agent === null) {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned ${describeValue(prepared)}, not an object with the agent.`);
+  }
+  if (value.backend !== undefined && value.backend !== backend.name) {
+    throw new BottleError(
+      ErrorCodes.BACKEND_INVALID,
+      `The ${backend.name} backend was asked to launch what the ${String(value.backend)} backend prepared.`,
+      { hint: "Pass launch the result of the same backend's prepare." },
+    );
+  }
+}
+
+/** Checks what `launch` returned: `{ detached: false, name, exitCode }` (an integer 0-255) or `{ detached: true, name }`. */
+export function assertLaunched(backend: Pick<Backend, "name">, launched: unknown, detach: boolean): asserts launched is Launched {
+  const value = launched as Partial<{ detached: unknown; name: unknown; exitCode: unknown }> | null;
+  const problem =
+    typeof value !== "object" || value === null
+      ? "not an object"
+      : typeof value.name !== "string" || value.name === ""
+        ? "no bottle name"
+        : value.detached !== detach
+          ? `detached: ${String(value.detached)} for a ${detach ? "detached" : "attached"} launch`
+          : !detach && !(Number.isInteger(value.exitCode) && (value.exitCode as number) >= 0 && (value.exitCode as number) <= 255)
+            ? "no exit code (an integer from 0 to 255)"
+            : undefined;
+  if (problem) {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's launch returned ${describeValue(launched)}: ${problem}.`, {
+      hint: "This is a bug in the backend: launch must resolve with { detached: false, name, exitCode } or { detached: true, name }.",
+    });
+  }
+}
+
+function describeValue(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+const METHODS = new Set<string | symbol>(["prepare", "launch", ...KNOWN_CAPABILITIES]);
+
+/**
+ * The backend as the host calls it: `launch` checks its input and its result,
+ * and, for a third-party backend (`origin`), an error that is not a
+ * BottleError comes out as a `BackendCrash` naming its package, so the user
+ * reports it to the backend's author, not to claude-bottle.
+ */
+export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backend {
+  const crash = (error: unknown): never => {
+    if (!origin || BottleError.isInstance(error) || BackendCrash.isInstance(error)) throw error;
+    throw new BackendCrash(origin, error);
+  };
+  return new Proxy(backend, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== "function" || !METHODS.has(key)) return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (key === "launch") {
+        return async (prepared: unknown, opts: { detach: boolean }, ctx: unknown) => {
+          assertPreparedFor(target, prepared);
+          const launched = await Promise.resolve()
+            .then(() => method.call(target, prepared, opts, ctx))
+            .catch(crash);
+          assertLaunched(target, launched, opts.detach);
+          return launched;
+        };
+      }
+      // Keep the arity: requireCapability reads it to recognise the first shape of stop.
+      const wrapped = function (this: unknown, ...args: unknown[]) {
+        try {
+          const result = method.apply(target, args);
+          return result instanceof Promise ? result.catch(crash) : result;
+        } catch (error) {
+          return crash(error);
+        }
+      };
+      Object.defineProperty(wrapped, "length", { value: method.length });
+      return wrapped;
+    },
+  });
 }

@@ -1,2 +1,2 @@
 export { describeBackendConformance, type ConformanceOptions, type VitestApi } from "./conformance.js";
-export { bottleErrorOf, captureStdio, createTestContext, type CapturedStdio } from "./harness.js";
+export { bottleErrorOf, captureStdio, createTestContext, expectBottleError, type CapturedStdio, type TestContext } from "./harness.js";

@@ -1,0 +1,17 @@
+/**
+ * The smolmachines backend's own error codes (the shared ones are core's
+ * `ErrorCodes`). The strings are the ones core listed before 0.2, so code
+ * that matches on them keeps working.
+ */
+export const SmolmachinesErrorCodes = {
+  /** No smolvm executable where it was looked for. */
+  SMOLVM_NOT_FOUND: "SMOLVM_NOT_FOUND",
+  /** smolvm is older than this backend needs, or lacks a feature it needs. */
+  SMOLVM_VERSION: "SMOLVM_VERSION",
+  /** smolvm ran and reported a failure of its own. */
+  SMOLVM_FAILED: "SMOLVM_FAILED",
+  /** Linux: /dev/kvm is missing or not usable by this user. */
+  KVM_UNAVAILABLE: "KVM_UNAVAILABLE",
+} as const;
+
+export type SmolmachinesErrorCode = (typeof SmolmachinesErrorCodes)[keyof typeof SmolmachinesErrorCodes];
