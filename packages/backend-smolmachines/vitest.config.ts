@@ -6,6 +6,8 @@ import { defineConfig } from "vitest/config";
  */
 export const DOUBLE_VERSIONS = ["1.9.2", "1.23.7"] as const;
 const SMOLVM_FREE = ["test/local-registry.test.ts", "test/artifact-cache.test.ts", "test/machines.test.ts", "test/desktop-insecure-registry.test.ts"];
+/** Files that never reach a Docker engine: the "unit" projects, which `pnpm test:unit` runs without Docker. */
+export const UNIT = ["test/artifact-cache.test.ts", "test/machines.test.ts", "test/smolvm.test.ts", "test/features.test.ts"];
 
 export default defineConfig({
   test: {
@@ -15,14 +17,16 @@ export default defineConfig({
     // The files share one engine and assert on its registry containers: one file at a time.
     fileParallelism: false,
     globalSetup: ["test/global-setup.ts"],
-    projects: DOUBLE_VERSIONS.map((version, index) => ({
-      extends: true,
-      test: {
-        name: `smolvm ${version}`,
-        include: ["test/**/*.test.ts"],
-        exclude: index === 0 ? [] : SMOLVM_FREE,
-        env: { SMOLVM_DOUBLE_VERSION: version },
-      },
-    })),
+    projects: DOUBLE_VERSIONS.flatMap((version, index) =>
+      (["unit", "engine"] as const).map((kind) => ({
+        extends: true,
+        test: {
+          name: `${kind} smolvm ${version}`,
+          include: kind === "unit" ? UNIT : ["test/**/*.test.ts"],
+          exclude: [...(kind === "engine" ? UNIT : []), ...(index === 0 ? [] : SMOLVM_FREE)],
+          env: { SMOLVM_DOUBLE_VERSION: version },
+        },
+      })),
+    ),
   },
 });

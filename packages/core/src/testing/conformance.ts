@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "vitest";
+import type { ExpectStatic } from "vitest";
 import type { ResolvedAgent } from "../agent/model.js";
 import type { Backend, BackendFactory, Launched, LaunchOptions, Prepared } from "../backend.js";
 import type { BackendContext } from "../context.js";
@@ -15,6 +15,8 @@ export interface VitestApi {
   it: (name: string, body: () => Promise<void>, timeout?: number) => void;
   beforeAll: (body: () => Promise<void> | void, timeout?: number) => void;
   afterAll: (body: () => Promise<void> | void, timeout?: number) => void;
+  /** vitest's `expect`; default: the one `import("vitest")` finds. */
+  expect?: ExpectStatic;
 }
 
 export interface ConformanceOptions<O = unknown> {
@@ -55,6 +57,8 @@ function shown(label: string, io: CapturedStdio): string {
  */
 export function describeBackendConformance<O>(vitest: VitestApi, options: ConformanceOptions<O>): void {
   const { describe, it, beforeAll, afterAll } = vitest;
+  // Set in beforeAll: importing vitest at the top would make this module unusable outside it.
+  let expect: ExpectStatic;
   const timeout = options.timeout ?? 120_000;
   let backend: Backend;
   let baseAgent: ResolvedAgent;
@@ -105,6 +109,7 @@ export function describeBackendConformance<O>(vitest: VitestApi, options: Confor
 
   describe("backend conformance", () => {
     beforeAll(async () => {
+      expect = vitest.expect ?? (await import("vitest")).expect;
       backend = checkedBackend(validateBackend("under test", options.factory(options.factoryOptions)));
       baseAgent = await options.agent();
       root = await mkdtemp(join(tmpdir(), "claude-bottle-conformance-"));

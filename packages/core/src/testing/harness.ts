@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { expect } from "vitest";
 import type { Stdio } from "../backend.js";
 import type { BackendContext, ProgressEvent } from "../context.js";
 import { BottleError, type ErrorCode } from "../errors.js";
@@ -104,6 +103,8 @@ export async function bottleErrorOf(promise: Promise<unknown>): Promise<BottleEr
  */
 export async function expectBottleError(promise: Promise<unknown>, code: ErrorCode): Promise<BottleError> {
   const error = await bottleErrorOf(promise);
+  // Loaded here, not at the top: the rest of this module is usable outside vitest.
+  const { expect } = await import("vitest");
   expect(error.code, `BottleError "${error.message}"`).toBe(code);
   return error;
 }
