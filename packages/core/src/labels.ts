@@ -10,7 +10,18 @@ export const Labels = {
   agent: "dev.claude-bottle.agent",
   workspace: "dev.claude-bottle.workspace",
   backend: "dev.claude-bottle.backend",
+  /** The test run that made it, while `CLAUDE_BOTTLE_TEST_RUN` is set: how a run finds what it left behind. */
+  testRun: "dev.claude-bottle.test-run",
 } as const;
+
+/** Set by the repository's `scripts/test` to an id of the run; unset in normal use. */
+export const TEST_RUN_ENV = "CLAUDE_BOTTLE_TEST_RUN";
+
+/** `{ [Labels.testRun]: id }` while a test run names itself in the environment, else nothing. */
+export function testRunLabels(env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
+  const run = env[TEST_RUN_ENV]?.trim();
+  return run ? { [Labels.testRun]: run } : {};
+}
 
 /** The labels that identify a bottle of `backend` made for `agent`. */
 export function bottleLabels(backend: string, agent: Pick<ResolvedAgent, "slug" | "workspace">): Record<string, string> {
@@ -19,6 +30,7 @@ export function bottleLabels(backend: string, agent: Pick<ResolvedAgent, "slug" 
     [Labels.agent]: agent.slug,
     [Labels.workspace]: agent.workspace,
     [Labels.backend]: backend,
+    ...testRunLabels(),
   };
 }
 

@@ -76,7 +76,8 @@ export function registryImageContext(): string {
 export function buildTestRegistryImage(tag = TEST_REGISTRY_IMAGE): string {
   const context = registryImageContext();
   try {
-    execFileSync("docker", ["build", "--quiet", "--tag", tag, context], {
+    const run = process.env.CLAUDE_BOTTLE_TEST_RUN ? ["--label", `dev.claude-bottle.test-run=${process.env.CLAUDE_BOTTLE_TEST_RUN}`] : [];
+    execFileSync("docker", ["build", "--quiet", ...run, "--tag", tag, context], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, DOCKER_BUILDKIT: "0" },
     });

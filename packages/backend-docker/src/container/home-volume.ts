@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { Labels } from "@claude-bottle/core";
+import { Labels, testRunLabels } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
 import { statusCodeOf } from "../errors.js";
@@ -48,7 +48,7 @@ export async function ensureHomeVolume(api: EngineApi, slug: string, user: HostU
   await api.json("POST", "/volumes/create", {
     body: {
     Name: name,
-      Labels: { [Labels.tool]: "true", [Labels.agent]: slug, [Labels.backend]: BACKEND_NAME, [HOME_OWNER_LABEL]: ownerOf(user) },
+      Labels: { [Labels.tool]: "true", [Labels.agent]: slug, [Labels.backend]: BACKEND_NAME, [HOME_OWNER_LABEL]: ownerOf(user), ...testRunLabels() },
     },
   });
   return "created";

@@ -1,4 +1,4 @@
-import { BottleError, ErrorCodes, abortedError, throwIfAborted, type BackendContext } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, abortedError, testRunLabels, throwIfAborted, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { packBuildContext, readBuildContext } from "./context.js";
 import { readEngineMessages } from "./json-stream.js";
@@ -49,7 +49,7 @@ export async function buildImage(docker: Dockerode, options: BuildImageOptions, 
       dockerfile: context.dockerfileName,
       t: [...(options.tags ?? [])],
       buildargs: { ...options.args },
-      labels: { ...options.labels },
+      labels: { ...testRunLabels(), ...options.labels },
       rm: true,
       forcerm: true,
       abortSignal: ctx.signal,

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { demultiplexBuffer, isDockerDesktop, pullImage, inspectImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
-import { BottleError, ErrorCodes, Labels, abortedError, isProcessAlive, throwIfAborted, type BackendContext } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, Labels, abortedError, isProcessAlive, testRunLabels, throwIfAborted, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { desktopInsecureRegistryError } from "./desktop-insecure-registry.js";
 
@@ -103,6 +103,7 @@ export async function startLocalRegistry(
       [RegistryLabels.role]: REGISTRY_ROLE,
       [RegistryLabels.ownerPid]: String(process.pid),
       [RegistryLabels.ownerHost]: hostname(),
+      ...testRunLabels(),
     },
     ExposedPorts: { [REGISTRY_PORT]: {} },
     HostConfig: {
