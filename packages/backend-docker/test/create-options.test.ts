@@ -1,4 +1,4 @@
-import { DEFAULT_PIDS_LIMIT, Labels, defaultMemoryLimit, type ResolvedAgent } from "@claude-bottle/core";
+import { DEFAULT_PIDS_LIMIT, Labels, defaultMemoryLimit, testRunLabels, type ResolvedAgent } from "@claude-bottle/core";
 import { describe, expect, it } from "vitest";
 import { containerCreateOptions, type ContainerPlan } from "../src/index.js";
 
@@ -67,6 +67,8 @@ describe("container create options", () => {
       [Labels.agent]: "reviewer",
       [Labels.workspace]: "/home/me/project",
       [Labels.backend]: "docker",
+      // Only while a test run names itself (scripts/test), so its leftovers can be found.
+      ...testRunLabels(),
     });
     expect(JSON.stringify(options.Labels)).not.toContain("s3cret-value");
     expect(options.Env).toContain("API_KEY=s3cret-value");
