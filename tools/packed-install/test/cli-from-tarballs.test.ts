@@ -1,19 +1,36 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installIntoEmptyProject, manifestOf, pack, PACKAGES, REPO } from "./pack.js";
 
 describe("the CLI installed from its tarballs", () => {
   const tarballs: Record<string, string> = {};
   let project: string;
   let bin: string;
+  /** The project's own approvals, kept out of the user's. */
+  let env: NodeJS.ProcessEnv;
+  /** The project agents below are untrusted until approved, as a user would (trust --yes). */
+  const approve = (agent: string, backend: string) =>
+    execFileSync(bin, ["--backend", backend, "trust", agent, "--yes"], { cwd: project, encoding: "utf8", env });
 
   beforeAll(() => {
     for (const [key, dir] of Object.entries(PACKAGES)) tarballs[key] = pack(dir);
     project = installIntoEmptyProject(Object.values(tarballs));
     bin = join(project, "node_modules", ".bin", "claude-bottle");
+    // Outside the project: a workspace never overlaps where approvals are kept.
+    const home = mkdtempSync(join(tmpdir(), "claude-bottle-packed-home-"));
+    env = { ...process.env, XDG_STATE_HOME: join(home, "state"), XDG_CONFIG_HOME: join(home, "config"), CI: "1" };
+  });
+
+  afterAll(() => {
+    if (env?.XDG_STATE_HOME) rmSync(join(env.XDG_STATE_HOME, ".."), { recursive: true, force: true });
+    // What the docker start made: the agent's image and home volume.
+    const images = spawnSync("docker", ["images", "-q", "claude-bottle/packed"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+    if (images.length) spawnSync("docker", ["rmi", "-f", ...new Set(images)]);
+    spawnSync("docker", ["volume", "rm", "claude-bottle-home-packed"]);
   });
 
   it("carries real versions wherever the workspace had workspace: ranges", () => {
@@ -48,7 +65,8 @@ describe("the CLI installed from its tarballs", () => {
   });
 
   it("starts a test agent on the docker backend and returns its exit code", () => {
-    const agents = join(project, ".claude-bottle", "agents");
+    // A user's agent: a project's may build only from inside the project, and this context is elsewhere.
+    const agents = join(env.XDG_CONFIG_HOME!, "claude-bottle", "agents");
     mkdirSync(agents, { recursive: true });
     const context = busyboxContext();
     writeFileSync(join(agents, "packed.yaml"), `build: { dockerfile: ${context}/Dockerfile, context: ${context} }\ncommand: [/bin/busybox]\nnetwork: false\n`);
@@ -56,7 +74,7 @@ describe("the CLI installed from its tarballs", () => {
     const result = spawnSync(bin, ["start", "packed", "--", "sh", "-c", "cat hello.txt; exit 3"], {
       cwd: project,
       encoding: "utf8",
-      env: { ...process.env, CLAUDE_BOTTLE_BACKEND: "docker", CI: "1" },
+      env: { ...env, CLAUDE_BOTTLE_BACKEND: "docker" },
     });
     expect(result.stderr).not.toContain("Error:");
     expect(result.stdout).toContain("from the workspace");
@@ -66,11 +84,13 @@ describe("the CLI installed from its tarballs", () => {
   it("loads a third-party backend installed in the project by its short name", () => {
     const listed = JSON.parse(execFileSync(bin, ["backends", "--json"], { cwd: project, encoding: "utf8" })) as Array<{ name: string }>;
     expect(listed.map((b) => b.name)).toContain("bubblewrap");
+    mkdirSync(join(project, ".claude-bottle", "agents"), { recursive: true });
     writeFileSync(join(project, ".claude-bottle", "agents", "host.yaml"), "image: host\ncommand: [sh, -c]\n");
+    approve("host", "bubblewrap");
     const result = spawnSync(bin, ["start", "host", "--", "pwd; cat hello.txt; exit 5"], {
       cwd: project,
       encoding: "utf8",
-      env: { ...process.env, CLAUDE_BOTTLE_BACKEND: "bubblewrap", CI: "1" },
+      env: { ...env, CLAUDE_BOTTLE_BACKEND: "bubblewrap" },
     });
     expect(result.stdout).toContain("/workspace");
     expect(result.stdout).toContain("from the workspace");
