@@ -51,7 +51,11 @@ afterAll(async () => {
   for (const name of detachedNames) await docker.getContainer(name).remove({ force: true }).catch(() => {});
   const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
-  for (const name of [slug, `${slug}-home`, `${slug}-abort`, `${slug}-changing`]) await docker.getVolume(homeVolumeName(name)).remove().catch(() => {});
+  // Every home volume of this file's agents (a failed build leaves its new volume too: -broken, -abort).
+  const { Volumes } = await docker.listVolumes({ filters: { name: [homeVolumeName(slug)] } });
+  for (const volume of Volumes ?? []) {
+    if (volume.Name.startsWith(homeVolumeName(slug))) await docker.getVolume(volume.Name).remove().catch(() => {});
+  }
 });
 
 describe("the image", () => {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersLabelled, containersRunning, docker, requireDocker } from "./support/docker.js";
+import { containersLabelled, containersRunning, docker, removeAgentTraces, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli, startCli, waitFor } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
@@ -27,6 +27,9 @@ describe("claude-bottle on Docker", () => {
     project.writeUserAgent("bbsh", agentYaml(context, ["command: [sh]", "network: false"]));
   });
 
+  /** Agents the tests started: their images and home volumes go at the end. */
+  const slugs = new Set(["bb", "bbsh"]);
+
   afterAll(() => {
     for (const name of bottles) {
       try {
@@ -35,6 +38,7 @@ describe("claude-bottle on Docker", () => {
         // Removed by the test itself.
       }
     }
+    removeAgentTraces(slugs);
   });
 
   it("runs an agent without a terminal: exit code, stdout and stderr apart, stdin piped", async () => {
@@ -85,6 +89,7 @@ describe("claude-bottle on Docker", () => {
 
   it("closing the terminal under an attached agent stops and removes its bottle", async () => {
     const slug = `hangup-${randomBytes(3).toString("hex")}`;
+    slugs.add(slug);
     project.writeUserAgent(slug, agentYaml(busyboxContext(), ["command: [sh]", "network: false"]));
     const script = join(project.dir, "hangup.sh");
     writeFileSync(
@@ -134,6 +139,7 @@ describe("claude-bottle on Docker", () => {
     const marker = `cb-interrupt-${randomBytes(6).toString("hex")}`;
     // A slug of its own, so no other test's bottle can be mistaken for a leftover of this one.
     const slug = `slow-${randomBytes(3).toString("hex")}`;
+    slugs.add(slug);
     project.writeUserAgent(slug, agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]"]));
     // --debug shows the build's output, where the engine names the step's container.
     const cli = startCli(["--debug", "start", slug], { cwd: project.dir, env: project.env });

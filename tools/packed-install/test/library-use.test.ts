@@ -32,6 +32,8 @@ try {
   console.log(JSON.stringify({ id, status: StatusCode, logs: logs.toString("utf8") }));
 } finally {
   await container.remove({ force: true });
+  // What this script built goes too: the engine is left as it was found.
+  await docker.getImage(id).remove({ force: true }).catch(() => {});
 }
 `,
     );
@@ -66,6 +68,7 @@ try {
   manifest = JSON.parse(execFileSync("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://" + ref], { encoding: "utf8" }));
 } finally {
   await registry[Symbol.asyncDispose]();
+  await docker.getImage(id).remove({ force: true }).catch(() => {});
 }
 const containerId = registry.containerId;
 const left = await docker.listContainers({ all: true, filters: { id: [containerId] } });

@@ -30,3 +30,30 @@ export function containersRunning(text: string): string[] {
 export function containersLabelled(label: string): string[] {
   return docker("ps", "-a", "--filter", `label=${label}`, "--format", "{{.Names}}").split("\n").filter(Boolean);
 }
+
+/**
+ * Removes what starting these agents left on the engine by design (their
+ * images, `claude-bottle/<slug>`, and home volumes, `claude-bottle-home-<slug>`),
+ * so a test run leaves the engine as it found it.
+ */
+export function removeAgentTraces(slugs: Iterable<string>): void {
+  for (const slug of slugs) {
+    // Under scripts/test only this run's: another run on the same engine may be using the same tag.
+    const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
+    const images = docker("images", "-q", ...(run ? ["--filter", `label=dev.claude-bottle.test-run=${run}`] : []), `claude-bottle/${slug}`)
+      .split("\n")
+      .filter(Boolean);
+    for (const id of new Set(images)) {
+      try {
+        docker("rmi", "-f", id);
+      } catch {
+        // Shared with another tag or already gone.
+      }
+    }
+    try {
+      docker("volume", "rm", `claude-bottle-home-${slug}`);
+    } catch {
+      // Never made (the start failed before), or already gone.
+    }
+  }
+}
