@@ -36,7 +36,7 @@ export function containersLabelled(label: string): string[] {
  * images, `claude-bottle/<slug>`, and home volumes, `claude-bottle-home-<slug>`),
  * so a test run leaves the engine as it found it.
  */
-export function removeAgentTraces(slugs: Iterable<string>): void {
+export function removeAgentTraces(slugs: Iterable<string>, { volumes = true }: { volumes?: boolean } = {}): void {
   for (const slug of slugs) {
     // Under scripts/test only this run's: another run on the same engine may be using the same tag.
     const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
@@ -50,6 +50,7 @@ export function removeAgentTraces(slugs: Iterable<string>): void {
         // Shared with another tag or already gone.
       }
     }
+    if (!volumes) continue;
     try {
       docker("volume", "rm", `claude-bottle-home-${slug}`);
     } catch {
