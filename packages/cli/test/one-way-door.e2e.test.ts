@@ -39,8 +39,8 @@ describe("a bottle is a one-way door (docker)", () => {
 
   afterAll(() => {
     removeAgentTraces(["attacker", "forker"]);
-    // "claude" is also the name of a real user's agent: its home volume (a login) is never touched, only the images built here.
-    removeAgentTraces(["claude"], { volumes: false });
+    // "claude" is also the name of a real user's agent: its home volume (a login) is never touched, only images this run built.
+    removeAgentTraces(["claude"], { shared: true });
   });
 
   it("inside the bottle, .claude-bottle, .git/hooks and .git/config are read-only, while git add and commit work", async () => {

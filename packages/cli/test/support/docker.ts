@@ -36,10 +36,12 @@ export function containersLabelled(label: string): string[] {
  * images, `claude-bottle/<slug>`, and home volumes, `claude-bottle-home-<slug>`),
  * so a test run leaves the engine as it found it.
  */
-export function removeAgentTraces(slugs: Iterable<string>, { volumes = true }: { volumes?: boolean } = {}): void {
+export function removeAgentTraces(slugs: Iterable<string>, { shared = false }: { shared?: boolean } = {}): void {
+  const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
+  // A name a real user's agent has too (claude): only what this run built, never its home volume.
+  if (shared && !run) return;
   for (const slug of slugs) {
-    // Under scripts/test only this run's: another run on the same engine may be using the same tag.
-    const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
+    // Under scripts/test only this run's images: another run on the same engine may be using the same tag.
     const images = docker("images", "-q", ...(run ? ["--filter", `label=dev.claude-bottle.test-run=${run}`] : []), `claude-bottle/${slug}`)
       .split("\n")
       .filter(Boolean);
@@ -50,7 +52,7 @@ export function removeAgentTraces(slugs: Iterable<string>, { volumes = true }: {
         // Shared with another tag or already gone.
       }
     }
-    if (!volumes) continue;
+    if (shared) continue;
     try {
       docker("volume", "rm", `claude-bottle-home-${slug}`);
     } catch {
