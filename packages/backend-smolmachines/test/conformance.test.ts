@@ -5,7 +5,7 @@ import { describeBackendConformance } from "@claude-bottle/core/testing";
 import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { createSmolmachinesBackend, type SmolmachinesOptions } from "../src/backend.js";
-import { engine, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { engine, SMOLVM_DOUBLE, useDoubleState, testSlug } from "./support.js";
 
 // One cache for the whole suite, as a user has: the first prepare packs, the others hit it.
 const cacheDir = mkdtempSync(join(tmpdir(), "smol-conformance-cache-"));
@@ -18,7 +18,7 @@ describeBackendConformance(
     factoryOptions: { smolvm: SMOLVM_DOUBLE, registryImage: buildTestRegistryImage(), dockerDesktop: false } satisfies SmolmachinesOptions,
     agent: async () => {
       await engine();
-      return busyboxAgent({ slug: "smol-conformance" });
+      return busyboxAgent({ slug: testSlug("smol-conformance") });
     },
     context: () => ({ cacheDir }),
   },

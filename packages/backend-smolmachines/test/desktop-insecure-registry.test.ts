@@ -6,7 +6,7 @@ import type Dockerode from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import { DOCKER_DESKTOP_HOST_RANGE, desktopInsecureRegistryError } from "../src/registry/desktop-insecure-registry.js";
-import { engine, packInvocations, registryContainers, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { engine, packInvocations, registryContainers, SMOLVM_DOUBLE, useDoubleState, testSlug } from "./support.js";
 
 const REFUSAL = 'Get "https://host.docker.internal:49153/v2/": http: server gave HTTP response to HTTPS client';
 
@@ -52,7 +52,7 @@ describe("a prepare on Docker Desktop whose engine refuses plain HTTP", () => {
     const state = useDoubleState();
     const backend = createSmolmachinesBackend({ smolvm: SMOLVM_DOUBLE, registryImage, docker: refusingPush, dockerDesktop: true });
     const ctx = createTestContext();
-    const agent = busyboxAgent({ slug: "smol-desktop-test", command: ["true"] }, busyboxContext(`LABEL m="${Date.now()}"`));
+    const agent = busyboxAgent({ slug: testSlug("smol-desktop-test"), command: ["true"] }, busyboxContext(`LABEL m="${Date.now()}"`));
     const error = await backend.prepare(agent, ctx).catch((e: unknown) => e);
 
     expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.REGISTRY_INSECURE);

@@ -3,8 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectDocker } from "@claude-bottle/backend-docker";
 
-/** Tags this package's tests make (agent slugs smol-*, and the images of the registry tests). */
-const OWN_TAG = /^(claude-bottle\/smol-[a-z-]+:|claude-bottle-test\/(silent|exits-at-once|registry-readonly):)/;
+/**
+ * This run's suffix for agent slugs (see testSlug in support.ts): another run
+ * of these tests on the same engine makes the same slugs, and neither may take
+ * the other's images away.
+ */
+const SUFFIX = String(process.pid);
+/** Tags this run's tests make (agent slugs smol-*-SUFFIX, and the images of the registry tests). */
+const OWN_TAG = new RegExp(`^(claude-bottle/smol-[a-z-]+-${SUFFIX}:|claude-bottle-test/(silent|exits-at-once|registry-readonly):)`);
 /** Labels the tests put on the images they build to make them new (busyboxContext lines). */
 const OWN_LABELS = ["test.marker", "m"];
 
@@ -19,6 +25,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), "smolmachines-tests-"));
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = dir;
+  process.env.SMOL_TEST_SLUG_SUFFIX = SUFFIX;
   return async () => {
     process.env.TMPDIR = previous;
     rmSync(dir, { recursive: true, force: true });
@@ -29,6 +36,9 @@ export default async function setup(): Promise<() => Promise<void>> {
     const images = await docker.listImages({ all: false });
     for (const image of images.filter((i) => i.Created >= started)) {
       const tags = (image.RepoTags ?? []).filter((t) => t !== "<none>:<none>");
+      // Under scripts/test an image of another run (its own label) is never ours, whatever its tags.
+      const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
+      if (run && image.Labels?.["dev.claude-bottle.test-run"] !== run) continue;
       const ours = tags.length > 0 ? tags.every((t) => OWN_TAG.test(t)) : OWN_LABELS.some((l) => image.Labels?.[l] !== undefined);
       if (!ours) continue;
       for (const tag of tags) await docker.getImage(tag).remove({ noprune: false }).catch(() => {});

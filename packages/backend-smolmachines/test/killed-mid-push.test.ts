@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
 import { RegistryLabels } from "../src/registry/local-registry.js";
-import { engine, SMOLVM_DOUBLE, temporaryTags, useDoubleState } from "./support.js";
+import { engine, SMOLVM_DOUBLE, temporaryTags, useDoubleState, testSlug } from "./support.js";
 
 let docker: Dockerode;
 let registryImage: string;
@@ -25,7 +25,7 @@ const registriesOf = (pid: number) =>
 describe("a prepare killed with SIGKILL in the middle of a push", () => {
   it("leaves its registry and its temporary tag, and the next prepare removes both and packs", async () => {
     const options = { smolvm: SMOLVM_DOUBLE, registryImage, dockerDesktop: false };
-    const agent = busyboxAgent({ slug: "smol-killed-test", command: ["true"] }, busyboxContext(`LABEL test.marker="${Date.now()}-${Math.random()}"`));
+    const agent = busyboxAgent({ slug: testSlug("smol-killed-test"), command: ["true"] }, busyboxContext(`LABEL test.marker="${Date.now()}-${Math.random()}"`));
     const { cacheDir } = createTestContext();
     const child = spawn(
       process.execPath,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import { bottleCommand, machineCreateArguments, machineRunArguments, PASSTHROUGH_LABEL, resourceArguments } from "../src/launch.js";
 import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
-import { engine, fakeSmolvm, invocationRecords, invocations, NEWER_DOUBLE, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { engine, fakeSmolvm, invocationRecords, invocations, NEWER_DOUBLE, SMOLVM_DOUBLE, useDoubleState, testSlug } from "./support.js";
 
 const SECRET = "sk-test-0123456789-do-not-log";
 let state: string;
@@ -20,7 +20,7 @@ let workspace: string;
 let backend: ReturnType<typeof createSmolmachinesBackend>;
 
 function agent(patch: Partial<ResolvedAgent> = {}): ResolvedAgent {
-  return busyboxAgent({ slug: "smol-launch-test", workspace, ...patch });
+  return busyboxAgent({ slug: testSlug("smol-launch-test"), workspace, ...patch });
 }
 
 const context = () => createTestContext({ cacheDir, env: { CB_SECRET: SECRET } });
@@ -159,7 +159,7 @@ describe("detached bottles", () => {
     expect(launched.detached).toBe(true);
 
     const listed = (await backend.list!(ctx)).find((b) => b.name === launched.name);
-    expect(listed).toMatchObject({ agent: "smol-launch-test", backend: "smolmachines", state: "running", workspace });
+    expect(listed).toMatchObject({ agent: testSlug("smol-launch-test"), backend: "smolmachines", state: "running", workspace });
 
     const io = captureStdio();
     const code = await backend.exec!(launched.name, { command: ["sh", "-c", 'pwd; echo "secret=$CB_SECRET"; exit 4'], stdio: io.stdio }, ctx);
@@ -265,7 +265,7 @@ describe("detached bottles on the newer smolvm and the old one alike", () => {
 
   it("machines of the newer smolvm: egress flags and credentials on create are recorded, pause shows as paused, delete without -f is refused", async () => {
     const prepared = await prepare({ command: ["sh", "-c", "sleep 300"] });
-    const name = `claude-bottle-smol-launch-test-${Date.now().toString(16)}`;
+    const name = `claude-bottle-${testSlug("smol-launch-test")}-${Date.now().toString(16)}`;
     const smolvm = (args: string[]) => execa(SMOLVM_DOUBLE, args, { reject: false, stdin: "ignore" });
     const create = await smolvm([
       ...machineCreateArguments(prepared, name, []),

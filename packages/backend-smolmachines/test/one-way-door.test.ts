@@ -6,7 +6,7 @@ import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxGitContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
-import { engine, invocations, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { engine, invocations, SMOLVM_DOUBLE, useDoubleState, testSlug } from "./support.js";
 
 const git = (cwd: string, ...args: string[]) =>
   execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", ...args], { cwd, encoding: "utf8" });
@@ -42,7 +42,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     return workspace;
   };
   const gitContext = busyboxGitContext();
-  const agent = (workspace: string) => busyboxAgent({ slug: "smol-door", workspace, command: ["sh", "-c"], args: [ATTACK] }, gitContext);
+  const agent = (workspace: string) => busyboxAgent({ slug: testSlug("smol-door"), workspace, command: ["sh", "-c"], args: [ATTACK] }, gitContext);
 
   beforeAll(async () => {
     await engine();

@@ -19,8 +19,7 @@ import {
   SMOLVM_DOUBLE,
   startedPhases,
   temporaryTags,
-  useDoubleState,
-} from "./support.js";
+  useDoubleState, testSlug } from "./support.js";
 
 let docker: Dockerode;
 let registryImage: string;
@@ -28,7 +27,7 @@ let state: string;
 
 /** A test agent with an image of its own, so that its cache key is new to this run. */
 function freshAgent(marker = `${Date.now()}-${Math.random()}`): ResolvedAgent {
-  return busyboxAgent({ slug: "smol-prepare-test", command: ["sh", "-c", "exit 0"] }, busyboxContext(`LABEL test.marker="${marker}"`));
+  return busyboxAgent({ slug: testSlug("smol-prepare-test"), command: ["sh", "-c", "exit 0"] }, busyboxContext(`LABEL test.marker="${marker}"`));
 }
 
 function backend(overrides: Parameters<typeof createSmolmachinesBackend>[0] = {}) {

@@ -15,6 +15,15 @@ export const DOUBLE_VERSION = process.env.SMOLVM_DOUBLE_VERSION ?? "1.9.2";
 /** Whether it is the newer command line (egress floor, credentials, pause, numeric created_at). */
 export const NEWER_DOUBLE = !DOUBLE_VERSION.startsWith("1.9.");
 
+/**
+ * An agent slug of this run: the base and the run's suffix (set by
+ * global-setup.ts), so runs sharing an engine never share (or remove) each
+ * other's images.
+ */
+export function testSlug(base: string): string {
+  return `${base}-${process.env.SMOL_TEST_SLUG_SUFFIX ?? process.pid}`;
+}
+
 /** The engine the tests run against; a missing engine fails the suite (it is not skipped). */
 export async function engine(): Promise<Dockerode> {
   return (await connectDocker()).docker;
