@@ -143,8 +143,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
           const created = await createContainer(api, createOptions);
           container = created;
           if (home !== "ready") {
-            // Rare (a new or foreign volume), so dockerode is loaded for it rather than on every start.
-            await prepareHomeDirectory(docker.docker.getContainer(created), user).catch(async (error: unknown) => {
+            // Rare (a new or foreign volume): tar-stream is loaded for it rather than on every start.
+            await prepareHomeDirectory(api, created, user).catch(async (error: unknown) => {
               // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
               if (home === "created") {
                 await removeContainer(api, created, { force: true }).catch(() => {});
@@ -193,8 +193,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     },
 
     async logs(name, opts, ctx) {
-      const { api, docker } = await engine(ctx);
-      await copyLogs(docker.getContainer(await findBottle(api, name)), opts, ctx.signal);
+      const { api } = await engine(ctx);
+      await copyLogs(api, await findBottle(api, name), opts, ctx.signal);
     },
 
     async attach(name, { stdio }, ctx) {
@@ -210,11 +210,11 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     },
 
     async exec(name, opts, ctx) {
-      const { api, docker } = await engine(ctx);
+      const { api } = await engine(ctx);
       const container = await findBottle(api, name);
       const { Config } = await requireRunning(api, container, name);
       // The bottle's own user, as it was created; empty means the image's.
-      return execInBottle(docker.getContainer(container), opts.command, opts.stdio, Config.User || undefined);
+      return execInBottle(api, container, opts.command, opts.stdio, Config.User || undefined);
     },
 
     async doctor(ctx) {

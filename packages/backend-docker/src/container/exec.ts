@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { WORKSPACE_TARGET, type Stdio } from "@claude-bottle/core";
-import type Dockerode from "dockerode";
+import type { EngineApi } from "../engine/api.js";
 import { connectStdio } from "./attach.js";
 import { HOME_DIR } from "./home-volume.js";
 
@@ -9,36 +9,40 @@ import { HOME_DIR } from "./home-volume.js";
  * user, with the caller's stdio; resolves with the command's exit code.
  */
 export async function execInBottle(
-  container: Dockerode.Container,
+  api: EngineApi,
+  container: string,
   command: readonly string[],
   stdio: Stdio,
   /** `uid:gid` or a name; undefined runs as the image's user. */
   user: string | undefined,
 ): Promise<number> {
   const tty = stdio.stdin.isTTY === true;
-  const exec = await container.exec({
-    Cmd: [...command],
-    AttachStdin: true,
-    AttachStdout: true,
-    AttachStderr: true,
-    Tty: tty,
-    WorkingDir: WORKSPACE_TARGET,
-    Env: [`HOME=${HOME_DIR}`],
-    ...(user ? { User: user } : {}),
+  const { Id: exec } = await api.json<{ Id: string }>("POST", `/containers/${container}/exec`, {
+    body: {
+      Cmd: [...command],
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: tty,
+      WorkingDir: WORKSPACE_TARGET,
+      Env: [`HOME=${HOME_DIR}`],
+      ...(user ? { User: user } : {}),
+    },
   });
-  const stream = await exec.start({ hijack: true, stdin: true, Tty: tty });
+  const stream = await api.hijack(`/exec/${exec}/start`, { body: { Detach: false, Tty: tty } });
   const session = connectStdio(stream, stdio, {
     tty,
     stdin: true,
     endInput: true,
-    resize: (size) => exec.resize(size),
+    resize: (size) => api.json("POST", `/exec/${exec}/resize`, { query: size }),
   });
   try {
     session.followTerminalSize();
     await session.ended;
-    return await exitCodeOf(exec);
+    return await exitCodeOf(api, exec);
   } finally {
     session.release();
+    stream.destroy();
   }
 }
 
@@ -46,9 +50,9 @@ export async function execInBottle(
  * The engine closes the stream as the process exits and records the exit
  * code just after; the short wait covers that gap.
  */
-async function exitCodeOf(exec: Dockerode.Exec): Promise<number> {
+async function exitCodeOf(api: EngineApi, exec: string): Promise<number> {
   for (;;) {
-    const state = await exec.inspect();
+    const state = await api.json<{ Running: boolean; ExitCode: number | null }>("GET", `/exec/${exec}/json`);
     if (!state.Running) return state.ExitCode ?? 0;
     await delay(20);
   }

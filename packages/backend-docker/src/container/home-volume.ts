@@ -1,6 +1,4 @@
-import { Readable } from "node:stream";
 import { Labels, testRunLabels } from "@claude-bottle/core";
-import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
 import { statusCodeOf } from "../errors.js";
 import type { HostUser } from "./create-options.js";
@@ -61,10 +59,15 @@ export async function ensureHomeVolume(api: EngineApi, slug: string, user: HostU
  * This needs nothing from the image (no shell, no chown) and no extra container.
  * tar-stream is loaded here, once per volume, rather than on every start.
  */
-export async function prepareHomeDirectory(container: Dockerode.Container, user: HostUser | undefined): Promise<void> {
+export async function prepareHomeDirectory(api: EngineApi, container: string, user: HostUser | undefined): Promise<void> {
   const { pack } = await import("tar-stream");
   const tar = pack();
   tar.entry({ name: HOME_DIR.slice(HOME_VOLUME_TARGET.length + 1), type: "directory", mode: 0o755, uid: user?.uid ?? 0, gid: user?.gid ?? 0 });
   tar.finalize();
-  await container.putArchive(Readable.from(tar), { path: HOME_VOLUME_TARGET });
+  const chunks: Buffer[] = [];
+  for await (const chunk of tar) chunks.push(chunk as Buffer);
+  await api.json("PUT", `/containers/${container}/archive`, {
+    query: { path: HOME_VOLUME_TARGET },
+    bytes: { data: Buffer.concat(chunks), type: "application/x-tar" },
+  });
 }

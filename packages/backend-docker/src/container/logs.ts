@@ -1,25 +1,22 @@
-import { Readable } from "node:stream";
+import type { IncomingMessage } from "node:http";
 import type { LogsOptions } from "@claude-bottle/core";
-import type Dockerode from "dockerode";
+import type { EngineApi } from "../engine/api.js";
 import { demultiplex } from "../engine/demux.js";
+import { inspectContainer } from "./lifecycle.js";
 
 /**
  * Copies a bottle's output so far (and, with `follow`, until it stops or the
  * signal fires) to stdout and stderr, kept apart.
  */
-export async function copyLogs(
-  container: Dockerode.Container,
-  options: LogsOptions,
-  signal: AbortSignal,
-): Promise<void> {
-  const { Config } = await container.inspect();
+export async function copyLogs(api: EngineApi, container: string, options: LogsOptions, signal: AbortSignal): Promise<void> {
+  const { Config } = await inspectContainer(api, container);
   const { stdout, stderr } = options.stdio;
-  let output: NodeJS.ReadableStream;
+  let output: IncomingMessage;
   try {
-    // dockerode hands back a buffer without follow and a live stream with it.
-    output = options.follow
-      ? await container.logs({ follow: true, stdout: true, stderr: true, abortSignal: signal })
-      : Readable.from([await container.logs({ follow: false, stdout: true, stderr: true })]);
+    output = await api.request("GET", `/containers/${container}/logs`, {
+      query: { follow: options.follow, stdout: true, stderr: true },
+      ...(options.follow ? { signal } : {}),
+    });
   } catch (error) {
     if (signal.aborted) return;
     throw error;

@@ -25,6 +25,8 @@ export interface RequestInit {
   query?: Query;
   /** Sent as JSON. */
   body?: unknown;
+  /** Sent as they are, with their content type (an archive), instead of a JSON body. */
+  bytes?: { data: Buffer; type: string };
   signal?: AbortSignal;
 }
 
@@ -55,11 +57,11 @@ const { request: httpRequest } = require("node:http") as typeof import("node:htt
 const fromDockerode = new WeakMap<Dockerode, EngineApi>();
 
 /**
- * A small client for the Docker Engine API, on node:http. It serves every
- * call a warm start and `ls` make (ping, inspect, create, attach, start,
- * wait, list), so those never load dockerode and its dependency tree (tens
- * of milliseconds on every command); dockerode stays for builds, pulls,
- * pushes, logs and exec. Paths are unversioned unless `version` pins one:
+ * A small client for the Docker Engine API, on node:http. It serves the whole
+ * life of a bottle (ping, inspect, create, attach, start, wait, list, stop,
+ * remove, logs, exec, the home volume and its archive), so none of that loads
+ * dockerode and its dependency tree (tens of milliseconds on every command);
+ * dockerode stays for builds, pulls and pushes only. Paths are unversioned unless `version` pins one:
  * the engine answers with its own API version, as it does for dockerode.
  */
 export class EngineApi {
@@ -99,7 +101,7 @@ export class EngineApi {
         if ((response.statusCode ?? 0) < 400) return resolve(response);
         rejectWithEngineMessage(response, `${method} ${path}`, reject);
       });
-      req.end(init.body === undefined ? undefined : JSON.stringify(init.body));
+      req.end(init.bytes ? init.bytes.data : init.body === undefined ? undefined : JSON.stringify(init.body));
     });
   }
 
@@ -128,7 +130,8 @@ export class EngineApi {
 
 function send(address: EngineAddress, method: string, path: string, init: RequestInit, extraHeaders: Record<string, string> = {}): ClientRequest {
   const headers: Record<string, string> = { ...address.headers, ...extraHeaders };
-  if (init.body !== undefined) headers["Content-Type"] = "application/json";
+  if (init.bytes) headers["Content-Type"] = init.bytes.type;
+  else if (init.body !== undefined) headers["Content-Type"] = "application/json";
   // A pinned API version prefixes every path, as dockerode's `version` option does.
   const prefix = address.version ? `/${address.version}` : "";
   const options: RequestOptions = { method, path: prefix + path + queryString(init.query), headers, signal: init.signal };
