@@ -77,22 +77,22 @@ describe("connecting", () => {
     expect(error.hint).toContain("DOCKER_HOST");
   });
 
-  it("loads ssh2 and gRPC only when they are used, and ssh:// still reaches for the engine", async () => {
+  it("loads neither dockerode nor ssh2 nor gRPC to connect and list, and ssh:// still reaches for the engine", async () => {
     const bundle = await bundleForChildProcess("lazy-dependencies");
     const script = `
       import { createRequire } from "node:module";
       import { connectDocker } from ${JSON.stringify(bundle)};
       const loaded = (pattern) => Object.keys(createRequire(import.meta.url).cache).some((path) => pattern.test(path));
-      const { docker } = await connectDocker();
-      await docker.listContainers();
-      const before = { ssh2: loaded(/[\\/]ssh2[\\/]/), grpc: loaded(/[\\/]@grpc[\\/]/) };
+      const { api } = await connectDocker();
+      await api.json("GET", "/containers/json");
+      const before = { dockerode: loaded(/[\\/]dockerode[\\/]/), ssh2: loaded(/[\\/]ssh2[\\/]/), grpc: loaded(/[\\/]@grpc[\\/]/) };
       const error = await connectDocker({ env: { DOCKER_HOST: "ssh://nobody@127.0.0.1:1" } }).catch((e) => e);
       console.log(JSON.stringify({ before, code: error.code, message: error.message, ssh2After: loaded(/[\\/]ssh2[\\/]/) }));
     `;
     const child = spawnSync(process.execPath, ["--no-deprecation", "--input-type=module", "-e", script], { encoding: "utf8" });
     expect(child.stderr).toBe("");
-    const result = JSON.parse(child.stdout) as { before: { ssh2: boolean; grpc: boolean }; code: string; message: string; ssh2After: boolean };
-    expect(result.before).toEqual({ ssh2: false, grpc: false });
+    const result = JSON.parse(child.stdout) as { before: Record<string, boolean>; code: string; message: string; ssh2After: boolean };
+    expect(result.before).toEqual({ dockerode: false, ssh2: false, grpc: false });
     expect(result.code).toBe(DockerErrorCodes.DOCKER_UNAVAILABLE);
     expect(result.message).toContain("connection refused");
     expect(result.ssh2After).toBe(true);
