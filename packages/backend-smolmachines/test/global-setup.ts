@@ -10,7 +10,7 @@ import { connectDocker } from "@claude-bottle/backend-docker";
  */
 const SUFFIX = String(process.pid);
 /** Tags this run's tests make (agent slugs smol-*-SUFFIX, and the images of the registry tests). */
-const OWN_TAG = new RegExp(`^(claude-bottle/smol-[a-z-]+-${SUFFIX}:|claude-bottle-test/(silent|exits-at-once|registry-readonly):)`);
+const OWN_TAG = new RegExp(`^(claude-bottle/smol-[a-z-]+-${SUFFIX}:|claude-bottle-test/(silent|exits-at-once|registry-readonly):t-${SUFFIX}$)`);
 /** Labels the tests put on the images they build to make them new (busyboxContext lines). */
 const OWN_LABELS = ["test.marker", "m"];
 
@@ -39,7 +39,8 @@ export default async function setup(): Promise<() => Promise<void>> {
       // Under scripts/test an image of another run (its own label) is never ours, whatever its tags.
       const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
       if (run && image.Labels?.["dev.claude-bottle.test-run"] !== run) continue;
-      const ours = tags.length > 0 ? tags.every((t) => OWN_TAG.test(t)) : OWN_LABELS.some((l) => image.Labels?.[l] !== undefined);
+      // Untagged: ours by the labels the tests give, or (under scripts/test) by the run's own label, checked above.
+      const ours = tags.length > 0 ? tags.every((t) => OWN_TAG.test(t)) : run !== undefined || OWN_LABELS.some((l) => image.Labels?.[l] !== undefined);
       if (!ours) continue;
       for (const tag of tags) await docker.getImage(tag).remove({ noprune: false }).catch(() => {});
       if (tags.length === 0) await docker.getImage(image.Id).remove().catch(() => {});

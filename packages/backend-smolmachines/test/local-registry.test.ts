@@ -17,7 +17,7 @@ import {
   registryImage,
   startLocalRegistry,
 } from "../src/registry/local-registry.js";
-import { engine, registryContainers } from "./support.js";
+import { engine, registryContainers, testSlug } from "./support.js";
 
 let docker: Dockerode;
 let image: string;
@@ -136,10 +136,10 @@ describe("startLocalRegistry", () => {
   it("fails with REGISTRY_UNREACHABLE, and leaves nothing, when the registry exits before it answers", async () => {
     const ctx = createTestContext();
     const shell = busyboxContext(); // its command is a shell, which exits at once without a terminal
-    const exitsAtOnce = await buildImage(docker, { dockerfile: `${shell}/Dockerfile`, context: shell, tags: ["claude-bottle-test/exits-at-once:1"] }, ctx);
+    const exitsAtOnce = await buildImage(docker, { dockerfile: `${shell}/Dockerfile`, context: shell, tags: [`claude-bottle-test/exits-at-once:${testSlug("t")}`] }, ctx);
     expect(exitsAtOnce).toMatch(/^sha256:/);
     const before = (await registryContainers(docker)).length;
-    const error = await startLocalRegistry(docker, { image: "claude-bottle-test/exits-at-once:1", dockerDesktop: false }, ctx).catch((e: unknown) => e);
+    const error = await startLocalRegistry(docker, { image: `claude-bottle-test/exits-at-once:${testSlug("t")}`, dockerDesktop: false }, ctx).catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.REGISTRY_UNREACHABLE);
     expect((error as Error).message).toMatch(/exited/);
     expect((await registryContainers(docker)).length).toBe(before);
@@ -148,9 +148,9 @@ describe("startLocalRegistry", () => {
   it("gives up with REGISTRY_UNREACHABLE when /v2/ never answers within the bound", async () => {
     const ctx = createTestContext();
     const dir = busyboxContext('CMD ["sleep", "300"]');
-    await buildImage(docker, { dockerfile: `${dir}/Dockerfile`, context: dir, tags: ["claude-bottle-test/silent:1"] }, ctx);
+    await buildImage(docker, { dockerfile: `${dir}/Dockerfile`, context: dir, tags: [`claude-bottle-test/silent:${testSlug("t")}`] }, ctx);
     const before = (await registryContainers(docker)).length;
-    const error = await startLocalRegistry(docker, { image: "claude-bottle-test/silent:1", dockerDesktop: false, readyTimeoutMs: 500 }, ctx).catch(
+    const error = await startLocalRegistry(docker, { image: `claude-bottle-test/silent:${testSlug("t")}`, dockerDesktop: false, readyTimeoutMs: 500 }, ctx).catch(
       (e: unknown) => e,
     );
     expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.REGISTRY_UNREACHABLE);

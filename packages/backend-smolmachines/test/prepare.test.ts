@@ -159,9 +159,9 @@ describe("prepare", () => {
     const config = join(context, "rootfs", "etc", "docker", "registry", "config.yml");
     writeFileSync(config, readFileSync(config, "utf8").replace("  delete:\n", "  maintenance:\n    readonly:\n      enabled: true\n  delete:\n"));
     const ctx = createTestContext();
-    await buildImage(docker, { dockerfile: join(context, "Dockerfile"), context, tags: ["claude-bottle-test/registry-readonly:2.8"] }, ctx);
+    await buildImage(docker, { dockerfile: join(context, "Dockerfile"), context, tags: [`claude-bottle-test/registry-readonly:${testSlug("t")}`] }, ctx);
 
-    const error = await backend({ registryImage: "claude-bottle-test/registry-readonly:2.8" })
+    const error = await backend({ registryImage: `claude-bottle-test/registry-readonly:${testSlug("t")}` })
       .prepare(freshAgent(), ctx)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
