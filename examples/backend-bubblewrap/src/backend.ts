@@ -97,7 +97,7 @@ async function launch(prepared: Prepared, opts: LaunchOptions, ctx: BackendConte
   }
   const { agent, bwrap, home } = asBubblewrapPrepared(prepared);
   throwIfAborted(ctx.signal);
-  const name = bottleName(agent.slug, randomBytes(3).toString("hex"));
+  const name = opts.name ?? bottleName(agent.slug, randomBytes(3).toString("hex"));
 
   const started = await phase(ctx, "start", "Starting the sandbox", async () => {
     const terminal = usesProcessTerminal(opts.stdio);

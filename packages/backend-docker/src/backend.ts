@@ -119,7 +119,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
       throwIfAborted(ctx.signal);
 
-      const name = bottleName(agent.slug, randomHex());
+      const name = opts.name ?? bottleName(agent.slug, randomHex());
       const controls = await prepareHostControls(agent.workspace);
       const createOptions = containerCreateOptions({
         controls,

@@ -128,7 +128,7 @@ export async function launchSmolmachine(
     });
   }
   assertMountSources(prepared.agent, ctx.env);
-  const name = bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
+  const name = opts.name ?? bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
   const command = bottleCommand(prepared, opts.extraArgs);
   if (command.length === 0) {
     throw new BottleError(ErrorCodes.AGENT_INVALID, `Agent "${prepared.agent.slug}" names no command and its image has none.`, {

@@ -41,6 +41,13 @@ export interface LaunchOptions {
   /** Leave the bottle running and return at once (needs the `detach` capability). */
   detach: boolean;
   stdio: Stdio;
+  /**
+   * The bottle's name, chosen by the host (which keeps state under it before
+   * the bottle exists). A backend that is given one names the bottle exactly
+   * so, and fails with `NAME_CONFLICT` when it is taken; without one it makes
+   * its own (`bottleName`).
+   */
+  name?: string;
 }
 
 export type Launched =

@@ -63,6 +63,15 @@ describe("prepareHostControls", () => {
     const controls = await prepareHostControls(worktree);
     expect(controls).toContainEqual({ source: join(main, ".git", "config"), kind: "file" });
     expect(controls).toContainEqual({ source: join(main, ".git", "hooks"), kind: "directory" });
+    // What says where the repository is: the .git file, and the worktree's commondir and gitdir.
+    const id = join(main, ".git", "worktrees", "wt");
+    expect(controls).toContainEqual({ source: join(worktree, ".git"), kind: "file" });
+    expect(controls).toContainEqual({ source: join(id, "commondir"), kind: "file" });
+    expect(controls).toContainEqual({ source: join(id, "gitdir"), kind: "file" });
+    expect(new Set(controls.map((c) => c.source)).size).toBe(controls.length);
+    // A bottle on the main checkout cannot point another worktree elsewhere either.
+    const fromMain = (await prepareHostControls(main)).map((c) => c.source);
+    expect(fromMain).toContain(join(id, "commondir"));
   });
 
   it("refuses a workspace whose .claude-bottle or .git/config is a symbolic link", async () => {

@@ -55,7 +55,9 @@ const MAX_SUBMODULE_DEPTH = 4;
  */
 export async function prepareHostControls(workspace: string): Promise<HostControl[]> {
   const controls: HostControl[] = [];
-  const add = (source: string, kind: HostControl["kind"]) => controls.push({ source, kind });
+  const add = (source: string, kind: HostControl["kind"]) => {
+    if (!controls.some((c) => c.source === source)) controls.push({ source, kind });
+  };
 
   const agentsDir = join(workspace, ".claude-bottle");
   await ensureDirectory(agentsDir);
@@ -66,6 +68,8 @@ export async function prepareHostControls(workspace: string): Promise<HostContro
   if (info?.isDirectory()) {
     await addGitDirectory(dotGit, add, 0);
   } else if (info?.isFile()) {
+    // The file itself says where the repository is: rewritten, it would send the host's git to a directory the bottle made.
+    add(dotGit, "file");
     const gitDir = await gitDirOf(dotGit);
     if (gitDir) {
       const common = await commonDirOf(gitDir);
@@ -74,6 +78,8 @@ export async function prepareHostControls(workspace: string): Promise<HostContro
           if ((await lstat(join(dir, name)).catch(() => undefined))?.isFile()) add(join(dir, name), "file");
         }
       }
+      await addWorktreePointers(gitDir === common ? [] : [gitDir], add);
+      await addWorktreePointers(await linkedWorktreeDirs(common), add);
       if ((await lstat(join(common, "hooks")).catch(() => undefined))?.isDirectory()) add(join(common, "hooks"), "directory");
     }
   } else if (info?.isSymbolicLink()) {
@@ -95,10 +101,33 @@ async function addGitDirectory(
     if (info?.isSymbolicLink()) throw unsafe(file, "file");
     if (info?.isFile()) add(file, "file");
   }
+  await addWorktreePointers(await linkedWorktreeDirs(gitDir), add);
   if (depth >= MAX_SUBMODULE_DEPTH) return;
   // Submodules keep whole git directories here, hooks and config included.
   for (const module of await listSubmoduleGitDirs(join(gitDir, "modules"))) {
     await addGitDirectory(module, add, depth + 1);
+  }
+}
+
+/** The git directories of a repository's linked worktrees (`.git/worktrees/<id>`). */
+async function linkedWorktreeDirs(commonDir: string): Promise<string[]> {
+  const entries = await readdir(join(commonDir, "worktrees"), { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => join(commonDir, "worktrees", e.name));
+}
+
+/**
+ * A linked worktree's `commondir` and `gitdir` say where its repository and
+ * checkout are, and its `config.worktree` is git config: rewritten, they would
+ * point the host's git in that worktree at a directory the bottle made.
+ */
+async function addWorktreePointers(dirs: readonly string[], add: (source: string, kind: HostControl["kind"]) => void): Promise<void> {
+  for (const dir of dirs) {
+    for (const name of ["commondir", "gitdir", "config.worktree"]) {
+      const file = join(dir, name);
+      const info = await lstat(file).catch(() => undefined);
+      if (info?.isSymbolicLink()) throw unsafe(file, "file");
+      if (info?.isFile()) add(file, "file");
+    }
   }
 }
 
