@@ -51,15 +51,17 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .argument("<agent>", "the agent's name (see: claude-bottle agents)")
     .argument("[args...]", "appended to the agent's command; put them after --")
     .option("-d, --detach", "leave the bottle running in the background and print its name")
+    .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
         "table",
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; worktree?: string | true }, command: Command) => {
       const { start } = await import("./commands/start.js");
-      outcome.exitCode = await start(environment(command), agent, args, { detach: options.detach === true, timing: options.timing });
+      const worktree = options.worktree === "" ? true : options.worktree;
+      outcome.exitCode = await start(environment(command), agent, args, { detach: options.detach === true, timing: options.timing, worktree });
     });
 
   program
@@ -118,6 +120,18 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     });
 
   program
+    .command("wait")
+    .description("wait until a bottle's agent is waiting for you or done (for scripts)")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .addOption(new Option("--for <state>", "the state to wait for (default: waiting or done, whichever comes first)").choices(["waiting", "done"]))
+    .option("--timeout <seconds>", "give up after this many seconds (exit 124)")
+    .option("--json", "print the status reached as JSON")
+    .action(async (bottle: string, options: { for?: "waiting" | "done"; timeout?: string; json?: boolean }, command: Command) => {
+      const { wait } = await import("./commands/wait.js");
+      outcome.exitCode = await wait(environment(command), bottle, { for: options.for, timeout: options.timeout, json: options.json === true });
+    });
+
+  program
     .command("stop")
     .description("stop a bottle")
     .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
@@ -128,9 +142,9 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
 
   program
     .command("rm")
-    .description("remove a stopped bottle")
+    .description("remove a stopped bottle (and its worktree, keeping the branch)")
     .argument("<bottle>", "the bottle's name")
-    .option("-f, --force", "stop it first if it is running")
+    .option("-f, --force", "stop it first if it is running; save a worktree's uncommitted changes as a commit first")
     .action(async (bottle: string, options: { force?: boolean }, command: Command) => {
       const { rm } = await import("./commands/rm.js");
       outcome.exitCode = await rm(environment(command), bottle, { force: options.force === true });
@@ -197,5 +211,23 @@ function usageError(message: string, command: Command): string {
  */
 export function normalizeTimingFlag(argv: readonly string[]): string[] {
   const end = argv.indexOf("--");
-  return argv.map((arg, index) => (arg === "--timing" && (end === -1 || index < end) ? "--timing=table" : arg));
+  return normalizeWorktreeFlag(argv.map((arg, index) => (arg === "--timing" && (end === -1 || index < end) ? "--timing=table" : arg)));
+}
+
+/**
+ * `start --worktree [BRANCH] <agent>`: the word after a bare `--worktree` is
+ * its branch only when another word names the agent; in `start --worktree
+ * claude` it is the agent. A bare one is made explicit (`--worktree=`, the
+ * default branch) before commander reads it.
+ */
+export function normalizeWorktreeFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--") === -1 ? argv.length : argv.indexOf("--");
+  const index = argv.indexOf("--worktree");
+  if (index === -1 || index >= end) return [...argv];
+  const next = argv[index + 1];
+  const command = argv.indexOf("start");
+  const words = argv.slice(command + 1, end).filter((arg, i) => !arg.startsWith("-") && command + 1 + i !== index + 1);
+  // A global option's value (`--backend NAME`) comes before the command, so the words after it are start's own.
+  const nextIsBranch = next !== undefined && index + 1 < end && !next.startsWith("-") && words.length > 0;
+  return nextIsBranch ? [...argv] : [...argv.slice(0, index), "--worktree=", ...argv.slice(index + 1)];
 }

@@ -53,7 +53,7 @@ describe("claude-bottle on Docker", () => {
       script,
       [
         `cd ${project.dir}`,
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome}`,
         `stty -g > ${file("stty-before")}`,
         `${process.execPath} ${CLI_BIN} start bbsh`,
         `echo $? > ${file("exit-code")}`,
@@ -91,7 +91,7 @@ describe("claude-bottle on Docker", () => {
       script,
       [
         `cd ${project.dir}`,
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome}`,
         // exec: the CLI leads the terminal's session, so the terminal closing hangs it up directly.
         `exec ${process.execPath} ${CLI_BIN} start ${slug}`,
       ].join("\n"),

@@ -106,7 +106,7 @@ describe("a bottle is a one-way door (docker)", () => {
         [
           `cd ${project.dir}`,
           "unset CI",
-          `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
+          `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome}`,
           `${process.execPath} ${CLI_BIN} start claude`,
           `echo "exit $?"`,
           "exec sleep 600",

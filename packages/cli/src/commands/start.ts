@@ -1,4 +1,4 @@
-import { BottleError, ErrorCodes, approvalsNeeded, phase, planOf, resolveAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, approvalsNeeded, phase, planOf, resolveAgent, type Launched } from "@claude-bottle/core";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
@@ -6,10 +6,13 @@ import { formatTiming, type TimingFormat } from "../render/timing.js";
 import { importLocatedBackend, locateSelectedBackend, trustCommand } from "../select-backend.js";
 import { processStdio } from "../stdio.js";
 import { requireApproval } from "../trust/approve.js";
+import { setUpBottle } from "../bottles/setup.js";
 
 export interface StartOptions {
   detach: boolean;
   timing?: TimingFormat;
+  /** `--worktree [BRANCH]`: `true` for a branch named after the bottle. */
+  worktree?: string | true;
 }
 
 /**
@@ -39,7 +42,7 @@ export async function start(
     },
     async (session) => {
       try {
-        return await startIn(session, slug, extraArgs, options.detach);
+        return await startIn(session, slug, extraArgs, options.detach, options.worktree);
       } finally {
         if (options.timing && session.timing) {
           session.renderer.stop();
@@ -50,7 +53,7 @@ export async function start(
   );
 }
 
-async function startIn(session: Session, slug: string, extraArgs: readonly string[], detach: boolean): Promise<number> {
+async function startIn(session: Session, slug: string, extraArgs: readonly string[], detach: boolean, worktree?: string | true): Promise<number> {
   const { context } = session;
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
@@ -75,8 +78,15 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
       hint: "Start it attached (without --detach), or choose another backend with --backend.",
     });
   }
-  const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(agent, context));
-  const launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio() }, context);
+  // Its own worktree, status directory and hooks, and the user's git identity (bottles/setup.ts).
+  const bottle = await setUpBottle(agent, backend.name, context, { worktree, builtinClaude: agent.origin === "builtin" && agent.slug === "claude" });
+  let launched: Launched | undefined;
+  try {
+    const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(bottle.agent, context));
+    launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio(), name: bottle.name }, context);
+  } finally {
+    await bottle.finish({ detached: launched?.detached === true });
+  }
   if (launched.detached) {
     process.stdout.write(`${launched.name}\n`);
     return ExitCodes.OK;

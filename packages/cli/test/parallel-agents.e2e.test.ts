@@ -1,0 +1,204 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { busyboxGitContext } from "@claude-bottle/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { containersLabelled, docker, requireDocker } from "./support/docker.js";
+import { attempt, cliFor, hookCommands, hostGit, initRepository, type ListedBottle } from "./support/parallel.js";
+import { createProject, type TestProject } from "./support/project.js";
+import { CLI_BIN, waitFor } from "./support/run-cli.js";
+import { TmuxSession } from "./support/tmux.js";
+
+/**
+ * Many agents at once on the docker backend (issue 13): each in a worktree of
+ * its own on its own branch, nothing lost however it ends, and a status per
+ * bottle that `ls` and `wait` read.
+ */
+describe("many agents at once (docker)", () => {
+  let project: TestProject;
+  let cli: ReturnType<typeof cliFor>;
+  const commits = (branch: string) => hostGit(project.dir, "log", "--format=%an <%ae>|%s", `main..${branch}`).trim().split("\n").filter(Boolean);
+
+  beforeAll(() => {
+    requireDocker();
+    project = createProject();
+    initRepository(project.dir);
+    // A user-level agent (no approval needed): busybox and the host's git.
+    const context = busyboxGitContext();
+    project.writeUserAgent("gitbb", `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: false\n`);
+    cli = cliFor(project);
+  });
+
+  afterAll(() => {
+    for (const name of containersLabelled(`dev.claude-bottle.agent=gitbb`)) {
+      try {
+        docker("rm", "-f", name);
+      } catch {
+        // Removed by the test.
+      }
+    }
+    // Worktrees live in the project's own data home: all of it goes.
+    rmSync(dirname(project.dir), { recursive: true, force: true });
+  });
+
+  it("two worktree bottles commit at the same time, each on its branch, as the user; hooks, config and git pointers stay read-only", async () => {
+    const script = (label: string) =>
+      [
+        "cd /workspace",
+        "gd=$(sed -n 's/^gitdir: //p' .git); cd_=$(cd \"$gd\" && cd \"$(cat commondir)\" && pwd)",
+        `i=1; while [ $i -le 15 ]; do echo $i > ${label}.txt; git add ${label}.txt && git commit -q -m "${label} $i" || echo "commit failed"; i=$((i+1)); done`,
+        attempt("hook", 'echo "echo evil" > "$cd_/hooks/pre-commit"'),
+        attempt("config", "echo '[core] fsmonitor = evil' >> \"$cd_/config\""),
+        attempt("worktree config", "echo '[core] fsmonitor = evil' >> \"$gd/config.worktree\""),
+        attempt("commondir", 'echo /tmp > "$gd/commondir"'),
+        attempt("dot git", "echo 'gitdir: /tmp' > /workspace/.git"),
+        "git status --short | wc -l | sed 's/^ */changes: /'",
+        "echo finished",
+        "exec sleep 600",
+      ].join("\n");
+    const [a, b] = await Promise.all([cli.detach(["--worktree", "gitbb", "--", script("alpha")]), cli.detach(["--worktree", "feature-b", "gitbb", "--", script("beta")])]);
+    const [logsA, logsB] = await Promise.all([cli.logsUntil(a, "finished"), cli.logsUntil(b, "finished")]);
+    for (const logs of [logsA, logsB]) {
+      expect(logs).not.toContain("commit failed");
+      expect(logs).toContain("hook: refused\nconfig: refused\nworktree config: refused\ncommondir: refused\ndot git: refused\nchanges: 0\n");
+    }
+
+    expect(commits(a)).toEqual(Array.from({ length: 15 }, (_, i) => `Host User <host@example.com>|alpha ${15 - i}`));
+    expect(commits("feature-b")).toEqual(Array.from({ length: 15 }, (_, i) => `Host User <host@example.com>|beta ${15 - i}`));
+    expect(readFileSync(join(project.dir, ".git", "config"), "utf8")).not.toContain("fsmonitor");
+    expect(existsSync(join(project.dir, ".git", "hooks", "pre-commit"))).toBe(false);
+
+    const listed = await cli.ls();
+    const bottleA = listed.find((x) => x.name === a)!;
+    const bottleB = listed.find((x) => x.name === b)!;
+    expect(bottleA.worktree).toEqual({ path: expect.stringMatching(new RegExp(`^${join(project.dataHome, "claude-bottle", "worktrees")}/project-[0-9a-f]{8}/${a}$`)), branch: a, repository: project.dir });
+    expect(bottleA.workspace).toBe(bottleA.worktree!.path);
+    expect(bottleB.worktree).toMatchObject({ branch: "feature-b", repository: project.dir });
+    expect(hostGit(bottleA.worktree!.path, "rev-parse", "--abbrev-ref", "HEAD").trim()).toBe(a);
+
+    // Clean worktrees: rm removes the checkout, keeps the branch, says how to merge it.
+    for (const bottle of [bottleA, bottleB]) {
+      const removed = await cli.run(["rm", "--force", bottle.name]);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stdout).toBe(`The work of ${bottle.name} is on branch ${bottle.worktree!.branch}. Merge it with: git -C ${project.dir} merge ${bottle.worktree!.branch}\n`);
+      expect(existsSync(bottle.worktree!.path)).toBe(false);
+    }
+    expect(commits(a)).toHaveLength(15);
+    expect(commits("feature-b")).toHaveLength(15);
+    hostGit(project.dir, "merge", "-q", "--no-edit", "feature-b");
+    expect(readFileSync(join(project.dir, "beta.txt"), "utf8")).toBe("15\n");
+  });
+
+  it("after SIGKILL of the CLI the commits and the uncommitted changes are there; rm refuses, then --force saves them first", async () => {
+    const started = cli.start([
+      "start",
+      "--worktree",
+      "killed-branch",
+      "gitbb",
+      "--",
+      "cd /workspace && echo one > one.txt && git add one.txt && git commit -q -m one && echo dirty > dirty.txt && echo edited >> README && echo ready && exec sleep 600",
+    ]);
+    await waitFor("the agent to commit", () => started.stdout().includes("ready"), 120_000);
+    started.child.kill("SIGKILL");
+    await started.result;
+
+    expect(commits("killed-branch")).toEqual(["Host User <host@example.com>|one"]);
+    const [bottle] = (await cli.ls()).filter((x) => x.worktree?.branch === "killed-branch") as [ListedBottle];
+    expect(bottle.state).toBe("running");
+    const worktree = bottle.worktree!.path;
+    expect(readFileSync(join(worktree, "dirty.txt"), "utf8")).toBe("dirty\n");
+    expect(hostGit(worktree, "status", "--porcelain")).toBe(" M README\n?? dirty.txt\n");
+
+    const refused = await cli.run(["rm", bottle.name]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`claude-bottle: ${bottle.name} has 2 uncommitted changes in its worktree ${worktree}.`);
+    expect(refused.stderr).toContain("rm --force to save them as a commit on the branch killed-branch first");
+    expect(containersLabelled(`dev.claude-bottle.workspace=${worktree}`)).toHaveLength(1);
+
+    const forced = await cli.run(["rm", "--force", bottle.name]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toMatch(new RegExp(`^Saved 2 uncommitted changes of ${bottle.name} as commit [0-9a-f]+ on branch killed-branch\\.\\n`));
+    expect(forced.stdout).toContain(`Merge it with: git -C ${project.dir} merge killed-branch`);
+    expect(commits("killed-branch")).toEqual([
+      `Host User <host@example.com>|claude-bottle: uncommitted changes of ${bottle.name}, saved by rm --force`,
+      "Host User <host@example.com>|one",
+    ]);
+    expect(hostGit(project.dir, "show", "killed-branch:dirty.txt")).toBe("dirty\n");
+    expect(existsSync(worktree)).toBe(false);
+    expect(containersLabelled(`dev.claude-bottle.workspace=${worktree}`)).toEqual([]);
+  });
+
+  it("Claude Code's hooks move the status working → waiting → working → done, seen in ls and ended by wait; one bottle's status never shows on another", async () => {
+    const [a, b] = await Promise.all([cli.detach(["gitbb", "--", "exec sleep 600"]), cli.detach(["gitbb", "--", "exec sleep 600"])]);
+    const status = async (name: string) => (await cli.bottle(name))?.status.state;
+    expect(await status(a)).toBe("running");
+
+    // The settings the bottle was given, read-only, as Claude Code would read them with --settings.
+    const settings = await cli.exec(a, "cat /claude-bottle/hooks/claude-code-settings.json");
+    expect(settings.code).toBe(0);
+    expect((await cli.exec(a, "echo '{}' > /claude-bottle/hooks/claude-code-settings.json")).code).not.toBe(0);
+    const fire = async (event: string, matcher?: string) => {
+      const commands = hookCommands(settings.stdout, event, matcher);
+      expect(commands.length, `hooks for ${event}`).toBeGreaterThan(0);
+      for (const command of commands) expect((await cli.exec(a, command, JSON.stringify({ hook_event_name: event }))).code).toBe(0);
+    };
+
+    await fire("UserPromptSubmit");
+    expect(await status(a)).toBe("working");
+    const waiting = cli.start(["wait", a, "--for", "waiting"]);
+    await fire("PreToolUse", "Bash");
+    await fire("Notification", "permission_prompt");
+    const listed = (await cli.bottle(a))!;
+    expect(listed.status.state).toBe("waiting");
+    expect(Date.now() - Date.parse(listed.status.since!)).toBeLessThan(60_000);
+    expect(await waiting.result).toMatchObject({ code: 0, stdout: "waiting\n" });
+
+    await fire("PostToolUse", "Bash");
+    expect(await status(a)).toBe("working");
+    const done = cli.start(["wait", a, "--for", "done", "--json"]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(done.child.exitCode).toBeNull();
+    await fire("Stop");
+    const ended = await done.result;
+    expect(ended.code).toBe(0);
+    expect(JSON.parse(ended.stdout)).toMatchObject({ name: a, status: { state: "done" }, reached: true });
+
+    // The other bottle saw none of it: its own empty status directory, and no status of its own.
+    expect(await status(b)).toBe("running");
+    expect((await cli.exec(b, "ls -A /claude-bottle/status")).stdout).toBe("");
+    expect((await cli.exec(a, "ls -A /claude-bottle/status")).stdout).toBe("state\n");
+    const timedOut = await cli.run(["wait", b, "--timeout", "1"]);
+    expect(timedOut).toMatchObject({ code: 124, stdout: "running\n" });
+
+    // A status file that is not one (a FIFO, a link, garbage) is not read: ls neither hangs nor believes it.
+    for (const hostile of ["rm -f /claude-bottle/status/state && mkfifo /claude-bottle/status/state", "rm -f /claude-bottle/status/state && ln -s /etc/passwd /claude-bottle/status/state", "echo root:x:0:0 > /claude-bottle/status/state"]) {
+      expect((await cli.exec(a, hostile)).code).toBe(0);
+      expect(await status(a)).toBe("running");
+    }
+
+    // Stopped: exited, and wait returns at once (done), but never for waiting.
+    expect((await cli.run(["stop", b])).code).toBe(0);
+    expect(await status(b)).toBe("exited");
+    expect(await cli.run(["wait", b])).toMatchObject({ code: 0, stdout: "exited\n" });
+    expect(await cli.run(["wait", b, "--for", "waiting"])).toMatchObject({ code: 1, stdout: "exited\n" });
+    for (const name of [a, b]) expect((await cli.run(["rm", "--force", name])).code).toBe(0);
+    expect(existsSync(join(project.dataHome, "claude-bottle", "bottles", "docker", a))).toBe(false);
+  });
+
+  it("ls in a terminal shows two running bottles with their status and branch", async () => {
+    const [a, b] = await Promise.all([cli.detach(["--worktree", "gitbb", "--", "exec sleep 600"]), cli.detach(["gitbb", "--", "exec sleep 600"])]);
+    const settings = await cli.exec(a, "cat /claude-bottle/hooks/claude-code-settings.json");
+    for (const command of hookCommands(settings.stdout, "Notification", "permission_prompt")) await cli.exec(a, command);
+    const script = join(project.dir, "..", "ls-in-terminal.sh");
+    writeFileSync(script, [`cd ${project.dir}`, "unset CI", ...Object.entries(cli.env).map(([k, v]) => `export ${k}=${v}`), `${process.execPath} ${CLI_BIN} ls`, "exec sleep 600"].join("\n"));
+    const terminal = new TmuxSession(`sh ${script}`, { columns: 250, rows: 20 });
+    try {
+      const screen = await terminal.waitForScreen("ls to print both bottles", (s) => s.includes(a) && s.includes(b));
+      expect(screen).toMatch(/NAME\s+AGENT\s+BACKEND\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+WORKSPACE/);
+      expect(screen).toMatch(new RegExp(`${a}\\s+gitbb\\s+docker\\s+running\\s+waiting \\((?:just now|\\d+ seconds? ago)\\)\\s+\\S.*\\s+${a}\\s+\\S*${a}`));
+      expect(screen).toMatch(new RegExp(`${b}\\s+gitbb\\s+docker\\s+running\\s+running \\(.*\\)\\s+.*\\s+-\\s+${project.dir}`));
+    } finally {
+      terminal.kill();
+      for (const name of [a, b]) await cli.run(["rm", "--force", name]);
+    }
+  });
+});
