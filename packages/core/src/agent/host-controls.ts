@@ -152,7 +152,10 @@ async function ensureDirectory(dir: string): Promise<void> {
   const info = await lstat(dir).catch(() => undefined);
   if (info?.isDirectory()) return;
   if (info) throw unsafe(dir, "directory");
-  await mkdir(dir, { mode: 0o755 });
+  await mkdir(dir, { mode: 0o755 }).catch(async (error: NodeJS.ErrnoException) => {
+    // Another bottle starting on the same workspace made it first: fine, if it is a directory.
+    if (error.code !== "EEXIST" || !(await lstat(dir)).isDirectory()) throw error.code === "EEXIST" ? unsafe(dir, "directory") : error;
+  });
 }
 
 /** `gitdir: PATH` of a `.git` file, made absolute. */
