@@ -11,8 +11,9 @@ export interface Outcome {
 const PROGRAM_HELP_FOOTER = `
 Exit codes:
   the agent's own   start, attach and exec pass the bottle's exit code through
-  1                 doctor found a missing prerequisite
+  1                 doctor found a missing prerequisite; wait --for waiting saw the bottle end first
   2                 usage error (unknown command or option, missing argument)
+  124               wait --timeout passed first
   125               claude-bottle failed (agent file, backend, Docker, build...),
                     or project configuration awaits approval (see: claude-bottle trust)
   130               interrupted (Ctrl-C or SIGTERM)
@@ -22,6 +23,7 @@ Environment:
   XDG_CONFIG_HOME         user agents live in $XDG_CONFIG_HOME/claude-bottle/agents
   XDG_CACHE_HOME          the cache lives in $XDG_CACHE_HOME/claude-bottle
   XDG_STATE_HOME          approvals live in $XDG_STATE_HOME/claude-bottle (default ~/.local/state)
+  XDG_DATA_HOME           worktrees and bottle status live in $XDG_DATA_HOME/claude-bottle (default ~/.local/share)
   CI                      when set, progress is plain lines instead of a spinner
 `;
 

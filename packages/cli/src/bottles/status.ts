@@ -72,7 +72,7 @@ export async function readReportedStatus(statusDir: string): Promise<BottleStatu
   }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) return undefined;
+    if (!info.isFile() || info.size > MAX_STATE_BYTES) return undefined;
     const buffer = Buffer.alloc(MAX_STATE_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, MAX_STATE_BYTES, 0);
     const word = buffer.subarray(0, bytesRead).toString("utf8").trim();
