@@ -101,6 +101,14 @@ describe("worktrees and wait through a backend that runs nothing", () => {
     expect(git("worktree", "list")).not.toContain("try-1");
   });
 
+  it("keeps a detached worktree bottle under the name its backend gave it, so ls shows its branch", async () => {
+    const started = await run(["start", "-d", "--worktree", "try-2", "bb"]);
+    expect(started).toMatchObject({ code: 0, stdout: "claude-bottle-bb-fake01\n" });
+    const [listed] = JSON.parse((await run(["ls", "--json"])).stdout) as { name: string; worktree?: { branch: string; path: string } }[];
+    expect(listed).toMatchObject({ name: "claude-bottle-bb-fake01", worktree: { branch: "try-2" } });
+    expect(execFileSync("git", ["-C", listed!.worktree!.path, "rev-parse", "--abbrev-ref", "HEAD"], { encoding: "utf8" })).toBe("try-2\n");
+  });
+
   it("wait: the state reached on stdout, 124 on a timeout, 125 for an unknown bottle", async () => {
     expect(await run(["wait", "claude-bottle-bb-fake01", "--for", "done", "--timeout", "0.3"])).toMatchObject({ code: 124, stdout: "running\n" });
     const unknown = await run(["wait", "nope"]);

@@ -26,18 +26,23 @@ function killOrphans(marker: string): void {
   }
 }
 
-describeParallelAgents({
-  backend: "smolmachines",
-  filesReadOnly: false,
-  attachedListed: false,
-  killOrphans,
-  require: () => {
-    if (process.getuid?.() !== 0) throw new Error("The smolvm double runs bottles in mount namespaces: these tests need root.");
-  },
-  // The double's state lives beside the project, and goes with it.
-  env: (project) => ({
-    CLAUDE_BOTTLE_SMOLVM: SMOLVM_DOUBLE,
-    CLAUDE_BOTTLE_REGISTRY_IMAGE: buildTestRegistryImage(),
-    SMOLVM_DOUBLE_STATE: join(dirname(project.dir), "smolvm-double-state"),
-  }),
-});
+// Both releases the double imitates (see the smolmachines package's vitest.config.ts).
+for (const version of ["1.9.2", "1.23.7"]) {
+  describeParallelAgents({
+    backend: "smolmachines",
+    title: `smolvm ${version}`,
+    filesReadOnly: false,
+    attachedListed: false,
+    killOrphans,
+    require: () => {
+      if (process.getuid?.() !== 0) throw new Error("The smolvm double runs bottles in mount namespaces: these tests need root.");
+    },
+    // The double's state lives beside the project, and goes with it.
+    env: (project) => ({
+      CLAUDE_BOTTLE_SMOLVM: SMOLVM_DOUBLE,
+      CLAUDE_BOTTLE_REGISTRY_IMAGE: buildTestRegistryImage(),
+      SMOLVM_DOUBLE_STATE: join(dirname(project.dir), "smolvm-double-state"),
+      SMOLVM_DOUBLE_VERSION: version,
+    }),
+  });
+}

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { bottleName, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
 import { hostGitIdentity, identityEnv } from "./identity.js";
-import { bottleDir, createBottleDir, removeBottleDir, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
+import { bottleDir, bottlePaths, createBottleDir, readRecord, removeBottleDir, writeRecord, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
 import { CLAUDE_SETTINGS_FILE, HOOKS_TARGET, STATUS_TARGET, claudeCodeHookSettings } from "./status.js";
 import { createWorktree, findRepository, mergeCommand, removeWorktree, uncommittedChanges, worktreeMounts } from "./worktree.js";
 
@@ -19,8 +19,12 @@ export interface BottleSetup {
   name: string;
   agent: ResolvedAgent;
   worktree?: WorktreeRecord;
-  /** Called when `start` returns, however: tidies what an attached (or never started) bottle leaves. */
-  finish(outcome: { detached: boolean }): Promise<void>;
+  /**
+   * Called when `start` returns, however: tidies what an attached (or never
+   * started) bottle leaves; keeps a detached one's directory under the name
+   * the backend gave it (one that ignores `LaunchOptions.name` picks its own).
+   */
+  finish(outcome: { detached: boolean; name?: string }): Promise<void>;
 }
 
 /**
@@ -76,8 +80,11 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
       name,
       agent: bottled,
       ...(worktree ? { worktree } : {}),
-      async finish({ detached }) {
-        if (detached) return;
+      async finish({ detached, name: given }) {
+        if (detached) {
+          if (dir && given && given !== name) await renameBottleDir(dir, bottleDir(ctx.env, backendName, given), given).catch(() => {});
+          return;
+        }
         if (dir) await removeBottleDir(dir).catch(() => {});
         if (worktree) await settleWorktree(worktree, name, ctx);
       },
@@ -86,6 +93,15 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
     if (worktree) await settleWorktree(worktree, name, ctx).catch(() => {});
     throw error;
   }
+}
+
+/** Moves a bottle's directory to the name it ended up with; its mounts follow the directory. */
+async function renameBottleDir(from: string, to: string | undefined, name: string): Promise<void> {
+  if (!to) return;
+  await removeBottleDir(to);
+  await rename(from, to);
+  const record = await readRecord(to);
+  if (record) await writeRecord(bottlePaths(to), { ...record, name });
 }
 
 /**

@@ -85,7 +85,7 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
     const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(bottle.agent, context));
     launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio(), name: bottle.name }, context);
   } finally {
-    await bottle.finish({ detached: launched?.detached === true });
+    await bottle.finish({ detached: launched?.detached === true, ...(launched ? { name: launched.name } : {}) });
   }
   if (launched.detached) {
     process.stdout.write(`${launched.name}\n`);
