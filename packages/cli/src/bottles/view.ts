@@ -5,7 +5,9 @@ import { bottleStatus, readReportedStatus, type BottleStatus } from "./status.js
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** A bottle as `ls --json` prints it: what the backend says, its status, and its worktree if it has one. */
-export interface BottleView extends BottleInfo {
+export interface BottleView extends Omit<BottleInfo, "state"> {
+  /** The backend's state; `removed` for a worktree bottle the backend no longer has, whose work `rm` is still to settle. */
+  state: BottleInfo["state"] | "removed";
   status: BottleStatus;
   worktree?: { path: string; branch: string; repository: string };
 }
@@ -25,6 +27,33 @@ export async function viewOf(env: Env, backend: string, info: BottleInfo): Promi
     status: bottleStatus(info, reported),
     ...(worktree ? { worktree: { path: worktree.path, branch: worktree.branch, repository: worktree.repository } } : {}),
   };
+}
+
+/**
+ * Worktree bottles the backend no longer lists (an attached one whose CLI was
+ * killed, then ended): their work is still in the worktree and on the branch,
+ * so `ls` keeps showing them until `rm` settles it.
+ */
+export async function vanishedWorktreeBottles(env: Env, backend: string, listed: readonly BottleInfo[]): Promise<BottleView[]> {
+  const present = new Set(listed.map((b) => b.name));
+  const views: BottleView[] = [];
+  for (const name of await recordedNames(env, backend)) {
+    if (present.has(name)) continue;
+    const record = (await recordOf(env, backend, name))?.record;
+    const worktree = record?.worktree;
+    if (!record || !worktree || processAlive(record.pid)) continue;
+    views.push({
+      name,
+      agent: record.agent,
+      backend,
+      state: "removed",
+      workspace: worktree.path,
+      created: record.createdAt,
+      status: { state: "exited" },
+      worktree: { path: worktree.path, branch: worktree.branch, repository: worktree.repository },
+    });
+  }
+  return views;
 }
 
 /**

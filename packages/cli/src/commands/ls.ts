@@ -1,5 +1,5 @@
 import { requireCapability } from "@claude-bottle/core";
-import { forgetVanished, viewOf, type BottleView } from "../bottles/view.js";
+import { forgetVanished, vanishedWorktreeBottles, viewOf, type BottleView } from "../bottles/view.js";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { formatAge } from "../render/format.js";
@@ -13,7 +13,10 @@ export async function ls(environment: CommandEnvironment, options: { json: boole
     const { env } = session.context;
     const bottles = await requireCapability(backend, "list")(session.context);
     await forgetVanished(env, backend.name, bottles);
-    const views = await Promise.all(bottles.map((bottle) => viewOf(env, backend.name, bottle)));
+    const views = [
+      ...(await Promise.all(bottles.map((bottle) => viewOf(env, backend.name, bottle)))),
+      ...(await vanishedWorktreeBottles(env, backend.name, bottles)),
+    ];
     process.stdout.write(options.json ? `${JSON.stringify(views, null, 2)}\n` : asTable(views));
     return ExitCodes.OK;
   });
