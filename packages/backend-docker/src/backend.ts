@@ -44,6 +44,9 @@ import { registerWait, type WaitCondition } from "./container/wait.js";
 import type { EngineApi } from "./engine/api.js";
 import { engineMessage, statusCodeOf } from "./errors.js";
 import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
+import { copyDenials } from "./egress/denials.js";
+import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
+import { reapEgress, removeEgress, startEgress, stopEgress, type Egress, type EgressSettings } from "./egress/sidecar.js";
 
 export interface DockerBackendOptions {
   /** An engine to use instead of finding one (embedding, tests). */
@@ -57,6 +60,12 @@ export interface DockerBackendOptions {
   user?: HostUser | null;
   /** The random part of bottle names; replaceable to make names predictable. */
   randomHex?: () => string;
+  /**
+   * The egress proxy's settings beyond the policy: its image (default
+   * CLAUDE_BOTTLE_PROXY_IMAGE, else the pinned official Node image), names it
+   * resolves from a hosts list, its DNS servers, networks it joins.
+   */
+  egress?: Partial<EgressSettings>;
 }
 
 /** What prepare hands to launch. */
@@ -116,74 +125,90 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       // The home volume does not depend on the image: look it up while the image is checked or built.
       const homeVolume = ensureHomeVolume(api, agent.slug, user);
       homeVolume.catch(() => {}); // awaited below; a build failure must not leave it unobserved
-      const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
-      throwIfAborted(ctx.signal);
-
       const name = bottleName(agent.slug, randomHex());
-      const controls = await prepareHostControls(agent.workspace);
-      const createOptions = containerCreateOptions({
-        controls,
-        agent,
-        name,
-        image: image.id,
-        imageConfig: image.config,
-        extraArgs: opts.extraArgs,
-        env: ctx.env,
-        user,
-        tty: opts.stdio.stdin.isTTY === true,
-        openStdin: true,
-        // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
-        stdinOnce: !opts.detach,
-        autoRemove: !opts.detach,
-      });
-
-      let container: string | undefined;
-      let handedOver = false;
+      // The bottle's way out is made while the image is checked or built (its proxy pulled first if the engine lacks it).
+      const egress = agent.network ? startBottleEgress(docker, name, agent, ctx) : undefined;
+      egress?.catch(() => {}); // awaited below; a build failure must not leave it unobserved
+      let detachedBottle = false;
       try {
-        container = await phase(ctx, "create", `Creating ${name}`, async () => {
-          const home = await homeVolume;
-          const created = await createContainer(api, createOptions);
-          container = created;
-          if (home !== "ready") {
-            // Rare (a new or foreign volume), so dockerode is loaded for it rather than on every start.
-            await prepareHomeDirectory(docker.docker.getContainer(created), user).catch(async (error: unknown) => {
-              // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
-              if (home === "created") {
-                await removeContainer(api, created, { force: true }).catch(() => {});
-                await api.json("DELETE", `/volumes/${homeVolumeName(agent.slug)}`).catch(() => {});
-              }
-              throw error;
-            });
+        const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
+        throwIfAborted(ctx.signal);
+        const controls = await prepareHostControls(agent.workspace);
+        const egressReady = await egress;
+        const createOptions = containerCreateOptions({
+          controls,
+          ...(egressReady && { egress: egressReady }),
+          agent,
+          name,
+          image: image.id,
+          imageConfig: image.config,
+          extraArgs: opts.extraArgs,
+          env: ctx.env,
+          user,
+          tty: opts.stdio.stdin.isTTY === true,
+          openStdin: true,
+          // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
+          stdinOnce: !opts.detach,
+          autoRemove: !opts.detach,
+        });
+
+        let container: string | undefined;
+        let handedOver = false;
+        try {
+          container = await phase(ctx, "create", `Creating ${name}`, async () => {
+            const home = await homeVolume;
+            const created = await createContainer(api, createOptions);
+            container = created;
+            if (home !== "ready") {
+              // Rare (a new or foreign volume), so dockerode is loaded for it rather than on every start.
+              await prepareHomeDirectory(docker.docker.getContainer(created), user).catch(async (error: unknown) => {
+                // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
+                if (home === "created") {
+                  await removeContainer(api, created, { force: true }).catch(() => {});
+                  await api.json("DELETE", `/volumes/${homeVolumeName(agent.slug)}`).catch(() => {});
+                }
+                throw error;
+              });
+            }
+            throwIfAborted(ctx.signal);
+            return created;
+          });
+          if (opts.detach) {
+            await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
+            handedOver = true;
+            detachedBottle = true;
+            return { detached: true, name };
           }
-          throwIfAborted(ctx.signal);
-          return created;
-        });
-        if (opts.detach) {
-          await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
+          const exitCode = await runAttached(api, container, opts.stdio, ctx, {
+            config: createOptions,
+            waitFor: "removed",
+            ownsBottle: true,
+            title: `Attaching to ${name}`,
+          });
           handedOver = true;
-          return { detached: true, name };
+          return { detached: false, name, exitCode };
+        } finally {
+          // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
+          if (container && !handedOver) await removeContainer(api, container, { force: true }).catch(() => {});
         }
-        const exitCode = await runAttached(api, container, opts.stdio, ctx, {
-          config: createOptions,
-          waitFor: "removed",
-          ownsBottle: true,
-          title: `Attaching to ${name}`,
-        });
-        handedOver = true;
-        return { detached: false, name, exitCode };
       } finally {
-        // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
-        if (container && !handedOver) await removeContainer(api, container, { force: true }).catch(() => {});
+        // An attached bottle is gone by now (removed as it exited), or never started: its proxy and network go too.
+        // A detached one keeps them until stop and rm.
+        if (egress && !detachedBottle) await egress.then(() => removeEgress(api, name, ctx.cacheDir), () => {});
       }
     },
 
     async list(ctx) {
-      return listBottles((await engine(ctx)).api);
+      const { api } = await engine(ctx);
+      // What a killed CLI left (a proxy, a network) goes with the next look.
+      const [bottles] = await Promise.all([listBottles(api), reapEgress(api).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
+      return bottles;
     },
 
     async stop(name, ctx) {
       const { api } = await engine(ctx);
       await stopContainer(api, await findBottle(api, name), STOP_GRACE_SECONDS);
+      await stopEgress(api, name);
     },
 
     async remove(name, opts, ctx) {
@@ -197,11 +222,14 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
         }
         if (statusCodeOf(error) !== 404) throw error;
       });
+      await removeEgress(api, name, ctx.cacheDir);
     },
 
     async logs(name, opts, ctx) {
       const { api, docker } = await engine(ctx);
-      await copyLogs(docker.getContainer(await findBottle(api, name)), opts, ctx.signal);
+      const container = await findBottle(api, name);
+      if (opts.egress) return copyDenials(api, name, opts, ctx.signal);
+      await copyLogs(docker.getContainer(container), opts, ctx.signal);
     },
 
     async attach(name, stdio, ctx) {
@@ -231,6 +259,14 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       });
     },
   };
+
+  /** The bottle's network and proxy, for its policy; an agent built by hand without one gets everything but private addresses. */
+  function startBottleEgress(docker: DockerConnection, name: string, agent: ResolvedAgent, ctx: BackendContext): Promise<Egress> {
+    const settings: EgressSettings = { image: proxyImageRef(ctx.env), ...options.egress };
+    const policy = agent.egress ?? { mode: "all" as const, deny: [], allowPrivate: [] };
+    return ensureProxyImage(docker, settings.image, ctx).then(() => startEgress(docker.api, name, policy, settings, ctx));
+  }
+
   return backend;
 };
 

@@ -51,15 +51,20 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .argument("<agent>", "the agent's name (see: claude-bottle agents)")
     .argument("[args...]", "appended to the agent's command; put them after --")
     .option("-d, --detach", "leave the bottle running in the background and print its name")
+    .option("--allow-host <host>", "let the bottle reach this host too, on this run (repeatable; *.domain and :port work)", collect, [])
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
         "table",
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[] }, command: Command) => {
       const { start } = await import("./commands/start.js");
-      outcome.exitCode = await start(environment(command), agent, args, { detach: options.detach === true, timing: options.timing });
+      outcome.exitCode = await start(environment(command), agent, args, {
+        detach: options.detach === true,
+        timing: options.timing,
+        allowHosts: options.allowHost,
+      });
     });
 
   program
@@ -180,6 +185,11 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     command.configureOutput({ outputError: (message, write) => write(usageError(message, command)) });
   }
   return program;
+}
+
+/** Commander's accumulator for a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** Commander's "error: ..." in our one-line format, with where to find the usage. */

@@ -71,6 +71,12 @@ export interface DoctorCheck {
 
 export interface LogsOptions {
   follow: boolean;
+  /**
+   * The connections the bottle's egress policy refused, one JSON object a
+   * line (`{ time, host, port, reason, detail }`), instead of its output. A
+   * backend that enforces no policy throws UNSUPPORTED.
+   */
+  egress?: boolean;
   stdio: Pick<Stdio, "stdout" | "stderr">;
 }
 

@@ -7,6 +7,7 @@ export { agentJsonSchema, agentSchema, parseMemory, SLUG_PATTERN, type AgentFile
 export { assertHardLimits, credentialPaths, engineSocketPaths, type HostFacts } from "./agent/hard-limits.js";
 export { prepareHostControls, readOnlyOverlays, type HostControl, type ReadOnlyOverlay } from "./agent/host-controls.js";
 export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
+export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, networkPolicyOf, widenNetworkPolicy, type NetworkPolicy } from "./agent/network.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
 export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";

@@ -1,4 +1,14 @@
-import { BottleError, ErrorCodes, approvalsNeeded, phase, planOf, resolveAgent } from "@claude-bottle/core";
+import {
+  BottleError,
+  ErrorCodes,
+  HOST_ENTRY_PATTERN,
+  approvalsNeeded,
+  phase,
+  planOf,
+  resolveAgent,
+  widenNetworkPolicy,
+  type ResolvedAgent,
+} from "@claude-bottle/core";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
@@ -9,6 +19,8 @@ import { requireApproval } from "../trust/approve.js";
 
 export interface StartOptions {
   detach: boolean;
+  /** Hosts the bottle may reach on this run, beyond its agent's policy. */
+  allowHosts: readonly string[];
   timing?: TimingFormat;
 }
 
@@ -39,7 +51,7 @@ export async function start(
     },
     async (session) => {
       try {
-        return await startIn(session, slug, extraArgs, options.detach);
+        return await startIn(session, slug, extraArgs, options);
       } finally {
         if (options.timing && session.timing) {
           session.renderer.stop();
@@ -50,12 +62,16 @@ export async function start(
   );
 }
 
-async function startIn(session: Session, slug: string, extraArgs: readonly string[], detach: boolean): Promise<number> {
+async function startIn(session: Session, slug: string, extraArgs: readonly string[], options: StartOptions): Promise<number> {
   const { context } = session;
+  const { detach } = options;
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
-  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
-    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+  const agent = withAllowedHosts(
+    await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+      resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+    ),
+    options.allowHosts,
   );
   const plan = planOf(agent, located);
   const requests = await approvalsNeeded(agent, plan, located);
@@ -82,4 +98,18 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
     return ExitCodes.OK;
   }
   return launched.exitCode;
+}
+
+/** `--allow-host` widens the agent's policy for this run; the plan shows the result. */
+function withAllowedHosts(agent: ResolvedAgent, hosts: readonly string[]): ResolvedAgent {
+  if (!hosts.length) return agent;
+  const entry = new RegExp(HOST_ENTRY_PATTERN);
+  const bad = hosts.find((host) => !entry.test(host));
+  if (bad !== undefined) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `--allow-host ${bad}: not a host name, *.domain or IP literal (with an optional :port).`, {
+      hint: "For example: --allow-host api.example.com --allow-host '*.example.org:443'",
+    });
+  }
+  const egress = widenNetworkPolicy(agent.network ? agent.egress : undefined, hosts)!;
+  return { ...agent, network: true, egress };
 }

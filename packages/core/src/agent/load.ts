@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Logger } from "../context.js";
 import { BottleError, ErrorCodes } from "../errors.js";
 import { assertHardLimits } from "./hard-limits.js";
+import { networkPolicyOf } from "./network.js";
 import { effectiveResources } from "./resources.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
 import { agentSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
@@ -221,6 +222,7 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
   const home = options.home ?? homedir();
   const hostPath = (path: string) =>
     resolve(options.cwd, path === "~" ? home : path.startsWith("~/") ? join(home, path.slice(2)) : path);
+  const egress = networkPolicyOf(recipe.network);
   const agent: ResolvedAgent = {
     slug: candidate.slug,
     origin: candidate.origin,
@@ -237,7 +239,8 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
     // Read-only unless the file says otherwise: an extra mount is for reading config, rarely for writing back.
     mounts: (recipe.mounts ?? []).map((m) => ({ source: hostPath(m.source), target: m.target, readOnly: m.readOnly ?? true })),
     env: (recipe.env ?? []).map(parseEnvEntry),
-    network: recipe.network ?? true,
+    network: egress !== undefined,
+    ...(egress && { egress }),
     resources: effectiveResources({
       ...(recipe.resources?.cpus !== undefined && { cpus: recipe.resources.cpus }),
       ...(recipe.resources?.memory !== undefined && { memory: parseMemory(recipe.resources.memory) }),

@@ -1,3 +1,5 @@
+import type { NetworkPolicy } from "./network.js";
+
 /** Where an agent recipe came from; the order is also the precedence (first wins). */
 export type AgentOrigin = "project" | "user" | "builtin";
 
@@ -56,6 +58,13 @@ export interface ResolvedAgent {
   workspace: string;
   mounts: readonly Mount[];
   env: readonly EnvEntry[];
+  /** False: no network at all. True: the bottle reaches what `egress` allows. */
   network: boolean;
+  /**
+   * Where a bottle with network may connect. A backend enforces it outside the
+   * bottle; absent on an agent built by hand, which is read as `{ mode: "all" }`
+   * (still never private addresses).
+   */
+  egress?: NetworkPolicy;
   resources: Resources;
 }

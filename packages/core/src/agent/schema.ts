@@ -9,6 +9,8 @@
  * CLI's start together, for a format of a dozen fields.
  */
 
+import { CIDR_PATTERN, HOST_ENTRY_PATTERN } from "./network.js";
+
 export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /** The subset of JSON Schema the agent format uses, plus `x-expected`: how an error phrases what was wanted. */
@@ -85,7 +87,35 @@ export const agentSchema = {
         "x-expected": "must be NAME (passed through from the host) or NAME=value",
       },
     },
-    network: { type: "boolean", description: "false: no network at all. Default true." },
+    network: {
+      description:
+        "false: no network. true (default): the internet, never private addresses or cloud metadata. { allow: [...] }: only those hosts; deny: [...] wins over both.",
+      anyOf: [
+        { type: "boolean" },
+        {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            allow: {
+              type: "array",
+              items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
+              description: "Only these hosts: example.com, *.example.com (subdomains), with an optional :port.",
+            },
+            deny: {
+              type: "array",
+              items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
+              description: "Refused even when allowed.",
+            },
+            allowPrivate: {
+              type: "array",
+              items: { type: "string", pattern: CIDR_PATTERN, "x-expected": "must be a CIDR such as 192.168.1.0/24" },
+              description: "Private ranges the bottle may reach after all; only in your own (user-level) agent files.",
+            },
+          },
+        },
+      ],
+      "x-expected": "must be true, false, or { allow: [hosts], deny: [hosts] }",
+    },
     resources: {
       type: "object",
       additionalProperties: false,
@@ -120,7 +150,7 @@ export interface AgentFile {
   workspace?: string;
   mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
   env?: string[];
-  network?: boolean;
+  network?: boolean | { allow?: string[]; deny?: string[]; allowPrivate?: string[] };
   resources?: { cpus?: number; memory?: number | string; pids?: number };
 }
 
