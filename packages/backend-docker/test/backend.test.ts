@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { ErrorCodes, Labels, type Backend, type ResolvedAgent, type Stdio } from "@claude-bottle/core";
 import { captureStdio } from "@claude-bottle/core/testing";
-import { busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
+import { buildTestNodeImage, busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, homeVolumeName, imageId, type DockerBackendOptions } from "../src/index.js";
@@ -257,18 +257,23 @@ describe("the bottle", () => {
     detachedNames.delete(launched.name);
   });
 
-  it("runs with a network when the agent asks for one", async () => {
+  it("runs with a network of its own, behind its egress proxy, when the agent asks for one", async () => {
     const ctx = createTestContext();
-    const target = backend();
+    // The proxy's image is the offline stand-in; its DNS stays on loopback (see egress.test.ts for real traffic).
+    const target = backend({ egress: { image: buildTestNodeImage(), dns: ["127.0.0.1"] } });
     const launched = await target.launch(
       await target.prepare(agent({ network: true, command: ["sleep", "300"] }), ctx),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
       ctx,
     );
     detachedNames.add(launched.name);
-    expect((await docker.getContainer(launched.name).inspect()).HostConfig.NetworkMode).not.toBe("none");
+    const info = await docker.getContainer(launched.name).inspect();
+    expect(info.HostConfig.NetworkMode).toBe(`${launched.name}-net`);
+    expect(info.Config.Env).toContain("NODE_USE_ENV_PROXY=1");
+    expect(info.Config.Env.find((e) => e.startsWith("HTTPS_PROXY="))).toMatch(/^HTTPS_PROXY=http:\/\/[0-9.]+:3128$/);
     await target.remove!(launched.name, { force: true }, ctx);
     detachedNames.delete(launched.name);
+    await expect(docker.getContainer(`${launched.name}-egress`).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it("stops and removes an attached bottle when interrupted, and throws ABORTED", async () => {

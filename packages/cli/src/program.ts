@@ -146,9 +146,15 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .description("print a bottle's output")
     .argument("<bottle>", "the bottle's name")
     .option("-f, --follow", "keep printing new output until the bottle stops")
-    .action(async (bottle: string, options: { follow?: boolean }, command: Command) => {
+    .option("--egress", "print the connections its network policy refused (time, host:port, reason), not its output")
+    .option("--json", "with --egress: one JSON object a line { time, host, port, reason, detail }")
+    .action(async (bottle: string, options: { follow?: boolean; egress?: boolean; json?: boolean }, command: Command) => {
       const { logs } = await import("./commands/logs.js");
-      outcome.exitCode = await logs(environment(command), bottle, { follow: options.follow === true });
+      outcome.exitCode = await logs(environment(command), bottle, {
+        follow: options.follow === true,
+        egress: options.egress === true,
+        json: options.json === true,
+      });
     });
 
   program

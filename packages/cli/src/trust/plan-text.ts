@@ -42,6 +42,9 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
     row("network", networkLine(plan.network));
     if (plan.network !== "off" && plan.network.deny.length) more(`never: ${plan.network.deny.join(", ")}`);
     if (plan.network !== "off" && plan.network.allowPrivate.length) more(`PRIVATE RANGES OPENED: ${plan.network.allowPrivate.join(", ")}`);
+    for (const [index, credential] of plan.credentials.entries()) {
+      (index ? more : (v: string) => row("secrets", v))(`${credential.env}: a placeholder in the bottle; the value only in requests to ${credential.hosts.join(", ")}`);
+    }
     const { resources } = plan;
     row("limits", `memory ${formatBytes(resources.memoryBytes)}, ${resources.pids} processes, ${resources.cpus === null ? "CPUs unlimited" : `${resources.cpus} CPUs`}`);
     row("backend", plan.backend.source === "built-in" ? `${plan.backend.name} (built-in)` : backendLine(plan.backend));

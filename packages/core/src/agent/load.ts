@@ -208,6 +208,16 @@ export function validateRecipe(data: unknown, file: string): AgentFile {
   if (!recipe.build && !recipe.image) {
     throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: needs "build" (a Dockerfile) or "image" (a ready image).`);
   }
+  for (const [index, credential] of (recipe.credentials ?? []).entries()) {
+    if (recipe.network === false) {
+      throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: field "credentials.${index}": a credential needs network; this agent has none.`);
+    }
+    if ((recipe.env ?? []).some((entry) => entry.split("=")[0] === credential.env)) {
+      throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: field "credentials.${index}": ${credential.env} is also in env, where the bottle would hold its value.`, {
+        hint: `Remove ${credential.env} from env: the credential binding gives the bottle a placeholder and the proxy the value.`,
+      });
+    }
+  }
   return recipe;
 }
 
@@ -241,6 +251,7 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
     env: (recipe.env ?? []).map(parseEnvEntry),
     network: egress !== undefined,
     ...(egress && { egress }),
+    ...(recipe.credentials?.length && { credentials: recipe.credentials.map((c) => ({ env: c.env, hosts: [...c.hosts] })) }),
     resources: effectiveResources({
       ...(recipe.resources?.cpus !== undefined && { cpus: recipe.resources.cpus }),
       ...(recipe.resources?.memory !== undefined && { memory: parseMemory(recipe.resources.memory) }),

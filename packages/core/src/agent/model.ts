@@ -35,6 +35,12 @@ export interface Resources {
   pids?: number;
 }
 
+/** One secret, by the name of the variable that holds it, and the hosts it belongs to. */
+export interface CredentialBinding {
+  env: string;
+  hosts: readonly string[];
+}
+
 /** The workspace is always mounted here, and is the working directory. */
 export const WORKSPACE_TARGET = "/workspace";
 
@@ -66,5 +72,12 @@ export interface ResolvedAgent {
    * (still never private addresses).
    */
   egress?: NetworkPolicy;
+  /**
+   * Secrets the agent uses without holding them (SECURITY.md point 4): the
+   * bottle's `env` holds a placeholder; the backend's proxy writes the real
+   * value, read from the host at launch, only into request headers sent over
+   * TLS to `hosts`. A backend that cannot do this refuses the agent.
+   */
+  credentials?: readonly CredentialBinding[];
   resources: Resources;
 }

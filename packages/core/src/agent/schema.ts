@@ -116,6 +116,24 @@ export const agentSchema = {
       ],
       "x-expected": "must be true, false, or { allow: [hosts], deny: [hosts] }",
     },
+    credentials: {
+      type: "array",
+      description:
+        "Secrets the agent uses without holding them: the bottle sees a placeholder in ENV, and the value from your environment (or claude-bottle login) is written only into request headers sent to these hosts.",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          env: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "must be a variable name" },
+          hosts: {
+            type: "array",
+            minItems: 1,
+            items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name or *.domain" },
+            "x-expected": "must be a non-empty list of host names",
+          },
+        },
+      },
+    },
     resources: {
       type: "object",
       additionalProperties: false,
@@ -151,6 +169,7 @@ export interface AgentFile {
   mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
   env?: string[];
   network?: boolean | { allow?: string[]; deny?: string[]; allowPrivate?: string[] };
+  credentials?: Array<{ env: string; hosts: string[] }>;
   resources?: { cpus?: number; memory?: number | string; pids?: number };
 }
 

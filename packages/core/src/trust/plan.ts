@@ -28,6 +28,8 @@ export interface BottlePlan {
   env: { passthrough: string[]; literal: Record<string, string> };
   /** "off", or where the bottle may connect. */
   network: "off" | NetworkPolicy;
+  /** Variables the bottle holds only a placeholder of, and the hosts whose requests get the value. */
+  credentials: { env: string; hosts: string[] }[];
   resources: { cpus: number | null; memoryBytes: number; pids: number };
   backend: {
     name: string;
@@ -63,6 +65,7 @@ export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePla
       literal: Object.fromEntries(agent.env.flatMap((e) => (e.passthrough ? [] : [[e.name, e.value]]))),
     },
     network: agent.network ? (agent.egress ?? { mode: "all", deny: [], allowPrivate: [] }) : "off",
+    credentials: (agent.credentials ?? []).map((c) => ({ env: c.env, hosts: [...c.hosts] })),
     resources: { cpus: resources.cpus ?? null, memoryBytes: resources.memory, pids: resources.pids },
     backend: {
       name: backend.name,
