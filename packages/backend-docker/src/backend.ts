@@ -46,7 +46,15 @@ import { engineMessage, statusCodeOf } from "./errors.js";
 import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
-import { reapEgress, removeEgress, startEgress, stopEgress, type Egress, type EgressSettings } from "./egress/sidecar.js";
+import {
+  reapEgress,
+  removeEgress,
+  removeEgressInBackground,
+  startEgress,
+  stopEgress,
+  type Egress,
+  type EgressSettings,
+} from "./egress/sidecar.js";
 
 export interface DockerBackendOptions {
   /** An engine to use instead of finding one (embedding, tests). */
@@ -130,6 +138,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       const egress = agent.network ? startBottleEgress(docker, name, agent, ctx) : undefined;
       egress?.catch(() => {}); // awaited below; a build failure must not leave it unobserved
       let detachedBottle = false;
+      let ranToEnd = false;
       try {
         const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
         throwIfAborted(ctx.signal);
@@ -186,6 +195,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
             title: `Attaching to ${name}`,
           });
           handedOver = true;
+          ranToEnd = true;
           return { detached: false, name, exitCode };
         } finally {
           // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
@@ -194,7 +204,13 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       } finally {
         // An attached bottle is gone by now (removed as it exited), or never started: its proxy and network go too.
         // A detached one keeps them until stop and rm.
-        if (egress && !detachedBottle) await egress.then(() => removeEgress(api, name, ctx.cacheDir), () => {});
+        // After a run that ended on its own, in the background: the user does not wait for it.
+        if (egress && !detachedBottle) {
+          await egress.then(
+            () => (ranToEnd ? removeEgressInBackground(api, name, ctx.cacheDir, ctx.env) : removeEgress(api, name, ctx.cacheDir)),
+            () => {},
+          );
+        }
       }
     },
 

@@ -1,6 +1,9 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { BottleError, Labels, phase, throwIfAborted, type BackendContext, type NetworkPolicy } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
@@ -166,6 +169,19 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
   await api.json("DELETE", `/containers/${names.proxy}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
   if (cacheDir) await rm(join(cacheDir, "docker", "egress", `${bottle}.policy.json`), { force: true });
+}
+
+/**
+ * Removes a finished attached bottle's proxy and network from a detached
+ * process, so the user does not wait for it. Falls back to removing here when
+ * the built entry is not there (running from sources).
+ */
+export async function removeEgressInBackground(api: EngineApi, bottle: string, cacheDir: string, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), "egress", "remove-detached.js");
+  if (!existsSync(script)) return removeEgress(api, bottle, cacheDir);
+  const child = spawn(process.execPath, [script, bottle, cacheDir], { detached: true, stdio: "ignore", env: env as NodeJS.ProcessEnv });
+  child.on("error", () => {});
+  child.unref();
 }
 
 /** Stops a detached bottle's proxy with it; `rm` removes both. */
