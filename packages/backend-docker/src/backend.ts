@@ -292,6 +292,11 @@ function hostUser(): HostUser | undefined {
 }
 
 function validatePaths(agent: ResolvedAgent, ctx: BackendContext): void {
+  if (agent.credentials?.length) {
+    throw new BottleError(ErrorCodes.UNSUPPORTED, `The docker backend cannot inject credentials yet (${agent.credentials.map((c) => c.env).join(", ")}).`, {
+      hint: "Pass the variable through env: instead (the bottle then holds its value), or use a backend that injects credentials.",
+    });
+  }
   // resolveAgent checks these too; an agent built by hand (library use) gets the same limits.
   assertHardLimits(agent, { home: homedir(), env: ctx.env, uid: process.getuid?.() });
   if (!isDirectory(agent.workspace)) {
