@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
+import { dirname, join } from "node:path";
 import {
   BACKEND_API_VERSION,
   BottleError,
@@ -28,7 +30,7 @@ import { findBottle, listBottles } from "./container/bottles.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
 import { diagnose } from "./container/doctor.js";
 import { execInBottle } from "./container/exec.js";
-import { ensureHomeVolume, homeVolumeName, prepareHomeDirectory } from "./container/home-volume.js";
+import { ensureHomeVolume, homeVolumeName, legacyHomeVolumeName, listHomeVolumes, prepareHomeDirectory } from "./container/home-volume.js";
 import { BACKEND_NAME } from "./container/labels.js";
 import {
   attachContainer,
@@ -81,7 +83,7 @@ export interface DockerPrepared extends Prepared {
   readonly image: ImagePlan;
 }
 
-const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor"];
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
 
 /** Seconds a stopping bottle gets to exit before it is killed. */
 const STOP_GRACE_SECONDS = 10;
@@ -131,7 +133,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       const docker = await engine(ctx);
       const { api } = docker;
       // The home volume does not depend on the image: look it up while the image is checked or built.
-      const homeVolume = ensureHomeVolume(api, agent.slug, user);
+      const homeVolume = ensureHomeVolume(api, agent.slug, agent.workspace, user);
+      void noticeLegacyHome(api, agent.slug, ctx);
       homeVolume.catch(() => {}); // awaited below; a build failure must not leave it unobserved
       const name = bottleName(agent.slug, randomHex());
       // The bottle's way out is made while the image is checked or built (its proxy pulled first if the engine lacks it).
@@ -174,7 +177,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
                 // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
                 if (home === "created") {
                   await removeContainer(api, created, { force: true }).catch(() => {});
-                  await api.json("DELETE", `/volumes/${homeVolumeName(agent.slug)}`).catch(() => {});
+                  await api.json("DELETE", `/volumes/${homeVolumeName(agent.slug, agent.workspace)}`).catch(() => {});
                 }
                 throw error;
               });
@@ -268,6 +271,26 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
       return execInBottle(docker.getContainer(container), opts.command, opts.stdio, Config.User || undefined);
     },
 
+    async homes(ctx) {
+      return listHomeVolumes((await engine(ctx)).api);
+    },
+
+    async removeHome(name, ctx) {
+      const { api } = await engine(ctx);
+      if (!(await listHomeVolumes(api)).some((home) => home.name === name)) {
+        throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `There is no home called ${name} on the docker backend.`, {
+          hint: "List the homes with `claude-bottle ls --homes`.",
+        });
+      }
+      await api.json("DELETE", `/volumes/${encodeURIComponent(name)}`).catch((error: unknown) => {
+        if (statusCodeOf(error) !== 409) throw error;
+        throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The home ${name} is in use by a bottle.`, {
+          hint: "Remove the bottles of that project and agent first (claude-bottle ls, claude-bottle rm).",
+          cause: error,
+        });
+      });
+    },
+
     async doctor(ctx) {
       return diagnose(given, {
         env: ctx.env,
@@ -285,6 +308,24 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
 
   return backend;
 };
+
+/**
+ * Homes used to be one per agent, shared by every project. Such a volume is
+ * no longer used and never deleted by us: the user hears once how to remove it.
+ */
+async function noticeLegacyHome(api: EngineApi, slug: string, ctx: BackendContext): Promise<void> {
+  const marker = join(ctx.cacheDir, "docker", "notices", `legacy-home-${slug}`);
+  if (existsSync(marker)) return;
+  try {
+    await api.json("GET", `/volumes/${legacyHomeVolumeName(slug)}`);
+  } catch {
+    return;
+  }
+  ctx.logger.info(
+    `homes are now one per project; the shared home volume ${legacyHomeVolumeName(slug)} is no longer used. Remove it when you no longer need what is in it: docker volume rm ${legacyHomeVolumeName(slug)}`,
+  );
+  await mkdir(dirname(marker), { recursive: true }).then(() => writeFile(marker, "")).catch(() => {});
+}
 
 function hostUser(): HostUser | undefined {
   if (typeof process.getuid !== "function" || typeof process.getgid !== "function") return undefined;

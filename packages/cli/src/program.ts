@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import type { CommandEnvironment, GlobalOptions } from "./context.js";
 import type { TimingFormat } from "./render/timing.js";
 import { cliVersion } from "./version.js";
@@ -117,7 +117,13 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .command("ls")
     .description("list the bottles of the selected backend")
     .option("--json", "print JSON")
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .option("--homes", "list the homes instead: one per agent and project, kept between bottles")
+    .action(async (options: { json?: boolean; homes?: boolean }, command: Command) => {
+      if (options.homes) {
+        const { listHomes } = await import("./commands/homes.js");
+        outcome.exitCode = await listHomes(environment(command), { json: options.json === true });
+        return;
+      }
       const { ls } = await import("./commands/ls.js");
       outcome.exitCode = await ls(environment(command), { json: options.json === true });
     });
@@ -133,12 +139,28 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
 
   program
     .command("rm")
-    .description("remove a stopped bottle")
-    .argument("<bottle>", "the bottle's name")
+    .description("remove a stopped bottle; or, with --home, this project's homes")
+    .usage("[options] <bottle>  |  rm --home [agent]")
+    .argument("[bottle]", "the bottle's name (with --home: an agent, to remove only its home)")
     .option("-f, --force", "stop it first if it is running")
-    .action(async (bottle: string, options: { force?: boolean }, command: Command) => {
+    .option("--home", "remove this project's homes (logins, settings and transcripts kept between its bottles)")
+    .action(async (bottle: string | undefined, options: { force?: boolean; home?: boolean }, command: Command) => {
+      if (options.home) {
+        const { removeProjectHomes } = await import("./commands/homes.js");
+        outcome.exitCode = await removeProjectHomes(environment(command), bottle);
+        return;
+      }
+      if (bottle === undefined) throw new CommanderError(2, "commander.missingArgument", "error: missing required argument 'bottle'");
       const { rm } = await import("./commands/rm.js");
       outcome.exitCode = await rm(environment(command), bottle, { force: options.force === true });
+    });
+
+  program
+    .command("prune")
+    .description("remove the homes of projects that no longer exist")
+    .action(async (_options: object, command: Command) => {
+      const { prune } = await import("./commands/homes.js");
+      outcome.exitCode = await prune(environment(command));
     });
 
   program

@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { containersLabelled, docker, requireDocker } from "./support/docker.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { containersLabelled, docker, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
@@ -36,6 +36,7 @@ describe("a bottle is a one-way door (docker)", () => {
   });
 
   afterEach(() => terminal?.kill());
+  afterAll(() => removeHomesOf(project.dir));
 
   it("inside the bottle, .claude-bottle, .git/hooks and .git/config are read-only, while git add and commit work", async () => {
     const attempt = (name: string, command: string) => `if (${command}) 2>/dev/null; then echo "${name}: written"; else echo "${name}: refused"; fi`;

@@ -43,7 +43,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
   const mounts: Dockerode.MountSettings[] = [
     { Type: "bind", Source: agent.workspace, Target: WORKSPACE_TARGET },
     // Created beforehand with its labels (ensureHomeVolume).
-    { Type: "volume", Source: homeVolumeName(agent.slug), Target: HOME_VOLUME_TARGET },
+    { Type: "volume", Source: homeVolumeName(agent.slug, agent.workspace), Target: HOME_VOLUME_TARGET },
     ...agent.mounts.map(
       (m): Dockerode.MountSettings => ({ Type: "bind", Source: m.source, Target: m.target, ReadOnly: m.readOnly }),
     ),
