@@ -21,7 +21,8 @@ Environment:
   CLAUDE_BOTTLE_BACKEND   the backend when --backend is not given (default: docker)
   XDG_CONFIG_HOME         user agents live in $XDG_CONFIG_HOME/claude-bottle/agents
   XDG_CACHE_HOME          the cache lives in $XDG_CACHE_HOME/claude-bottle
-  XDG_STATE_HOME          approvals live in $XDG_STATE_HOME/claude-bottle (default ~/.local/state)
+  XDG_STATE_HOME          approvals (and logins without a keychain) live in $XDG_STATE_HOME/claude-bottle
+  CLAUDE_BOTTLE_CREDENTIAL_STORE  file or keychain: where login keeps credentials (default: the keychain where there is one)
   CI                      when set, progress is plain lines instead of a spinner
 `;
 
@@ -65,6 +66,25 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
         timing: options.timing,
         allowHosts: options.allowHost,
       });
+    });
+
+  program
+    .command("login")
+    .description("keep an agent's credentials on this machine (keychain, else a 0600 file), for every project's bottles")
+    .argument("[agent]", "the agent (default: claude)", "claude")
+    .option("--api-key", "claude: store an Anthropic API key read from stdin, instead of Claude Code's own login flow")
+    .action(async (agent: string, options: { apiKey?: boolean }, command: Command) => {
+      const { login } = await import("./commands/login.js");
+      outcome.exitCode = await login(environment(command), agent, { apiKey: options.apiKey === true });
+    });
+
+  program
+    .command("logout")
+    .description("remove the credentials login stored (of one agent, or all)")
+    .argument("[agent]", "the agent whose credentials to remove (default: all)")
+    .action(async (agent: string | undefined, _options: object, command: Command) => {
+      const { logout } = await import("./commands/login.js");
+      outcome.exitCode = await logout(environment(command), agent);
     });
 
   program

@@ -15,6 +15,7 @@ import { ExitCodes } from "../exit-codes.js";
 import { formatTiming, type TimingFormat } from "../render/timing.js";
 import { importLocatedBackend, locateSelectedBackend, trustCommand } from "../select-backend.js";
 import { processStdio } from "../stdio.js";
+import { credentialNames, withStoredCredentials } from "../credentials/store.js";
 import { requireApproval } from "../trust/approve.js";
 
 export interface StartOptions {
@@ -85,14 +86,22 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
       stderr: process.stderr,
     });
   }
+  // Credentials the host has not set come from `claude-bottle login`; one that is found nowhere stops here, with how to log in.
+  const bottleContext = { ...context, env: await withStoredCredentials(context.env, [...agent.env.filter((e) => e.passthrough).map((e) => e.name), ...credentialNames(agent)]) };
+  const unset = credentialNames(agent).filter((name) => !bottleContext.env[name]);
+  if (unset.length) {
+    throw new BottleError(ErrorCodes.ENV_NOT_SET, `The agent "${slug}" needs ${unset.join(", ")}, which is neither set here nor stored.`, {
+      hint: `Log in once for every project: claude-bottle login ${slug} (or set ${unset[0]} in your environment).`,
+    });
+  }
   const { backend } = await importLocatedBackend(session, located);
   if (detach && !backend.capabilities.includes("detach")) {
     throw new BottleError(ErrorCodes.UNSUPPORTED, `The ${backend.name} backend cannot start a bottle detached.`, {
       hint: "Start it attached (without --detach), or choose another backend with --backend.",
     });
   }
-  const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(agent, context));
-  const launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio() }, context);
+  const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(agent, bottleContext));
+  const launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio() }, bottleContext);
   if (launched.detached) {
     process.stdout.write(`${launched.name}\n`);
     return ExitCodes.OK;
