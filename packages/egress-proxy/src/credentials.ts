@@ -160,7 +160,7 @@ class UpstreamAgent extends http.Agent {
     first: Socket,
     private readonly target: ConnectTarget,
     private readonly dial: () => Promise<Socket>,
-    private readonly ca: string[] | undefined,
+    private readonly context: tls.SecureContext | undefined,
   ) {
     super({ keepAlive: true, maxSockets: 1 });
     this.first = first;
@@ -176,7 +176,7 @@ class UpstreamAgent extends http.Agent {
           socket,
           ...(isIP(host) === 0 && { servername: host }),
           host,
-          ...(this.ca && { ca: this.ca }),
+          ...(this.context && { secureContext: this.context }),
           ALPNProtocols: ["http/1.1"],
           minVersion: "TLSv1.2",
         });
@@ -200,7 +200,8 @@ export function credentialHandler(
   const bindings = compileBindings(options.bindings);
   const contextFor = leafContexts(loadCa(options.ca));
   const extra = options.upstreamCa === undefined ? [] : [options.upstreamCa].flat();
-  const upstreamCa = extra.length > 0 ? [...tls.rootCertificates, ...extra] : undefined;
+  // Made once: a `ca` list on each connection would parse Node's ~140 roots every time.
+  const upstreamContext = extra.length > 0 ? tls.createSecureContext({ ca: [...tls.rootCertificates, ...extra], minVersion: "TLSv1.2" }) : undefined;
   const maxBuffered = options.maxBufferedBody ?? 8 * 1024 * 1024;
   const bound = new WeakMap<Duplex, Bound & { agent: UpstreamAgent }>();
 
@@ -383,7 +384,7 @@ export function credentialHandler(
         secureContext: contextFor(target.host),
         ALPNProtocols: ["http/1.1"],
       });
-      const agent = new UpstreamAgent(first, target, dial, upstreamCa);
+      const agent = new UpstreamAgent(first, target, dial, upstreamContext);
       const end = () => {
         agent.destroy();
         first.destroy();
