@@ -152,9 +152,14 @@ function scrubber(bindings: readonly CompiledBinding[]): Transform {
   });
 }
 
-/** An agent for one client connection: its sockets are TLS to the bound host over dial(); the first is the one dialled for CONNECT. */
+/**
+ * An agent for one client connection: its sockets are TLS to the bound host over
+ * dial(). The first is the one dialled for the CONNECT, whose TLS handshake starts at
+ * once, alongside the client's; an error it meets before a request takes it is kept
+ * for that request.
+ */
 class UpstreamAgent extends http.Agent {
-  private first: Socket | undefined;
+  private first: { socket: tls.TLSSocket; error?: Error } | undefined;
 
   constructor(
     first: Socket,
@@ -163,28 +168,38 @@ class UpstreamAgent extends http.Agent {
     private readonly context: tls.SecureContext | undefined,
   ) {
     super({ keepAlive: true, maxSockets: 1 });
-    this.first = first;
+    const started = { socket: this.secure(first) } as { socket: tls.TLSSocket; error?: Error };
+    started.socket.on("error", (err) => (started.error ??= err));
+    this.first = started;
+  }
+
+  private secure(socket: Socket): tls.TLSSocket {
+    const host = this.target.host;
+    const upstream = tls.connect({
+      socket,
+      ...(isIP(host) === 0 && { servername: host }),
+      host,
+      ...(this.context && { secureContext: this.context }),
+      ALPNProtocols: ["http/1.1"],
+      minVersion: "TLSv1.2",
+    });
+    upstream.once("close", () => socket.destroy());
+    return upstream;
   }
 
   override createConnection(_options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): undefined {
-    const ready = this.first ? Promise.resolve(this.first) : this.dial();
+    const first = this.first;
     this.first = undefined;
-    ready.then(
-      (socket) => {
-        const host = this.target.host;
-        const upstream = tls.connect({
-          socket,
-          ...(isIP(host) === 0 && { servername: host }),
-          host,
-          ...(this.context && { secureContext: this.context }),
-          ALPNProtocols: ["http/1.1"],
-          minVersion: "TLSv1.2",
-        });
-        upstream.once("close", () => socket.destroy());
-        callback?.(null, upstream);
-      },
-      (err: unknown) => callback?.(err as Error, undefined as unknown as Duplex),
-    );
+    if (first?.error) {
+      callback?.(first.error, undefined as unknown as Duplex);
+    } else if (first && !first.socket.destroyed) {
+      callback?.(null, first.socket);
+    } else {
+      this.dial().then(
+        (socket) => callback?.(null, this.secure(socket)),
+        (err: unknown) => callback?.(err as Error, undefined as unknown as Duplex),
+      );
+    }
     return undefined;
   }
 }
