@@ -20,7 +20,7 @@ import { endToEndHeaders } from "./forward.js";
 import { authority, hostMatches, normalizeHost, parseHostPattern, type HostPattern } from "./policy.js";
 import { sendRawText, sendText } from "./responses.js";
 import { StreamMatcher, findIn } from "./scan.js";
-import { dialFailure, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
+import { establish, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
 import { leafContexts, loadCa, type BottleCa } from "./x509.js";
 
 export interface CredentialBinding {
@@ -379,20 +379,11 @@ export function credentialHandler(
   return (target) => {
     const mine = bindingsFor(bindings, target.host, target.port);
     if (mine.length === 0) return undefined;
-    return async ({ client, head, dial }) => {
-      let first: Socket;
-      try {
-        first = await dial();
-      } catch (err) {
-        const { status, message } = dialFailure(err, target.host, target.port);
-        sendRawText(client, status, message);
-        return;
-      }
-      if (client.destroyed) {
-        first.destroy();
-        return;
-      }
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    return async (ctx) => {
+      const { client, head, dial } = ctx;
+      const first = await establish(ctx);
+      if (first === undefined) return;
+      // Bytes after the CONNECT are the start of the client's TLS handshake: ours to read.
       if (head.length > 0) client.unshift(head);
       const secure = new tls.TLSSocket(client as Socket, {
         isServer: true,

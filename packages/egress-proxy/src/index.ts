@@ -15,7 +15,7 @@ export {
 export { ALWAYS_BLOCKED, createAddressGuard, type AddressGuard, type BlockedAddress } from "./addresses.js";
 export { resolveAndVet, type LookupFunction, type Resolver, type VettedAddress } from "./resolve.js";
 export { DialError, type ConnectFunction } from "./dial.js";
-export { tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
+export { establish, tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
 export { appendDenialsTo, denialLine, type DenialRecord, type DenialSink, type FileDenialSink } from "./denials.js";
 export {
   bindingsFor,

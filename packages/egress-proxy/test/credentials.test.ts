@@ -6,7 +6,7 @@
  */
 import crypto from "node:crypto";
 import tls from "node:tls";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { compileBindings, createBottleCa, CredentialError, StreamMatcher, type CredentialBinding, type DenialRecord } from "../src/index.js";
 import { issueLeaf, loadCa } from "../src/x509.js";
 import {
@@ -186,6 +186,17 @@ describe("a bound host", () => {
     expect(reply.headers["x-echo"]).toBe(`Bearer ${PLACEHOLDER}`);
     expect(reply.body).toBe(`you sent: Bearer ${PLACEHOLDER}; again: Bearer ${PLACEHOLDER}.`);
     expect(t.server.received()).toContain(VALUE); // it did get the value
+    t.done();
+  });
+
+  it("close() ends terminated connections, both sides", async () => {
+    const t = await setUp();
+    const agent = t.client(undefined, true);
+    await httpsRequest(agent, t.url(BOUND), { headers: { "x-api-key": PLACEHOLDER } });
+    expect(t.server.open.size).toBe(1);
+    await t.proxy.close();
+    await vi.waitFor(() => expect(t.server.open.size).toBe(0));
+    await expect(httpsRequest(agent, t.url(BOUND))).rejects.toThrow();
     t.done();
   });
 
