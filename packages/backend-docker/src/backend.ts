@@ -56,6 +56,7 @@ import {
   stopEgress,
   type Egress,
   type EgressSettings,
+  type ProxyCredentials,
 } from "./egress/sidecar.js";
 
 export interface DockerBackendOptions {
@@ -300,14 +301,43 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions> = (option
   };
 
   /** The bottle's network and proxy, for its policy; an agent built by hand without one gets everything but private addresses. */
-  function startBottleEgress(docker: DockerConnection, name: string, agent: ResolvedAgent, ctx: BackendContext): Promise<Egress> {
+  async function startBottleEgress(docker: DockerConnection, name: string, agent: ResolvedAgent, ctx: BackendContext): Promise<Egress> {
     const settings: EgressSettings = { image: proxyImageRef(ctx.env), ...options.egress };
     const policy = agent.egress ?? { mode: "all" as const, deny: [], allowPrivate: [] };
-    return ensureProxyImage(docker, settings.image, ctx).then(() => startEgress(docker.api, name, policy, settings, ctx));
+    const [credentials] = await Promise.all([proxyCredentials(agent, ctx.env), ensureProxyImage(docker, settings.image, ctx)]);
+    return startEgress(docker.api, name, policy, settings, ctx, credentials);
   }
 
   return backend;
 };
+
+/**
+ * The credentials of an agent whose values are set (here, or by `login`): a
+ * placeholder each, and a CA for the bottle made now, which only the proxy
+ * ever holds the key of. Undefined when there is nothing to inject.
+ */
+async function proxyCredentials(agent: ResolvedAgent, env: Readonly<Record<string, string | undefined>>): Promise<ProxyCredentials | undefined> {
+  const bindings = (agent.credentials ?? []).filter((c) => env[c.env]);
+  if (!bindings.length) return undefined;
+  // Loaded only here: the CA maker is not needed by a bottle without credentials.
+  const { createBottleCa } = await import("@claude-bottle/egress-proxy");
+  const hosts = [...new Set(bindings.flatMap((b) => b.hosts))];
+  return {
+    bindings: bindings.map((b) => ({ env: b.env, hosts: [...b.hosts], placeholder: placeholderFor(env[b.env]!) })),
+    values: Object.fromEntries(bindings.map((b) => [b.env, env[b.env]!])),
+    ca: createBottleCa({ hosts, label: `claude-bottle ${agent.slug}` }),
+  };
+}
+
+/**
+ * A placeholder shaped like the value where that matters: an Anthropic key's
+ * prefix (`sk-ant-api03-`) is kept so a client's own format check passes; the
+ * rest is random, so it never matches anything but itself.
+ */
+function placeholderFor(value: string): string {
+  const prefix = /^(sk-ant-[a-z0-9]+-)/.exec(value)?.[1] ?? "";
+  return `${prefix}claude-bottle-placeholder-${randomBytes(16).toString("hex")}`;
+}
 
 /**
  * Homes used to be one per agent, shared by every project. Such a volume is
@@ -333,11 +363,6 @@ function hostUser(): HostUser | undefined {
 }
 
 function validatePaths(agent: ResolvedAgent, ctx: BackendContext): void {
-  if (agent.credentials?.length) {
-    throw new BottleError(ErrorCodes.UNSUPPORTED, `The docker backend cannot inject credentials yet (${agent.credentials.map((c) => c.env).join(", ")}).`, {
-      hint: "Pass the variable through env: instead (the bottle then holds its value), or use a backend that injects credentials.",
-    });
-  }
   // resolveAgent checks these too; an agent built by hand (library use) gets the same limits.
   assertHardLimits(agent, { home: homedir(), env: ctx.env, uid: process.getuid?.() });
   if (!isDirectory(agent.workspace)) {

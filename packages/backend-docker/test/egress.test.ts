@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,12 +38,13 @@ describe("egress policy (docker)", () => {
   const network = `cb-egress-test-${suffix}`;
   const server = `cb-egress-server-${suffix}`;
   const workspace = mkdtempSync(join(tmpdir(), "claude-bottle-egress-ws-"));
+  const record = mkdtempSync(join(tmpdir(), "claude-bottle-egress-record-"));
   copyFileSync(join(FIXTURES, "probe.cjs"), join(workspace, "probe.cjs"));
   copyFileSync(join(CERTS, "cert.pem"), join(workspace, "ca.pem"));
 
   const settings = (): DockerBackendOptions["egress"] => ({
     image: nodeImage,
-    extraHosts: { "allowed.test": serverIp, "other.test": serverIp, "rebind.test": "10.0.0.5", "meta.test": "169.254.169.254" },
+    extraHosts: { "allowed.test": serverIp, "other.test": serverIp, "ported.test": serverIp, "rebind.test": "10.0.0.5", "meta.test": "169.254.169.254" },
     dns: ["127.0.0.1"],
     networks: [network],
   });
@@ -90,7 +91,7 @@ describe("egress policy (docker)", () => {
       Cmd: ["node", "/fixtures/server.cjs"],
       HostConfig: {
         NetworkMode: network,
-        Binds: [`${join(FIXTURES, "server.cjs")}:/fixtures/server.cjs:ro`, `${join(CERTS, "cert.pem")}:/fixtures/cert.pem:ro`, `${join(CERTS, "key.pem")}:/fixtures/key.pem:ro`],
+        Binds: [`${record}:/record`, `${join(FIXTURES, "server.cjs")}:/fixtures/server.cjs:ro`, `${join(CERTS, "cert.pem")}:/fixtures/cert.pem:ro`, `${join(CERTS, "key.pem")}:/fixtures/key.pem:ro`],
       },
     });
     await container.start();
@@ -125,7 +126,7 @@ describe("egress policy (docker)", () => {
     expect(launched).toMatchObject({ exitCode: 0 });
     const result = probes(io.stdout());
     expect(result["http allowed"]).toMatchObject({ ok: true, status: 200, body: "hello from allowed.test:8080 /hi\n" });
-    expect(result["https allowed"]).toMatchObject({ ok: true, status: 200, body: "hello from allowed.test /\n" });
+    expect(result["https allowed"]).toMatchObject({ ok: true, status: 200, body: "hello from allowed.test:8443 /\n" });
     expect(result["off the list"]).toMatchObject({ ok: false, status: 403, body: expect.stringContaining("not on this bottle's allow-list") });
     expect(result["https off the list"]).toMatchObject({ ok: false, status: 403 });
     expect(result["ip literal"]).toMatchObject({ ok: false, status: 403 });
@@ -203,6 +204,48 @@ describe("egress policy (docker)", () => {
     await backend.remove!(prober.name, { force: true }, ctx);
     await backend.stop!(sleeper.name, ctx);
     await backend.remove!(sleeper.name, { force: true }, ctx);
+    expect(egressLeftovers()).toBe("");
+  });
+
+  it("injects a credential into requests to its host only: the bottle, docker inspect and every other host see a placeholder", async () => {
+    const secret = `sk-ant-api03-real-value-${suffix}`;
+    const backend = createDockerBackend({ egress: { ...settings(), upstreamCa: readFileSync(join(CERTS, "cert.pem"), "utf8") } });
+    const ctx = createTestContext({ env: { EXAMPLE_TOKEN: secret } });
+    const io = captureStdio();
+    const theAgent: ResolvedAgent = {
+      ...agent(allowTestServer({ allow: ["allowed.test", "ported.test"] }), [
+        { name: "held", env: "EXAMPLE_TOKEN" },
+        { name: "bound", connect: { host: "allowed.test", port: 8443, path: "/bound", headers: { Authorization: "Bearer ${env:EXAMPLE_TOKEN}" }, ca: "/etc/claude-bottle/egress-ca.pem" } },
+        { name: "unbound", connect: { host: "ported.test", port: 8443, path: "/unbound", headers: { Authorization: "Bearer ${env:EXAMPLE_TOKEN}" }, ca: "/workspace/ca.pem" } },
+        { name: "in the query", connect: { host: "allowed.test", port: 8443, path: "/leak?key=${env:EXAMPLE_TOKEN}", ca: "/etc/claude-bottle/egress-ca.pem" } },
+      ]),
+      credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }],
+    };
+    const launched = await backend.launch(await backend.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
+    try {
+      await docker.getContainer(launched.name).wait();
+      const output = captureStdio();
+      await backend.logs!(launched.name, { follow: false, stdio: output.stdio }, ctx);
+      const result = probes(output.stdout());
+      const placeholder = (result["held"] as Probe & { value: string }).value;
+      expect(placeholder).toMatch(/^sk-ant-api03-claude-bottle-placeholder-[0-9a-f]{32}$/);
+      expect(result["bound"], JSON.stringify(result)).toMatchObject({ ok: true, status: 200 });
+      expect(result["unbound"]).toMatchObject({ ok: true, status: 200 });
+      expect(result["in the query"]).toMatchObject({ ok: false, status: 403 });
+
+      const seen = readFileSync(join(record, "requests.log"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { url: string; authorization: string | null });
+      expect(seen.find((r) => r.url === "/bound")?.authorization).toBe(`Bearer ${secret}`);
+      expect(seen.find((r) => r.url === "/unbound")?.authorization).toBe(`Bearer ${placeholder}`);
+      expect(seen.some((r) => r.url.startsWith("/leak"))).toBe(false);
+
+      // Nowhere the engine keeps or shows: the bottle's and the proxy's configuration, labels, command lines.
+      for (const container of [launched.name, `${launched.name}-egress`]) {
+        expect(JSON.stringify(await docker.getContainer(container).inspect())).not.toContain(secret);
+      }
+      expect(output.stdout() + output.stderr()).not.toContain(secret);
+    } finally {
+      await backend.remove!(launched.name, { force: true }, ctx);
+    }
     expect(egressLeftovers()).toBe("");
   });
 

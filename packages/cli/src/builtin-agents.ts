@@ -12,8 +12,12 @@ export function builtinAgents(): BuiltinAgent[] {
         description: "Claude Code, with the workspace at /workspace",
         build: { dockerfile: "Dockerfile", context: "." },
         command: ["claude"],
-        // Passed through by name: the values are read at launch and never stored.
-        env: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"],
+        // The bottle holds placeholders; the proxy writes the real key or token (from your environment or
+        // `claude-bottle login`) only into requests to the API.
+        credentials: [
+          { env: "ANTHROPIC_API_KEY", hosts: ["api.anthropic.com"] },
+          { env: "CLAUDE_CODE_OAUTH_TOKEN", hosts: ["api.anthropic.com"] },
+        ],
         // Claude Code's services and the usual registries; widen with `start --allow-host` or your own agent file.
         network: { allow: [...CLAUDE_CODE_HOSTS] },
       },

@@ -1,6 +1,6 @@
 import { WORKSPACE_TARGET, effectiveResources, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import type { Egress } from "../egress/sidecar.js";
+import type { BottleCredentials, Egress } from "../egress/sidecar.js";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
 import { bottleLabels } from "./labels.js";
 
@@ -52,6 +52,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
       (o): Dockerode.MountSettings => ({ Type: "bind", Source: o.source, Target: o.target, ReadOnly: true }),
     ),
     ...(plan.egress ? [{ Type: "bind" as const, Source: plan.egress.resolvConf, Target: "/etc/resolv.conf", ReadOnly: true }] : []),
+    ...caMounts(plan.egress?.credentials),
   ];
   const resources = effectiveResources(agent.resources);
   const hostConfig: Dockerode.HostConfig = {
@@ -129,5 +130,26 @@ function environment(plan: ContainerPlan): string[] {
     for (const name of ["NO_PROXY", "no_proxy"]) env.set(name, "localhost,127.0.0.1,::1");
     env.set("NODE_USE_ENV_PROXY", "1");
   }
+  const credentials = plan.egress?.credentials;
+  if (credentials) {
+    // The bottle holds placeholders; the proxy writes the values into requests to the bound hosts only.
+    for (const [name, placeholder] of Object.entries(credentials.placeholders)) env.set(name, placeholder);
+    env.set("NODE_EXTRA_CA_CERTS", CA_TARGET);
+    if (credentials.bundleFile) for (const name of CA_BUNDLE_VARIABLES) env.set(name, CA_BUNDLE_TARGET);
+  }
   return [...env].map(([name, value]) => `${name}=${value}`);
+}
+
+/** Where the bottle finds the CA that vouches for its bound hosts, and the bundle with it. */
+const CA_TARGET = "/etc/claude-bottle/egress-ca.pem";
+const CA_BUNDLE_TARGET = "/etc/claude-bottle/ca-bundle.pem";
+/** The variables OpenSSL, curl, Python's requests and git read a CA bundle from. */
+const CA_BUNDLE_VARIABLES = ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"];
+
+function caMounts(credentials: BottleCredentials | undefined): Dockerode.MountSettings[] {
+  if (!credentials) return [];
+  return [
+    { Type: "bind", Source: credentials.caFile, Target: CA_TARGET, ReadOnly: true },
+    ...(credentials.bundleFile ? [{ Type: "bind" as const, Source: credentials.bundleFile, Target: CA_BUNDLE_TARGET, ReadOnly: true }] : []),
+  ];
 }

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,24 @@ export interface Egress {
   proxyUrl: string;
   /** A resolv.conf that resolves nothing: names are the proxy's business. */
   resolvConf: string;
+  /** For credential bindings: what the bottle holds instead of each value, and the CA it must trust. */
+  credentials?: BottleCredentials;
+}
+
+/** The bottle's side of its credentials: placeholders by variable, and where the CA that vouches for the bound hosts is. */
+export interface BottleCredentials {
+  placeholders: Readonly<Record<string, string>>;
+  /** The bottle's CA certificate alone (NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  /** The host's CA bundle plus the bottle's CA (SSL_CERT_FILE and the like), when the host has a bundle. */
+  bundleFile?: string;
+}
+
+/** What the proxy needs to write credentials: the bindings (no values), and the values and the CA key, which go by stdin only. */
+export interface ProxyCredentials {
+  bindings: readonly { env: string; hosts: readonly string[]; placeholder: string }[];
+  values: Readonly<Record<string, string>>;
+  ca: { certPem: string; keyPem: string };
 }
 
 /** Settings for machines that need more than the policy (tests, a compose stack the user names). */
@@ -34,6 +52,8 @@ export interface EgressSettings {
   dns?: readonly string[];
   /** More networks the proxy joins, so a policy (with allowPrivate) can reach containers on them. */
   networks?: readonly string[];
+  /** A CA the proxy trusts for the servers of bound hosts, besides Node's own (tests, a company's TLS inspection). */
+  upstreamCa?: string;
 }
 
 const SCRIPT_TARGET = "/opt/claude-bottle/egress/main.js";
@@ -61,11 +81,12 @@ export async function startEgress(
   policy: NetworkPolicy,
   settings: EgressSettings,
   ctx: Pick<BackendContext, "emit" | "signal" | "cacheDir">,
+  credentials?: ProxyCredentials,
 ): Promise<Egress> {
   return phase(ctx, "egress", "Starting the egress proxy", async () => {
     const names = egressNames(bottle);
     const labels = { [Labels.tool]: "true", [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle };
-    const files = await writeEgressFiles(ctx.cacheDir, bottle, policy);
+    const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
     try {
       await api.json("POST", "/networks/create", {
         body: {
@@ -79,17 +100,27 @@ export async function startEgress(
       });
       const created = await api.json<{ Id: string }>("POST", "/containers/create", {
         query: { name: names.proxy },
-        body: proxyContainer(settings, files.policy, names.network, labels),
+        body: proxyContainer(settings, files.policy, names.network, labels, credentials !== undefined),
       });
       for (const network of ["bridge", ...(settings.networks ?? [])]) {
         await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: created.Id } });
       }
+      // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
+      const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
       await api.json("POST", `/containers/${created.Id}/start`);
+      if (stdin && credentials) {
+        stdin.end(JSON.stringify({ ca: credentials.ca, values: credentials.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
+      }
       await waitUntilListening(api, created.Id, ctx.signal);
       const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${created.Id}/json`);
       const address = info.NetworkSettings.Networks[names.network]?.IPAddress;
       if (!address) throw new Error(`the egress proxy has no address on ${names.network}`);
-      return { network: names.network, proxyUrl: `http://${address}:${PROXY_PORT}`, resolvConf: files.resolvConf };
+      return {
+        network: names.network,
+        proxyUrl: `http://${address}:${PROXY_PORT}`,
+        resolvConf: files.resolvConf,
+        ...(credentials && { credentials: await writeBottleCa(ctx.cacheDir, bottle, credentials) }),
+      };
     } catch (error) {
       await removeEgress(api, bottle, ctx.cacheDir);
       if (BottleError.isInstance(error) || ctx.signal.aborted) throw error;
@@ -106,11 +137,13 @@ function proxyContainer(
   policyFile: string,
   network: string,
   labels: Record<string, string>,
+  secretsOnStdin: boolean,
 ): Dockerode.ContainerCreateOptions {
   return {
     Image: settings.image,
     Entrypoint: ["node"],
-    Cmd: [SCRIPT_TARGET, "--policy", POLICY_TARGET, "--listen", `0.0.0.0:${PROXY_PORT}`, "--denials", "-"],
+    Cmd: [SCRIPT_TARGET, "--policy", POLICY_TARGET, "--listen", `0.0.0.0:${PROXY_PORT}`, "--denials", "-", ...(secretsOnStdin ? ["--secrets-from-stdin"] : [])],
+    ...(secretsOnStdin && { OpenStdin: true, StdinOnce: true, AttachStdin: true }),
     // Nobody, read-only, no capability: the proxy needs a socket to listen on and nothing else.
     User: "65534:65534",
     Labels: labels,
@@ -132,8 +165,33 @@ function proxyContainer(
   };
 }
 
+/**
+ * The bottle's CA certificate (public: the key stays in the proxy's memory)
+ * and, where the host has a CA bundle, that bundle with the bottle's CA
+ * appended, for tools that read one file (curl, Python, git).
+ */
+async function writeBottleCa(cacheDir: string, bottle: string, credentials: ProxyCredentials): Promise<BottleCredentials> {
+  const dir = join(cacheDir, "docker", "egress");
+  const caFile = join(dir, `${bottle}.ca.pem`);
+  await writeFile(caFile, credentials.ca.certPem, { mode: 0o644 });
+  const hostBundle = HOST_CA_BUNDLES.find((path) => existsSync(path));
+  let bundleFile: string | undefined;
+  if (hostBundle) {
+    bundleFile = join(dir, `${bottle}.bundle.pem`);
+    await writeFile(bundleFile, `${await readFile(hostBundle, "utf8")}\n${credentials.ca.certPem}`, { mode: 0o644 });
+  }
+  return {
+    placeholders: Object.fromEntries(credentials.bindings.map((b) => [b.env, b.placeholder])),
+    caFile,
+    ...(bundleFile && { bundleFile }),
+  };
+}
+
+/** Where hosts keep the CA bundle OpenSSL-based tools read (Debian/Ubuntu/Alpine, Fedora/RHEL, macOS with Homebrew's OpenSSL). */
+const HOST_CA_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+
 /** The policy (names only, never a secret) and the resolv.conf, in the cache, readable by the proxy's user. */
-async function writeEgressFiles(cacheDir: string, bottle: string, policy: NetworkPolicy): Promise<{ policy: string; resolvConf: string }> {
+async function writeEgressFiles(cacheDir: string, bottle: string, policy: object): Promise<{ policy: string; resolvConf: string }> {
   const dir = join(cacheDir, "docker", "egress");
   await mkdir(dir, { recursive: true });
   const policyFile = join(dir, `${bottle}.policy.json`);
@@ -168,7 +226,9 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
   };
   await api.json("DELETE", `/containers/${names.proxy}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
-  if (cacheDir) await rm(join(cacheDir, "docker", "egress", `${bottle}.policy.json`), { force: true });
+  if (cacheDir) {
+    for (const suffix of ["policy.json", "ca.pem", "bundle.pem"]) await rm(join(cacheDir, "docker", "egress", `${bottle}.${suffix}`), { force: true });
+  }
 }
 
 /**

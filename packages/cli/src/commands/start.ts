@@ -88,11 +88,16 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   }
   // Credentials the host has not set come from `claude-bottle login`; one that is found nowhere stops here, with how to log in.
   const bottleContext = { ...context, env: await withStoredCredentials(context.env, [...agent.env.filter((e) => e.passthrough).map((e) => e.name), ...credentialNames(agent)]) };
-  const unset = credentialNames(agent).filter((name) => !bottleContext.env[name]);
-  if (unset.length) {
-    throw new BottleError(ErrorCodes.ENV_NOT_SET, `The agent "${slug}" needs ${unset.join(", ")}, which is neither set here nor stored.`, {
-      hint: `Log in once for every project: claude-bottle login ${slug} (or set ${unset[0]} in your environment).`,
-    });
+  const names = credentialNames(agent);
+  if (names.length && names.every((name) => !bottleContext.env[name])) {
+    // The built-in claude can still log in inside the bottle (kept in the project's home); any other agent needs its credential.
+    if (agent.origin === "builtin") {
+      context.logger.info(`no ${names.join(" or ")} here or stored: log in inside the bottle, or once for every project with \`claude-bottle login\`.`);
+    } else {
+      throw new BottleError(ErrorCodes.ENV_NOT_SET, `The agent "${slug}" needs ${names.join(" or ")}, which is neither set here nor stored.`, {
+        hint: `Log in once for every project: claude-bottle login ${slug} (or set ${names[0]} in your environment).`,
+      });
+    }
   }
   const { backend } = await importLocatedBackend(session, located);
   if (detach && !backend.capabilities.includes("detach")) {
