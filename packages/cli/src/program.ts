@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import type { CommandEnvironment, GlobalOptions } from "./context.js";
 import type { TimingFormat } from "./render/timing.js";
 import { cliVersion } from "./version.js";
@@ -22,8 +22,9 @@ Environment:
   CLAUDE_BOTTLE_BACKEND   the backend when --backend is not given (default: docker)
   XDG_CONFIG_HOME         user agents live in $XDG_CONFIG_HOME/claude-bottle/agents
   XDG_CACHE_HOME          the cache lives in $XDG_CACHE_HOME/claude-bottle
-  XDG_STATE_HOME          approvals live in $XDG_STATE_HOME/claude-bottle (default ~/.local/state)
+  XDG_STATE_HOME          approvals (and logins without a keychain) live in $XDG_STATE_HOME/claude-bottle
   XDG_DATA_HOME           worktrees and bottle status live in $XDG_DATA_HOME/claude-bottle (default ~/.local/share)
+  CLAUDE_BOTTLE_CREDENTIAL_STORE  file or keychain: where login keeps credentials (default: the keychain where there is one)
   CI                      when set, progress is plain lines instead of a spinner
 `;
 
@@ -53,6 +54,7 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .argument("<agent>", "the agent's name (see: claude-bottle agents)")
     .argument("[args...]", "appended to the agent's command; put them after --")
     .option("-d, --detach", "leave the bottle running in the background and print its name")
+    .option("--allow-host <host>", "let the bottle reach this host too, on this run (repeatable; *.domain and :port work)", collect, [])
     .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
@@ -60,10 +62,33 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; worktree?: string | true }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true }, command: Command) => {
       const { start } = await import("./commands/start.js");
-      const worktree = options.worktree === "" ? true : options.worktree;
-      outcome.exitCode = await start(environment(command), agent, args, { detach: options.detach === true, timing: options.timing, worktree });
+      outcome.exitCode = await start(environment(command), agent, args, {
+        detach: options.detach === true,
+        timing: options.timing,
+        allowHosts: options.allowHost,
+        worktree: options.worktree === "" ? true : options.worktree,
+      });
+    });
+
+  program
+    .command("login")
+    .description("keep an agent's credentials on this machine (keychain, else a 0600 file), for every project's bottles")
+    .argument("[agent]", "the agent (default: claude)", "claude")
+    .option("--api-key", "claude: store an Anthropic API key read from stdin, instead of Claude Code's own login flow")
+    .action(async (agent: string, options: { apiKey?: boolean }, command: Command) => {
+      const { login } = await import("./commands/login.js");
+      outcome.exitCode = await login(environment(command), agent, { apiKey: options.apiKey === true });
+    });
+
+  program
+    .command("logout")
+    .description("remove the credentials login stored (of one agent, or all)")
+    .argument("[agent]", "the agent whose credentials to remove (default: all)")
+    .action(async (agent: string | undefined, _options: object, command: Command) => {
+      const { logout } = await import("./commands/login.js");
+      outcome.exitCode = await logout(environment(command), agent);
     });
 
   program
@@ -116,7 +141,13 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .command("ls")
     .description("list the bottles of the selected backend")
     .option("--json", "print JSON")
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .option("--homes", "list the homes instead: one per agent and project, kept between bottles")
+    .action(async (options: { json?: boolean; homes?: boolean }, command: Command) => {
+      if (options.homes) {
+        const { listHomes } = await import("./commands/homes.js");
+        outcome.exitCode = await listHomes(environment(command), { json: options.json === true });
+        return;
+      }
       const { ls } = await import("./commands/ls.js");
       outcome.exitCode = await ls(environment(command), { json: options.json === true });
     });
@@ -144,12 +175,28 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
 
   program
     .command("rm")
-    .description("remove a stopped bottle (and its worktree, keeping the branch)")
-    .argument("<bottle>", "the bottle's name")
+    .description("remove a stopped bottle (and its worktree, keeping the branch); or, with --home, this project's homes")
+    .usage("[options] <bottle>  |  rm --home [agent]")
+    .argument("[bottle]", "the bottle's name (with --home: an agent, to remove only its home)")
     .option("-f, --force", "stop it first if it is running; save a worktree's uncommitted changes as a commit first")
-    .action(async (bottle: string, options: { force?: boolean }, command: Command) => {
+    .option("--home", "remove this project's homes (logins, settings and transcripts kept between its bottles)")
+    .action(async (bottle: string | undefined, options: { force?: boolean; home?: boolean }, command: Command) => {
+      if (options.home) {
+        const { removeProjectHomes } = await import("./commands/homes.js");
+        outcome.exitCode = await removeProjectHomes(environment(command), bottle);
+        return;
+      }
+      if (bottle === undefined) throw new CommanderError(2, "commander.missingArgument", "error: missing required argument 'bottle'");
       const { rm } = await import("./commands/rm.js");
       outcome.exitCode = await rm(environment(command), bottle, { force: options.force === true });
+    });
+
+  program
+    .command("prune")
+    .description("remove the homes of projects that no longer exist")
+    .action(async (_options: object, command: Command) => {
+      const { prune } = await import("./commands/homes.js");
+      outcome.exitCode = await prune(environment(command));
     });
 
   program
@@ -157,9 +204,15 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .description("print a bottle's output")
     .argument("<bottle>", "the bottle's name")
     .option("-f, --follow", "keep printing new output until the bottle stops")
-    .action(async (bottle: string, options: { follow?: boolean }, command: Command) => {
+    .option("--egress", "print the connections its network policy refused (time, host:port, reason), not its output")
+    .option("--json", "with --egress: one JSON object a line { time, host, port, reason, detail }")
+    .action(async (bottle: string, options: { follow?: boolean; egress?: boolean; json?: boolean }, command: Command) => {
       const { logs } = await import("./commands/logs.js");
-      outcome.exitCode = await logs(environment(command), bottle, { follow: options.follow === true });
+      outcome.exitCode = await logs(environment(command), bottle, {
+        follow: options.follow === true,
+        egress: options.egress === true,
+        json: options.json === true,
+      });
     });
 
   program
@@ -198,6 +251,11 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
   return program;
 }
 
+/** Commander's accumulator for a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 /** Commander's "error: ..." in our one-line format, with where to find the usage. */
 function usageError(message: string, command: Command): string {
   const text = message.replace(/^error: /, "").trimEnd();
@@ -216,6 +274,9 @@ export function normalizeTimingFlag(argv: readonly string[]): string[] {
   return normalizeWorktreeFlag(argv.map((arg, index) => (arg === "--timing" && (end === -1 || index < end) ? "--timing=table" : arg)));
 }
 
+/** Options whose value is the next word, which is then no agent name. */
+const VALUE_OPTIONS = new Set(["--allow-host", "--backend"]);
+
 /**
  * `start --worktree [BRANCH] <agent>`: the word after a bare `--worktree` is
  * its branch only when another word names the agent; in `start --worktree
@@ -228,7 +289,9 @@ export function normalizeWorktreeFlag(argv: readonly string[]): string[] {
   if (index === -1 || index >= end) return [...argv];
   const next = argv[index + 1];
   const command = argv.indexOf("start");
-  const words = argv.slice(command + 1, end).filter((arg, i) => !arg.startsWith("-") && command + 1 + i !== index + 1);
+  const words = argv
+    .slice(command + 1, end)
+    .filter((arg, i, all) => !arg.startsWith("-") && command + 1 + i !== index + 1 && !VALUE_OPTIONS.has(all[i - 1] ?? ""));
   // A global option's value (`--backend NAME`) comes before the command, so the words after it are start's own.
   const nextIsBranch = next !== undefined && index + 1 < end && !next.startsWith("-") && words.length > 0;
   return nextIsBranch ? [...argv] : [...argv.slice(0, index), "--worktree=", ...argv.slice(index + 1)];

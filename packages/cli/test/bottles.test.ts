@@ -16,6 +16,7 @@ describe("start --worktree [BRANCH]", () => {
     [["start", "-d", "--worktree", "claude", "--", "--worktree", "x"], ["start", "-d", "--worktree=", "claude", "--", "--worktree", "x"]],
     [["--backend", "docker", "start", "--worktree", "claude", "--", "a"], ["--backend", "docker", "start", "--worktree=", "claude", "--", "a"]],
     [["start", "claude", "--", "--worktree"], ["start", "claude", "--", "--worktree"]],
+    [["start", "--allow-host", "example.com", "--worktree", "claude"], ["start", "--allow-host", "example.com", "--worktree=", "claude"]],
   ])("%j is read as %j", (argv, expected) => {
     expect(normalizeWorktreeFlag(argv)).toEqual(expected);
   });

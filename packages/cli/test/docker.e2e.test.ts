@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersLabelled, containersRunning, docker, requireDocker } from "./support/docker.js";
+import { containersLabelled, containersRunning, docker, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli, startCli, waitFor } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
@@ -28,6 +28,7 @@ describe("claude-bottle on Docker", () => {
   });
 
   afterAll(() => {
+    removeHomesOf(project.dir);
     for (const name of bottles) {
       try {
         docker("rm", "-f", name);

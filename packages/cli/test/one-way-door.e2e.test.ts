@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { containersLabelled, docker, requireDocker } from "./support/docker.js";
+import { fileURLToPath } from "node:url";
+import { buildTestRegistryImage, busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { containersLabelled, docker, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
@@ -36,6 +37,7 @@ describe("a bottle is a one-way door (docker)", () => {
   });
 
   afterEach(() => terminal?.kill());
+  afterAll(() => removeHomesOf(project.dir));
 
   it("inside the bottle, .claude-bottle, .git/hooks and .git/config are read-only, while git add and commit work", async () => {
     const attempt = (name: string, command: string) => `if (${command}) 2>/dev/null; then echo "${name}: written"; else echo "${name}: refused"; fi`;
@@ -173,5 +175,44 @@ describe("a bottle is a one-way door (docker)", () => {
     const processes = Number(forked.stdout.trim());
     expect(processes).toBeGreaterThan(10);
     expect(processes).toBeLessThanOrEqual(32);
+  });
+});
+
+/** The same door through the smolvm double: approval is the host's, whichever backend runs the bottle. */
+describe("a bottle is a one-way door (smolmachines, through the smolvm double)", () => {
+  let project: TestProject;
+  const smolvm = fileURLToPath(new URL("../../backend-smolmachines/test/fixtures/smolvm", import.meta.url));
+  const run = (args: string[]) =>
+    runCli(args, {
+      cwd: project.dir,
+      env: {
+        ...project.env,
+        CLAUDE_BOTTLE_BACKEND: "smolmachines",
+        CLAUDE_BOTTLE_SMOLVM: smolvm,
+        CLAUDE_BOTTLE_REGISTRY_IMAGE: buildTestRegistryImage(),
+        SMOLVM_DOUBLE_STATE: join(project.dir, "..", "smolvm-state"),
+      },
+    });
+
+  beforeAll(() => {
+    requireDocker();
+    project = createProject();
+    git(project.dir, "init", "-q");
+  });
+
+  it("runs a cloned agent file only after approval, and its bottle cannot write the agent files", async () => {
+    const context = join(project.dir, "agent-image");
+    execFileSync("cp", ["-r", busyboxContext(), context]);
+    const script = "(echo image: evil > /workspace/.claude-bottle/agents/evil.yaml) 2>/dev/null && echo written || echo refused";
+    project.writeAgent("claude", `build: { context: ../../agent-image, dockerfile: ../../agent-image/Dockerfile }\ncommand: [sh, -c, "${script}"]\nnetwork: false\n`);
+    const refused = await run(["start", "claude"]);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toContain('THIS FILE REPLACES THE BUILT-IN AGENT "claude"');
+    expect(refused.stderr).toContain("backend    smolmachines (built-in)");
+    expect(refused.stderr).toContain("claude-bottle trust claude --yes");
+
+    expect((await run(["trust", "claude", "--yes"])).code).toBe(0);
+    const approved = await run(["start", "claude"]);
+    expect(approved).toMatchObject({ code: 0, stdout: "refused\n" });
   });
 });

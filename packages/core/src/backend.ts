@@ -5,7 +5,7 @@ import type { BackendContext } from "./context.js";
 export const BACKEND_API_VERSION = 1 as const;
 
 /** Optional operations; a backend lists the ones it implements in `capabilities`. */
-export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attach" | "exec" | "doctor";
+export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attach" | "exec" | "doctor" | "homes";
 
 export const ALL_CAPABILITIES: readonly Capability[] = [
   "detach",
@@ -16,6 +16,7 @@ export const ALL_CAPABILITIES: readonly Capability[] = [
   "attach",
   "exec",
   "doctor",
+  "homes",
 ];
 
 /** What prepare hands to launch. Backends put their own fields beside these. */
@@ -67,6 +68,15 @@ export interface BottleInfo {
   created: string;
 }
 
+/** A home that outlives bottles (logins, settings), kept per agent and per project. */
+export interface HomeInfo {
+  /** What `removeHome` takes. */
+  name: string;
+  agent: string;
+  /** The project's real path; empty for a home from before homes were per project. */
+  project: string;
+}
+
 export interface DoctorCheck {
   name: string;
   ok: boolean;
@@ -78,6 +88,12 @@ export interface DoctorCheck {
 
 export interface LogsOptions {
   follow: boolean;
+  /**
+   * The connections the bottle's egress policy refused, one JSON object a
+   * line (`{ time, host, port, reason, detail }`), instead of its output. A
+   * backend that enforces no policy throws UNSUPPORTED.
+   */
+  egress?: boolean;
   stdio: Pick<Stdio, "stdout" | "stderr">;
 }
 
@@ -106,6 +122,10 @@ export interface Backend {
   attach?(name: string, stdio: Stdio, ctx: BackendContext): Promise<number>;
   /** Runs a command in a running bottle; resolves with its exit code. */
   exec?(name: string, opts: ExecOptions, ctx: BackendContext): Promise<number>;
+  /** The homes this backend keeps (capability `homes`, which also promises `removeHome`). */
+  homes?(ctx: BackendContext): Promise<HomeInfo[]>;
+  /** Removes one home; a home a bottle still uses is refused. */
+  removeHome?(name: string, ctx: BackendContext): Promise<void>;
   /** Checks prerequisites; never throws for a missing one, reports it. */
   doctor?(ctx: BackendContext): Promise<DoctorCheck[]>;
 }

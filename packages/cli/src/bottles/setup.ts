@@ -63,6 +63,8 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
     const bottled: ResolvedAgent = {
       ...agent,
       workspace,
+      // A worktree is the same project: its bottles keep the project's home (a login made there is here too).
+      homeProject: agent.homeProject ?? agent.workspace,
       mounts: [
         ...agent.mounts,
         ...(worktree ? worktreeMounts(worktree) : []),

@@ -30,3 +30,9 @@ export function containersRunning(text: string): string[] {
 export function containersLabelled(label: string): string[] {
   return docker("ps", "-a", "--filter", `label=${label}`, "--format", "{{.Names}}").split("\n").filter(Boolean);
 }
+
+/** Removes the home volumes of bottles run in `projectDir` (homes are per agent and per project). */
+export function removeHomesOf(projectDir: string): void {
+  const names = docker("volume", "ls", "-q", "--filter", `label=dev.claude-bottle.home-project=${projectDir}`).split("\n").filter(Boolean);
+  if (names.length) docker("volume", "rm", "-f", ...names);
+}

@@ -20,6 +20,8 @@ export interface ParallelSuiteOptions {
   filesReadOnly: boolean;
   /** Whether a bottle whose attached CLI was killed stays listed (a container does; an ephemeral microVM run is no machine). */
   attachedListed: boolean;
+  /** Checks that a worktree bottle keeps the project's home (where the backend keeps one per project). */
+  checkHome?: (bottle: string, project: string) => void;
   /** Throws when what the backend's tests need is missing (they fail, never skip). */
   require?: () => void;
   /** Ends what an attached run left when its CLI was killed, if the backend does not list it. */
@@ -66,6 +68,7 @@ export function describeParallelAgents(options: ParallelSuiteOptions): void {
           // Still in use by something else: left to it.
         }
       }
+      for (const volume of docker("volume", "ls", "--quiet", "--filter", `name=claude-bottle-home-${slug}-`).split("\n").filter(Boolean)) docker("volume", "rm", volume);
     });
 
     it("two worktree bottles commit at the same time, each on its branch, as the user; hooks, config and git pointers stay read-only", async () => {
@@ -105,6 +108,7 @@ export function describeParallelAgents(options: ParallelSuiteOptions): void {
       const bottleB = listed.find((x) => x.name === b)!;
       expect(bottleA.worktree).toEqual({ path: expect.stringMatching(new RegExp(`^${join(project.dataHome, "claude-bottle", "worktrees")}/project-[0-9a-f]{8}/${a}$`)), branch: a, repository: project.dir });
       expect(bottleA.workspace).toBe(bottleA.worktree!.path);
+      options.checkHome?.(a, project.dir);
       expect(bottleB.worktree).toMatchObject({ branch: "feature-b", repository: project.dir });
       // (On smolvm the bottle's .git file is its own until it ends, when it is put back.)
       if (options.filesReadOnly) expect(hostGit(bottleA.worktree!.path, "rev-parse", "--abbrev-ref", "HEAD").trim()).toBe(a);

@@ -206,7 +206,7 @@ export function validateBackend(name: string, backend: unknown): Backend {
 }
 
 /** The backend's method for `capability`, or an UNSUPPORTED error naming the backend. */
-export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "prepare" | "launch">>(
+export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "prepare" | "launch" | "removeHome">>(
   backend: Backend,
   capability: C,
 ): NonNullable<Backend[C]> {
