@@ -1,6 +1,6 @@
 import { DEFAULT_PIDS_LIMIT, Labels, defaultMemoryLimit, type ResolvedAgent } from "@claude-bottle/core";
 import { describe, expect, it } from "vitest";
-import { containerCreateOptions, type ContainerPlan } from "../src/index.js";
+import { containerCreateOptions, homeVolumeName, type ContainerPlan } from "../src/index.js";
 
 const agent = (patch: Partial<ResolvedAgent> = {}): ResolvedAgent => ({
   slug: "reviewer",
@@ -49,7 +49,7 @@ describe("container create options", () => {
     expect(options.HostConfig?.Mounts).toEqual(
       expect.arrayContaining([
         { Type: "bind", Source: "/home/me/project", Target: "/workspace" },
-        { Type: "volume", Source: "claude-bottle-home-reviewer", Target: "/home" },
+        { Type: "volume", Source: homeVolumeName("reviewer", "/home/me/project"), Target: "/home" },
       ]),
     );
   });

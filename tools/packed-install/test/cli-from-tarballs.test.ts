@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +10,10 @@ describe("the CLI installed from its tarballs", () => {
   const tarballs: Record<string, string> = {};
   let project: string;
   let bin: string;
+
+  // Approvals of this test's project agents and backend go to a state directory of its own.
+  const env = { ...process.env, CI: "1", XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "claude-bottle-packed-state-")) };
+  const approve = (backend: string) => execFileSync(bin, ["--backend", backend, "trust", "--yes"], { cwd: project, env, stdio: "pipe" });
 
   beforeAll(() => {
     for (const [key, dir] of Object.entries(PACKAGES)) tarballs[key] = pack(dir);
@@ -50,13 +55,15 @@ describe("the CLI installed from its tarballs", () => {
   it("starts a test agent on the docker backend and returns its exit code", () => {
     const agents = join(project, ".claude-bottle", "agents");
     mkdirSync(agents, { recursive: true });
-    const context = busyboxContext();
-    writeFileSync(join(agents, "packed.yaml"), `build: { dockerfile: ${context}/Dockerfile, context: ${context} }\ncommand: [/bin/busybox]\nnetwork: false\n`);
+    // A project's agent builds from inside the project only.
+    cpSync(busyboxContext(), join(project, "agent-image"), { recursive: true });
+    writeFileSync(join(agents, "packed.yaml"), "build: { dockerfile: ../../agent-image/Dockerfile, context: ../../agent-image }\ncommand: [/bin/busybox]\nnetwork: false\n");
     writeFileSync(join(project, "hello.txt"), "from the workspace");
+    approve("docker");
     const result = spawnSync(bin, ["start", "packed", "--", "sh", "-c", "cat hello.txt; exit 3"], {
       cwd: project,
       encoding: "utf8",
-      env: { ...process.env, CLAUDE_BOTTLE_BACKEND: "docker", CI: "1" },
+      env: { ...env, CLAUDE_BOTTLE_BACKEND: "docker" },
     });
     expect(result.stderr).not.toContain("Error:");
     expect(result.stdout).toContain("from the workspace");
@@ -67,10 +74,12 @@ describe("the CLI installed from its tarballs", () => {
     const listed = JSON.parse(execFileSync(bin, ["backends", "--json"], { cwd: project, encoding: "utf8" })) as Array<{ name: string }>;
     expect(listed.map((b) => b.name)).toContain("bubblewrap");
     writeFileSync(join(project, ".claude-bottle", "agents", "host.yaml"), "image: host\ncommand: [sh, -c]\n");
+    // A backend from the project's node_modules is project code: approved with the agents before it runs.
+    approve("bubblewrap");
     const result = spawnSync(bin, ["start", "host", "--", "pwd; cat hello.txt; exit 5"], {
       cwd: project,
       encoding: "utf8",
-      env: { ...process.env, CLAUDE_BOTTLE_BACKEND: "bubblewrap", CI: "1" },
+      env: { ...env, CLAUDE_BOTTLE_BACKEND: "bubblewrap" },
     });
     expect(result.stdout).toContain("/workspace");
     expect(result.stdout).toContain("from the workspace");
