@@ -54,6 +54,16 @@ describe("container create options", () => {
     );
   });
 
+  it("gives a bottle working elsewhere for a project (a worktree) that project's home", () => {
+    const options = containerCreateOptions(plan({ agent: agent({ workspace: "/home/me/.local/share/wt/b1", homeProject: "/home/me/project" }) }));
+    expect(options.HostConfig?.Mounts).toEqual(
+      expect.arrayContaining([
+        { Type: "bind", Source: "/home/me/.local/share/wt/b1", Target: "/workspace" },
+        { Type: "volume", Source: homeVolumeName("reviewer", "/home/me/project"), Target: "/home" },
+      ]),
+    );
+  });
+
   it("keeps the image's user when there is no host user", () => {
     expect(containerCreateOptions(plan({ user: undefined })).User).toBeUndefined();
   });
