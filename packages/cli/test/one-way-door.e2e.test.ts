@@ -48,6 +48,7 @@ describe("a bottle is a one-way door (docker)", () => {
       attempt("config append", "echo '[core] fsmonitor = evil' >> /workspace/.git/config"),
       attempt("config by git", "git -C /workspace config core.hooksPath /tmp"),
       attempt("config replaced", "rm -f /workspace/.git/config"),
+      attempt("commondir", "echo ../evil/.git > /workspace/.git/commondir"),
       attempt("commit", "cd /workspace && echo work > work.txt && git add work.txt && git -c user.name=Agent -c user.email=agent@example.com commit -q -m 'agent work'"),
     ].join("; ");
     const result = await run(["start", "attacker", "--", script]);
@@ -58,6 +59,7 @@ describe("a bottle is a one-way door (docker)", () => {
       "config append: refused",
       "config by git: refused",
       "config replaced: refused",
+      "commondir: refused",
       "commit: written",
     ]);
     expect(existsSync(join(project.dir, ".claude-bottle", "agents"))).toBe(false);

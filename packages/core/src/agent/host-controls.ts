@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, readdir } from "node:fs/promises";
+import { lstat, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { BottleError, ErrorCodes } from "../errors.js";
 import { realPath } from "./host-paths.js";
@@ -73,6 +73,10 @@ export async function prepareHostControls(workspace: string): Promise<HostContro
     const gitDir = await gitDirOf(dotGit);
     if (gitDir) {
       const common = await commonDirOf(gitDir);
+      if (common !== gitDir) {
+        await ensureOwnCommonDir(common);
+        add(join(common, "commondir"), "file");
+      }
       for (const dir of new Set([gitDir, common])) {
         for (const name of ["config", "config.worktree"]) {
           if ((await lstat(join(dir, name)).catch(() => undefined))?.isFile()) add(join(dir, name), "file");
@@ -95,7 +99,8 @@ async function addGitDirectory(
 ): Promise<void> {
   await ensureDirectory(join(gitDir, "hooks"));
   add(join(gitDir, "hooks"), "directory");
-  for (const name of ["config", "config.worktree"]) {
+  await ensureOwnCommonDir(gitDir);
+  for (const name of ["config", "config.worktree", "commondir"]) {
     const file = join(gitDir, name);
     const info = await lstat(file).catch(() => undefined);
     if (info?.isSymbolicLink()) throw unsafe(file, "file");
@@ -155,6 +160,31 @@ async function ensureDirectory(dir: string): Promise<void> {
   await mkdir(dir, { mode: 0o755 }).catch(async (error: NodeJS.ErrnoException) => {
     // Another bottle starting on the same workspace made it first: fine, if it is a directory.
     if (error.code !== "EEXIST" || !(await lstat(dir)).isDirectory()) throw error.code === "EEXIST" ? unsafe(dir, "directory") : error;
+  });
+}
+
+/**
+ * git reads `commondir` in any git directory, a main repository's too, and
+ * takes config and hooks from where it points: a bottle that could create one
+ * would send the host's git to a repository it made (its core.fsmonitor runs
+ * at the next `git status`). A main repository has none, so one is made that
+ * names the directory itself (`.`, which git reads as no change at all) to be
+ * laid read-only like the config. One naming anything else was not made by
+ * git for this repository: the workspace is refused.
+ */
+async function ensureOwnCommonDir(gitDir: string): Promise<void> {
+  const file = join(gitDir, "commondir");
+  const info = await lstat(file).catch(() => undefined);
+  if (info?.isFile()) {
+    const target = (await readFile(file, "utf8")).trim();
+    if (target === "." || resolve(gitDir, target) === resolve(gitDir)) return;
+    throw new BottleError(ErrorCodes.WORKSPACE_UNSAFE, `${file} sends git to ${target}: a repository's own git directory has no such file, so it may have been planted to run code on this machine.`, {
+      hint: `Look at it, and at the config of ${resolve(gitDir, target)}; if you did not put it there, remove it (rm ${file}) before running git or claude-bottle here.`,
+    });
+  }
+  if (info) throw unsafe(file, "file");
+  await writeFile(file, ".\n", { flag: "wx", mode: 0o644 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "EEXIST") throw error;
   });
 }
 
