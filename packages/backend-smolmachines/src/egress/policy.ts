@@ -156,7 +156,7 @@ export function smolvmEgressPlan(agent: ResolvedAgent): SmolvmEgressPlan | undef
     kept.push(entry);
   }
   if (kept.length === 0) return { network: false, args: [], env: {}, needs: [] };
-  const addresses = kept.filter((e) => e.ip).map((e) => e.host);
+  const addresses = kept.filter((e) => e.ip).map((e) => formatCidrRange(parseCidrRange(e.host)!));
   const names = kept.filter((e) => !e.ip).map((e) => (e.wildcard ? `*.${e.host}` : e.host));
   return {
     network: true,
