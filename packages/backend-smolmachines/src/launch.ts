@@ -146,10 +146,11 @@ export async function launchSmolmachine(
   }
   const overlays = await hostControlOverlays(prepared.agent);
   const network = await machineNetworkOf(smolvm, prepared.agent, ctx.env);
+  // A policy that admits nothing is a bottle without network, which says exactly that.
+  if (!network && prepared.agent.network) prepared = { ...prepared, agent: { ...prepared.agent, network: false } };
   if (opts.detach) return launchDetached(smolvm, prepared, name, command, overlays, network, ctx);
   // smolvm's policy flags are refused by `run --from`: a bottle with network is a machine while it runs.
   if (network) return launchAttachedMachine(smolvm, prepared, name, command, overlays, network, opts, ctx);
-  if (prepared.agent.network) prepared = { ...prepared, agent: { ...prepared.agent, network: false } }; // its policy admits nothing
 
   const env = guestEnvironment(prepared.agent.env, ctx.env);
   const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true, overlays);
@@ -226,7 +227,6 @@ async function launchDetached(
   network: MachineNetwork | undefined,
   ctx: BackendContext,
 ): Promise<Launched> {
-  if (!network && prepared.agent.network) prepared = { ...prepared, agent: { ...prepared.agent, network: false } }; // its policy admits nothing
   const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
   const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
   await saveGuard(ctx.cacheDir, name, await guardFiles(guardedFilesOf(overlays)));

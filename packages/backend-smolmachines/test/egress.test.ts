@@ -1,9 +1,6 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ErrorCodes, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
 import { bottleErrorOf, captureStdio, createTestContext } from "@claude-bottle/core/testing";
 import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-support";
@@ -13,7 +10,7 @@ import { OwnerLabels } from "../src/attached-machine.js";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import { publicRanges } from "../src/egress/policy.js";
 import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
-import { engine, invocationRecords, invocations, NEWER_DOUBLE, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { engine, holdFixture, invocationRecords, invocations, NEWER_DOUBLE, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
 
 const SECRET = "sk-egress-test-5f1d0c9a-never-anywhere";
 let state: string;
@@ -79,6 +76,15 @@ describe("an attached bottle with network is a machine while it runs", () => {
     expect(since(before)[0]).not.toContain("--net");
   });
 
+  it("a policy that admits nothing is a bottle without network, not an open one", async () => {
+    const egress = { mode: "allow", allow: ["a.example.com"], deny: ["a.example.com"], allowPrivate: [] } as const;
+    const prepared = await prepare({ egress, command: ["true"] });
+    const before = invocations(state).length;
+    await backend.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, context());
+    expect(commandsOf(since(before))).toEqual(["machine run"]);
+    expect(since(before)[0]).not.toContain("--net");
+  });
+
   it("an allow-list by name: --allow-host-pattern on the newer smolvm, SMOLVM_VERSION with the upgrade on 1.9, before anything is built", async () => {
     const patch = { egress: allowList(["api.example.com", "*.example.org"]), command: ["sh", "-c", "exit 0"] };
     if (!NEWER_DOUBLE) {
@@ -124,17 +130,7 @@ describe("an attached bottle with network is a machine while it runs", () => {
 
   it("a CLI killed outright leaves its machine to the next command, which deletes it", async () => {
     const prepared = await prepare({ command: ["sh", "-c", "sleep 300"] });
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(new URL("./fixtures/launch-and-hold.mjs", import.meta.url)), JSON.stringify(options()), JSON.stringify(prepared), cacheDir],
-      { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env } },
-    );
-    const exited = once(child, "exit");
-    let output = "";
-    for await (const chunk of child.stdout!) {
-      output += chunk.toString();
-      if (output.includes("running\n") || output.includes("finished\n")) break;
-    }
+    const { child, output, exited } = await holdFixture("launch-and-hold.mjs", [JSON.stringify(options()), JSON.stringify(prepared), cacheDir], "running");
     expect(output).toContain("running\n");
     child.kill("SIGKILL");
     await exited;
