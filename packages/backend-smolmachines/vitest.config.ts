@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
  * once against each. Files that never run smolvm run with the first only.
  */
 export const DOUBLE_VERSIONS = ["1.9.2", "1.23.7"] as const;
-const SMOLVM_FREE = ["test/local-registry.test.ts", "test/artifact-cache.test.ts", "test/machines.test.ts", "test/desktop-insecure-registry.test.ts"];
+const SMOLVM_FREE = ["test/egress-policy.test.ts", "test/local-registry.test.ts", "test/artifact-cache.test.ts", "test/machines.test.ts", "test/desktop-insecure-registry.test.ts"];
 
 export default defineConfig({
   test: {

@@ -40,8 +40,10 @@ function denialTable(out: NodeJS.WritableStream): Writable {
       pending = lines.pop() ?? "";
       for (const line of lines) {
         try {
-          const record = JSON.parse(line) as { time: string; host: string; port: number; reason: string; detail: string };
-          out.write(`${printableLine(record.time)}  ${printableLine(`${record.host}:${record.port}`)}  ${printableLine(record.reason)}  ${printableLine(record.detail)}\n`);
+          // port is null for a name refused before any connection (smolvm's refused lookups).
+          const record = JSON.parse(line) as { time: string; host: string; port: number | null; reason: string; detail: string };
+          const where = record.port === null ? record.host : `${record.host}:${record.port}`;
+          out.write(`${printableLine(record.time)}  ${printableLine(where)}  ${printableLine(record.reason)}  ${printableLine(record.detail)}\n`);
         } catch {
           // A line that is not a record is not a refusal.
         }
