@@ -136,7 +136,10 @@ try {
   for (const name of started) spawnSync(NODE, [CLI, "rm", "-f", name], inProject());
 }
 
-// 5. The egress proxy on its own: 100 HTTPS requests through it against the same requests made directly.
+// 5. A real Claude Code's first screen on a terminal, when its image has been built (shared/claude-image/build.sh).
+spawnSync(NODE, [join(REPO, "bench", "first-screen.mjs"), "--runs", String(RUNS), "--node", NODE], { stdio: "inherit" });
+
+// 6. The egress proxy on its own: 100 HTTPS requests through it against the same requests made directly.
 spawnSync(NODE, [join(REPO, "packages", "egress-proxy", "bench", "https-through-proxy.mjs"), "--rounds", String(Math.max(3, Math.ceil(RUNS / 2)))], { stdio: "inherit" });
 
 // The table, then the JSON for comparing runs.
