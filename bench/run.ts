@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
+import { buildTestNodeImage, buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
 import { runOnce, sampleInTurns, stats } from "./measure.mjs";
 
 const REPO = join(import.meta.dirname, "..");
@@ -24,14 +24,27 @@ const NODE_VERSION = execFileSync(NODE, ["--version"], { encoding: "utf8" }).tri
 const RUNS = Number(flags.runs);
 
 const project = mkdtempSync(join(tmpdir(), "claude-bottle-bench-"));
-mkdirSync(join(project, ".claude-bottle", "agents"), { recursive: true });
+// User-level agents: a project's would first need the user's approval.
+const configHome = mkdtempSync(join(tmpdir(), "claude-bottle-bench-config-"));
+const agentsDir = join(configHome, "claude-bottle", "agents");
+mkdirSync(agentsDir, { recursive: true });
 const context = busyboxContext();
-writeFileSync(
-  join(project, ".claude-bottle", "agents", "bench.yaml"),
-  `description: busybox agent for the benchmark\nbuild: { dockerfile: ${context}/Dockerfile, context: ${context} }\ncommand: [/bin/busybox]\nnetwork: false\n`,
-);
+const benchAgent = (network: string) =>
+  `description: busybox agent for the benchmark\nbuild: { dockerfile: ${context}/Dockerfile, context: ${context} }\ncommand: [/bin/busybox]\nnetwork: ${network}\n`;
+writeFileSync(join(agentsDir, "bench.yaml"), benchAgent("false"));
+// The same agent with an egress policy: its own network and proxy on every start.
+writeFileSync(join(agentsDir, "bench-egress.yaml"), benchAgent("{ allow: [api.example.com] }"));
 const cacheHome = mkdtempSync(join(tmpdir(), "claude-bottle-bench-cache-"));
-const env = { ...process.env, CI: "1", XDG_CACHE_HOME: cacheHome, CLAUDE_BOTTLE_BACKEND: "docker" };
+const env = {
+  ...process.env,
+  CI: "1",
+  XDG_CACHE_HOME: cacheHome,
+  XDG_CONFIG_HOME: configHome,
+  XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "claude-bottle-bench-state-")),
+  CLAUDE_BOTTLE_BACKEND: "docker",
+  // Docker Hub is out of reach here: the proxy runs in the offline stand-in for the official Node image.
+  CLAUDE_BOTTLE_PROXY_IMAGE: buildTestNodeImage(),
+};
 const cli = (args) => [NODE, CLI, ...args];
 const inProject = (extraEnv = {}) => ({ cwd: project, env: { ...env, ...extraEnv } });
 
@@ -65,6 +78,14 @@ const [warmStart, bareRun, nodeFloorRun] = sampleInTurns(
 report("warm start (docker) -- true", warmStart, "docker run --rm <same image> true", bareRun, 1.3);
 // What any Node program pays for the same engine calls, against the same baseline: the floor under the ratio above.
 report("  floor: node bench/node-floor.mjs run", nodeFloorRun, "docker run", bareRun);
+
+// 2a. A warm start with an egress policy (network, proxy container, readiness) against one without, in turns.
+runOnce(cli(["start", "bench-egress", "--", "true"]), inProject());
+const [withPolicy, withoutPolicy] = sampleInTurns(
+  [[cli(["start", "bench-egress", "--", "true"]), inProject()], [cli(["start", "bench", "--", "true"]), inProject()]],
+  { runs: RUNS },
+);
+report("warm start with an egress policy", withPolicy, "warm start without network", withoutPolicy, 1.15);
 
 // 2b. The same as a person runs it: on a terminal (a pseudo-terminal from script(1), sized like a window), not in CI.
 const onTerminal = (command: string) => ["script", "-qec", `stty rows 30 cols 100; ${command}`, "/dev/null"];
@@ -114,6 +135,12 @@ try {
 } finally {
   for (const name of started) spawnSync(NODE, [CLI, "rm", "-f", name], inProject());
 }
+
+// 5. A real Claude Code's first screen on a terminal, when its image has been built (shared/claude-image/build.sh).
+spawnSync(NODE, [join(REPO, "bench", "first-screen.mjs"), "--runs", String(RUNS), "--node", NODE], { stdio: "inherit" });
+
+// 6. The egress proxy on its own: 100 HTTPS requests through it against the same requests made directly.
+spawnSync(NODE, [join(REPO, "packages", "egress-proxy", "bench", "https-through-proxy.mjs"), "--rounds", String(Math.max(3, Math.ceil(RUNS / 2)))], { stdio: "inherit" });
 
 // The table, then the JSON for comparing runs.
 const fmt = (n) => (n === undefined ? "" : n.toFixed(1));

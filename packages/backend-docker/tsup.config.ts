@@ -1,7 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts" },
+  // The second entry runs in a detached process of its own (see src/egress/remove-detached.ts).
+  entry: { index: "src/index.ts", "egress/remove-detached": "src/egress/remove-detached.ts" },
   format: ["esm"],
   dts: true,
   clean: true,

@@ -94,7 +94,7 @@ async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: Ba
   throwIfAborted(ctx.signal);
   // Again at launch: the paths may have gone since prepare.
   assertAgentPaths(agent, { env: ctx.env });
-  const name = bottleName(agent.slug, randomBytes(3).toString("hex"));
+  const name = opts.name ?? bottleName(agent.slug, randomBytes(3).toString("hex"));
 
   const started = await phase(ctx, "start", "Starting the sandbox", async () => {
     const terminal = usesProcessTerminal(opts.stdio);

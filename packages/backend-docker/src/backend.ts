@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
 import {
+  BottleError,
+  ErrorCodes,
   abortedError,
   assertAgentPaths,
   bottleName,
@@ -25,7 +31,7 @@ import { findBottle, listBottles } from "./container/bottles.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
 import { diagnose } from "./container/doctor.js";
 import { execInBottle } from "./container/exec.js";
-import { ensureHomeVolume, homeVolumeName, prepareHomeDirectory } from "./container/home-volume.js";
+import { ensureHomeVolume, homeVolumeName, legacyHomeVolumeName, listHomeVolumes, prepareHomeDirectory } from "./container/home-volume.js";
 import { BACKEND_NAME } from "./container/labels.js";
 import {
   attachContainer,
@@ -41,6 +47,18 @@ import { registerWait, type WaitCondition } from "./container/wait.js";
 import type { EngineApi } from "./engine/api.js";
 import { engineMessage, statusCodeOf } from "./errors.js";
 import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
+import { copyDenials } from "./egress/denials.js";
+import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
+import {
+  reapEgress,
+  removeEgress,
+  removeEgressInBackground,
+  startEgress,
+  stopEgress,
+  type Egress,
+  type EgressSettings,
+  type ProxyCredentials,
+} from "./egress/sidecar.js";
 
 export interface DockerBackendOptions {
   /** An engine to use instead of finding one (embedding, tests). */
@@ -54,6 +72,12 @@ export interface DockerBackendOptions {
   user?: HostUser | null;
   /** The random part of bottle names; replaceable to make names predictable. */
   randomHex?: () => string;
+  /**
+   * The egress proxy's settings beyond the policy: its image (default
+   * CLAUDE_BOTTLE_PROXY_IMAGE, else the pinned official Node image), names it
+   * resolves from a hosts list, its DNS servers, networks it joins.
+   */
+  egress?: Partial<EgressSettings>;
 }
 
 /** What prepare hands to launch. */
@@ -61,7 +85,7 @@ export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
   readonly image: ImagePlan;
 }
 
-const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor"];
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
 
 /** Seconds a stopping bottle gets to exit before it is killed. */
 const STOP_GRACE_SECONDS = 10;
@@ -112,76 +136,101 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       const docker = await engine(ctx);
       const { api } = docker;
       // The home volume does not depend on the image: look it up while the image is checked or built.
-      const homeVolume = ensureHomeVolume(api, agent.slug, user);
+      const homeVolume = ensureHomeVolume(api, agent.slug, agent.homeProject ?? agent.workspace, user);
+      void noticeLegacyHome(api, agent.slug, ctx);
       homeVolume.catch(() => {}); // awaited below; a build failure must not leave it unobserved
-      const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
-      throwIfAborted(ctx.signal);
-
-      const name = bottleName(agent.slug, randomHex());
-      const controls = await prepareHostControls(agent.workspace);
-      const createOptions = containerCreateOptions({
-        controls,
-        agent,
-        name,
-        image: image.id,
-        imageConfig: image.config,
-        extraArgs: opts.extraArgs,
-        env: ctx.env,
-        user,
-        tty: opts.stdio.stdin.isTTY === true,
-        openStdin: true,
-        // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
-        stdinOnce: !opts.detach,
-        autoRemove: !opts.detach,
-      });
-
-      let container: string | undefined;
-      let handedOver = false;
+      const name = opts.name ?? bottleName(agent.slug, randomHex());
+      // The bottle's way out is made while the image is checked or built (its proxy pulled first if the engine lacks it).
+      const egress = agent.network ? startBottleEgress(docker, name, agent, ctx) : undefined;
+      egress?.catch(() => {}); // awaited below; a build failure must not leave it unobserved
+      let detachedBottle = false;
+      let ranToEnd = false;
       try {
-        container = await phase(ctx, "create", `Creating ${name}`, async () => {
-          const home = await homeVolume;
-          const created = await createContainer(api, createOptions);
-          container = created;
-          if (home !== "ready") {
-            // Rare (a new or foreign volume): tar-stream is loaded for it rather than on every start.
-            await prepareHomeDirectory(api, created, user).catch(async (error: unknown) => {
-              // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
-              if (home === "created") {
-                await removeContainer(api, created, { force: true }).catch(() => {});
-                await api.json("DELETE", `/volumes/${homeVolumeName(agent.slug)}`).catch(() => {});
-              }
-              throw error;
-            });
+        const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
+        throwIfAborted(ctx.signal);
+        const controls = await prepareHostControls(agent.workspace);
+        const egressReady = await egress;
+        const createOptions = containerCreateOptions({
+          controls,
+          ...(egressReady && { egress: egressReady }),
+          agent,
+          name,
+          image: image.id,
+          imageConfig: image.config,
+          extraArgs: opts.extraArgs,
+          env: ctx.env,
+          user,
+          tty: opts.stdio.stdin.isTTY === true,
+          openStdin: true,
+          // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
+          stdinOnce: !opts.detach,
+          autoRemove: !opts.detach,
+        });
+
+        let container: string | undefined;
+        let handedOver = false;
+        try {
+          container = await phase(ctx, "create", `Creating ${name}`, async () => {
+            const home = await homeVolume;
+            const created = await createContainer(api, createOptions);
+            container = created;
+            if (home !== "ready") {
+              // Rare (a new or foreign volume): tar-stream is loaded for it rather than on every start.
+              await prepareHomeDirectory(api, created, user).catch(async (error: unknown) => {
+                // A new volume's label says HOME is made: the volume goes too, so the next start makes it again.
+                if (home === "created") {
+                  await removeContainer(api, created, { force: true }).catch(() => {});
+                  await api.json("DELETE", `/volumes/${homeVolumeName(agent.slug, agent.homeProject ?? agent.workspace)}`).catch(() => {});
+                }
+                throw error;
+              });
+            }
+            throwIfAborted(ctx.signal);
+            return created;
+          });
+          if (opts.detach) {
+            await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
+            handedOver = true;
+            detachedBottle = true;
+            return { detached: true, name };
           }
-          throwIfAborted(ctx.signal);
-          return created;
-        });
-        if (opts.detach) {
-          await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
+          const exitCode = await runAttached(api, container, opts.stdio, ctx, {
+            config: createOptions,
+            waitFor: "removed",
+            ownsBottle: true,
+            title: `Attaching to ${name}`,
+          });
           handedOver = true;
-          return { detached: true, name };
+          ranToEnd = true;
+          return { detached: false, name, exitCode };
+        } finally {
+          // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
+          if (container && !handedOver) await removeContainer(api, container, { force: true }).catch(() => {});
         }
-        const exitCode = await runAttached(api, container, opts.stdio, ctx, {
-          config: createOptions,
-          waitFor: "removed",
-          ownsBottle: true,
-          title: `Attaching to ${name}`,
-        });
-        handedOver = true;
-        return { detached: false, name, exitCode };
       } finally {
-        // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
-        if (container && !handedOver) await removeContainer(api, container, { force: true }).catch(() => {});
+        // An attached bottle is gone by now (removed as it exited), or never started: its proxy and network go too.
+        // A detached one keeps them until stop and rm.
+        // After a run that ended on its own, in the background: the user does not wait for it.
+        if (egress && !detachedBottle) {
+          await egress.then(
+            () => (ranToEnd ? removeEgressInBackground(api, name, ctx.cacheDir, ctx.env) : removeEgress(api, name, ctx.cacheDir)),
+            () => {},
+          );
+        }
       }
     },
 
     async list(ctx) {
-      return listBottles((await engine(ctx)).api);
+      const { api } = await engine(ctx);
+      // What a killed CLI left (a proxy, a network) goes with the next look.
+      const [bottles] = await Promise.all([listBottles(api), reapEgress(api).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
+      return bottles;
     },
 
     async stop(name, _opts, ctx) {
       const { api } = await engine(ctx);
       await stopContainer(api, await findBottle(api, name), STOP_GRACE_SECONDS);
+      await stopEgress(api, name);
     },
 
     async remove(name, opts, ctx) {
@@ -190,11 +239,14 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
         if (statusCodeOf(error) === 409) throw bottleRunningError(name, { cause: error });
         if (statusCodeOf(error) !== 404) throw error;
       });
+      await removeEgress(api, name, ctx.cacheDir);
     },
 
     async logs(name, opts, ctx) {
       const { api } = await engine(ctx);
-      await copyLogs(api, await findBottle(api, name), opts, ctx.signal);
+      const container = await findBottle(api, name);
+      if (opts.egress) return copyDenials(api, name, opts, ctx.signal);
+      await copyLogs(api, container, opts, ctx.signal);
     },
 
     async attach(name, { stdio }, ctx) {
@@ -217,6 +269,26 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       return execInBottle(api, container, opts.command, opts.stdio, Config.User || undefined);
     },
 
+    async homes(ctx) {
+      return listHomeVolumes((await engine(ctx)).api);
+    },
+
+    async removeHome(name, ctx) {
+      const { api } = await engine(ctx);
+      if (!(await listHomeVolumes(api)).some((home) => home.name === name)) {
+        throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `There is no home called ${name} on the docker backend.`, {
+          hint: "List the homes with `claude-bottle ls --homes`.",
+        });
+      }
+      await api.json("DELETE", `/volumes/${encodeURIComponent(name)}`).catch((error: unknown) => {
+        if (statusCodeOf(error) !== 409) throw error;
+        throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The home ${name} is in use by a bottle.`, {
+          hint: "Remove the bottles of that project and agent first (claude-bottle ls, claude-bottle rm).",
+          cause: error,
+        });
+      });
+    },
+
     async doctor(ctx) {
       return diagnose(given, {
         env: ctx.env,
@@ -224,8 +296,63 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       });
     },
   };
+
+  /** The bottle's network and proxy, for its policy; an agent built by hand without one gets everything but private addresses. */
+  async function startBottleEgress(docker: DockerConnection, name: string, agent: ResolvedAgent, ctx: BackendContext): Promise<Egress> {
+    const settings: EgressSettings = { image: proxyImageRef(ctx.env), ...options.egress };
+    const policy = agent.egress ?? { mode: "all" as const, deny: [], allowPrivate: [] };
+    const [credentials] = await Promise.all([proxyCredentials(agent, ctx.env), ensureProxyImage(docker, settings.image, ctx)]);
+    return startEgress(docker.api, name, policy, settings, ctx, credentials);
+  }
+
   return backend;
 };
+
+/**
+ * The credentials of an agent whose values are set (here, or by `login`): a
+ * placeholder each, and a CA for the bottle made now, which only the proxy
+ * ever holds the key of. Undefined when there is nothing to inject.
+ */
+async function proxyCredentials(agent: ResolvedAgent, env: Readonly<Record<string, string | undefined>>): Promise<ProxyCredentials | undefined> {
+  const bindings = (agent.credentials ?? []).filter((c) => env[c.env]);
+  if (!bindings.length) return undefined;
+  // Loaded only here: the CA maker is not needed by a bottle without credentials.
+  const { createBottleCa } = await import("@claude-bottle/egress-proxy");
+  const hosts = [...new Set(bindings.flatMap((b) => b.hosts))];
+  return {
+    bindings: bindings.map((b) => ({ env: b.env, hosts: [...b.hosts], placeholder: placeholderFor(env[b.env]!) })),
+    values: Object.fromEntries(bindings.map((b) => [b.env, env[b.env]!])),
+    ca: createBottleCa({ hosts, label: `claude-bottle ${agent.slug}` }),
+  };
+}
+
+/**
+ * A placeholder shaped like the value where that matters: an Anthropic key's
+ * prefix (`sk-ant-api03-`) is kept so a client's own format check passes; the
+ * rest is random, so it never matches anything but itself.
+ */
+function placeholderFor(value: string): string {
+  const prefix = /^(sk-ant-[a-z0-9]+-)/.exec(value)?.[1] ?? "";
+  return `${prefix}claude-bottle-placeholder-${randomBytes(16).toString("hex")}`;
+}
+
+/**
+ * Homes used to be one per agent, shared by every project. Such a volume is
+ * no longer used and never deleted by us: the user hears once how to remove it.
+ */
+async function noticeLegacyHome(api: EngineApi, slug: string, ctx: BackendContext): Promise<void> {
+  const marker = join(ctx.cacheDir, "docker", "notices", `legacy-home-${slug}`);
+  if (existsSync(marker)) return;
+  try {
+    await api.json("GET", `/volumes/${legacyHomeVolumeName(slug)}`);
+  } catch {
+    return;
+  }
+  ctx.logger.info(
+    `homes are now one per project; the shared home volume ${legacyHomeVolumeName(slug)} is no longer used. Remove it when you no longer need what is in it: docker volume rm ${legacyHomeVolumeName(slug)}`,
+  );
+  await mkdir(dirname(marker), { recursive: true }).then(() => writeFile(marker, "")).catch(() => {});
+}
 
 function hostUser(): HostUser | undefined {
   if (typeof process.getuid !== "function" || typeof process.getgid !== "function") return undefined;

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { ErrorCodes, Labels, type Backend, type ResolvedAgent, type Stdio } from "@claude-bottle/core";
 import { captureStdio } from "@claude-bottle/core/testing";
-import { busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
+import { buildTestNodeImage, busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, DockerErrorCodes, homeVolumeName, imageId, type DockerBackendOptions } from "../src/index.js";
@@ -42,6 +42,9 @@ async function run(target: Backend, theAgent: ResolvedAgent, ctx = createTestCon
 }
 
 useTestEngine((found) => (docker = found));
+/** The project whose home the home tests share (homes are per project). */
+const homeProject = workspace();
+chmodSync(homeProject, 0o777);
 beforeAll(() => {
   context = busyboxContext(`LABEL test.suffix=${suffix}`);
 });
@@ -51,10 +54,10 @@ afterAll(async () => {
   for (const name of detachedNames) await docker.getContainer(name).remove({ force: true }).catch(() => {});
   const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
-  // Every home volume of this file's agents (a failed build leaves its new volume too: -broken, -abort).
-  const { Volumes } = await docker.listVolumes({ filters: { name: [homeVolumeName(slug)] } });
+  // Homes are per agent and per project: every home an agent of this run made, whatever its workspace.
+  const { Volumes } = await docker.listVolumes({ filters: { label: [Labels.agent] } });
   for (const volume of Volumes ?? []) {
-    if (volume.Name.startsWith(homeVolumeName(slug))) await docker.getVolume(volume.Name).remove().catch(() => {});
+    if (volume.Labels?.[Labels.agent]?.startsWith(slug)) await docker.getVolume(volume.Name).remove().catch(() => {});
   }
 });
 
@@ -164,17 +167,28 @@ describe("the bottle", () => {
     expect([stat.uid, stat.gid]).toEqual([1234, 1234]);
   });
 
-  it("keeps HOME in a per-agent volume: a file written in one bottle is there in the next", async () => {
+  it("keeps HOME in a volume per agent and project: a file written in one bottle is there in the next of that project only", async () => {
     const target = backend({ user: { uid: 1234, gid: 1234 } });
-    const writer = agent({ slug: `${slug}-home`, command: ["sh", "-c", `echo persisted-${suffix} > $HOME/persisted.txt`] });
-    chmodSync(writer.workspace, 0o777);
+    const writer = agent({ slug: `${slug}-home`, workspace: homeProject, command: ["sh", "-c", `echo persisted-${suffix} > $HOME/persisted.txt && mkdir -p $HOME/.claude && echo '{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"evil"}]}]}}' > $HOME/.claude/settings.json`] });
     expect((await run(target, writer)).exitCode).toBe(0);
-    const reader = agent({ slug: `${slug}-home`, command: ["sh", "-c", "echo $HOME; cat $HOME/persisted.txt"] });
+    const reader = agent({ slug: `${slug}-home`, workspace: homeProject, command: ["sh", "-c", "echo $HOME; cat $HOME/persisted.txt"] });
     const { stdout } = await run(backend({ user: { uid: 1234, gid: 1234 } }), reader);
     expect(stdout).toContain("/home/agent");
     expect(stdout).toContain(`persisted-${suffix}`);
-    const volume = await docker.getVolume(homeVolumeName(`${slug}-home`)).inspect();
+    const volume = await docker.getVolume(homeVolumeName(`${slug}-home`, homeProject)).inspect();
     expect(volume.Labels?.[Labels.agent]).toBe(`${slug}-home`);
+    expect(volume.Labels?.["dev.claude-bottle.home-project"]).toBe(realpathSync(homeProject));
+
+    // Another project's bottle of the same agent sees neither the file nor the planted hook.
+    const other = agent({ slug: `${slug}-home`, command: ["sh", "-c", "ls -A $HOME; cat $HOME/persisted.txt $HOME/.claude/settings.json 2>&1"] });
+    chmodSync(other.workspace, 0o777);
+    const elsewhere = await run(backend({ user: { uid: 1234, gid: 1234 } }), other);
+    expect(elsewhere.stdout).not.toContain(`persisted-${suffix}`);
+    expect(elsewhere.stdout).not.toContain("evil");
+    const homes = await target.homes!(createTestContext());
+    expect(homes.filter((h) => h.agent === `${slug}-home`).map((h) => h.project)).toEqual(
+      expect.arrayContaining([realpathSync(homeProject), realpathSync(other.workspace)]),
+    );
   });
 
   it("keeps what the image put in /home/agent, and still gives HOME to the bottle's user", async () => {
@@ -191,7 +205,7 @@ describe("the bottle", () => {
       expect(exitCode).toBe(0);
       expect(stdout.split("\n")).toEqual(["from-the-image", "1234", ""]);
     } finally {
-      await docker.getVolume(homeVolumeName(`${slug}-imagehome`)).remove().catch(() => {});
+      await docker.getVolume(homeVolumeName(`${slug}-imagehome`, theAgent.workspace)).remove().catch(() => {});
       for (const image of await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-imagehome`] } })) {
         await docker.getImage(image.Id).remove({ force: true });
       }
@@ -199,7 +213,7 @@ describe("the bottle", () => {
   });
 
   it("gives HOME to another user when the same agent runs as someone else", async () => {
-    const other = agent({ slug: `${slug}-home`, command: ["sh", "-c", "echo other > $HOME/other.txt && cat $HOME/other.txt"] });
+    const other = agent({ slug: `${slug}-home`, workspace: homeProject, command: ["sh", "-c", "echo other > $HOME/other.txt && cat $HOME/other.txt"] });
     const { stdout, stderr, exitCode } = await run(backend({ user: { uid: 4321, gid: 4321 } }), other);
     expect(stderr).toBe("");
     expect(exitCode).toBe(0);
@@ -261,18 +275,23 @@ describe("the bottle", () => {
     detachedNames.delete(launched.name);
   });
 
-  it("runs with a network when the agent asks for one", async () => {
+  it("runs with a network of its own, behind its egress proxy, when the agent asks for one", async () => {
     const ctx = createTestContext();
-    const target = backend();
+    // The proxy's image is the offline stand-in; its DNS stays on loopback (see egress.test.ts for real traffic).
+    const target = backend({ egress: { image: buildTestNodeImage(), dns: ["127.0.0.1"] } });
     const launched = await target.launch(
       await target.prepare(agent({ network: true, command: ["sleep", "300"] }), ctx),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
       ctx,
     );
     detachedNames.add(launched.name);
-    expect((await docker.getContainer(launched.name).inspect()).HostConfig.NetworkMode).not.toBe("none");
+    const info = await docker.getContainer(launched.name).inspect();
+    expect(info.HostConfig.NetworkMode).toBe(`${launched.name}-net`);
+    expect(info.Config.Env).toContain("NODE_USE_ENV_PROXY=1");
+    expect(info.Config.Env.find((e) => e.startsWith("HTTPS_PROXY="))).toMatch(/^HTTPS_PROXY=http:\/\/[0-9.]+:3128$/);
     await target.remove!(launched.name, { force: true }, ctx);
     detachedNames.delete(launched.name);
+    await expect(docker.getContainer(`${launched.name}-egress`).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it("stops and removes an attached bottle when interrupted, and throws ABORTED", async () => {

@@ -1,6 +1,6 @@
 import { DEFAULT_PIDS_LIMIT, Labels, defaultMemoryLimit, testRunLabels, type ResolvedAgent } from "@claude-bottle/core";
 import { describe, expect, it } from "vitest";
-import { containerCreateOptions, type ContainerPlan } from "../src/index.js";
+import { containerCreateOptions, homeVolumeName, type ContainerPlan } from "../src/index.js";
 
 const agent = (patch: Partial<ResolvedAgent> = {}): ResolvedAgent => ({
   slug: "reviewer",
@@ -49,7 +49,17 @@ describe("container create options", () => {
     expect(options.HostConfig?.Mounts).toEqual(
       expect.arrayContaining([
         { Type: "bind", Source: "/home/me/project", Target: "/workspace" },
-        { Type: "volume", Source: "claude-bottle-home-reviewer", Target: "/home" },
+        { Type: "volume", Source: homeVolumeName("reviewer", "/home/me/project"), Target: "/home" },
+      ]),
+    );
+  });
+
+  it("gives a bottle working elsewhere for a project (a worktree) that project's home", () => {
+    const options = containerCreateOptions(plan({ agent: agent({ workspace: "/home/me/.local/share/wt/b1", homeProject: "/home/me/project" }) }));
+    expect(options.HostConfig?.Mounts).toEqual(
+      expect.arrayContaining([
+        { Type: "bind", Source: "/home/me/.local/share/wt/b1", Target: "/workspace" },
+        { Type: "volume", Source: homeVolumeName("reviewer", "/home/me/project"), Target: "/home" },
       ]),
     );
   });

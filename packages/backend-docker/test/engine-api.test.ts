@@ -11,7 +11,7 @@ import Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
 import { demultiplex } from "../src/engine/demux.js";
 import { engineMessage, statusCodeOf } from "../src/errors.js";
-import { EngineApi, EngineError, connectDocker, createDockerBackend, homeVolumeName } from "../src/index.js";
+import { EngineApi, EngineError, connectDocker, createDockerBackend } from "../src/index.js";
 import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
@@ -23,7 +23,8 @@ afterAll(async () => {
   if (!docker) return;
   const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
-  await docker.getVolume(homeVolumeName(slug)).remove().catch(() => {});
+  const { Volumes } = await docker.listVolumes({ filters: { label: [`dev.claude-bottle.agent=${slug}`] } });
+  for (const volume of Volumes ?? []) await docker.getVolume(volume.Name).remove().catch(() => {});
 });
 
 /** One multiplexed frame: stream type, three zero bytes, payload size, payload. */

@@ -21,8 +21,10 @@ import {
   type ResolvedAgent,
 } from "@claude-bottle/core";
 import { execa } from "execa";
+import { launchAttachedMachine, startEnvironment, type MachineNetwork } from "./attached-machine.js";
 import { runAttached } from "./attached-process.js";
 import { bottleLogPaths, openBottleLogs, removeBottleLogs, saveGuard } from "./bottle-logs.js";
+import { machineNetworkOf } from "./egress/machine-network.js";
 import { guestEnvironment, passthroughNames } from "./environment.js";
 import { assertMountSources, guardedFilesOf, hostControlOverlays, volumeArguments } from "./mounts.js";
 import type { SmolmachinesPrepared } from "./pipeline/prepare.js";
@@ -86,12 +88,18 @@ export function machineRunArguments(
   ];
 }
 
-/** `smolvm machine create` for a detached bottle: everything but the passthrough values, which go to `exec`. */
+/**
+ * `smolvm machine create` for a detached bottle, or an attached one with a
+ * network policy: everything but the passthrough values, which go to `exec`.
+ * `network` is the policy and credential flags (src/egress), which only
+ * `create` takes.
+ */
 export function machineCreateArguments(
   prepared: SmolmachinesPrepared,
   name: string,
   literalEnvArgs: readonly string[],
   overlays: readonly ReadOnlyOverlay[] = [],
+  network: readonly string[] = [],
 ): string[] {
   const { agent } = prepared;
   const labels: Record<string, string> = {
@@ -106,6 +114,7 @@ export function machineCreateArguments(
     "--from",
     prepared.artifact.machine,
     ...resourceArguments(agent),
+    ...network,
     ...volumeArguments(agent, overlays),
     ...literalEnvArgs,
     ...Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`]),
@@ -120,7 +129,7 @@ export async function launchSmolmachine(
 ): Promise<Launched> {
   throwIfAborted(ctx.signal);
   assertMountSources(prepared.agent, ctx.env);
-  const name = bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
+  const name = opts.name ?? bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
   const command = bottleCommand(prepared, opts.extraArgs);
   if (command.length === 0) {
     throw new BottleError(ErrorCodes.AGENT_INVALID, `Agent "${prepared.agent.slug}" names no command and its image has none.`, {
@@ -128,7 +137,12 @@ export async function launchSmolmachine(
     });
   }
   const overlays = await hostControlOverlays(prepared.agent);
-  if (opts.detach) return launchDetached(smolvm, prepared, name, command, overlays, ctx);
+  const network = await machineNetworkOf(smolvm, prepared.agent, ctx.env);
+  // A policy that admits nothing is a bottle without network, which says exactly that.
+  if (!network && prepared.agent.network) prepared = { ...prepared, agent: { ...prepared.agent, network: false } };
+  if (opts.detach) return launchDetached(smolvm, prepared, name, command, overlays, network, ctx);
+  // smolvm's policy flags are refused by `run --from`: a bottle with network is a machine while it runs.
+  if (network) return launchAttachedMachine(smolvm, prepared, name, command, overlays, network, opts, ctx);
 
   const env = guestEnvironment(prepared.agent.env, ctx.env);
   const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true, overlays);
@@ -158,7 +172,7 @@ export async function restoreAndWarn(guarded: readonly GuardedFile[], ctx: Pick<
  * but the guest may exit 1 too. Only a stderr made of nothing but such lines
  * is taken as smolvm's; anything else is the guest's exit code.
  */
-function isSmolvmOwnFailure(exitCode: number, stderr: string): boolean {
+export function isSmolvmOwnFailure(exitCode: number, stderr: string): boolean {
   const lines = stderr.split("\n").filter((line) => line.trim() !== "");
   return (exitCode === 1 || exitCode === 2) && lines.length > 0 && smolvmErrorLines(stderr).length === lines.length;
 }
@@ -202,16 +216,19 @@ async function launchDetached(
   name: string,
   command: readonly string[],
   overlays: readonly ReadOnlyOverlay[],
+  network: MachineNetwork | undefined,
   ctx: BackendContext,
 ): Promise<Launched> {
   const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
   const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
   await saveGuard(ctx.cacheDir, name, await guardFiles(guardedFilesOf(overlays)));
   await phase(ctx, "create", `Creating ${name}`, () =>
-    runSmolvm(smolvm, machineCreateArguments(prepared, name, literals.args, overlays), { signal: ctx.signal }),
+    runSmolvm(smolvm, machineCreateArguments(prepared, name, literals.args, overlays, network?.args), { signal: ctx.signal, env: network?.env }),
   );
   try {
-    await phase(ctx, "start", `Starting ${name}`, () => runSmolvm(smolvm, ["machine", "start", "--name", name], { signal: ctx.signal }));
+    await phase(ctx, "start", `Starting ${name}`, () =>
+      runSmolvm(smolvm, ["machine", "start", "--name", name], { signal: ctx.signal, env: startEnvironment(network) }),
+    );
     const logs = await openBottleLogs(ctx.cacheDir, name);
     const { stdin, exit } = bottleLogPaths(ctx.cacheDir, name);
     const execArgs = ["machine", "exec", "--name", name, "-i", "-w", WORKSPACE_TARGET, ...passthroughs.args, "--", ...command];

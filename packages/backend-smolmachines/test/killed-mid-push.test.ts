@@ -1,6 +1,3 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { createTestContext } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
@@ -8,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
 import { RegistryLabels } from "../src/registry/local-registry.js";
-import { engine, SMOLVM_DOUBLE, temporaryTags, useDoubleState, testSlug } from "./support.js";
+import { engine, holdFixture, SMOLVM_DOUBLE, temporaryTags, useDoubleState, testSlug } from "./support.js";
 
 let docker: Dockerode;
 let registryImage: string;
@@ -27,17 +24,7 @@ describe("a prepare killed with SIGKILL in the middle of a push", () => {
     const options = { smolvm: SMOLVM_DOUBLE, registryImage, dockerDesktop: false };
     const agent = busyboxAgent({ slug: testSlug("smol-killed-test"), command: ["true"] }, busyboxContext(`LABEL test.marker="${Date.now()}-${Math.random()}"`));
     const { cacheDir } = createTestContext();
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(new URL("./fixtures/prepare-and-hold.mjs", import.meta.url)), JSON.stringify(options), JSON.stringify(agent), cacheDir],
-      { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env } },
-    );
-    const exited = once(child, "exit");
-    let output = "";
-    for await (const chunk of child.stdout!) {
-      output += chunk.toString();
-      if (output.includes("pushing\n") || output.includes("finished\n")) break;
-    }
+    const { child, output, exited } = await holdFixture("prepare-and-hold.mjs", [JSON.stringify(options), JSON.stringify(agent), cacheDir], "pushing");
     expect(output).toContain("pushing\n");
     const key = /packed machine ([0-9a-f]{16})/.exec(output)![1]!;
     expect(await temporaryTags(docker, key)).toHaveLength(1);

@@ -279,7 +279,7 @@ describe("detached bottles on the newer smolvm and the old one alike", () => {
       expect(recorded.network).toBe(true);
       if (NEWER_DOUBLE) {
         expect(recorded.egress.allow_host_pattern).toEqual(["*.github.com"]);
-        expect(recorded.credentials).toEqual([{ name: "GH", env_var: "GH_TOKEN", hosts: ["api.github.com"] }]);
+        expect(recorded.credentials).toEqual([{ name: "GH", env_var: "GH_TOKEN", hosts: ["api.github.com"], placeholder: expect.stringMatching(/^smolvm-credential-GH-/) }]);
       }
       const ctx = context();
       const listed = (await backend.list!(ctx)).find((b) => b.name === name)!;

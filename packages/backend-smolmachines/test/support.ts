@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, existsSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,4 +104,27 @@ export function fakeSmolvm(body: string): string {
   writeFileSync(path, `#!/bin/sh\n${body}\n`);
   chmodSync(path, 0o755);
   return path;
+}
+
+/**
+ * Runs a fixture of test/fixtures (a script that holds at some point so that
+ * it can be SIGKILLed there) with `args`, until it prints `marker` or
+ * "finished". Resolves with the process, what it printed, and its exit.
+ */
+export async function holdFixture(
+  fixture: string,
+  args: readonly string[],
+  marker: string,
+): Promise<{ child: ChildProcess; output: string; exited: Promise<unknown[]> }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url)), ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env },
+  });
+  const exited = once(child, "exit");
+  let output = "";
+  for await (const chunk of child.stdout!) {
+    output += String(chunk);
+    if (output.includes(`${marker}\n`) || output.includes("finished\n")) break;
+  }
+  return { child, output, exited };
 }

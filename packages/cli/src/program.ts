@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import type { CommandEnvironment, GlobalOptions } from "./context.js";
 import type { TimingFormat } from "./render/timing.js";
 import { cliVersion } from "./version.js";
@@ -11,8 +11,9 @@ export interface Outcome {
 const PROGRAM_HELP_FOOTER = `
 Exit codes:
   the agent's own   start, attach and exec pass the bottle's exit code through
-  1                 doctor found a missing prerequisite
+  1                 doctor found a missing prerequisite; wait --for waiting saw the bottle end first
   2                 usage error (unknown command or option, missing argument)
+  124               wait --timeout passed first
   125               claude-bottle failed (agent file, backend, Docker, build...),
                     the bottle is running (rm without --force) or not running
                     (attach, exec), or project configuration awaits approval
@@ -23,7 +24,9 @@ Environment:
   CLAUDE_BOTTLE_BACKEND   the backend when --backend is not given (default: docker)
   XDG_CONFIG_HOME         user agents live in $XDG_CONFIG_HOME/claude-bottle/agents
   XDG_CACHE_HOME          the cache lives in $XDG_CACHE_HOME/claude-bottle
-  XDG_STATE_HOME          approvals live in $XDG_STATE_HOME/claude-bottle (default ~/.local/state)
+  XDG_STATE_HOME          approvals (and logins without a keychain) live in $XDG_STATE_HOME/claude-bottle
+  XDG_DATA_HOME           worktrees and bottle status live in $XDG_DATA_HOME/claude-bottle (default ~/.local/share)
+  CLAUDE_BOTTLE_CREDENTIAL_STORE  file or keychain: where login keeps credentials (default: the keychain where there is one)
   CI                      when set, progress is plain lines instead of a spinner
 `;
 
@@ -53,15 +56,41 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .argument("<agent>", "the agent's name (see: claude-bottle agents)")
     .argument("[args...]", "appended to the agent's command; put them after --")
     .option("-d, --detach", "leave the bottle running in the background and print its name")
+    .option("--allow-host <host>", "let the bottle reach this host too, on this run (repeatable; *.domain and :port work)", collect, [])
+    .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
         "table",
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true }, command: Command) => {
       const { start } = await import("./commands/start.js");
-      outcome.exitCode = await start(environment(command), agent, args, { detach: options.detach === true, timing: options.timing });
+      outcome.exitCode = await start(environment(command), agent, args, {
+        detach: options.detach === true,
+        timing: options.timing,
+        allowHosts: options.allowHost,
+        worktree: options.worktree === "" ? true : options.worktree,
+      });
+    });
+
+  program
+    .command("login")
+    .description("keep an agent's credentials on this machine (keychain, else a 0600 file), for every project's bottles")
+    .argument("[agent]", "the agent (default: claude)", "claude")
+    .option("--api-key", "claude: store an Anthropic API key read from stdin, instead of Claude Code's own login flow")
+    .action(async (agent: string, options: { apiKey?: boolean }, command: Command) => {
+      const { login } = await import("./commands/login.js");
+      outcome.exitCode = await login(environment(command), agent, { apiKey: options.apiKey === true });
+    });
+
+  program
+    .command("logout")
+    .description("remove the credentials login stored (of one agent, or all)")
+    .argument("[agent]", "the agent whose credentials to remove (default: all)")
+    .action(async (agent: string | undefined, _options: object, command: Command) => {
+      const { logout } = await import("./commands/login.js");
+      outcome.exitCode = await logout(environment(command), agent);
     });
 
   program
@@ -114,9 +143,27 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .command("ls")
     .description("list the bottles of the selected backend")
     .option("--json", "print JSON")
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .option("--homes", "list the homes instead: one per agent and project, kept between bottles")
+    .action(async (options: { json?: boolean; homes?: boolean }, command: Command) => {
+      if (options.homes) {
+        const { listHomes } = await import("./commands/homes.js");
+        outcome.exitCode = await listHomes(environment(command), { json: options.json === true });
+        return;
+      }
       const { ls } = await import("./commands/ls.js");
       outcome.exitCode = await ls(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("wait")
+    .description("wait until a bottle's agent is waiting for you or done (for scripts)")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .addOption(new Option("--for <state>", "the state to wait for (default: waiting or done, whichever comes first)").choices(["waiting", "done"]))
+    .option("--timeout <seconds>", "give up after this many seconds (exit 124)")
+    .option("--json", "print the status reached as JSON")
+    .action(async (bottle: string, options: { for?: "waiting" | "done"; timeout?: string; json?: boolean }, command: Command) => {
+      const { wait } = await import("./commands/wait.js");
+      outcome.exitCode = await wait(environment(command), bottle, { for: options.for, timeout: options.timeout, json: options.json === true });
     });
 
   program
@@ -130,12 +177,28 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
 
   program
     .command("rm")
-    .description("remove a stopped bottle")
-    .argument("<bottle>", "the bottle's name")
-    .option("-f, --force", "stop it first if it is running")
-    .action(async (bottle: string, options: { force?: boolean }, command: Command) => {
+    .description("remove a stopped bottle (and its worktree, keeping the branch); or, with --home, this project's homes")
+    .usage("[options] <bottle>  |  rm --home [agent]")
+    .argument("[bottle]", "the bottle's name (with --home: an agent, to remove only its home)")
+    .option("-f, --force", "stop it first if it is running; save a worktree's uncommitted changes as a commit first")
+    .option("--home", "remove this project's homes (logins, settings and transcripts kept between its bottles)")
+    .action(async (bottle: string | undefined, options: { force?: boolean; home?: boolean }, command: Command) => {
+      if (options.home) {
+        const { removeProjectHomes } = await import("./commands/homes.js");
+        outcome.exitCode = await removeProjectHomes(environment(command), bottle);
+        return;
+      }
+      if (bottle === undefined) throw new CommanderError(2, "commander.missingArgument", "error: missing required argument 'bottle'");
       const { rm } = await import("./commands/rm.js");
       outcome.exitCode = await rm(environment(command), bottle, { force: options.force === true });
+    });
+
+  program
+    .command("prune")
+    .description("remove the homes of projects that no longer exist")
+    .action(async (_options: object, command: Command) => {
+      const { prune } = await import("./commands/homes.js");
+      outcome.exitCode = await prune(environment(command));
     });
 
   program
@@ -143,9 +206,15 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .description("print a bottle's output")
     .argument("<bottle>", "the bottle's name")
     .option("-f, --follow", "keep printing new output until the bottle stops")
-    .action(async (bottle: string, options: { follow?: boolean }, command: Command) => {
+    .option("--egress", "print the connections its network policy refused (time, host:port, reason), not its output")
+    .option("--json", "with --egress: one JSON object a line { time, host, port, reason, detail }")
+    .action(async (bottle: string, options: { follow?: boolean; egress?: boolean; json?: boolean }, command: Command) => {
       const { logs } = await import("./commands/logs.js");
-      outcome.exitCode = await logs(environment(command), bottle, { follow: options.follow === true });
+      outcome.exitCode = await logs(environment(command), bottle, {
+        follow: options.follow === true,
+        egress: options.egress === true,
+        json: options.json === true,
+      });
     });
 
   program
@@ -184,6 +253,11 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
   return program;
 }
 
+/** Commander's accumulator for a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 /** Commander's "error: ..." in our one-line format, with where to find the usage. */
 function usageError(message: string, command: Command): string {
   const text = message.replace(/^error: /, "").trimEnd();
@@ -199,5 +273,28 @@ function usageError(message: string, command: Command): string {
  */
 export function normalizeTimingFlag(argv: readonly string[]): string[] {
   const end = argv.indexOf("--");
-  return argv.map((arg, index) => (arg === "--timing" && (end === -1 || index < end) ? "--timing=table" : arg));
+  return normalizeWorktreeFlag(argv.map((arg, index) => (arg === "--timing" && (end === -1 || index < end) ? "--timing=table" : arg)));
+}
+
+/** Options whose value is the next word, which is then no agent name. */
+const VALUE_OPTIONS = new Set(["--allow-host", "--backend"]);
+
+/**
+ * `start --worktree [BRANCH] <agent>`: the word after a bare `--worktree` is
+ * its branch only when another word names the agent; in `start --worktree
+ * claude` it is the agent. A bare one is made explicit (`--worktree=`, the
+ * default branch) before commander reads it.
+ */
+export function normalizeWorktreeFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--") === -1 ? argv.length : argv.indexOf("--");
+  const index = argv.indexOf("--worktree");
+  if (index === -1 || index >= end) return [...argv];
+  const next = argv[index + 1];
+  const command = argv.indexOf("start");
+  const words = argv
+    .slice(command + 1, end)
+    .filter((arg, i, all) => !arg.startsWith("-") && command + 1 + i !== index + 1 && !VALUE_OPTIONS.has(all[i - 1] ?? ""));
+  // A global option's value (`--backend NAME`) comes before the command, so the words after it are start's own.
+  const nextIsBranch = next !== undefined && index + 1 < end && !next.startsWith("-") && words.length > 0;
+  return nextIsBranch ? [...argv] : [...argv.slice(0, index), "--worktree=", ...argv.slice(index + 1)];
 }

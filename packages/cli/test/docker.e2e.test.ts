@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersLabelled, containersRunning, docker, removeAgentTraces, requireDocker } from "./support/docker.js";
+import { containersLabelled, containersRunning, docker, removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli, startCli, waitFor } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
@@ -31,6 +31,7 @@ describe("claude-bottle on Docker", () => {
   const slugs = new Set(["bb", "bbsh"]);
 
   afterAll(() => {
+    removeHomesOf(project.dir);
     for (const name of bottles) {
       try {
         docker("rm", "-f", name);
@@ -57,7 +58,7 @@ describe("claude-bottle on Docker", () => {
       script,
       [
         `cd ${project.dir}`,
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome}`,
         `stty -g > ${file("stty-before")}`,
         `${process.execPath} ${CLI_BIN} start bbsh`,
         `echo $? > ${file("exit-code")}`,
@@ -96,7 +97,7 @@ describe("claude-bottle on Docker", () => {
       script,
       [
         `cd ${project.dir}`,
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome}`,
         // exec: the CLI leads the terminal's session, so the terminal closing hangs it up directly.
         `exec ${process.execPath} ${CLI_BIN} start ${slug}`,
       ].join("\n"),

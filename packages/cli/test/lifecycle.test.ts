@@ -26,6 +26,8 @@ describe("lifecycle commands", () => {
         state: "running",
         workspace: "/tmp/ws",
         created: "2026-01-01T00:00:00.000Z",
+        // Reported nothing: running, since it was created.
+        status: { state: "running", since: "2026-01-01T00:00:00.000Z" },
       },
     ]);
     expect(result.stderr).toBe("");
@@ -33,8 +35,8 @@ describe("lifecycle commands", () => {
 
   it("ls prints a table", async () => {
     const result = await run(["ls"]);
-    expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+STATE\s+CREATED\s+WORKSPACE$/);
-    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s+\d+ days ago\s+\/tmp\/ws$/m);
+    expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+WORKSPACE$/);
+    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s+running \(\d+ days ago\)\s+\d+ days ago\s+-\s+\/tmp\/ws$/m);
   });
 
   it("doctor exits 0 when every check passes", async () => {

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
+import { fileURLToPath } from "node:url";
+import { buildTestRegistryImage, busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { containersLabelled, docker, removeAgentTraces, requireDocker } from "./support/docker.js";
+import { containersLabelled, docker, removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
@@ -36,6 +37,7 @@ describe("a bottle is a one-way door (docker)", () => {
   });
 
   afterEach(() => terminal?.kill());
+  afterAll(() => removeHomesOf(project.dir));
 
   afterAll(() => {
     removeAgentTraces(["attacker", "forker"]);
@@ -52,6 +54,7 @@ describe("a bottle is a one-way door (docker)", () => {
       attempt("config append", "echo '[core] fsmonitor = evil' >> /workspace/.git/config"),
       attempt("config by git", "git -C /workspace config core.hooksPath /tmp"),
       attempt("config replaced", "rm -f /workspace/.git/config"),
+      attempt("commondir", "echo ../evil/.git > /workspace/.git/commondir"),
       attempt("commit", "cd /workspace && echo work > work.txt && git add work.txt && git -c user.name=Agent -c user.email=agent@example.com commit -q -m 'agent work'"),
     ].join("; ");
     const result = await run(["start", "attacker", "--", script]);
@@ -62,6 +65,7 @@ describe("a bottle is a one-way door (docker)", () => {
       "config append: refused",
       "config by git: refused",
       "config replaced: refused",
+      "commondir: refused",
       "commit: written",
     ]);
     expect(existsSync(join(project.dir, ".claude-bottle", "agents"))).toBe(false);
@@ -112,7 +116,7 @@ describe("a bottle is a one-way door (docker)", () => {
         [
           `cd ${project.dir}`,
           "unset CI",
-          `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome}`,
+          `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome}`,
           `${process.execPath} ${CLI_BIN} start claude`,
           `echo "exit $?"`,
           "exec sleep 600",
@@ -179,5 +183,44 @@ describe("a bottle is a one-way door (docker)", () => {
     const processes = Number(forked.stdout.trim());
     expect(processes).toBeGreaterThan(10);
     expect(processes).toBeLessThanOrEqual(32);
+  });
+});
+
+/** The same door through the smolvm double: approval is the host's, whichever backend runs the bottle. */
+describe("a bottle is a one-way door (smolmachines, through the smolvm double)", () => {
+  let project: TestProject;
+  const smolvm = fileURLToPath(new URL("../../backend-smolmachines/test/fixtures/smolvm", import.meta.url));
+  const run = (args: string[]) =>
+    runCli(args, {
+      cwd: project.dir,
+      env: {
+        ...project.env,
+        CLAUDE_BOTTLE_BACKEND: "smolmachines",
+        CLAUDE_BOTTLE_SMOLVM: smolvm,
+        CLAUDE_BOTTLE_REGISTRY_IMAGE: buildTestRegistryImage(),
+        SMOLVM_DOUBLE_STATE: join(project.dir, "..", "smolvm-state"),
+      },
+    });
+
+  beforeAll(() => {
+    requireDocker();
+    project = createProject();
+    git(project.dir, "init", "-q");
+  });
+
+  it("runs a cloned agent file only after approval, and its bottle cannot write the agent files", async () => {
+    const context = join(project.dir, "agent-image");
+    execFileSync("cp", ["-r", busyboxContext(), context]);
+    const script = "(echo image: evil > /workspace/.claude-bottle/agents/evil.yaml) 2>/dev/null && echo written || echo refused";
+    project.writeAgent("claude", `build: { context: ../../agent-image, dockerfile: ../../agent-image/Dockerfile }\ncommand: [sh, -c, "${script}"]\nnetwork: false\n`);
+    const refused = await run(["start", "claude"]);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toContain('THIS FILE REPLACES THE BUILT-IN AGENT "claude"');
+    expect(refused.stderr).toContain("backend    smolmachines (built-in)");
+    expect(refused.stderr).toContain("claude-bottle trust claude --yes");
+
+    expect((await run(["trust", "claude", "--yes"])).code).toBe(0);
+    const approved = await run(["start", "claude"]);
+    expect(approved).toMatchObject({ code: 0, stdout: "refused\n" });
   });
 });

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createProject, type TestProject } from "./support/project.js";
@@ -25,9 +26,27 @@ describe("claude-bottle start", () => {
   it("exits with the agent's exit code, its stdout and stderr kept apart", async () => {
     const result = await run(["start", "bb"], { FAKE_MODE: "exit:7" });
     expect(result.code).toBe(7);
-    expect(JSON.parse(result.stdout)).toEqual({ agent: "bb", extraArgs: [], env: { CB_SECRET: "(passthrough)", LITERAL: "yes" } });
+    expect(JSON.parse(result.stdout)).toEqual({ agent: "bb", extraArgs: [], env: expect.objectContaining({ CB_SECRET: "(passthrough)", LITERAL: "yes" }) });
     expect(result.stderr).toContain("fake agent stderr\n");
     expect(result.stderr).not.toContain("{");
+  });
+
+  it("gives the bottle the user's git identity, a stand-in where git has none, and leaves the agent's own alone", async () => {
+    const emptyHome = mkdtempSync(join(tmpdir(), "claude-bottle-home-"));
+    const envOf = (result: { stdout: string }) => (JSON.parse(result.stdout) as { env: Record<string, string> }).env;
+    const none = envOf(await run(["start", "bb"], { HOME: emptyHome }));
+    expect(none.GIT_AUTHOR_EMAIL).toMatch(/^[A-Za-z0-9_.-]+@claude-bottle\.invalid$/);
+    expect(none.GIT_COMMITTER_NAME).toBe(none.GIT_AUTHOR_NAME);
+
+    writeFileSync(join(emptyHome, ".gitconfig"), "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n");
+    const mine = envOf(await run(["start", "bb"], { HOME: emptyHome }));
+    expect(mine).toMatchObject({ GIT_AUTHOR_NAME: "Ada Lovelace", GIT_AUTHOR_EMAIL: "ada@example.com", GIT_COMMITTER_NAME: "Ada Lovelace", GIT_COMMITTER_EMAIL: "ada@example.com" });
+
+    project.writeAgent("own", "image: example/bb:1\nenv: [GIT_AUTHOR_NAME=Robot]\n");
+    expect((await runCli(["--backend", "fake", "trust", "own", "--yes"], { cwd: project.dir, env: project.env })).code).toBe(0);
+    const own = envOf(await run(["start", "own"], { HOME: emptyHome }));
+    expect(own).toMatchObject({ GIT_AUTHOR_NAME: "Robot", GIT_COMMITTER_NAME: "Ada Lovelace" });
+    rmSync(emptyHome, { recursive: true, force: true });
   });
 
   it("passes the arguments after -- to the agent, options included", async () => {

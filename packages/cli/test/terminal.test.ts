@@ -30,7 +30,7 @@ describe("progress on a terminal", () => {
       [
         `cd ${project.dir}`,
         "unset CI",
-        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} CLAUDE_BOTTLE_BACKEND=fake`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome} CLAUDE_BOTTLE_BACKEND=fake`,
         ...Object.entries(env).map(([name, value]) => `export ${name}=${value}`),
         ...setup,
         `${process.execPath} ${CLI_BIN} ${args} > ${file("stdout")}`,

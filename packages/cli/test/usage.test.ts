@@ -5,7 +5,7 @@ import { runCli } from "./support/run-cli.js";
 
 const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 const cwd = tmpdir();
-const COMMANDS = ["start", "agents", "backends", "doctor", "ls", "stop", "rm", "logs", "attach", "exec", "shell"];
+const COMMANDS = ["start", "agents", "backends", "doctor", "ls", "wait", "stop", "rm", "logs", "attach", "exec", "shell"];
 
 describe("the command line", () => {
   it.each(["--version", "-V"])("%s prints the package version and nothing else", async (flag) => {
@@ -32,6 +32,7 @@ describe("the command line", () => {
     const { stdout } = await runCli(["start", "--help"], { cwd });
     expect(stdout).toContain("--detach");
     expect(stdout).toContain("--timing");
+    expect(stdout).toContain("--worktree [branch]");
     expect(stdout).toContain("<agent> [-- args...]");
   });
 

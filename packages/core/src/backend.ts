@@ -5,7 +5,7 @@ import type { BackendContext } from "./context.js";
 export const BACKEND_API_VERSION = 1 as const;
 
 /** Optional operations; a backend lists the ones it implements in `capabilities`. */
-export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attach" | "exec" | "doctor";
+export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attach" | "exec" | "doctor" | "homes";
 
 /**
  * What prepare hands to launch. A backend extends it with its own fields and
@@ -39,6 +39,13 @@ export interface LaunchOptions {
   /** Leave the bottle running and return at once (needs the `detach` capability). */
   detach: boolean;
   stdio: Stdio;
+  /**
+   * The bottle's name, chosen by the host (which keeps state under it before
+   * the bottle exists). A backend that is given one names the bottle exactly
+   * so, and fails with `NAME_CONFLICT` when it is taken; without one it makes
+   * its own (`bottleName`).
+   */
+  name?: string;
 }
 
 export type Launched =
@@ -58,6 +65,15 @@ export interface BottleInfo {
   created: string;
 }
 
+/** A home that outlives bottles (logins, settings), kept per agent and per project. */
+export interface HomeInfo {
+  /** What `removeHome` takes. */
+  name: string;
+  agent: string;
+  /** The project's real path; empty for a home from before homes were per project. */
+  project: string;
+}
+
 export interface DoctorCheck {
   name: string;
   ok: boolean;
@@ -69,6 +85,12 @@ export interface DoctorCheck {
 
 export interface LogsOptions {
   follow: boolean;
+  /**
+   * The connections the bottle's egress policy refused, one JSON object a
+   * line (`{ time, host, port, reason, detail }`), instead of its output. A
+   * backend that enforces no policy throws UNSUPPORTED.
+   */
+  egress?: boolean;
   stdio: Pick<Stdio, "stdout" | "stderr">;
 }
 
@@ -115,6 +137,10 @@ export interface Backend<P extends Prepared = Prepared> {
   attach?(name: string, opts: AttachOptions, ctx: BackendContext): Promise<number>;
   /** Runs a command in a running bottle; resolves with its exit code. */
   exec?(name: string, opts: ExecOptions, ctx: BackendContext): Promise<number>;
+  /** The homes this backend keeps (capability `homes`, which also promises `removeHome`). */
+  homes?(ctx: BackendContext): Promise<HomeInfo[]>;
+  /** Removes one home; a home a bottle still uses is refused. */
+  removeHome?(name: string, ctx: BackendContext): Promise<void>;
   /** Checks prerequisites; never throws for a missing one, reports it. */
   doctor?(ctx: BackendContext): Promise<DoctorCheck[]>;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -16,12 +16,17 @@ describe("prepareHostControls", () => {
       { source: join(dir, ".claude-bottle"), kind: "directory" },
       { source: join(dir, ".git", "hooks"), kind: "directory" },
       { source: join(dir, ".git", "config"), kind: "file" },
+      { source: join(dir, ".git", "commondir"), kind: "file" },
     ]);
+    // The commondir made names the directory itself: git reads it as no change.
+    expect(readFileSync(join(dir, ".git", "commondir"), "utf8")).toBe(".\n");
+    git(dir, "status", "--short");
     expect(statSync(join(dir, ".claude-bottle")).isDirectory()).toBe(true);
     expect(readOnlyOverlays(controls, [{ source: dir, target: "/workspace" }]).map((o) => o.target)).toEqual([
       "/workspace/.claude-bottle",
       "/workspace/.git/hooks",
       "/workspace/.git/config",
+      "/workspace/.git/commondir",
     ]);
   });
 
@@ -63,6 +68,22 @@ describe("prepareHostControls", () => {
     const controls = await prepareHostControls(worktree);
     expect(controls).toContainEqual({ source: join(main, ".git", "config"), kind: "file" });
     expect(controls).toContainEqual({ source: join(main, ".git", "hooks"), kind: "directory" });
+    // What says where the repository is: the .git file, and the worktree's commondir and gitdir.
+    const id = join(main, ".git", "worktrees", "wt");
+    expect(controls).toContainEqual({ source: join(worktree, ".git"), kind: "file" });
+    expect(controls).toContainEqual({ source: join(id, "commondir"), kind: "file" });
+    expect(controls).toContainEqual({ source: join(id, "gitdir"), kind: "file" });
+    expect(new Set(controls.map((c) => c.source)).size).toBe(controls.length);
+    // A bottle on the main checkout cannot point another worktree elsewhere either.
+    const fromMain = (await prepareHostControls(main)).map((c) => c.source);
+    expect(fromMain).toContain(join(id, "commondir"));
+  });
+
+  it("refuses a repository whose .git/commondir sends git elsewhere (a planted one runs code at the next git status)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    git(dir, "init", "-q");
+    writeFileSync(join(dir, ".git", "commondir"), "../evil/.git\n");
+    await expect(prepareHostControls(dir)).rejects.toMatchObject({ code: "WORKSPACE_UNSAFE", message: expect.stringContaining("../evil/.git") });
   });
 
   it("refuses a workspace whose .claude-bottle or .git/config is a symbolic link", async () => {

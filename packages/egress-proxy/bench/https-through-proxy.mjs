@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // HTTPS requests to a loopback TLS server, made directly, through the standalone
-// proxy (dist/main.js, in its own process as in a sidecar) and, for scale, through a
-// bare CONNECT relay (no policy, no HTTP parser, no DNS: the least any proxy process
-// costs here), interleaved over several rounds; prints the medians and the ratios.
+// proxy (dist/main.js, in its own process as in a sidecar), through the same proxy
+// with the server's name bound to a credential (the proxy terminates TLS with the
+// bottle's CA, writes the value into a header and speaks TLS to the server itself)
+// and, for scale, through a bare CONNECT relay (no policy, no HTTP parser, no DNS:
+// the least any proxy process costs here), interleaved over several rounds; prints
+// the medians and the ratios.
 // Build first:
 //
 //   pnpm --filter @claude-bottle/egress-proxy build
@@ -29,6 +32,7 @@ import { createInterface } from "node:readline";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { createBottleCa } from "../dist/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -100,13 +104,32 @@ const dir = mkdtempSync(join(tmpdir(), "egress-bench-"));
 const policyFile = join(dir, "policy.json");
 writeFileSync(policyFile, JSON.stringify({ mode: "allow", allow: ["localhost"], allowPrivate: ["127.0.0.1/32"] }));
 
-async function startProcess(args) {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+async function startProcess(args, stdin) {
+  const child = spawn(process.execPath, args, { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "inherit"] });
+  child.stdin?.end(stdin);
   const [line] = await once(createInterface({ input: child.stdout }), "line");
   return { child, port: Number(line.split(":").pop()) };
 }
 const proxy = await startProcess([main, "--policy", policyFile, "--listen", "127.0.0.1:0"]);
 const relay = await startProcess(["-e", BARE_RELAY]);
+
+// The same proxy with "localhost" bound to a credential: secrets and the bottle's CA on stdin.
+const PLACEHOLDER = "cb-placeholder-BENCH_KEY-0000";
+const bottleCa = createBottleCa({ hosts: ["localhost"] });
+const boundPolicyFile = join(dir, "bound-policy.json");
+writeFileSync(
+  boundPolicyFile,
+  JSON.stringify({
+    mode: "allow",
+    allow: ["localhost"],
+    allowPrivate: ["127.0.0.1/32"],
+    credentials: [{ env: "BENCH_KEY", hosts: ["localhost"], placeholder: PLACEHOLDER }],
+  }),
+);
+const bound = await startProcess(
+  [main, "--policy", boundPolicyFile, "--listen", "127.0.0.1:0", "--secrets-from-stdin"],
+  JSON.stringify({ ca: bottleCa, values: { BENCH_KEY: "bench-value-0123456789" }, upstreamCa: cert.toString() }),
+);
 
 /** An https.Agent whose connections are CONNECT tunnels through a proxy. */
 class TunnelAgent extends https.Agent {
@@ -136,9 +159,10 @@ class TunnelAgent extends https.Agent {
   }
 }
 
-function get(agent) {
+function get(agent, ca) {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: "localhost", port: target, path: "/", agent, ca: cert }, (res) => {
+    const headers = { "x-api-key": PLACEHOLDER };
+    const req = https.request({ host: "localhost", port: target, path: "/", agent, ca, headers }, (res) => {
       res.resume();
       res.once("end", resolve);
       res.once("error", reject);
@@ -151,9 +175,12 @@ function get(agent) {
 async function run(kind, via) {
   // No TLS session reuse between connections: every new connection is a full handshake, as with curl.
   const options = { keepAlive: kind === "keep-alive", maxSockets: 1, maxCachedSessions: 0 };
-  const agent = via === "direct" ? new https.Agent(options) : new TunnelAgent(via === "proxy" ? proxy.port : relay.port, options);
+  const port = { proxy: proxy.port, relay: relay.port, bound: bound.port }[via];
+  const agent = via === "direct" ? new https.Agent(options) : new TunnelAgent(port, options);
+  // Through the bound proxy the client trusts the bottle's CA, as a bottle does.
+  const ca = via === "bound" ? bottleCa.certPem : cert;
   const start = process.hrtime.bigint();
-  for (let i = 0; i < REQUESTS; i++) await get(agent);
+  for (let i = 0; i < REQUESTS; i++) await get(agent, ca);
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   agent.destroy();
   return ms;
@@ -168,9 +195,9 @@ const median = (xs) => {
 try {
   console.log(`${REQUESTS} HTTPS requests, median of ${ROUNDS} interleaved rounds, ${RTT} ms round trip to the server`);
   for (const kind of ["new connection", "keep-alive"]) {
-    const ways = ["direct", "proxy", "relay"];
+    const ways = ["direct", "proxy", "relay", "bound"];
     for (const via of ways) await run(kind, via); // warm-up, not counted
-    const times = { direct: [], proxy: [], relay: [] };
+    const times = { direct: [], proxy: [], relay: [], bound: [] };
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order, so no way always runs first or on a warmer process.
       for (let i = 0; i < ways.length; i++) {
@@ -178,15 +205,16 @@ try {
         times[via].push(await run(kind, via));
       }
     }
-    const [d, p, r] = ways.map((via) => median(times[via]));
+    const [d, p, r, b] = ways.map((via) => median(times[via]));
     console.log(
       `${kind.padEnd(15)} direct ${d.toFixed(1)} ms | egress proxy ${p.toFixed(1)} ms, ${(p / d).toFixed(2)}x` +
-        ` (+${((p - d) / REQUESTS).toFixed(2)} ms a request) | bare relay ${r.toFixed(1)} ms, ${(r / d).toFixed(2)}x`,
+        ` (+${((p - d) / REQUESTS).toFixed(2)} ms a request) | bare relay ${r.toFixed(1)} ms, ${(r / d).toFixed(2)}x` +
+        ` | bound host (credential) ${b.toFixed(1)} ms, ${(b / d).toFixed(2)}x (+${((b - d) / REQUESTS).toFixed(2)} ms a request)`,
     );
   }
   console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
 } finally {
-  for (const { child } of [proxy, relay]) {
+  for (const { child } of [proxy, relay, bound]) {
     child.kill("SIGTERM");
     await once(child, "exit");
   }

@@ -12,7 +12,7 @@ export interface DenialRecord {
   /** The host as the proxy compared it: lowercase, no trailing dot, IPv6 without brackets. */
   host: string;
   port: number;
-  /** Stable code: not-allowed, denied, ip-literal, blocked-address, resolve-failed. */
+  /** Stable code: not-allowed, denied, ip-literal, blocked-address, resolve-failed, credential-misuse. */
   reason: RefusalReason;
   /** The sentence the client got in its 403 (or 502) body. */
   detail: string;

@@ -15,5 +15,15 @@ export {
 export { ALWAYS_BLOCKED, createAddressGuard, type AddressGuard, type BlockedAddress } from "./addresses.js";
 export { resolveAndVet, type LookupFunction, type Resolver, type VettedAddress } from "./resolve.js";
 export { DialError, type ConnectFunction } from "./dial.js";
-export { tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
+export { establish, tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
 export { appendDenialsTo, denialLine, type DenialRecord, type DenialSink, type FileDenialSink } from "./denials.js";
+export {
+  bindingsFor,
+  compileBindings,
+  CredentialError,
+  type CompiledBinding,
+  type CredentialBinding,
+  type CredentialOptions,
+} from "./credentials.js";
+export { CaError, createBottleCa, type BottleCa, type BottleCaOptions } from "./x509.js";
+export { StreamMatcher } from "./scan.js";

@@ -1,21 +1,30 @@
 /**
  * The standalone proxy, built to one file (dist/main.js) that needs only node:
  *
- *   node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]...
+ *   node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]... [--secrets-from-stdin]
  *
  * Prints `listening on HOST:PORT` once it accepts connections. Exits 0 on SIGTERM or
- * SIGINT, 2 on a bad command line or policy, 1 when it cannot listen.
+ * SIGINT, 2 on a bad command line, policy or secrets, 1 when it cannot listen.
+ *
+ * Credential values and the bottle's CA key come only on stdin (never argv, a file or
+ * the environment); the policy file holds the bindings without values.
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
+import { CredentialError } from "./credentials.js";
 import { PolicyError, type EgressPolicy } from "./policy.js";
+import { readSecrets, SecretsError, splitPolicy, type Secrets } from "./secrets.js";
 import { createEgressProxy } from "./server.js";
+import { CaError } from "./x509.js";
 
-const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]...
-  --policy FILE       the policy as JSON: {"mode":"allow","allow":["example.com","*.example.org:443"]}
-  --listen HOST:PORT  where to listen (default 127.0.0.1:3128)
-  --denials FILE      append one JSON line per refused request to FILE (created 0600); "-" is stdout; repeatable`;
+const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]... [--secrets-from-stdin]
+  --policy FILE          the policy as JSON: {"mode":"allow","allow":["example.com","*.example.org:443"]},
+                         with "credentials": [{"env","hosts","placeholder"}] for credential bindings
+  --listen HOST:PORT     where to listen (default 127.0.0.1:3128)
+  --denials FILE         append one JSON line per refused request to FILE (created 0600); "-" is stdout; repeatable
+  --secrets-from-stdin   read {"ca":{"certPem","keyPem"},"values":{"ENV":"value"},"upstreamCa"?} from stdin
+                         (until it closes) before listening; needed when the policy binds credentials`;
 
 class UsageError extends Error {}
 
@@ -32,6 +41,7 @@ function readOptions() {
         policy: { type: "string" },
         listen: { type: "string", default: "127.0.0.1:3128" },
         denials: { type: "string", multiple: true, default: [] },
+        "secrets-from-stdin": { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -47,7 +57,7 @@ function readOptions() {
   if (values.policy === undefined) throw new UsageError("--policy FILE is required");
   const listen = parseListen(values.listen ?? "");
   if (listen === undefined) throw new UsageError(`--listen takes HOST:PORT (e.g. 0.0.0.0:3128), not "${values.listen}"`);
-  return { policyFile: values.policy, listen, denials: values.denials ?? [] };
+  return { policyFile: values.policy, listen, denials: values.denials ?? [], secretsFromStdin: values["secrets-from-stdin"] === true };
 }
 
 /** HOST:PORT or [IPv6]:PORT; port 0 picks a free one (the printed line says which). */
@@ -75,12 +85,26 @@ function readPolicy(file: string): unknown {
 async function main(): Promise<void> {
   let options: ReturnType<typeof readOptions>;
   let policy: unknown;
+  let bindings: ReturnType<typeof splitPolicy>["bindings"];
   try {
     options = readOptions();
-    policy = readPolicy(options.policyFile);
+    ({ policy, bindings } = splitPolicy(readPolicy(options.policyFile)));
   } catch (err) {
     if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
+    if (err instanceof SecretsError) fail(`invalid policy in ${options!.policyFile}: ${err.message}`, 2);
     throw err;
+  }
+  if (bindings.length > 0 && !options.secretsFromStdin) {
+    fail(`the policy ${options.policyFile} binds credentials (${bindings.map((b) => b.env).join(", ")}): start with --secrets-from-stdin and write the secrets on stdin`, 2);
+  }
+  let secrets: Secrets | undefined;
+  if (options.secretsFromStdin) {
+    try {
+      secrets = await readSecrets(process.stdin, bindings);
+    } catch (err) {
+      if (err instanceof SecretsError) fail(`secrets on stdin: ${err.message}`, 2);
+      throw err;
+    }
   }
 
   const closers: (() => void)[] = [];
@@ -108,10 +132,12 @@ async function main(): Promise<void> {
       onDenial: (record) => {
         for (const sink of sinks) sink(record);
       },
+      ...(secrets?.credentials && { credentials: secrets.credentials }),
       onError: (err) => process.stderr.write(`claude-bottle egress: internal error: ${String(err)}\n`),
     });
   } catch (err) {
     if (err instanceof PolicyError) fail(`invalid policy in ${options.policyFile}: ${err.message}`, 2);
+    if (err instanceof CredentialError || err instanceof CaError) fail(`secrets on stdin: ${err.message}`, 2);
     fail(`cannot listen on ${options.listen.host}:${options.listen.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 1);
   }
 

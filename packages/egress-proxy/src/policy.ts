@@ -184,12 +184,20 @@ export function parsePolicy(input: unknown): EgressPolicy {
   return compilePolicy(input).source;
 }
 
-function matches(pattern: HostPattern, host: string, port: number): boolean {
+/** Whether a parsed entry covers `host` (normalised) on `port`. */
+export function hostMatches(pattern: HostPattern, host: string, port: number): boolean {
   if (pattern.port !== undefined && pattern.port !== port) return false;
   return pattern.wildcard ? host.endsWith(`.${pattern.host}`) : host === pattern.host;
 }
 
-export type RefusalReason = "not-allowed" | "denied" | "ip-literal" | "blocked-address" | "resolve-failed";
+export type RefusalReason =
+  | "not-allowed"
+  | "denied"
+  | "ip-literal"
+  | "blocked-address"
+  | "resolve-failed"
+  /** A request to a bound host with a placeholder where it would not be replaced (URL, body), or naming another host. */
+  | "credential-misuse";
 
 export interface Refusal {
   reason: RefusalReason;
@@ -213,12 +221,12 @@ export function policySuffix(policy: CompiledPolicy): string {
  */
 export function decide(policy: CompiledPolicy, host: string, port: number): Refusal | undefined {
   const where = authority(host, port);
-  const denied = policy.deny.find((p) => matches(p, host, port));
+  const denied = policy.deny.find((p) => hostMatches(p, host, port));
   if (denied) {
     return { reason: "denied", detail: `${where} is on this bottle's deny-list ("${denied.text}") ${policySuffix(policy)}` };
   }
   if (policy.mode === "all") return undefined;
-  if (policy.allow.some((p) => matches(p, host, port))) return undefined;
+  if (policy.allow.some((p) => hostMatches(p, host, port))) return undefined;
   if (isIP(host) !== 0) {
     return {
       reason: "ip-literal",

@@ -8,6 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { createAddressGuard } from "./addresses.js";
+import { credentialHandler, type CredentialOptions } from "./credentials.js";
 import type { DenialRecord, DenialSink } from "./denials.js";
 import { defaultConnect, dialVetted, type ConnectFunction } from "./dial.js";
 import { forward } from "./forward.js";
@@ -50,6 +51,13 @@ export interface EgressProxyOptions {
    * it over, or undefined for the plain tunnel.
    */
   connectHandler?: (target: ConnectTarget) => ConnectHandler | undefined;
+  /**
+   * Credential bindings and the bottle's CA: CONNECTs to bound hosts are terminated
+   * here and their requests get the real values in their headers (see credentials.ts).
+   * Validated here; CredentialError or CaError (never naming a value) if invalid.
+   * Consulted before `connectHandler`.
+   */
+  credentials?: CredentialOptions;
   /** Called with errors no request is left to report to (a bug, or a sink that failed). */
   onError?: (err: unknown) => void;
 }
@@ -97,20 +105,31 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   const dial = (addresses: readonly VettedAddress[], port: number, signal?: AbortSignal) =>
     dialVetted(addresses, port, { connect, timeoutMs, signal }).then(track);
 
-  /** Decide on the name, then resolve it and vet every address. Records a refusal. */
-  async function vet(host: string, port: number): Promise<Target> {
-    const decided = decide(policy, host, port);
-    const outcome = decided ? ({ ok: false, ...decided } as const) : await resolveAndVet(host, port, guard, resolve, suffix);
-    if (outcome.ok) return { ok: true, host, port, addresses: outcome.addresses };
-    const { reason, detail } = outcome;
+  const recordDenial = (host: string, port: number, { reason, detail }: Refusal) => {
     const record: DenialRecord = { time: now().toISOString(), host, port, reason, detail };
     try {
       options.onDenial?.(record);
     } catch (err) {
       reportError(err);
     }
+  };
+
+  /** Decide on the name, then resolve it and vet every address. Records a refusal. */
+  async function vet(host: string, port: number): Promise<Target> {
+    const decided = decide(policy, host, port);
+    const outcome = decided ? ({ ok: false, ...decided } as const) : await resolveAndVet(host, port, guard, resolve, suffix);
+    if (outcome.ok) return { ok: true, host, port, addresses: outcome.addresses };
+    const { reason, detail } = outcome;
+    recordDenial(host, port, { reason, detail });
     return { ok: false, host, port, refusal: { reason, detail } };
   }
+
+  const boundHandler =
+    options.credentials &&
+    credentialHandler(options.credentials, {
+      misuse: ({ host, port }, detail) => recordDenial(host, port, { reason: "credential-misuse", detail }),
+      reportError,
+    });
 
   const statusOf = (refusal: Refusal) => (refusal.reason === "resolve-failed" ? 502 : 403);
 
@@ -154,7 +173,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
     }
     if (client.destroyed) return;
     const connectTarget: ConnectTarget = { host: target.host, port: target.port, addresses: target.addresses };
-    const handler = options.connectHandler?.(connectTarget) ?? tunnel;
+    const handler = boundHandler?.(connectTarget) ?? options.connectHandler?.(connectTarget) ?? tunnel;
     await handler({ target: connectTarget, client, head, dial: () => dial(target.addresses, target.port) });
   }
 

@@ -54,21 +54,31 @@ export function splice(client: Duplex, upstream: Duplex): void {
   upstream.pipe(client);
 }
 
-/** The default: a plain TCP tunnel to the vetted address. */
-export const tunnel: ConnectHandler = async ({ target, client, head, dial }) => {
+/**
+ * Dials the target and answers the CONNECT: 200 once the connection is up, or 502/504
+ * (then undefined). Undefined too when the client left meanwhile.
+ */
+export async function establish({ target, client, dial }: ConnectContext): Promise<net.Socket | undefined> {
   let upstream: net.Socket;
   try {
     upstream = await dial();
   } catch (err) {
     const { status, message } = dialFailure(err, target.host, target.port);
     sendRawText(client, status, message);
-    return;
+    return undefined;
   }
   if (client.destroyed) {
     upstream.destroy();
-    return;
+    return undefined;
   }
   client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-  if (head.length > 0) upstream.write(head);
-  splice(client, upstream);
+  return upstream;
+}
+
+/** The default: a plain TCP tunnel to the vetted address. */
+export const tunnel: ConnectHandler = async (ctx) => {
+  const upstream = await establish(ctx);
+  if (upstream === undefined) return;
+  if (ctx.head.length > 0) upstream.write(ctx.head);
+  splice(ctx.client, upstream);
 };

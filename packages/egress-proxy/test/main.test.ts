@@ -4,13 +4,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { cleanUp, connectVia, httpsVia, startHttpServer, startTlsServer, viaProxy } from "./support.js";
+import { createBottleCa } from "../src/index.js";
+import { cert as testCert, cleanUp, connectVia, httpsRequest, httpsVia, startHttpServer, startTlsServer, TunnelAgent, viaProxy } from "./support.js";
 
 const built = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 let dir: string;
@@ -29,9 +30,10 @@ afterEach(async () => {
   await cleanUp();
 });
 
-function start(args: string[]) {
-  const child = spawn(process.execPath, [main, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+function start(args: string[], stdin?: string) {
+  const child = spawn(process.execPath, [main, ...args], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
   children.push(child);
+  child.stdin.end(stdin ?? ""); // as the backend does: attach, write the secrets, close
   const lines: string[] = [];
   let stderr = "";
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
@@ -146,5 +148,100 @@ describe("the standalone proxy (dist/main.js)", () => {
     const [code] = await proxy.exited;
     expect(code).toBe(1);
     expect(proxy.stderr()).toContain(`cannot listen on 127.0.0.1:${web.port}: EADDRINUSE`);
+  });
+});
+
+describe("the standalone proxy with credentials (secrets on stdin)", () => {
+  const VALUE = "sk-ant-STDIN-VALUE-5b9e0c1d2f3a4b5c";
+  const PLACEHOLDER = "cb-placeholder-ANTHROPIC_API_KEY-stdin";
+  const ca = createBottleCa({ hosts: ["localhost"] });
+  const secretBits = [VALUE, ca.keyPem.split("\n")[1]!]; // the value, and a line of the CA's key
+  // "localhost" may resolve to ::1 as well as 127.0.0.1; both are lifted for the test.
+  const policy = {
+    mode: "allow",
+    allow: ["localhost"],
+    allowPrivate: ["127.0.0.1/32", "::1/128"],
+    credentials: [{ env: "ANTHROPIC_API_KEY", hosts: ["localhost"], placeholder: PLACEHOLDER }],
+  };
+  const secrets = JSON.stringify({ ca, values: { ANTHROPIC_API_KEY: VALUE }, upstreamCa: testCert });
+
+  /** Everything below a directory, as text. */
+  const everyFile = (root: string): string =>
+    readdirSync(root, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => readFileSync(join(e.parentPath, e.name), "latin1"))
+      .join("\n");
+
+  it("injects the value for the bound host, refuses a placeholder in the query, and shows the value nowhere", async () => {
+    const server = await startTlsServer();
+    const work = mkdtempSync(join(dir, "creds-"));
+    const policyFile = join(work, "policy.json");
+    const denials = join(work, "denials.jsonl");
+    writeFileSync(policyFile, JSON.stringify(policy));
+    const proxy = start(["--policy", policyFile, "--listen", "127.0.0.1:0", "--denials", denials, "--denials", "-", "--secrets-from-stdin"], secrets);
+    const port = Number((await proxy.first).split(":").pop());
+    const pid = proxy.child.pid!;
+
+    const agent = new TunnelAgent(port, { ca: ca.certPem, keepAlive: true, maxSockets: 1 });
+    try {
+      const ok = await httpsRequest(agent, `https://localhost:${server.port}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": PLACEHOLDER, authorization: `Bearer ${PLACEHOLDER}` },
+        body: ['{"messages":[]}'],
+      });
+      expect(ok.status).toBe(200);
+      expect(server.seen[0]?.headers["x-api-key"]).toBe(VALUE);
+      expect(server.seen[0]?.headers.authorization).toBe(`Bearer ${VALUE}`);
+      const refused = await httpsRequest(agent, `https://localhost:${server.port}/v1/models?key=${PLACEHOLDER}`, { headers: { "x-api-key": PLACEHOLDER } });
+      expect(refused.status).toBe(403);
+      expect(server.seen).toHaveLength(1);
+    } finally {
+      agent.destroy();
+    }
+    await vi.waitFor(() => expect(proxy.lines.length).toBe(2));
+    const record = JSON.parse(proxy.lines[1]!) as Record<string, unknown>;
+    expect(record).toMatchObject({ host: "localhost", port: server.port, reason: "credential-misuse" });
+
+    // Where a value could show: argv, the environment, what it printed, what it wrote.
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+    const environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    expect(cmdline).toContain("--secrets-from-stdin");
+    proxy.child.kill("SIGTERM");
+    expect(await proxy.exited).toEqual([0, null]);
+    const printed = `${proxy.lines.join("\n")}\n${proxy.stderr()}`;
+    const written = everyFile(work);
+    expect(written).toContain("credential-misuse");
+    for (const secret of secretBits) {
+      for (const [where, text] of Object.entries({ cmdline, environ, printed, written })) {
+        expect({ where, leaked: text.includes(secret) }).toEqual({ where, leaked: false });
+      }
+    }
+  });
+
+  it.each([
+    ["stdin that is not JSON", () => `{"values":{"ANTHROPIC_API_KEY":"${VALUE}"`, policy, /secrets on stdin: the document is not JSON \(its text is not shown: it holds secrets\)/],
+    ["a bound variable without a value", () => JSON.stringify({ ca, values: {} }), policy, /values\.ANTHROPIC_API_KEY is missing: the policy binds it/],
+    ["a value the policy does not bind", () => JSON.stringify({ ca, values: { ANTHROPIC_API_KEY: VALUE, OTHER: VALUE } }), policy, /values\.OTHER: the policy binds no credential OTHER/],
+    ["a CA without its key", () => JSON.stringify({ ca: { certPem: ca.certPem, keyPem: createBottleCa().keyPem }, values: { ANTHROPIC_API_KEY: VALUE } }), policy, /the CA key does not belong to the CA certificate/],
+    ["a value with a line break", () => JSON.stringify({ ca, values: { ANTHROPIC_API_KEY: `${VALUE}\r\nx: y` } }), policy, /value must be a non-empty string without control characters/],
+    ["a value in the policy file", () => secrets, { ...policy, credentials: [{ ...policy.credentials[0], value: VALUE }] }, /a value never goes in a file/],
+  ])("exits 2 for %s, without showing a value", async (_what, stdin, policyObject, message) => {
+    const policyFile = join(dir, "creds-bad.json");
+    writeFileSync(policyFile, JSON.stringify(policyObject));
+    const proxy = start(["--policy", policyFile, "--listen", "127.0.0.1:0", "--secrets-from-stdin"], stdin());
+    const [code] = await proxy.exited;
+    expect(code).toBe(2);
+    expect(proxy.stderr()).toMatch(message);
+    expect(proxy.stderr()).not.toContain(VALUE);
+    expect(proxy.lines).toEqual([]);
+  });
+
+  it("exits 2 when the policy binds credentials and the secrets are not on stdin", async () => {
+    const policyFile = join(dir, "creds-nostdin.json");
+    writeFileSync(policyFile, JSON.stringify(policy));
+    const proxy = start(["--policy", policyFile, "--listen", "127.0.0.1:0"]);
+    const [code] = await proxy.exited;
+    expect(code).toBe(2);
+    expect(proxy.stderr()).toMatch(/binds credentials \(ANTHROPIC_API_KEY\): start with --secrets-from-stdin/);
   });
 });

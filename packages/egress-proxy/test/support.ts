@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
 import type dns from "node:dns";
@@ -92,14 +93,37 @@ export async function startHttpServer(): Promise<TestServer> {
   return { port: await listen(server), seen, open };
 }
 
-export async function startTlsServer(): Promise<TestServer> {
+/**
+ * A loopback TLS server (the test certificate) with `handler`'s answers (or `routes`',
+ * for a request it takes: it returns true). `received()` is what reached the server:
+ * each request's line and headers once parsed, and its body bytes as they come, for
+ * "never reached the server" checks that a half-sent request would not show in `seen`.
+ */
+export async function startTlsServer(
+  routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+): Promise<TestServer & { received: () => string; connections: () => number }> {
   const seen: TestServer["seen"] = [];
   const open = new Set<net.Socket>();
+  const bytes: Buffer[] = [];
+  let connections = 0;
+  const fallback = handler(seen);
+  const app = http.createServer((req, res) => {
+    bytes.push(Buffer.from(`${req.method} ${req.url} HTTP/${req.httpVersion}\r\n${req.rawHeaders.join("\r\n")}\r\n\r\n`, "latin1"));
+    req.on("data", (c: Buffer) => bytes.push(c));
+    if (!routes?.(req, res)) fallback(req, res);
+  });
   const server = tls.createServer({ cert, key }, (socket) => {
-    http.createServer(handler(seen)).emit("connection", socket);
+    connections++;
+    app.emit("connection", socket);
   });
   track(server, open);
-  return { port: await listen(server), seen, open };
+  return {
+    port: await listen(server),
+    seen,
+    open,
+    received: () => Buffer.concat(bytes).toString("latin1"),
+    connections: () => connections,
+  };
 }
 
 /** A port with nothing listening on it (bound, then closed). */
@@ -265,5 +289,75 @@ export async function httpsVia(proxy: { port: number }, authority: string, serve
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.end();
+  });
+}
+
+/**
+ * An https.Agent whose connections are CONNECT tunnels through the proxy, as a bottle's
+ * client makes them with HTTPS_PROXY; `ca` is what that client trusts.
+ */
+export class TunnelAgent extends https.Agent {
+  constructor(
+    private readonly proxyPort: number,
+    options: https.AgentOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: tls.ConnectionOptions & { host?: string; port?: number }, callback?: (err: Error | null, s: net.Socket) => void): undefined {
+    const req = http.request({ host: "127.0.0.1", port: this.proxyPort, method: "CONNECT", path: `${options.host}:${options.port}`, agent: false });
+    req.once("error", (err) => callback?.(err, undefined as unknown as net.Socket));
+    req.once("connect", (res, socket: net.Socket) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        callback?.(Object.assign(new Error(`the proxy answered ${res.statusCode}`), { status: res.statusCode }), socket);
+        return;
+      }
+      callback?.(null, tls.connect({ ...options, socket }));
+    });
+    req.end();
+    return undefined;
+  }
+}
+
+/** One HTTPS request with `agent` (a TunnelAgent); the body is written in the pieces given. */
+export function httpsRequest(
+  agent: https.Agent,
+  url: string,
+  options: {
+    method?: string;
+    headers?: http.OutgoingHttpHeaders;
+    body?: (Buffer | string)[];
+    onData?: (chunk: string) => void;
+    /** ALPN protocols the client offers. */
+    alpn?: string[];
+    /** SNI and the name the certificate is checked against, when not the URL's. */
+    servername?: string;
+  } = {},
+): Promise<Reply & { alpn: string | false | null }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      method: options.method ?? "GET",
+      headers: options.headers,
+      agent,
+      ...(options.alpn && { ALPNProtocols: options.alpn }),
+      ...(options.servername && { servername: options.servername }),
+    });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => {
+        body += c.toString();
+        options.onData?.(c.toString());
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, alpn: (req.socket as tls.TLSSocket).alpnProtocol ?? null }));
+      res.on("error", reject);
+    });
+    const pieces = options.body ?? [];
+    const write = (i: number) => {
+      if (i >= pieces.length) return req.end();
+      req.write(pieces[i]!, () => setImmediate(() => write(i + 1)));
+    };
+    write(0);
   });
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
@@ -10,27 +10,26 @@ describe("the CLI installed from its tarballs", () => {
   const tarballs: Record<string, string> = {};
   let project: string;
   let bin: string;
-  /** The project's own approvals, kept out of the user's. */
-  let env: NodeJS.ProcessEnv;
-  /** The project agents below are untrusted until approved, as a user would (trust --yes). */
-  const approve = (agent: string, backend: string) =>
-    execFileSync(bin, ["--backend", backend, "trust", agent, "--yes"], { cwd: project, encoding: "utf8", env });
+
+  // Approvals of this test's project agents and backend go to a state directory of its own.
+  const env = { ...process.env, CI: "1", XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "claude-bottle-packed-state-")) };
+  const approve = (backend: string) => execFileSync(bin, ["--backend", backend, "trust", "--yes"], { cwd: project, env, stdio: "pipe" });
 
   beforeAll(() => {
     for (const [key, dir] of Object.entries(PACKAGES)) tarballs[key] = pack(dir);
     project = installIntoEmptyProject(Object.values(tarballs));
     bin = join(project, "node_modules", ".bin", "claude-bottle");
-    // Outside the project: a workspace never overlaps where approvals are kept.
-    const home = mkdtempSync(join(tmpdir(), "claude-bottle-packed-home-"));
-    env = { ...process.env, XDG_STATE_HOME: join(home, "state"), XDG_CONFIG_HOME: join(home, "config"), CI: "1" };
   });
 
   afterAll(() => {
-    if (env?.XDG_STATE_HOME) rmSync(join(env.XDG_STATE_HOME, ".."), { recursive: true, force: true });
-    // What the docker start made: the agent's image and home volume.
+    rmSync(env.XDG_STATE_HOME, { recursive: true, force: true });
+    // What the docker start made: the agent's image and its home for this project.
     const images = spawnSync("docker", ["images", "-q", "claude-bottle/packed"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
     if (images.length) spawnSync("docker", ["rmi", "-f", ...new Set(images)]);
-    spawnSync("docker", ["volume", "rm", "claude-bottle-home-packed"]);
+    const homes = spawnSync("docker", ["volume", "ls", "-q", "--filter", `label=dev.claude-bottle.home-project=${realpathSync(project)}`], { encoding: "utf8" })
+      .stdout.split("\n")
+      .filter(Boolean);
+    if (homes.length) spawnSync("docker", ["volume", "rm", "-f", ...homes]);
   });
 
   it("carries real versions wherever the workspace had workspace: ranges", () => {
@@ -65,12 +64,13 @@ describe("the CLI installed from its tarballs", () => {
   });
 
   it("starts a test agent on the docker backend and returns its exit code", () => {
-    // A user's agent: a project's may build only from inside the project, and this context is elsewhere.
-    const agents = join(env.XDG_CONFIG_HOME!, "claude-bottle", "agents");
+    const agents = join(project, ".claude-bottle", "agents");
     mkdirSync(agents, { recursive: true });
-    const context = busyboxContext();
-    writeFileSync(join(agents, "packed.yaml"), `build: { dockerfile: ${context}/Dockerfile, context: ${context} }\ncommand: [/bin/busybox]\nnetwork: false\n`);
+    // A project's agent builds from inside the project only.
+    cpSync(busyboxContext(), join(project, "agent-image"), { recursive: true });
+    writeFileSync(join(agents, "packed.yaml"), "build: { dockerfile: ../../agent-image/Dockerfile, context: ../../agent-image }\ncommand: [/bin/busybox]\nnetwork: false\n");
     writeFileSync(join(project, "hello.txt"), "from the workspace");
+    approve("docker");
     const result = spawnSync(bin, ["start", "packed", "--", "sh", "-c", "cat hello.txt; exit 3"], {
       cwd: project,
       encoding: "utf8",
@@ -84,9 +84,9 @@ describe("the CLI installed from its tarballs", () => {
   it("loads a third-party backend installed in the project by its short name", () => {
     const listed = JSON.parse(execFileSync(bin, ["backends", "--json"], { cwd: project, encoding: "utf8" })) as Array<{ name: string }>;
     expect(listed.map((b) => b.name)).toContain("bubblewrap");
-    mkdirSync(join(project, ".claude-bottle", "agents"), { recursive: true });
     writeFileSync(join(project, ".claude-bottle", "agents", "host.yaml"), "image: host\ncommand: [sh, -c]\n");
-    approve("host", "bubblewrap");
+    // A backend from the project's node_modules is project code: approved with the agents before it runs.
+    approve("bubblewrap");
     const result = spawnSync(bin, ["start", "host", "--", "pwd; cat hello.txt; exit 5"], {
       cwd: project,
       encoding: "utf8",

@@ -15,7 +15,7 @@ function runProgram(project: string, source: string, env: NodeJS.ProcessEnv = {}
 describe("the backends as libraries, without the CLI", () => {
   it("@claude-bottle/backend-docker alone builds an image and runs a container with its helpers", () => {
     // core comes along as the backend's peer dependency; the program imports only the backend.
-    const project = installIntoEmptyProject([pack(PACKAGES.core), pack(PACKAGES.docker)]);
+    const project = installIntoEmptyProject([pack(PACKAGES.core), pack(PACKAGES.egressProxy), pack(PACKAGES.docker)]);
     const context = busyboxContext('LABEL purpose="library-use"');
     const output = runProgram(
       project,
@@ -47,6 +47,7 @@ try {
     const registryImage = await buildTestRegistryImage();
     const project = installIntoEmptyProject([
       pack(PACKAGES.core),
+      pack(PACKAGES.egressProxy),
       pack(PACKAGES.docker),
       pack(PACKAGES.smolmachines),
     ]);

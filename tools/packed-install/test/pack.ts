@@ -8,6 +8,7 @@ export const REPO = join(import.meta.dirname, "..", "..", "..");
 /** The published packages, by directory. */
 export const PACKAGES = {
   core: "packages/core",
+  egressProxy: "packages/egress-proxy",
   docker: "packages/backend-docker",
   smolmachines: "packages/backend-smolmachines",
   cli: "packages/cli",

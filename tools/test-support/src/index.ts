@@ -1,3 +1,5 @@
 export { busyboxContext, busyboxAgent, BUSYBOX_BINARY } from "./busybox.js";
 export { busyboxGitContext, GIT_BINARY } from "./git-image.js";
+export { copyHostBinaries } from "./host-binaries.js";
+export { buildTestNodeImage, TEST_NODE_IMAGE } from "./node-image.js";
 export { buildTestRegistryImage, registryImageContext, REGISTRY_BINARY, TEST_REGISTRY_IMAGE } from "./registry-image.js";

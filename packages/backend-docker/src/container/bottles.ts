@@ -1,5 +1,6 @@
 import { Labels, bottleNotFoundError, type BottleInfo, type BottleState } from "@claude-bottle/core";
 import type { EngineApi } from "../engine/api.js";
+import { EGRESS_FOR_LABEL } from "../egress/labels.js";
 import { BACKEND_NAME } from "./labels.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
@@ -14,8 +15,10 @@ interface ContainerSummary {
   Created: number;
 }
 
-function listContainers(api: EngineApi, filters: Record<string, string[]>): Promise<ContainerSummary[]> {
-  return api.json("GET", "/containers/json", { query: { all: true, filters: JSON.stringify(filters) } });
+/** This backend's containers that are bottles: a bottle's egress proxy carries the same labels, and more. */
+async function listContainers(api: EngineApi, filters: Record<string, string[]>): Promise<ContainerSummary[]> {
+  const containers = await api.json<ContainerSummary[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify(filters) } });
+  return containers.filter((c) => c.Labels[EGRESS_FOR_LABEL] === undefined);
 }
 
 /** Every bottle of this backend, running or not. */

@@ -1,5 +1,6 @@
 import { WORKSPACE_TARGET, effectiveResources, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
+import type { BottleCredentials, Egress } from "../egress/sidecar.js";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
 import { bottleLabels } from "./labels.js";
 
@@ -30,6 +31,8 @@ export interface ContainerPlan {
   autoRemove: boolean;
   /** Paths the host obeys (agent files, git hooks and config): mounted read-only wherever the bottle could reach them. */
   controls: readonly HostControl[];
+  /** For a bottle with network: its own network and the proxy on it, its only way out. */
+  egress?: Egress;
 }
 
 /** `docker create` options for a bottle: hardened, labelled, with the workspace and home mounted. */
@@ -40,7 +43,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
   const mounts: Dockerode.MountSettings[] = [
     { Type: "bind", Source: agent.workspace, Target: WORKSPACE_TARGET },
     // Created beforehand with its labels (ensureHomeVolume).
-    { Type: "volume", Source: homeVolumeName(agent.slug), Target: HOME_VOLUME_TARGET },
+    { Type: "volume", Source: homeVolumeName(agent.slug, agent.homeProject ?? agent.workspace), Target: HOME_VOLUME_TARGET },
     ...agent.mounts.map(
       (m): Dockerode.MountSettings => ({ Type: "bind", Source: m.source, Target: m.target, ReadOnly: m.readOnly }),
     ),
@@ -48,6 +51,8 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     ...readOnlyOverlays(plan.controls, binds).map(
       (o): Dockerode.MountSettings => ({ Type: "bind", Source: o.source, Target: o.target, ReadOnly: true }),
     ),
+    ...(plan.egress ? [{ Type: "bind" as const, Source: plan.egress.resolvConf, Target: "/etc/resolv.conf", ReadOnly: true }] : []),
+    ...caMounts(plan.egress?.credentials),
   ];
   const resources = effectiveResources(agent.resources);
   const hostConfig: Dockerode.HostConfig = {
@@ -58,7 +63,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     SecurityOpt: ["no-new-privileges"],
     // The agent edits files it owns and runs tools; it needs no capability beyond an ordinary user's.
     CapDrop: ["ALL"],
-    ...(agent.network ? {} : { NetworkMode: "none" }),
+    ...networkSettings(plan),
     ...(resources.cpus !== undefined ? { NanoCpus: Math.round(resources.cpus * 1e9) } : {}),
     // Limits by default: a fork bomb or a runaway build stops inside the bottle. Swap is no way around the memory limit.
     Memory: resources.memory,
@@ -96,12 +101,55 @@ function commandFor(plan: ContainerPlan): Pick<Dockerode.ContainerCreateOptions,
   return { Cmd: [...(plan.imageConfig.Cmd ?? []), ...args] };
 }
 
-/** HOME unless the agent sets its own; unset passthroughs are left out, not set empty. */
+/**
+ * No network at all, or the bottle's own internal network where the proxy is
+ * the only thing it reaches. The engine's embedded resolver would answer (and,
+ * before engine 26, forward) any name asked on an internal network
+ * (CVE-2024-29018): its upstream is set to the bottle's own loopback, where
+ * nothing answers, so no name leaves by DNS.
+ */
+function networkSettings(plan: ContainerPlan): Dockerode.HostConfig {
+  if (!plan.agent.network) return { NetworkMode: "none" };
+  if (!plan.egress) return {};
+  return { NetworkMode: plan.egress.network, Dns: ["127.0.0.1"], DnsSearch: [], DnsOptions: ["timeout:1", "attempts:1"] };
+}
+
+/**
+ * HOME unless the agent sets its own; unset passthroughs are left out, not
+ * set empty. The proxy settings come last: they are the bottle's only way out,
+ * in the spellings curl, Python, Go and Node (NODE_USE_ENV_PROXY) read.
+ */
 function environment(plan: ContainerPlan): string[] {
   const env = new Map<string, string>([["HOME", HOME_DIR]]);
   for (const entry of plan.agent.env) {
     const value = entry.passthrough ? plan.env[entry.name] : entry.value;
     if (value !== undefined) env.set(entry.name, value);
   }
+  if (plan.egress) {
+    for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"]) env.set(name, plan.egress.proxyUrl);
+    for (const name of ["NO_PROXY", "no_proxy"]) env.set(name, "localhost,127.0.0.1,::1");
+    env.set("NODE_USE_ENV_PROXY", "1");
+  }
+  const credentials = plan.egress?.credentials;
+  if (credentials) {
+    // The bottle holds placeholders; the proxy writes the values into requests to the bound hosts only.
+    for (const [name, placeholder] of Object.entries(credentials.placeholders)) env.set(name, placeholder);
+    env.set("NODE_EXTRA_CA_CERTS", CA_TARGET);
+    if (credentials.bundleFile) for (const name of CA_BUNDLE_VARIABLES) env.set(name, CA_BUNDLE_TARGET);
+  }
   return [...env].map(([name, value]) => `${name}=${value}`);
+}
+
+/** Where the bottle finds the CA that vouches for its bound hosts, and the bundle with it. */
+const CA_TARGET = "/etc/claude-bottle/egress-ca.pem";
+const CA_BUNDLE_TARGET = "/etc/claude-bottle/ca-bundle.pem";
+/** The variables OpenSSL, curl, Python's requests and git read a CA bundle from. */
+const CA_BUNDLE_VARIABLES = ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"];
+
+function caMounts(credentials: BottleCredentials | undefined): Dockerode.MountSettings[] {
+  if (!credentials) return [];
+  return [
+    { Type: "bind", Source: credentials.caFile, Target: CA_TARGET, ReadOnly: true },
+    ...(credentials.bundleFile ? [{ Type: "bind" as const, Source: credentials.bundleFile, Target: CA_BUNDLE_TARGET, ReadOnly: true }] : []),
+  ];
 }

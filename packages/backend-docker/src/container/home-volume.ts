@@ -1,4 +1,5 @@
-import { Labels, testRunLabels } from "@claude-bottle/core";
+import { createHash } from "node:crypto";
+import { Labels, realPath, testRunLabels } from "@claude-bottle/core";
 import type { EngineApi } from "../engine/api.js";
 import { statusCodeOf } from "../errors.js";
 import type { HostUser } from "./create-options.js";
@@ -18,8 +19,20 @@ export const HOME_VOLUME_TARGET = "/home";
 /** Records, on the volume, which user HOME was made for; set when the volume is created. */
 export const HOME_OWNER_LABEL = "dev.claude-bottle.home-owner";
 
-/** One volume per agent, so a login made in one bottle is there in the next. */
-export function homeVolumeName(slug: string): string {
+/** Records, on the volume, the real path of the project whose bottles use it. */
+export const HOME_PROJECT_LABEL = "dev.claude-bottle.home-project";
+
+/**
+ * One volume per agent and per project (the workspace's real path), so a
+ * login made in one bottle is there in the next of the same project, while
+ * settings, hooks and transcripts never cross projects (SECURITY.md point 5).
+ */
+export function homeVolumeName(slug: string, workspace: string): string {
+  return `claude-bottle-home-${slug}-${createHash("sha256").update(realPath(workspace)).digest("hex").slice(0, 12)}`;
+}
+
+/** The volume every project's bottles of an agent shared before homes were per project. */
+export function legacyHomeVolumeName(slug: string): string {
   return `claude-bottle-home-${slug}`;
 }
 
@@ -35,8 +48,8 @@ function ownerOf(user: HostUser | undefined): string {
 export type HomeVolumeState = "ready" | "created" | "foreign";
 
 /** Makes sure the agent's home volume exists, and says whether HOME still has to be made. */
-export async function ensureHomeVolume(api: EngineApi, slug: string, user: HostUser | undefined): Promise<HomeVolumeState> {
-  const name = homeVolumeName(slug);
+export async function ensureHomeVolume(api: EngineApi, slug: string, workspace: string, user: HostUser | undefined): Promise<HomeVolumeState> {
+  const name = homeVolumeName(slug, workspace);
   try {
     const volume = await api.json<{ Labels?: Record<string, string> | null }>("GET", `/volumes/${encodeURIComponent(name)}`);
     return volume.Labels?.[HOME_OWNER_LABEL] === ownerOf(user) ? "ready" : "foreign";
@@ -45,8 +58,15 @@ export async function ensureHomeVolume(api: EngineApi, slug: string, user: HostU
   }
   await api.json("POST", "/volumes/create", {
     body: {
-    Name: name,
-      Labels: { [Labels.tool]: "true", [Labels.agent]: slug, [Labels.backend]: BACKEND_NAME, [HOME_OWNER_LABEL]: ownerOf(user), ...testRunLabels() },
+      Name: name,
+      Labels: {
+        [Labels.tool]: "true",
+        [Labels.agent]: slug,
+        [Labels.backend]: BACKEND_NAME,
+        [HOME_OWNER_LABEL]: ownerOf(user),
+        [HOME_PROJECT_LABEL]: realPath(workspace),
+        ...testRunLabels(),
+      },
     },
   });
   return "created";
@@ -70,4 +90,20 @@ export async function prepareHomeDirectory(api: EngineApi, container: string, us
     query: { path: HOME_VOLUME_TARGET },
     bytes: { data: Buffer.concat(chunks), type: "application/x-tar" },
   });
+}
+
+/** A home volume as `ls --homes` shows it. */
+export interface HomeVolume {
+  name: string;
+  agent: string;
+  /** The project's real path; empty for a home from before homes were per project. */
+  project: string;
+}
+
+/** Every home volume of this backend, per-project ones and older per-agent ones. */
+export async function listHomeVolumes(api: EngineApi): Promise<HomeVolume[]> {
+  const { Volumes } = await api.json<{ Volumes: { Name: string; Labels?: Record<string, string> | null }[] | null }>("GET", "/volumes", {
+    query: { filters: JSON.stringify({ label: [HOME_OWNER_LABEL, `${Labels.backend}=${BACKEND_NAME}`] }) },
+  });
+  return (Volumes ?? []).map((v) => ({ name: v.Name, agent: v.Labels?.[Labels.agent] ?? "", project: v.Labels?.[HOME_PROJECT_LABEL] ?? "" }));
 }

@@ -10,6 +10,7 @@ import type Dockerode from "dockerode";
 import { ArtifactCache, artifactCacheDir, cacheKeyOf, type Artifact, type BuiltImage } from "./artifact-cache.js";
 import type { LocalRegistryOptions } from "../registry/local-registry.js";
 import { assertMountSources } from "../mounts.js";
+import { machineNetworkOf } from "../egress/machine-network.js";
 import type { Smolvm } from "../smolvm/locate.js";
 import { packImage } from "./pack.js";
 
@@ -45,6 +46,8 @@ export async function prepareSmolmachine(
   assertMountSources(agent, ctx.env);
   // smolvm is checked before the build so that a missing one costs no build time.
   const smolvm = await deps.smolvm(ctx);
+  // So is the network policy: one smolvm cannot enforce, or enforces only from a newer release, is refused now.
+  await machineNetworkOf(smolvm, agent, ctx.env);
   const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
   const plan = await planAgentImage(agent);
   const prepared = (image: BuiltImage, artifact: Artifact): SmolmachinesPrepared => ({

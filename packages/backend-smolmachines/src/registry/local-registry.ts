@@ -212,7 +212,12 @@ async function waitUntilServing(
   while (Date.now() < deadline) {
     throwIfAborted(signal);
     try {
-      const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(2_000)]) });
+      // A timer of our own, not AbortSignal.timeout: that one is unref'd, and while docker-proxy holds a
+      // connection the registry behind it has not answered yet, nothing else may keep the process alive
+      // (Node then ends it with status 13, an await that never settled).
+      const attempt = new AbortController();
+      const timer = setTimeout(() => attempt.abort(new Error("no answer within 2 s")), 2_000);
+      const response = await fetch(url, { signal: AbortSignal.any([signal, attempt.signal]) }).finally(() => clearTimeout(timer));
       // 401 is a registry that wants auth: it is serving all the same.
       if (response.ok || response.status === 401) return;
       lastProblem = `HTTP ${response.status}`;

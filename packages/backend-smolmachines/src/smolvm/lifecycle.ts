@@ -18,8 +18,10 @@ import {
   type ExecOptions,
   type LogsOptions,
 } from "@claude-bottle/core";
+import { reapOrphanedMachines } from "../attached-machine.js";
 import { runAttached } from "../attached-process.js";
 import { bottleLogPaths, followBottleLogs, loadGuard, removeBottleLogs, writeBottleLogs } from "../bottle-logs.js";
+import { machineDenials } from "../egress/denials.js";
 import { guestEnvironment } from "../environment.js";
 import { BACKEND_NAME, PASSTHROUGH_LABEL, restoreAndWarn } from "../launch.js";
 import type { Smolvm } from "./locate.js";
@@ -32,6 +34,8 @@ export interface MachineRecord {
   labels?: Record<string, string> | null;
   /** An RFC 3339 string (1.9.x) or seconds since the epoch (newer releases); see SMOLVM.md. */
   created_at?: string | number | null;
+  /** Whether it has a network (both releases print it). */
+  network?: boolean;
 }
 
 /**
@@ -78,7 +82,9 @@ export async function listMachines(smolvm: Smolvm, ctx: BackendContext): Promise
     throw smolvmFailure(smolvm, ["machine", "ls", "--json"], `Error: output is not JSON: ${output.slice(0, 200)}`, 0);
   }
   if (!Array.isArray(parsed)) throw smolvmFailure(smolvm, ["machine", "ls", "--json"], "Error: output is not a JSON array", 0);
-  return (parsed as MachineRecord[]).filter((m) => m.labels?.[Labels.backend] === BACKEND_NAME);
+  const ours = (parsed as MachineRecord[]).filter((m) => m.labels?.[Labels.backend] === BACKEND_NAME);
+  // An attached bottle's machine whose CLI was killed goes with the next look.
+  return reapOrphanedMachines(smolvm, ours, ctx);
 }
 
 export function toBottleInfo(machine: MachineRecord): BottleInfo {
@@ -124,7 +130,8 @@ export async function removeMachine(smolvm: Smolvm, name: string, force: boolean
 }
 
 export async function machineLogs(smolvm: Smolvm, name: string, opts: LogsOptions, ctx: BackendContext): Promise<void> {
-  await findMachine(smolvm, name, ctx);
+  const machine = await findMachine(smolvm, name, ctx);
+  if (opts.egress) return machineDenials(smolvm, machine, opts, () => listMachines(smolvm, ctx).then((all) => all.some((m) => m.name === name && isUp(m))), ctx.signal);
   // Ctrl-C ends a follow as the end of the bottle does: what was printed has been written.
   const stillRunning = async () =>
     (await listMachines(smolvm, ctx).catch((error: unknown) => (ctx.signal.aborted ? [] : Promise.reject(error)))).some(

@@ -9,7 +9,7 @@ export interface RunSmolvmOptions {
    * Variables added to smolvm's environment: the values of `-e NAME`
    * passthroughs travel here, never in the arguments.
    */
-  env?: Readonly<Record<string, string>>;
+  env?: Readonly<Record<string, string | undefined>>;
   /** Kills smolvm and throws ABORTED when it fires. */
   signal?: AbortSignal;
   /** Each line smolvm prints on stdout, as it prints it (progress of a pack). */

@@ -1,17 +1,21 @@
 import { listAgents, type AgentListing } from "@claude-bottle/core";
 import { builtinAgents } from "../builtin-agents.js";
-import type { CommandEnvironment } from "../context.js";
+import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
+import { printable } from "../render/printable.js";
 import { formatTable } from "../render/table.js";
 
 /**
  * `agents`: every agent start can use from here, where it is defined, what it
  * hides, and why an invalid file cannot start.
  */
-export async function agents(_environment: CommandEnvironment, options: { json: boolean }): Promise<number> {
-  const listings = await listAgents({ cwd: process.cwd(), env: process.env, builtins: builtinAgents() });
-  process.stdout.write(options.json ? `${JSON.stringify(listings.map(toJson), null, 2)}\n` : asTable(listings));
-  return ExitCodes.OK;
+export async function agents(environment: CommandEnvironment, options: { json: boolean }): Promise<number> {
+  return withSession(environment, {}, async ({ context }) => {
+    // With --debug the logger says which project files were skipped and why.
+    const listings = await listAgents({ cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger });
+    process.stdout.write(options.json ? `${JSON.stringify(listings.map(toJson), null, 2)}\n` : asTable(listings));
+    return ExitCodes.OK;
+  });
 }
 
 function toJson(listing: AgentListing) {
@@ -36,6 +40,6 @@ function asTable(listings: AgentListing[]): string {
       l.location,
     ]),
   );
-  const errors = listings.filter((l) => l.error).map((l) => `\n${l.slug}: ${l.error!.message}\n`);
+  const errors = listings.filter((l) => l.error).map((l) => `\n${l.slug}: ${printable(l.error!.message)}\n`);
   return table + errors.join("");
 }

@@ -1,17 +1,54 @@
+import { Writable } from "node:stream";
 import { requireCapability } from "@claude-bottle/core";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
+import { printableLine } from "../render/printable.js";
 import { loadSelectedBackend } from "../select-backend.js";
 
-/** `logs <bottle> [-f]`: the bottle's stdout to stdout and stderr to stderr. */
-export async function logs(environment: CommandEnvironment, bottle: string, options: { follow: boolean }): Promise<number> {
+export interface LogsCommandOptions {
+  follow: boolean;
+  /** The connections the egress policy refused, instead of the bottle's output. */
+  egress: boolean;
+  /** With --egress: the records as the backend gives them, one JSON object a line. */
+  json: boolean;
+}
+
+/** `logs <bottle> [-f] [--egress [--json]]`: the bottle's stdout to stdout and stderr to stderr, or its refused connections. */
+export async function logs(environment: CommandEnvironment, bottle: string, options: LogsCommandOptions): Promise<number> {
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
+    const stdout = options.egress && !options.json ? denialTable(process.stdout) : process.stdout;
     await requireCapability(backend, "logs")(
       bottle,
-      { follow: options.follow, stdio: { stdout: process.stdout, stderr: process.stderr } },
+      { follow: options.follow, egress: options.egress, stdio: { stdout, stderr: process.stderr } },
       session.context,
     );
     return ExitCodes.OK;
+  });
+}
+
+/**
+ * One refusal a line, for a person: when, where to, why, and the policy's own
+ * words, so the user learns what to add to the agent's `network.allow`.
+ */
+function denialTable(out: NodeJS.WritableStream): Writable {
+  let pending = "";
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        try {
+          // port is null for a name refused before any connection (smolvm's refused lookups).
+          const record = JSON.parse(line) as { time: string; host: string; port: number | null; reason: string; detail: string };
+          const where = record.port === null ? record.host : `${record.host}:${record.port}`;
+          out.write(`${printableLine(record.time)}  ${printableLine(where)}  ${printableLine(record.reason)}  ${printableLine(record.detail)}\n`);
+        } catch {
+          // A line that is not a record is not a refusal.
+        }
+      }
+      done();
+    },
   });
 }

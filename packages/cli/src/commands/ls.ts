@@ -1,24 +1,39 @@
-import { requireCapability, type BottleInfo } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core";
+import { forgetVanished, vanishedWorktreeBottles, viewOf, type BottleView } from "../bottles/view.js";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { formatAge } from "../render/format.js";
 import { formatTable } from "../render/table.js";
 import { loadSelectedBackend } from "../select-backend.js";
 
-/** `ls`: the selected backend's bottles, as a table (ages relative) or JSON (ISO dates). */
+/** `ls`: the selected backend's bottles with their status and worktree, as a table (ages relative) or JSON (ISO dates). */
 export async function ls(environment: CommandEnvironment, options: { json: boolean }): Promise<number> {
   return withSession(environment, {}, async (session) => {
     const { backend } = await loadSelectedBackend(session);
+    const { env } = session.context;
     const bottles = await requireCapability(backend, "list")(session.context);
-    process.stdout.write(options.json ? `${JSON.stringify(bottles, null, 2)}\n` : asTable(bottles));
+    await forgetVanished(env, backend.name, bottles);
+    const views = [
+      ...(await Promise.all(bottles.map((bottle) => viewOf(env, backend.name, bottle)))),
+      ...(await vanishedWorktreeBottles(env, backend.name, bottles)),
+    ];
+    process.stdout.write(options.json ? `${JSON.stringify(views, null, 2)}\n` : asTable(views));
     return ExitCodes.OK;
   });
 }
 
-function asTable(bottles: BottleInfo[]): string {
+/** `waiting (2 minutes ago)`: the status and since when. */
+export function statusCell(view: Pick<BottleView, "status">, now = Date.now()): string {
+  const { state, since } = view.status;
+  return since ? `${state} (${formatAge(since, now)})` : state;
+}
+
+function asTable(bottles: BottleView[]): string {
   if (!bottles.length) return "No bottles.\n";
   return formatTable(
-    ["NAME", "AGENT", "BACKEND", "STATE", "CREATED", "WORKSPACE"],
-    bottles.map((b) => [b.name, b.agent, b.backend, b.state, formatAge(b.created), b.workspace]),
+    ["NAME", "AGENT", "BACKEND", "STATE", "STATUS", "CREATED", "BRANCH", "WORKSPACE"],
+    bottles.map((b) =>
+      [b.name, b.agent, b.backend, b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", b.workspace],
+    ),
   );
 }

@@ -1,15 +1,32 @@
-import { BottleError, ErrorCodes, approvalsNeeded, phase, planOf, resolveAgent } from "@claude-bottle/core";
+import {
+  BottleError,
+  ErrorCodes,
+  HOST_ENTRY_PATTERN,
+  approvalsNeeded,
+  phase,
+  planOf,
+  resolveAgent,
+  widenNetworkPolicy,
+  type Launched,
+  type ResolvedAgent,
+} from "@claude-bottle/core";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { formatTiming, type TimingFormat } from "../render/timing.js";
 import { importLocatedBackend, locateSelectedBackend, trustCommand } from "../select-backend.js";
 import { processStdio } from "../stdio.js";
+import { credentialNames, withStoredCredentials } from "../credentials/store.js";
 import { requireApproval } from "../trust/approve.js";
+import { setUpBottle } from "../bottles/setup.js";
 
 export interface StartOptions {
   detach: boolean;
+  /** Hosts the bottle may reach on this run, beyond its agent's policy. */
+  allowHosts: readonly string[];
   timing?: TimingFormat;
+  /** `--worktree [BRANCH]`: `true` for a branch named after the bottle. */
+  worktree?: string | true;
 }
 
 /**
@@ -39,7 +56,7 @@ export async function start(
     },
     async (session) => {
       try {
-        return await startIn(session, slug, extraArgs, options.detach);
+        return await startIn(session, slug, extraArgs, options);
       } finally {
         if (options.timing && session.timing) {
           session.renderer.stop();
@@ -50,12 +67,16 @@ export async function start(
   );
 }
 
-async function startIn(session: Session, slug: string, extraArgs: readonly string[], detach: boolean): Promise<number> {
+async function startIn(session: Session, slug: string, extraArgs: readonly string[], options: StartOptions): Promise<number> {
   const { context } = session;
+  const { detach } = options;
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
-  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
-    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+  const agent = withAllowedHosts(
+    await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+      resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+    ),
+    options.allowHosts,
   );
   const plan = planOf(agent, located);
   const requests = await approvalsNeeded(agent, plan, located);
@@ -69,17 +90,51 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
       stderr: process.stderr,
     });
   }
+  // Credentials the host has not set come from `claude-bottle login`; one that is found nowhere stops here, with how to log in.
+  const bottleContext = { ...context, env: await withStoredCredentials(context.env, [...agent.env.filter((e) => e.passthrough).map((e) => e.name), ...credentialNames(agent)]) };
+  const names = credentialNames(agent);
+  if (names.length && names.every((name) => !bottleContext.env[name])) {
+    // The built-in claude can still log in inside the bottle (kept in the project's home); any other agent needs its credential.
+    if (agent.origin === "builtin") {
+      context.logger.info(`no ${names.join(" or ")} here or stored: log in inside the bottle, or once for every project with \`claude-bottle login\`.`);
+    } else {
+      throw new BottleError(ErrorCodes.ENV_NOT_SET, `The agent "${slug}" needs ${names.join(" or ")}, which is neither set here nor stored.`, {
+        hint: `Log in once for every project: claude-bottle login ${slug} (or set ${names[0]} in your environment).`,
+      });
+    }
+  }
   const { backend } = await importLocatedBackend(session, located);
   if (detach && !backend.capabilities.includes("detach")) {
     throw new BottleError(ErrorCodes.UNSUPPORTED, `The ${backend.name} backend cannot start a bottle detached.`, {
       hint: "Start it attached (without --detach), or choose another backend with --backend.",
     });
   }
-  const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(agent, context));
-  const launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio() }, context);
+  // Its own worktree, status directory and hooks, and the user's git identity (bottles/setup.ts).
+  const bottle = await setUpBottle(agent, backend.name, bottleContext, { worktree: options.worktree, builtinClaude: agent.origin === "builtin" && agent.slug === "claude" });
+  let launched: Launched | undefined;
+  try {
+    const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(bottle.agent, bottleContext));
+    launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio(), name: bottle.name }, bottleContext);
+  } finally {
+    await bottle.finish({ detached: launched?.detached === true, ...(launched ? { name: launched.name } : {}) });
+  }
   if (launched.detached) {
     process.stdout.write(`${launched.name}\n`);
     return ExitCodes.OK;
   }
   return launched.exitCode;
+}
+
+/** `--allow-host` widens the agent's policy for this run; the plan shows the result. */
+function withAllowedHosts(agent: ResolvedAgent, hosts: readonly string[]): ResolvedAgent {
+  if (!hosts.length) return agent;
+  const entry = new RegExp(HOST_ENTRY_PATTERN);
+  const bad = hosts.find((host) => !entry.test(host));
+  if (bad !== undefined) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `--allow-host ${bad}: not a host name, *.domain or IP literal (with an optional :port).`, {
+      hint: "For example: --allow-host api.example.com --allow-host '*.example.org:443'",
+    });
+  }
+  const egress = widenNetworkPolicy(agent.network ? agent.egress : undefined, hosts)!;
+  return { ...agent, network: true, egress };
 }

@@ -39,7 +39,12 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
     row("env", plan.env.passthrough.length ? `from your environment, by name: ${plan.env.passthrough.join(", ")}` : "nothing from your environment");
     const literals = Object.entries(plan.env.literal);
     if (literals.length) more(`set: ${literals.map(([k, v]) => `${k}=${v}`).join(" ")}`);
-    row("network", plan.network ? "on" : "off");
+    row("network", networkLine(plan.network));
+    if (plan.network !== "off" && plan.network.deny.length) more(`never: ${plan.network.deny.join(", ")}`);
+    if (plan.network !== "off" && plan.network.allowPrivate.length) more(`PRIVATE RANGES OPENED: ${plan.network.allowPrivate.join(", ")}`);
+    for (const [index, credential] of plan.credentials.entries()) {
+      (index ? more : (v: string) => row("secrets", v))(`${credential.env}: a placeholder in the bottle; the value only in requests to ${credential.hosts.join(", ")}`);
+    }
     const { resources } = plan;
     row("limits", `memory ${formatBytes(resources.memoryBytes)}, ${resources.pids} processes, ${resources.cpus === null ? "CPUs unlimited" : `${resources.cpus} CPUs`}`);
     row("backend", plan.backend.source === "built-in" ? `${plan.backend.name} (built-in)` : backendLine(plan.backend));
@@ -53,6 +58,12 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
   const agentRequest = requests.find((r) => r.subject.startsWith("agent:"));
   if (agentRequest) row("approves", agentRequest.files.filter((f) => f.sha256 !== "absent").map((f) => f.path).join(", "));
   return `${lines.join("\n")}\n`;
+}
+
+function networkLine(network: BottlePlan["network"]): string {
+  if (network === "off") return "off";
+  if (network.mode === "all") return "the internet (never private addresses or cloud metadata)";
+  return `only ${network.allow.join(", ")}`;
 }
 
 function backendLine(backend: BottlePlan["backend"]): string {

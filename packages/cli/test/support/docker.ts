@@ -31,14 +31,20 @@ export function containersLabelled(label: string): string[] {
   return docker("ps", "-a", "--filter", `label=${label}`, "--format", "{{.Names}}").split("\n").filter(Boolean);
 }
 
+/** Removes the home volumes of bottles run in `projectDir` (homes are per agent and per project). */
+export function removeHomesOf(projectDir: string): void {
+  const names = docker("volume", "ls", "-q", "--filter", `label=dev.claude-bottle.home-project=${projectDir}`).split("\n").filter(Boolean);
+  if (names.length) docker("volume", "rm", "-f", ...names);
+}
+
 /**
- * Removes what starting these agents left on the engine by design (their
- * images, `claude-bottle/<slug>`, and home volumes, `claude-bottle-home-<slug>`),
- * so a test run leaves the engine as it found it.
+ * Removes the images starting these agents left on the engine by design
+ * (`claude-bottle/<slug>`), so a test run leaves the engine as it found it;
+ * their homes go with removeHomesOf.
  */
 export function removeAgentTraces(slugs: Iterable<string>, { shared = false }: { shared?: boolean } = {}): void {
   const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
-  // A name a real user's agent has too (claude): only what this run built, never its home volume.
+  // A name a real user's agent has too (claude): only what this run built.
   if (shared && !run) return;
   for (const slug of slugs) {
     // Under scripts/test only this run's images: another run on the same engine may be using the same tag.
@@ -51,12 +57,6 @@ export function removeAgentTraces(slugs: Iterable<string>, { shared = false }: {
       } catch {
         // Shared with another tag or already gone.
       }
-    }
-    if (shared) continue;
-    try {
-      docker("volume", "rm", `claude-bottle-home-${slug}`);
-    } catch {
-      // Never made (the start failed before), or already gone.
     }
   }
 }

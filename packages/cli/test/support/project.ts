@@ -10,6 +10,8 @@ export interface TestProject {
   cacheHome: string;
   /** Where approvals are kept ($XDG_STATE_HOME). */
   stateHome: string;
+  /** Where worktrees and bottle status live ($XDG_DATA_HOME). */
+  dataHome: string;
   /** The environment that points the CLI at this project's homes. */
   env: Record<string, string>;
   writeAgent(slug: string, yaml: string): string;
@@ -28,6 +30,7 @@ export function createProject(): TestProject {
   const configHome = join(root, "config");
   const cacheHome = join(root, "cache");
   const stateHome = join(root, "state");
+  const dataHome = join(root, "data");
   for (const d of [dir, configHome, cacheHome]) mkdirSync(d, { recursive: true });
   const write = (file: string, text: string) => {
     mkdirSync(dirname(file), { recursive: true });
@@ -39,7 +42,8 @@ export function createProject(): TestProject {
     configHome,
     cacheHome,
     stateHome,
-    env: { XDG_CONFIG_HOME: configHome, XDG_CACHE_HOME: cacheHome, XDG_STATE_HOME: stateHome },
+    dataHome,
+    env: { XDG_CONFIG_HOME: configHome, XDG_CACHE_HOME: cacheHome, XDG_STATE_HOME: stateHome, XDG_DATA_HOME: dataHome },
     writeAgent: (slug, yaml) => write(join(dir, ".claude-bottle", "agents", `${slug}.yaml`), yaml),
     writeUserAgent: (slug, yaml) => write(join(configHome, "claude-bottle", "agents", `${slug}.yaml`), yaml),
     installPackage(name, files) {

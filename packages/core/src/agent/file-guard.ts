@@ -1,4 +1,5 @@
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 
 /** A file as it was when the bottle started. */
 export interface GuardedFile {
@@ -31,6 +32,8 @@ export async function restoreGuardedFiles(guarded: readonly GuardedFile[]): Prom
   for (const { path, content } of guarded) {
     const now = await readFile(path).then((b) => b.toString("base64"), () => undefined);
     if (now === content) continue;
+    // Its directory is gone (a worktree removed meanwhile): there is nothing left to put it back into.
+    if (now === undefined && !(await stat(dirname(path)).then((s) => s.isDirectory(), () => false))) continue;
     const keptAs = `${path}.changed-in-bottle`;
     if (now !== undefined) await writeFile(keptAs, Buffer.from(now, "base64"), { mode: 0o600 });
     if (content === undefined) {

@@ -128,6 +128,10 @@ export function assertHardLimits(agent: ResolvedAgent, facts: HostFacts): void {
     }
   });
 
+  if (agent.origin === "project" && agent.egress?.allowPrivate.length) {
+    refuse("network.allowPrivate", `${agent.egress.allowPrivate.join(", ")} would let the bottle reach your machine or your network; only your own agent files may open private ranges.`, "Move this agent to ~/.config/claude-bottle/agents/ if you mean it, or remove allowPrivate.");
+  }
+
   if (agent.origin === "project" && projectRoot && agent.image.kind === "build") {
     const root = realPath(projectRoot);
     for (const [field, path] of [

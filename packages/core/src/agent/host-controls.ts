@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, readdir } from "node:fs/promises";
+import { lstat, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { BottleError, ErrorCodes } from "../errors.js";
 import { realPath } from "./host-paths.js";
@@ -55,7 +55,9 @@ const MAX_SUBMODULE_DEPTH = 4;
  */
 export async function prepareHostControls(workspace: string): Promise<HostControl[]> {
   const controls: HostControl[] = [];
-  const add = (source: string, kind: HostControl["kind"]) => controls.push({ source, kind });
+  const add = (source: string, kind: HostControl["kind"]) => {
+    if (!controls.some((c) => c.source === source)) controls.push({ source, kind });
+  };
 
   const agentsDir = join(workspace, ".claude-bottle");
   await ensureDirectory(agentsDir);
@@ -66,14 +68,22 @@ export async function prepareHostControls(workspace: string): Promise<HostContro
   if (info?.isDirectory()) {
     await addGitDirectory(dotGit, add, 0);
   } else if (info?.isFile()) {
+    // The file itself says where the repository is: rewritten, it would send the host's git to a directory the bottle made.
+    add(dotGit, "file");
     const gitDir = await gitDirOf(dotGit);
     if (gitDir) {
       const common = await commonDirOf(gitDir);
+      if (common !== gitDir) {
+        await ensureOwnCommonDir(common);
+        add(join(common, "commondir"), "file");
+      }
       for (const dir of new Set([gitDir, common])) {
         for (const name of ["config", "config.worktree"]) {
           if ((await lstat(join(dir, name)).catch(() => undefined))?.isFile()) add(join(dir, name), "file");
         }
       }
+      await addWorktreePointers(gitDir === common ? [] : [gitDir], add);
+      await addWorktreePointers(await linkedWorktreeDirs(common), add);
       if ((await lstat(join(common, "hooks")).catch(() => undefined))?.isDirectory()) add(join(common, "hooks"), "directory");
     }
   } else if (info?.isSymbolicLink()) {
@@ -89,16 +99,40 @@ async function addGitDirectory(
 ): Promise<void> {
   await ensureDirectory(join(gitDir, "hooks"));
   add(join(gitDir, "hooks"), "directory");
-  for (const name of ["config", "config.worktree"]) {
+  await ensureOwnCommonDir(gitDir);
+  for (const name of ["config", "config.worktree", "commondir"]) {
     const file = join(gitDir, name);
     const info = await lstat(file).catch(() => undefined);
     if (info?.isSymbolicLink()) throw unsafe(file, "file");
     if (info?.isFile()) add(file, "file");
   }
+  await addWorktreePointers(await linkedWorktreeDirs(gitDir), add);
   if (depth >= MAX_SUBMODULE_DEPTH) return;
   // Submodules keep whole git directories here, hooks and config included.
   for (const module of await listSubmoduleGitDirs(join(gitDir, "modules"))) {
     await addGitDirectory(module, add, depth + 1);
+  }
+}
+
+/** The git directories of a repository's linked worktrees (`.git/worktrees/<id>`). */
+async function linkedWorktreeDirs(commonDir: string): Promise<string[]> {
+  const entries = await readdir(join(commonDir, "worktrees"), { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => join(commonDir, "worktrees", e.name));
+}
+
+/**
+ * A linked worktree's `commondir` and `gitdir` say where its repository and
+ * checkout are, and its `config.worktree` is git config: rewritten, they would
+ * point the host's git in that worktree at a directory the bottle made.
+ */
+async function addWorktreePointers(dirs: readonly string[], add: (source: string, kind: HostControl["kind"]) => void): Promise<void> {
+  for (const dir of dirs) {
+    for (const name of ["commondir", "gitdir", "config.worktree"]) {
+      const file = join(dir, name);
+      const info = await lstat(file).catch(() => undefined);
+      if (info?.isSymbolicLink()) throw unsafe(file, "file");
+      if (info?.isFile()) add(file, "file");
+    }
   }
 }
 
@@ -123,7 +157,35 @@ async function ensureDirectory(dir: string): Promise<void> {
   const info = await lstat(dir).catch(() => undefined);
   if (info?.isDirectory()) return;
   if (info) throw unsafe(dir, "directory");
-  await mkdir(dir, { mode: 0o755 });
+  await mkdir(dir, { mode: 0o755 }).catch(async (error: NodeJS.ErrnoException) => {
+    // Another bottle starting on the same workspace made it first: fine, if it is a directory.
+    if (error.code !== "EEXIST" || !(await lstat(dir)).isDirectory()) throw error.code === "EEXIST" ? unsafe(dir, "directory") : error;
+  });
+}
+
+/**
+ * git reads `commondir` in any git directory, a main repository's too, and
+ * takes config and hooks from where it points: a bottle that could create one
+ * would send the host's git to a repository it made (its core.fsmonitor runs
+ * at the next `git status`). A main repository has none, so one is made that
+ * names the directory itself (`.`, which git reads as no change at all) to be
+ * laid read-only like the config. One naming anything else was not made by
+ * git for this repository: the workspace is refused.
+ */
+async function ensureOwnCommonDir(gitDir: string): Promise<void> {
+  const file = join(gitDir, "commondir");
+  const info = await lstat(file).catch(() => undefined);
+  if (info?.isFile()) {
+    const target = (await readFile(file, "utf8")).trim();
+    if (target === "." || resolve(gitDir, target) === resolve(gitDir)) return;
+    throw new BottleError(ErrorCodes.WORKSPACE_UNSAFE, `${file} sends git to ${target}: a repository's own git directory has no such file, so it may have been planted to run code on this machine.`, {
+      hint: `Look at it, and at the config of ${resolve(gitDir, target)}; if you did not put it there, remove it (rm ${file}) before running git or claude-bottle here.`,
+    });
+  }
+  if (info) throw unsafe(file, "file");
+  await writeFile(file, ".\n", { flag: "wx", mode: 0o644 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "EEXIST") throw error;
+  });
 }
 
 /** `gitdir: PATH` of a `.git` file, made absolute. */

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Logger } from "../context.js";
 import { BottleError, ErrorCodes } from "../errors.js";
 import { assertHardLimits } from "./hard-limits.js";
+import { networkPolicyOf } from "./network.js";
 import { effectiveResources } from "./resources.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
 import { agentSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
@@ -207,6 +208,16 @@ export function validateRecipe(data: unknown, file: string): AgentFile {
   if (!recipe.build && !recipe.image) {
     throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: needs "build" (a Dockerfile) or "image" (a ready image).`);
   }
+  for (const [index, credential] of (recipe.credentials ?? []).entries()) {
+    if (recipe.network === false) {
+      throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: field "credentials.${index}": a credential needs network; this agent has none.`);
+    }
+    if ((recipe.env ?? []).some((entry) => entry.split("=")[0] === credential.env)) {
+      throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: field "credentials.${index}": ${credential.env} is also in env, where the bottle would hold its value.`, {
+        hint: `Remove ${credential.env} from env: the credential binding gives the bottle a placeholder and the proxy the value.`,
+      });
+    }
+  }
   return recipe;
 }
 
@@ -221,6 +232,7 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
   const home = options.home ?? homedir();
   const hostPath = (path: string) =>
     resolve(options.cwd, path === "~" ? home : path.startsWith("~/") ? join(home, path.slice(2)) : path);
+  const egress = networkPolicyOf(recipe.network);
   const agent: ResolvedAgent = {
     slug: candidate.slug,
     origin: candidate.origin,
@@ -237,7 +249,9 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
     // Read-only unless the file says otherwise: an extra mount is for reading config, rarely for writing back.
     mounts: (recipe.mounts ?? []).map((m) => ({ source: hostPath(m.source), target: m.target, readOnly: m.readOnly ?? true })),
     env: (recipe.env ?? []).map(parseEnvEntry),
-    network: recipe.network ?? true,
+    network: egress !== undefined,
+    ...(egress && { egress }),
+    ...(recipe.credentials?.length && { credentials: recipe.credentials.map((c) => ({ env: c.env, hosts: [...c.hosts] })) }),
     resources: effectiveResources({
       ...(recipe.resources?.cpus !== undefined && { cpus: recipe.resources.cpus }),
       ...(recipe.resources?.memory !== undefined && { memory: parseMemory(recipe.resources.memory) }),

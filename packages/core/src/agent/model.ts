@@ -1,3 +1,5 @@
+import type { NetworkPolicy } from "./network.js";
+
 /** Where an agent recipe came from; the order is also the precedence (first wins). */
 export type AgentOrigin = "project" | "user" | "builtin";
 
@@ -33,6 +35,12 @@ export interface Resources {
   pids?: number;
 }
 
+/** One secret, by the name of the variable that holds it, and the hosts it belongs to. */
+export interface CredentialBinding {
+  env: string;
+  hosts: readonly string[];
+}
+
 /** The workspace is always mounted here, and is the working directory. */
 export const WORKSPACE_TARGET = "/workspace";
 
@@ -54,8 +62,29 @@ export interface ResolvedAgent {
   args: readonly string[];
   /** Absolute host directory mounted at /workspace. */
   workspace: string;
+  /**
+   * The project whose home (logins, settings, transcripts kept between
+   * bottles) this bottle uses, where a backend keeps one per project; absent
+   * means the workspace. A `--worktree` bottle works in a worktree of the
+   * project and keeps the project's home.
+   */
+  homeProject?: string;
   mounts: readonly Mount[];
   env: readonly EnvEntry[];
+  /** False: no network at all. True: the bottle reaches what `egress` allows. */
   network: boolean;
+  /**
+   * Where a bottle with network may connect. A backend enforces it outside the
+   * bottle; absent on an agent built by hand, which is read as `{ mode: "all" }`
+   * (still never private addresses).
+   */
+  egress?: NetworkPolicy;
+  /**
+   * Secrets the agent uses without holding them (SECURITY.md point 4): the
+   * bottle's `env` holds a placeholder; the backend's proxy writes the real
+   * value, read from the host at launch, only into request headers sent over
+   * TLS to `hosts`. A backend that cannot do this refuses the agent.
+   */
+  credentials?: readonly CredentialBinding[];
   resources: Resources;
 }

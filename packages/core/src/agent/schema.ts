@@ -9,6 +9,8 @@
  * CLI's start together, for a format of a dozen fields.
  */
 
+import { CIDR_PATTERN, HOST_ENTRY_PATTERN } from "./network.js";
+
 export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /** The subset of JSON Schema the agent format uses, plus `x-expected`: how an error phrases what was wanted. */
@@ -85,7 +87,53 @@ export const agentSchema = {
         "x-expected": "must be NAME (passed through from the host) or NAME=value",
       },
     },
-    network: { type: "boolean", description: "false: no network at all. Default true." },
+    network: {
+      description:
+        "false: no network. true (default): the internet, never private addresses or cloud metadata. { allow: [...] }: only those hosts; deny: [...] wins over both.",
+      anyOf: [
+        { type: "boolean" },
+        {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            allow: {
+              type: "array",
+              items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
+              description: "Only these hosts: example.com, *.example.com (subdomains), with an optional :port.",
+            },
+            deny: {
+              type: "array",
+              items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
+              description: "Refused even when allowed.",
+            },
+            allowPrivate: {
+              type: "array",
+              items: { type: "string", pattern: CIDR_PATTERN, "x-expected": "must be a CIDR such as 192.168.1.0/24" },
+              description: "Private ranges the bottle may reach after all; only in your own (user-level) agent files.",
+            },
+          },
+        },
+      ],
+      "x-expected": "must be true, false, or { allow: [hosts], deny: [hosts] }",
+    },
+    credentials: {
+      type: "array",
+      description:
+        "Secrets the agent uses without holding them: the bottle sees a placeholder in ENV, and the value from your environment (or claude-bottle login) is written only into request headers sent to these hosts.",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          env: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "must be a variable name" },
+          hosts: {
+            type: "array",
+            minItems: 1,
+            items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name or *.domain" },
+            "x-expected": "must be a non-empty list of host names",
+          },
+        },
+      },
+    },
     resources: {
       type: "object",
       additionalProperties: false,
@@ -120,7 +168,8 @@ export interface AgentFile {
   workspace?: string;
   mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
   env?: string[];
-  network?: boolean;
+  network?: boolean | { allow?: string[]; deny?: string[]; allowPrivate?: string[] };
+  credentials?: Array<{ env: string; hosts: string[] }>;
   resources?: { cpus?: number; memory?: number | string; pids?: number };
 }
 

@@ -38,7 +38,7 @@ export interface LoadedBackend {
 export const BACKEND_PACKAGE_PREFIXES = ["@claude-bottle/backend-", "claude-bottle-backend-"] as const;
 
 /** The capabilities this core knows. */
-const KNOWN_CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor"];
+const KNOWN_CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
 
 export function selectedBackendName(name: string | undefined, env: LoadBackendOptions["env"]): string {
   return name?.trim() || env.CLAUDE_BOTTLE_BACKEND?.trim() || DEFAULT_BACKEND;
@@ -289,7 +289,7 @@ export function validateBackend(name: string, backend: unknown): Backend {
 }
 
 /** The backend's method for `capability`, or an UNSUPPORTED error naming the backend. */
-export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "prepare" | "launch">>(
+export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "prepare" | "launch" | "removeHome">>(
   backend: Backend,
   capability: C,
 ): NonNullable<Backend[C]> {
@@ -360,7 +360,7 @@ function describeValue(value: unknown): string {
   }
 }
 
-const METHODS = new Set<string | symbol>(["prepare", "launch", ...KNOWN_CAPABILITIES]);
+const METHODS = new Set<string | symbol>(["prepare", "launch", "removeHome", ...KNOWN_CAPABILITIES]);
 
 /**
  * The backend as the host calls it: `launch` checks its input and its result,

@@ -1,4 +1,5 @@
 import type { AgentOrigin, ResolvedAgent } from "../agent/model.js";
+import type { NetworkPolicy } from "../agent/network.js";
 import { effectiveResources } from "../agent/resources.js";
 import type { LocatedBackend } from "../plugin/load-backend.js";
 
@@ -25,7 +26,10 @@ export interface BottlePlan {
   workspace: string;
   mounts: { source: string; target: string; readOnly: boolean }[];
   env: { passthrough: string[]; literal: Record<string, string> };
-  network: boolean;
+  /** "off", or where the bottle may connect. */
+  network: "off" | NetworkPolicy;
+  /** Variables the bottle holds only a placeholder of, and the hosts whose requests get the value. */
+  credentials: { env: string; hosts: string[] }[];
   resources: { cpus: number | null; memoryBytes: number; pids: number };
   backend: {
     name: string;
@@ -60,7 +64,8 @@ export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePla
       passthrough: agent.env.filter((e) => e.passthrough).map((e) => e.name),
       literal: Object.fromEntries(agent.env.flatMap((e) => (e.passthrough ? [] : [[e.name, e.value]]))),
     },
-    network: agent.network,
+    network: agent.network ? (agent.egress ?? { mode: "all", deny: [], allowPrivate: [] }) : "off",
+    credentials: (agent.credentials ?? []).map((c) => ({ env: c.env, hosts: [...c.hosts] })),
     resources: { cpus: resources.cpus ?? null, memoryBytes: resources.memory, pids: resources.pids },
     backend: {
       name: backend.name,

@@ -1,0 +1,58 @@
+// Time until a real Claude Code shows its first screen on a pseudo-terminal (tmux), through
+// `claude-bottle start` and through a bare `docker run --rm -it` of the same image, interleaved.
+//   node bench/first-screen.mjs [--image local/claude-code] [--runs 10] [--node node]
+// The image comes from shared/claude-image/build.sh. Both run without network (the agent file says
+// network: false, docker run gets --network none), so nothing leaves the machine and the two compare alike.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values: flags } = parseArgs({
+  options: { image: { type: "string", default: "local/claude-code" }, runs: { type: "string", default: "10" }, node: { type: "string", default: "node" } },
+});
+const CLI = join(import.meta.dirname, "..", "packages", "cli", "bin.js");
+const MARKER = "Welcome to Claude Code";
+
+if (spawnSync("docker", ["image", "inspect", flags.image], { stdio: "ignore" }).status !== 0) {
+  console.error(`first-screen: no image ${flags.image}; build it with shared/claude-image/build.sh (as root, ~2 minutes).`);
+  process.exit(0);
+}
+
+const config = mkdtempSync(join(tmpdir(), "claude-bottle-first-screen-"));
+mkdirSync(join(config, "claude-bottle", "agents"), { recursive: true });
+writeFileSync(join(config, "claude-bottle", "agents", "real-claude.yaml"), `image: ${flags.image}\ncommand: [claude]\nnetwork: false\n`);
+const project = mkdtempSync(join(tmpdir(), "claude-bottle-first-screen-project-"));
+const env = `XDG_CONFIG_HOME=${config} XDG_STATE_HOME=${config}/state XDG_CACHE_HOME=${config}/cache`;
+
+/** Milliseconds from the command to the marker on the screen, polled every 5 ms. */
+function firstScreen(command) {
+  const socket = `cb-first-screen-${process.pid}`;
+  const tmux = (...args) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
+  const started = performance.now();
+  tmux("new-session", "-d", "-s", "m", "-x", "120", "-y", "40", `cd ${project} && ${command}; sleep 30`);
+  try {
+    for (;;) {
+      if (tmux("capture-pane", "-p", "-t", "m").includes(MARKER)) return performance.now() - started;
+      if (performance.now() - started > 60_000) throw new Error(`no first screen after 60 s: ${command}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  } finally {
+    tmux("kill-server");
+    // The bottle or container goes with its terminal; make sure before the next run.
+    spawnSync("sh", ["-c", `docker ps -aq --filter ancestor=${flags.image} | xargs -r docker rm -f`], { stdio: "ignore" });
+  }
+}
+
+const cases = {
+  "claude-bottle start real-claude": `env ${env} ${flags.node} ${CLI} start real-claude`,
+  "docker run --rm -it --network none": `docker run --rm -it --network none ${flags.image} claude`,
+};
+for (const command of Object.values(cases)) firstScreen(command); // warm-up: volumes, page cache
+const samples = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
+for (let i = 0; i < Number(flags.runs); i++) for (const [name, command] of Object.entries(cases)) samples[name].push(firstScreen(command));
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const [ours, bare] = Object.values(samples).map(median);
+for (const [name, values] of Object.entries(samples)) console.log(`${name.padEnd(40)} median ${median(values).toFixed(0)} ms  (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)})`);
+console.log(`ratio ${(ours / bare).toFixed(2)}x`);

@@ -1,0 +1,45 @@
+import { Writable } from "node:stream";
+import { BottleError, ErrorCodes, type LogsOptions } from "@claude-bottle/core";
+import type { EngineApi } from "../engine/api.js";
+import { demultiplex } from "../engine/demux.js";
+import { statusCodeOf } from "../errors.js";
+import { egressNames } from "./sidecar.js";
+
+/**
+ * `logs --egress`: the connections a bottle's proxy refused, one JSON object
+ * a line (`{ time, host, port, reason, detail }`), from the proxy's own
+ * output; with `follow`, as they happen.
+ */
+export async function copyDenials(api: EngineApi, bottle: string, options: LogsOptions, signal: AbortSignal): Promise<void> {
+  let response;
+  try {
+    response = await api.request("GET", `/containers/${egressNames(bottle).proxy}/logs`, {
+      query: { stdout: true, follow: options.follow },
+      signal,
+    });
+  } catch (error) {
+    if (signal.aborted) return;
+    if (statusCodeOf(error) === 404) {
+      throw new BottleError(ErrorCodes.UNSUPPORTED, `The bottle ${bottle} has no egress proxy: it has no network, or it was started before egress policies.`, {
+        hint: "Nothing it did was refused by a policy; see its own output with `claude-bottle logs`.",
+      });
+    }
+    throw error;
+  }
+  let pending = "";
+  const denials = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line.startsWith("{")) options.stdio.stdout.write(`${line}\n`);
+      done();
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    response.on("end", resolve);
+    response.on("close", resolve);
+    response.on("error", (error) => (signal.aborted ? resolve() : reject(error)));
+    demultiplex(response, denials, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  });
+}

@@ -1,0 +1,272 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BottleError, Labels, phase, testRunLabels, throwIfAborted, type BackendContext, type NetworkPolicy } from "@claude-bottle/core";
+import type Dockerode from "dockerode";
+import type { EngineApi } from "../engine/api.js";
+import { engineMessage, statusCodeOf } from "../errors.js";
+import { BACKEND_NAME } from "../container/labels.js";
+import { EGRESS_FOR_LABEL } from "./labels.js";
+
+/** The port the proxy listens on, inside the bottle's network. */
+export const PROXY_PORT = 3128;
+
+/** Where the bottle's egress goes: its own network, and the proxy on it. */
+export interface Egress {
+  /** The bottle's network: internal (no route out), no address for the host on it. */
+  network: string;
+  /** `http://IP:3128`, the proxy's address on that network. */
+  proxyUrl: string;
+  /** A resolv.conf that resolves nothing: names are the proxy's business. */
+  resolvConf: string;
+  /** For credential bindings: what the bottle holds instead of each value, and the CA it must trust. */
+  credentials?: BottleCredentials;
+}
+
+/** The bottle's side of its credentials: placeholders by variable, and where the CA that vouches for the bound hosts is. */
+export interface BottleCredentials {
+  placeholders: Readonly<Record<string, string>>;
+  /** The bottle's CA certificate alone (NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  /** The host's CA bundle plus the bottle's CA (SSL_CERT_FILE and the like), when the host has a bundle. */
+  bundleFile?: string;
+}
+
+/** What the proxy needs to write credentials: the bindings (no values), and the values and the CA key, which go by stdin only. */
+export interface ProxyCredentials {
+  bindings: readonly { env: string; hosts: readonly string[]; placeholder: string }[];
+  values: Readonly<Record<string, string>>;
+  ca: { certPem: string; keyPem: string };
+}
+
+/** Settings for machines that need more than the policy (tests, a compose stack the user names). */
+export interface EgressSettings {
+  /** The proxy's image (default: CLAUDE_BOTTLE_PROXY_IMAGE, else the pinned official Node image). */
+  image: string;
+  /** name → IP entries for the proxy's /etc/hosts: names it resolves without DNS. */
+  extraHosts?: Readonly<Record<string, string>>;
+  /** DNS servers for the proxy (default: the engine's). */
+  dns?: readonly string[];
+  /** More networks the proxy joins, so a policy (with allowPrivate) can reach containers on them. */
+  networks?: readonly string[];
+  /** A CA the proxy trusts for the servers of bound hosts, besides Node's own (tests, a company's TLS inspection). */
+  upstreamCa?: string;
+}
+
+const SCRIPT_TARGET = "/opt/claude-bottle/egress/main.js";
+const POLICY_TARGET = "/opt/claude-bottle/egress/policy.json";
+
+/** The proxy: one self-contained file of @claude-bottle/egress-proxy, run by a bare `node`. */
+export function proxyScriptPath(): string {
+  return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/main.js");
+}
+
+export function egressNames(bottle: string): { network: string; proxy: string } {
+  return { network: `${bottle}-net`, proxy: `${bottle}-egress` };
+}
+
+/**
+ * Gives a bottle its way out (SECURITY.md point 3): a network of its own
+ * with no route out and no address of the host on it, and a proxy container
+ * on that network and the engine's default one, which lets through only what
+ * the policy allows, resolving names itself and refusing private addresses.
+ * Resolves once the proxy listens. A failure removes what was made.
+ */
+export async function startEgress(
+  api: EngineApi,
+  bottle: string,
+  policy: NetworkPolicy,
+  settings: EgressSettings,
+  ctx: Pick<BackendContext, "emit" | "signal" | "cacheDir">,
+  credentials?: ProxyCredentials,
+): Promise<Egress> {
+  return phase(ctx, "egress", "Starting the egress proxy", async () => {
+    const names = egressNames(bottle);
+    const labels = { [Labels.tool]: "true", [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle, ...testRunLabels() };
+    const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
+    try {
+      await api.json("POST", "/networks/create", {
+        body: {
+          Name: names.network,
+          CheckDuplicate: true,
+          // No route out, and the host has no address on it: the proxy is the only thing the bottle can reach.
+          Internal: true,
+          Options: { "com.docker.network.bridge.inhibit_ipv4": "true" },
+          Labels: labels,
+        },
+      });
+      const created = await api.json<{ Id: string }>("POST", "/containers/create", {
+        query: { name: names.proxy },
+        body: proxyContainer(settings, files.policy, names.network, labels, credentials !== undefined),
+      });
+      for (const network of ["bridge", ...(settings.networks ?? [])]) {
+        await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: created.Id } });
+      }
+      // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
+      const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
+      await api.json("POST", `/containers/${created.Id}/start`);
+      if (stdin && credentials) {
+        stdin.end(JSON.stringify({ ca: credentials.ca, values: credentials.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
+      }
+      await waitUntilListening(api, created.Id, ctx.signal);
+      const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${created.Id}/json`);
+      const address = info.NetworkSettings.Networks[names.network]?.IPAddress;
+      if (!address) throw new Error(`the egress proxy has no address on ${names.network}`);
+      return {
+        network: names.network,
+        proxyUrl: `http://${address}:${PROXY_PORT}`,
+        resolvConf: files.resolvConf,
+        ...(credentials && { credentials: await writeBottleCa(ctx.cacheDir, bottle, credentials) }),
+      };
+    } catch (error) {
+      await removeEgress(api, bottle, ctx.cacheDir);
+      if (BottleError.isInstance(error) || ctx.signal.aborted) throw error;
+      throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy could not start: ${engineMessage(error)}`, {
+        hint: "Run `claude-bottle doctor`; on an air-gapped machine set CLAUDE_BOTTLE_PROXY_IMAGE to a Node image the engine has.",
+        cause: error,
+      });
+    }
+  });
+}
+
+function proxyContainer(
+  settings: EgressSettings,
+  policyFile: string,
+  network: string,
+  labels: Record<string, string>,
+  secretsOnStdin: boolean,
+): Dockerode.ContainerCreateOptions {
+  return {
+    Image: settings.image,
+    Entrypoint: ["node"],
+    Cmd: [SCRIPT_TARGET, "--policy", POLICY_TARGET, "--listen", `0.0.0.0:${PROXY_PORT}`, "--denials", "-", ...(secretsOnStdin ? ["--secrets-from-stdin"] : [])],
+    ...(secretsOnStdin && { OpenStdin: true, StdinOnce: true, AttachStdin: true }),
+    // Nobody, read-only, no capability: the proxy needs a socket to listen on and nothing else.
+    User: "65534:65534",
+    Labels: labels,
+    HostConfig: {
+      NetworkMode: network,
+      Mounts: [
+        { Type: "bind", Source: proxyScriptPath(), Target: SCRIPT_TARGET, ReadOnly: true },
+        { Type: "bind", Source: policyFile, Target: POLICY_TARGET, ReadOnly: true },
+      ],
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Memory: 256 * 2 ** 20,
+      MemorySwap: 256 * 2 ** 20,
+      PidsLimit: 64,
+      ...(settings.extraHosts && { ExtraHosts: Object.entries(settings.extraHosts).map(([name, ip]) => `${name}:${ip}`) }),
+      ...(settings.dns && { Dns: [...settings.dns] }),
+    },
+  };
+}
+
+/**
+ * The bottle's CA certificate (public: the key stays in the proxy's memory)
+ * and, where the host has a CA bundle, that bundle with the bottle's CA
+ * appended, for tools that read one file (curl, Python, git).
+ */
+async function writeBottleCa(cacheDir: string, bottle: string, credentials: ProxyCredentials): Promise<BottleCredentials> {
+  const dir = join(cacheDir, "docker", "egress");
+  const caFile = join(dir, `${bottle}.ca.pem`);
+  await writeFile(caFile, credentials.ca.certPem, { mode: 0o644 });
+  const hostBundle = HOST_CA_BUNDLES.find((path) => existsSync(path));
+  let bundleFile: string | undefined;
+  if (hostBundle) {
+    bundleFile = join(dir, `${bottle}.bundle.pem`);
+    await writeFile(bundleFile, `${await readFile(hostBundle, "utf8")}\n${credentials.ca.certPem}`, { mode: 0o644 });
+  }
+  return {
+    placeholders: Object.fromEntries(credentials.bindings.map((b) => [b.env, b.placeholder])),
+    caFile,
+    ...(bundleFile && { bundleFile }),
+  };
+}
+
+/** Where hosts keep the CA bundle OpenSSL-based tools read (Debian/Ubuntu/Alpine, Fedora/RHEL, macOS with Homebrew's OpenSSL). */
+const HOST_CA_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+
+/** The policy (names only, never a secret) and the resolv.conf, in the cache, readable by the proxy's user. */
+async function writeEgressFiles(cacheDir: string, bottle: string, policy: object): Promise<{ policy: string; resolvConf: string }> {
+  const dir = join(cacheDir, "docker", "egress");
+  await mkdir(dir, { recursive: true });
+  const policyFile = join(dir, `${bottle}.policy.json`);
+  await writeFile(policyFile, JSON.stringify(policy), { mode: 0o644 });
+  const resolvConf = join(dir, "no-dns.resolv.conf");
+  // Nothing answers on the bottle's own loopback: a lookup from inside fails at once, and leaves nothing.
+  await writeFile(resolvConf, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", { mode: 0o644 });
+  return { policy: policyFile, resolvConf };
+}
+
+/** Polls the proxy's output for its "listening on" line (it prints it once bound). */
+async function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const response = await api.request("GET", `/containers/${id}/logs`, { query: { stdout: true, stderr: true } });
+    let text = "";
+    for await (const chunk of response) text += (chunk as Buffer).toString("latin1");
+    if (text.includes("listening on")) return;
+    const state = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${id}/json`);
+    if (!state.State.Running) throw new Error(`the proxy exited (${state.State.ExitCode}): ${text.replace(/[^\x20-\x7e\n]/g, "").trim().slice(-400)}`);
+    throwIfAborted(signal);
+    if (Date.now() > deadline) throw new Error("the proxy did not start listening within 15 s");
+    await new Promise((resolve) => setTimeout(resolve, 15));
+  }
+}
+
+/** Removes a bottle's proxy and network; what is already gone is fine. */
+export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: string): Promise<void> {
+  const names = egressNames(bottle);
+  const ignoreMissing = (error: unknown) => {
+    if (statusCodeOf(error) !== 404) throw error;
+  };
+  await api.json("DELETE", `/containers/${names.proxy}`, { query: { force: true } }).catch(ignoreMissing);
+  await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
+  if (cacheDir) {
+    for (const suffix of ["policy.json", "ca.pem", "bundle.pem"]) await rm(join(cacheDir, "docker", "egress", `${bottle}.${suffix}`), { force: true });
+  }
+}
+
+/**
+ * Removes a finished attached bottle's proxy and network from a detached
+ * process, so the user does not wait for it. Falls back to removing here when
+ * the built entry is not there (running from sources).
+ */
+export async function removeEgressInBackground(api: EngineApi, bottle: string, cacheDir: string, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), "egress", "remove-detached.js");
+  if (!existsSync(script)) return removeEgress(api, bottle, cacheDir);
+  const child = spawn(process.execPath, [script, bottle, cacheDir], { detached: true, stdio: "ignore", env: env as NodeJS.ProcessEnv });
+  child.on("error", () => {});
+  child.unref();
+}
+
+/** Stops a detached bottle's proxy with it; `rm` removes both. */
+export async function stopEgress(api: EngineApi, bottle: string): Promise<void> {
+  await api.json("POST", `/containers/${egressNames(bottle).proxy}/stop`, { query: { t: 1 } }).catch((error: unknown) => {
+    if (statusCodeOf(error) !== 404) throw error;
+  });
+}
+
+/**
+ * Proxies and networks whose bottle is gone (a CLI killed with SIGKILL, an
+ * engine restarted): removed by the next command, as stale registries are.
+ */
+export async function reapEgress(api: EngineApi): Promise<void> {
+  const filters = JSON.stringify({ label: [EGRESS_FOR_LABEL] });
+  const [proxies, networks, bottles] = await Promise.all([
+    api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters } }),
+    api.json<Dockerode.NetworkInspectInfo[]>("GET", "/networks", { query: { filters } }),
+    api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify({ label: [Labels.tool] }) } }),
+  ]);
+  const living = new Set(bottles.flatMap((c) => c.Names.map((n) => n.replace(/^\//, ""))));
+  const orphans = new Set(
+    [...proxies.map((p) => p.Labels[EGRESS_FOR_LABEL]), ...networks.map((n) => n.Labels?.[EGRESS_FOR_LABEL])].filter(
+      (bottle): bottle is string => bottle !== undefined && !living.has(bottle),
+    ),
+  );
+  await Promise.all([...orphans].map((bottle) => removeEgress(api, bottle)));
+}

@@ -1,0 +1,147 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, open, readFile, realpath } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { BottleError, ErrorCodes, type Mount } from "@claude-bottle/core";
+import { git, runGit } from "./git.js";
+import { dataDir, type WorktreeRecord } from "./records.js";
+
+/** The checkout `start` runs from, and the git directory its worktrees share. */
+export interface Repository {
+  top: string;
+  commonDir: string;
+}
+
+const notARepository = (dir: string, why: string) =>
+  new BottleError(ErrorCodes.INVALID_ARGUMENT, `start --worktree needs a git repository with a commit, and ${dir} is not one (${why}).`, {
+    hint: "Run it inside a git repository that has at least one commit, or start without --worktree.",
+  });
+
+export async function findRepository(dir: string): Promise<Repository> {
+  const out = await git(["rev-parse", "--show-toplevel", "--git-common-dir"], { cwd: dir }, (stderr) => notARepository(dir, stderr || "git rev-parse failed"));
+  const [top, common] = out.split("\n");
+  if (!top || !common) throw notARepository(dir, "no working tree");
+  await git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], { cwd: top }, () => notARepository(dir, "no commit yet"));
+  return { top: await realpath(top), commonDir: await realpath(resolve(dir, common)) };
+}
+
+/**
+ * Where a repository's worktrees live: `$XDG_DATA_HOME/claude-bottle/worktrees/<name>-<hash>/`.
+ * Outside the repository, so a bottle on the main checkout never sees
+ * another's worktree and `git status` there stays quiet; in the user's data
+ * directory, not a cache, since it holds work.
+ */
+export function worktreesDir(env: Readonly<Record<string, string | undefined>>, repository: Repository): string {
+  const hash = createHash("sha256").update(repository.top).digest("hex").slice(0, 8);
+  const name = basename(repository.top).replace(/[^A-Za-z0-9_.-]/g, "_") || "repository";
+  return join(dataDir(env), "worktrees", `${name}-${hash}`);
+}
+
+/** A new worktree on a new branch from the repository's HEAD, at `<worktrees>/<bottle>`. */
+export async function createWorktree(
+  env: Readonly<Record<string, string | undefined>>,
+  repository: Repository,
+  bottle: string,
+  branch: string,
+): Promise<WorktreeRecord> {
+  const { top } = repository;
+  await git(["check-ref-format", "--branch", branch], { cwd: top }, () =>
+    new BottleError(ErrorCodes.INVALID_ARGUMENT, `"${branch}" is not a valid branch name.`, { hint: "Name the branch as git would accept it: start --worktree my-branch." }),
+  );
+  if ((await runGit(["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`], { cwd: top })).code === 0) {
+    throw new BottleError(ErrorCodes.NAME_CONFLICT, `The branch ${branch} already exists in ${top}; a worktree bottle starts a new one.`, {
+      hint: "Name another: start --worktree <new-branch> (claude-bottle never reuses or deletes a branch).",
+    });
+  }
+  const path = join(worktreesDir(env, repository), bottle);
+  if (existsSync(path)) {
+    throw new BottleError(ErrorCodes.NAME_CONFLICT, `${path} already exists.`, { hint: "Start again: the next bottle gets another name." });
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Absolute paths in the .git file, whatever the user's git prefers: the bottle sees the git directory at the same path.
+  await git(["-c", "worktree.useRelativePaths=false", "worktree", "add", "--quiet", "-b", branch, path, "HEAD"], { cwd: top }, (stderr) =>
+    new BottleError(ErrorCodes.INVALID_ARGUMENT, `git could not make the worktree ${path}: ${stderr}`, { hint: "See git's message above." }),
+  );
+  const gitDir = await gitDirOfWorktree(path);
+  const commonDir = resolve(gitDir, (await readFile(join(gitDir, "commondir"), "utf8").catch(() => "")).trim() || ".");
+  // Git config of this worktree alone (read with extensions.worktreeConfig): made now, so it is there to be laid read-only.
+  await (await open(join(gitDir, "config.worktree"), "a", 0o644)).close();
+  return { path, branch, repository: top, gitDir, commonDir };
+}
+
+async function gitDirOfWorktree(path: string): Promise<string> {
+  const match = /^gitdir:\s*(.+?)\s*$/m.exec(await readFile(join(path, ".git"), "utf8"));
+  if (!match?.[1] || !isAbsolute(match[1])) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `git made ${path} without an absolute gitdir.`, { hint: "Update git, then start again." });
+  }
+  return match[1];
+}
+
+/**
+ * What the bottle needs besides the worktree: the repository's git directory
+ * at the very path the worktree's `.git` file names, read-write (commits,
+ * refs, the worktree's index). Its hooks and config are laid read-only over
+ * it by the backend, like any host control a mount exposes.
+ */
+export function worktreeMounts(worktree: WorktreeRecord): Mount[] {
+  const mounts: Mount[] = [{ source: worktree.commonDir, target: worktree.commonDir, readOnly: false }];
+  if (!isInsideDir(worktree.gitDir, worktree.commonDir)) mounts.push({ source: worktree.gitDir, target: worktree.gitDir, readOnly: false });
+  return mounts;
+}
+
+function isInsideDir(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * Git run on a worktree a bottle has written, with its git directories given
+ * from what claude-bottle recorded: never from the `.git` file or `commondir`
+ * in the checkout, which the bottle could have pointed elsewhere.
+ */
+function worktreeGit(worktree: WorktreeRecord, args: readonly string[], env: Readonly<Record<string, string>> = {}) {
+  return runGit(args, {
+    cwd: worktree.path,
+    env: { GIT_DIR: worktree.gitDir, GIT_COMMON_DIR: worktree.commonDir, GIT_WORK_TREE: worktree.path, ...env },
+  });
+}
+
+/** The changes (modified, staged, untracked) in a worktree, as `git status --porcelain` lines. */
+export async function uncommittedChanges(worktree: WorktreeRecord): Promise<string[]> {
+  if (!existsSync(worktree.path)) return [];
+  const status = await worktreeGit(worktree, ["status", "--porcelain", "--untracked-files=all"]);
+  if (status.code !== 0) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `Cannot read the state of the worktree ${worktree.path}: ${status.stderr.trim()}`, {
+      hint: "Look at it yourself; claude-bottle leaves it as it is.",
+    });
+  }
+  return status.stdout.split("\n").filter(Boolean);
+}
+
+/** Commits every change in the worktree on its branch (hooks not run); returns the commit's short id. */
+export async function saveChanges(worktree: WorktreeRecord, bottle: string, identity: Readonly<Record<string, string>>): Promise<string> {
+  const fail = (what: string, stderr: string) =>
+    new BottleError(ErrorCodes.INVALID_ARGUMENT, `Could not ${what} in ${worktree.path}: ${stderr.trim()}`, {
+      hint: "The bottle is removed, its worktree left as it is; commit there yourself.",
+    });
+  const added = await worktreeGit(worktree, ["add", "--all"]);
+  if (added.code !== 0) throw fail("stage the changes", added.stderr);
+  const message = `claude-bottle: uncommitted changes of ${bottle}, saved by rm --force`;
+  const committed = await worktreeGit(worktree, ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message], identity);
+  if (committed.code !== 0) throw fail("commit the changes", committed.stderr || committed.stdout);
+  return (await worktreeGit(worktree, ["rev-parse", "--short", "HEAD"])).stdout.trim();
+}
+
+/**
+ * Removes the worktree's checkout once it holds nothing uncommitted (the
+ * caller checks); the branch stays. Forced, so git does not run its own
+ * status in a checkout whose `.git` file the bottle could have changed.
+ */
+export async function removeWorktree(worktree: WorktreeRecord): Promise<boolean> {
+  const removed = await runGit(["worktree", "remove", "--force", worktree.path], { cwd: worktree.repository });
+  return removed.code === 0;
+}
+
+/** What to type to bring a bottle's work into the checkout it was started from. */
+export function mergeCommand(worktree: WorktreeRecord): string {
+  return `git -C ${worktree.repository} merge ${worktree.branch}`;
+}

@@ -1,0 +1,62 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { buildTestNodeImage, busyboxContext } from "@claude-bottle/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { docker, removeHomesOf, requireDocker } from "./support/docker.js";
+import { createProject, type TestProject } from "./support/project.js";
+import { runCli } from "./support/run-cli.js";
+
+const SECRET = "sk-ant-api03-e2e-secret-value-0123456789";
+
+/**
+ * SECURITY.md point 4 through the whole CLI on Docker: log in once, start in
+ * two projects, the bottle and everything the CLI prints or the engine keeps
+ * hold a placeholder only; after logout a start fails naming login.
+ */
+describe("credentials (docker)", () => {
+  let project: TestProject;
+  let second: string;
+  const env = () => ({ ...project.env, CLAUDE_BOTTLE_CREDENTIAL_STORE: "file", CLAUDE_BOTTLE_PROXY_IMAGE: buildTestNodeImage() });
+  const run = (args: string[], cwd = project.dir, input?: string) => runCli(args, { cwd, env: env(), input });
+
+  beforeAll(() => {
+    requireDocker();
+    project = createProject();
+    second = join(project.dir, "..", "second");
+    mkdirSync(second);
+    const context = busyboxContext();
+    project.writeUserAgent(
+      "keyed",
+      `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: { allow: [api.example.com] }\ncredentials: [{ env: KEYED_TOKEN, hosts: [api.example.com] }]\n`,
+    );
+  });
+
+  afterAll(() => {
+    removeHomesOf(project.dir);
+    removeHomesOf(second);
+  });
+
+  it("login once, two projects see a placeholder, nothing printed or kept holds the value, logout stops the next start", async () => {
+    expect((await run(["login", "keyed"], project.dir, `${SECRET}\n`)).code).toBe(0);
+    for (const dir of [project.dir, second]) {
+      const started = await run(["start", "keyed", "--", 'echo "token=$KEYED_TOKEN"; echo "ca=$NODE_EXTRA_CA_CERTS"'], dir);
+      expect(started.code, started.stderr).toBe(0);
+      expect(started.stdout).toMatch(/^token=sk-ant-api03-claude-bottle-placeholder-[0-9a-f]{32}\nca=\/etc\/claude-bottle\/egress-ca\.pem\n$/);
+      expect(started.stdout + started.stderr).not.toContain(SECRET);
+    }
+
+    const name = (await run(["start", "--detach", "keyed", "--", "sleep 60"])).stdout.trim();
+    try {
+      for (const container of [name, `${name}-egress`]) expect(docker("inspect", container)).not.toContain(SECRET);
+      const timing = await run(["start", "--timing=json", "keyed", "--", "true"]);
+      expect(timing.stderr).not.toContain(SECRET);
+    } finally {
+      await run(["rm", "-f", name]);
+    }
+
+    expect((await run(["logout", "keyed"])).stdout).toContain("Removed KEYED_TOKEN");
+    const after = await run(["start", "keyed", "--", "true"], second);
+    expect(after.code).toBe(125);
+    expect(after.stderr).toContain("claude-bottle login keyed");
+  });
+});
