@@ -9,7 +9,7 @@ import { buildTestNodeImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, type DockerBackendOptions } from "../src/index.js";
-import { createTestContext, uniqueSuffix, useTestEngine } from "./support/engine.js";
+import { createTestContext, removeHomesOfAgents, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/egress/", import.meta.url));
 const CERTS = fileURLToPath(new URL("../../egress-proxy/test/fixtures/", import.meta.url));
@@ -103,6 +103,7 @@ describe("egress policy (docker)", () => {
   afterAll(async () => {
     await docker?.getContainer(server).remove({ force: true }).catch(() => {});
     await docker?.getNetwork(network).remove().catch(() => {});
+    if (docker) await removeHomesOfAgents(docker, `egress-test-${suffix}`);
   });
 
   it("reaches an allowed name over HTTP and HTTPS, and refuses the rest before anything leaves", async () => {

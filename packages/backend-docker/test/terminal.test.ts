@@ -7,7 +7,7 @@ import { Labels } from "@claude-bottle/core";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleForChildProcess } from "./support/bundle.js";
-import { testEngine, uniqueSuffix, useTestEngine } from "./support/engine.js";
+import { removeHomesOfAgents, testEngine, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 const suffix = uniqueSuffix();
 const slug = `terminal-test-${suffix}`;
@@ -65,12 +65,13 @@ beforeAll(async () => {
   );
 }, 180_000);
 
-afterAll(() => {
+afterAll(async () => {
   try {
     tmux("kill-server");
   } catch {
     // The server is gone already when the session ended by itself.
   }
+  await removeHomesOfAgents(await testEngine(), slug);
 });
 
 describe("an attached start in a real terminal (tmux)", () => {

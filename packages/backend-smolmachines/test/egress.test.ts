@@ -11,7 +11,7 @@ import { OwnerLabels } from "../src/attached-machine.js";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import { publicRanges } from "../src/egress/policy.js";
 import type { SmolmachinesPrepared } from "../src/pipeline/prepare.js";
-import { engine, holdFixture, invocationRecords, invocations, NEWER_DOUBLE, SMOLVM_DOUBLE, useDoubleState } from "./support.js";
+import { engine, holdFixture, invocationRecords, invocations, NEWER_DOUBLE, SMOLVM_DOUBLE, useDoubleState, testSlug } from "./support.js";
 
 const SECRET = "sk-egress-test-5f1d0c9a-never-anywhere";
 let state: string;
@@ -21,7 +21,7 @@ let backend: ReturnType<typeof createSmolmachinesBackend>;
 const options = () => ({ smolvm: SMOLVM_DOUBLE, registryImage: buildTestRegistryImage(), dockerDesktop: false });
 
 const allowList = (allow: string[]): NetworkPolicy => ({ mode: "allow", allow, deny: [], allowPrivate: [] });
-const agent = (patch: Partial<ResolvedAgent> = {}) => busyboxAgent({ slug: "smol-egress-test", workspace, network: true, ...patch });
+const agent = (patch: Partial<ResolvedAgent> = {}) => busyboxAgent({ slug: testSlug("smol-egress-test"), workspace, network: true, ...patch });
 const context = () => createTestContext({ cacheDir, env: { CB_TOKEN: SECRET } });
 const prepare = async (patch: Partial<ResolvedAgent> = {}) => (await backend.prepare(agent(patch), context())) as SmolmachinesPrepared;
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const bottle of await backend.list!(context())) await backend.remove!(bottle.name, { force: true }, context());
-  expect((await machines()).filter((m) => m.labels["dev.claude-bottle.agent"] === "smol-egress-test")).toEqual([]);
+  expect((await machines()).filter((m) => m.labels["dev.claude-bottle.agent"] === testSlug("smol-egress-test"))).toEqual([]);
 });
 
 describe("an attached bottle with network is a machine while it runs", () => {

@@ -40,6 +40,8 @@ describe("a bottle is a one-way door (docker)", () => {
   afterAll(() => removeHomesOf(project.dir));
 
   afterAll(() => {
+    // A bottle still going (a terminal test's) would hold its image.
+    for (const bottle of bottlesOfThisProject()) docker("rm", "-f", bottle);
     removeAgentTraces(["attacker", "forker"]);
     // "claude" is also the name of a real user's agent: its home volume (a login) is never touched, only images this run built.
     removeAgentTraces(["claude"], { shared: true });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BackendContext } from "@claude-bottle/core";
+import { Labels, type BackendContext } from "@claude-bottle/core";
 import { createTestContext as coreTestContext } from "@claude-bottle/core/testing";
 import type Dockerode from "dockerode";
 import { beforeAll, beforeEach } from "vitest";
@@ -73,4 +73,16 @@ export async function deadSocket(): Promise<string> {
 /** Core's test context, with this process's environment so that DOCKER_HOST is honoured as the tests' own connection honours it. */
 export function createTestContext(overrides: Partial<BackendContext> = {}): ReturnType<typeof coreTestContext> {
   return coreTestContext({ env: { ...process.env }, ...overrides });
+}
+
+/**
+ * Removes the home volumes of agents whose slug starts with `prefix` (homes
+ * are per agent and per project, so a test cannot name them all), so a file
+ * leaves the engine as it found it.
+ */
+export async function removeHomesOfAgents(docker: Dockerode, prefix: string): Promise<void> {
+  const { Volumes } = await docker.listVolumes({ filters: { label: [Labels.agent] } });
+  for (const volume of Volumes ?? []) {
+    if (volume.Labels?.[Labels.agent]?.startsWith(prefix)) await docker.getVolume(volume.Name).remove().catch(() => {});
+  }
 }

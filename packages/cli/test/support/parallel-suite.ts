@@ -69,6 +69,14 @@ export function describeParallelAgents(options: ParallelSuiteOptions): void {
         }
       }
       for (const volume of docker("volume", "ls", "--quiet", "--filter", `name=claude-bottle-home-${slug}-`).split("\n").filter(Boolean)) docker("volume", "rm", volume);
+      // A rebuild leaves the agent's earlier image untagged: it goes too.
+      for (const image of docker("images", "-q", "--filter", "dangling=true", "--filter", `label=dev.claude-bottle.agent=${slug}`).split("\n").filter(Boolean)) {
+        try {
+          docker("rmi", image);
+        } catch {
+          // In use, or gone already.
+        }
+      }
     });
 
     it("two worktree bottles commit at the same time, each on its branch, as the user; hooks, config and git pointers stay read-only", async () => {
