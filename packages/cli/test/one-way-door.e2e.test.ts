@@ -42,9 +42,6 @@ describe("a bottle is a one-way door (docker)", () => {
   afterAll(() => {
     // A bottle still going (a terminal test's) would hold its image.
     for (const bottle of bottlesOfThisProject()) docker("rm", "-f", bottle);
-    removeAgentTraces(["attacker", "forker"]);
-    // "claude" is also the name of a real user's agent: its home volume (a login) is never touched, only images this run built.
-    removeAgentTraces(["claude"], { shared: true });
   });
 
   it("inside the bottle, .claude-bottle, .git/hooks and .git/config are read-only, while git add and commit work", async () => {
@@ -228,4 +225,10 @@ describe("a bottle is a one-way door (smolmachines, through the smolvm double)",
     const approved = await run(["start", "claude"]);
     expect(approved).toMatchObject({ code: 0, stdout: "refused\n" });
   });
+});
+
+// After both doors: the images their agents were built into. "claude" is also a real user's agent: only this run's images.
+afterAll(() => {
+  removeAgentTraces(["attacker", "forker"]);
+  removeAgentTraces(["claude"], { shared: true });
 });
