@@ -68,6 +68,14 @@ async function prepare(agent: ResolvedAgent, ctx: BackendContext, options: Bubbl
       { hint: `Add a command to ${agent.file ?? "the agent file"}, for example: command: [claude]` },
     );
   }
+  // bwrap shares the host's network or none: a policy by host name, or credentials held by a proxy, cannot be kept here.
+  if (agent.network && (agent.egress?.mode === "allow" || agent.egress?.deny.length || agent.credentials?.length)) {
+    throw new BottleError(
+      ErrorCodes.UNSUPPORTED,
+      `The agent "${agent.slug}" has a network allow-list, deny-list or credentials; the bubblewrap backend can only share this host's network or cut it.`,
+      { hint: "Use the docker or smolmachines backend for this agent, or give it network: true (the host's whole network) or false." },
+    );
+  }
   ctx.logger.info(`The bubblewrap backend runs this host's programs: the agent's image (${describeImage(agent.image)}) is not used.`);
   if (agent.resources.cpus !== undefined || agent.resources.memory !== undefined) {
     ctx.logger.warn("The bubblewrap backend does not limit CPU or memory: the agent's resources are ignored.");

@@ -98,6 +98,17 @@ describe("what the agent can see and change", () => {
     expect(interfaces(online.stdout)).toEqual(interfaces(readFileSync("/proc/net/dev", "utf8")));
   });
 
+  it("refuses a network allow-list or credentials it cannot keep, rather than run with the host's whole network", async () => {
+    for (const patch of [
+      { egress: { mode: "allow" as const, allow: ["api.example.com"], deny: [], allowPrivate: [] } },
+      { credentials: [{ env: "TOKEN", hosts: ["api.example.com"] }] },
+    ]) {
+      const error = await bottleErrorOf(runInSandbox(hostAgent({ network: true, command: ["true"], ...patch })));
+      expect(error.code).toBe(ErrorCodes.UNSUPPORTED);
+      expect(error.message).toContain("can only share this host's network or cut it");
+    }
+  });
+
   it("keeps passthrough values out of every process's arguments and out of the logs", async () => {
     const secret = `sk-test-${process.pid}-do-not-leak`;
     const logged: string[] = [];
