@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, Option } from "commander";
 import type { CommandEnvironment, GlobalOptions } from "./context.js";
 import type { TimingFormat } from "./render/timing.js";
 import { cliVersion } from "./version.js";
@@ -188,7 +188,8 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
         outcome.exitCode = await removeProjectHomes(environment(command), bottle);
         return;
       }
-      if (bottle === undefined) throw new CommanderError(2, "commander.missingArgument", "error: missing required argument 'bottle'");
+      // Printed in the one-line format with the usage hint, as commander's own missing-argument error is.
+      if (bottle === undefined) command.error("error: missing required argument 'bottle' (or --home)", { exitCode: 2, code: "commander.missingArgument" });
       const { rm } = await import("./commands/rm.js");
       outcome.exitCode = await rm(environment(command), bottle, { force: options.force === true });
     });

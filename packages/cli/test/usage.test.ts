@@ -61,6 +61,12 @@ describe("the command line", () => {
     expect(result.stderr).toMatch(/^claude-bottle: missing required argument 'agent'\n  hint: /);
   });
 
+  it("rm without a bottle (and without --home) says what is missing, as commander's own errors do", async () => {
+    const result = await runCli(["rm"], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^claude-bottle: missing required argument 'bottle' \(or --home\)\n  hint: run "claude-bottle rm --help"/);
+  });
+
   it("an invalid --timing format is a usage error", async () => {
     const result = await runCli(["start", "--timing=yaml", "claude"], { cwd });
     expect(result.code).toBe(2);

@@ -15,11 +15,10 @@ export interface ApprovalPrompt {
 
 /** The requests not yet approved, with what each was approved as before (to say "changed"). */
 export async function pendingApprovals(store: ApprovalStore, requests: readonly ApprovalRequest[]): Promise<ApprovalRequest[]> {
-  const pending: ApprovalRequest[] = [];
-  for (const request of requests) {
-    if (!(await store.isApproved(request.project, request.subject, request.digest))) pending.push(request);
-  }
-  return pending;
+  if (!requests.length) return [];
+  // One read of the store for every request.
+  const approved = await store.list();
+  return requests.filter((r) => !approved.some((a) => a.project === r.project && a.subject === r.subject && a.digest === r.digest));
 }
 
 /**
