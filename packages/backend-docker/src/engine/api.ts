@@ -136,7 +136,10 @@ function send(address: EngineAddress, method: string, path: string, init: Reques
   const prefix = address.version ? `/${address.version}` : "";
   const options: RequestOptions = { method, path: prefix + path + queryString(init.query), headers, signal: init.signal };
   if (address.agent) options.agent = address.agent;
-  if (address.socketPath) return httpRequest({ ...options, socketPath: address.socketPath });
+  // Plain HTTP has no TLS server name; left unset, Node's agent works one out with net.isIP, whose
+  // IPv6 expression costs ~5 ms on the first request and ~2 ms on each after.
+  const plain = { servername: "" };
+  if (address.socketPath) return httpRequest({ ...options, ...plain, socketPath: address.socketPath });
   const target = { ...options, host: address.host, port: address.port };
   if (address.protocol === "https") {
     // Required only here: https loads tls, ~6 ms that engines on a socket never need.
@@ -147,9 +150,9 @@ function send(address: EngineAddress, method: string, path: string, init: Reques
   if (address.protocol === "ssh") {
     // A new ssh connection per request, as dockerode makes: the agent ends with its stream.
     const { sshOptions, host, port, username, password } = address;
-    return httpRequest({ ...target, agent: loadSshAgent()({ ...sshOptions, host, port, username, password }) });
+    return httpRequest({ ...target, ...plain, agent: loadSshAgent()({ ...sshOptions, host, port, username, password }) });
   }
-  return httpRequest(target);
+  return httpRequest({ ...target, ...plain });
 }
 
 /**
