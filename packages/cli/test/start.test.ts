@@ -38,7 +38,8 @@ describe("claude-bottle start", () => {
     expect(none.GIT_AUTHOR_EMAIL).toMatch(/^[A-Za-z0-9_.-]+@claude-bottle\.invalid$/);
     expect(none.GIT_COMMITTER_NAME).toBe(none.GIT_AUTHOR_NAME);
 
-    writeFileSync(join(emptyHome, ".gitconfig"), "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n");
+    // The last value of a key counts, as for `git config --get`; section and key names are case-insensitive.
+    writeFileSync(join(emptyHome, ".gitconfig"), "[user]\n\tname = Ada Byron\n\temail = ada@example.com\n[User]\n\tName = Ada Lovelace\n");
     const mine = envOf(await run(["start", "bb"], { HOME: emptyHome }));
     expect(mine).toMatchObject({ GIT_AUTHOR_NAME: "Ada Lovelace", GIT_AUTHOR_EMAIL: "ada@example.com", GIT_COMMITTER_NAME: "Ada Lovelace", GIT_COMMITTER_EMAIL: "ada@example.com" });
 

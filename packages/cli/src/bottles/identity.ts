@@ -17,14 +17,14 @@ function usable(value: string | undefined): string | undefined {
  * The user's git identity as seen from `dir` (`user.name`, `user.email`), so
  * a bottle's commits carry it. Where git has none, the login name with an
  * address that cannot be mistaken for a real one: a commit in a bottle
- * never fails with "Please tell me who you are".
+ * never fails with "Please tell me who you are". One git process reads both
+ * (a spawn is a few milliseconds of every start).
  */
 export async function hostGitIdentity(dir: string): Promise<GitIdentity> {
-  const read = async (key: string) => {
-    const result = await runGit(["config", "--get", key], { cwd: dir }).catch(() => undefined);
-    return result?.code === 0 ? usable(result.stdout) : undefined;
-  };
-  const [name, email] = await Promise.all([read("user.name"), read("user.email")]);
+  const result = await runGit(["config", "-z", "--get-regexp", "^user\\.(name|email)$"], { cwd: dir }).catch(() => undefined);
+  const found = result?.code === 0 ? lastValues(result.stdout) : new Map<string, string>();
+  const name = usable(found.get("user.name"));
+  const email = usable(found.get("user.email"));
   let login = "agent";
   try {
     login = usable(userInfo().username)?.replace(/[^A-Za-z0-9_.-]/g, "") || login;
@@ -32,6 +32,16 @@ export async function hostGitIdentity(dir: string): Promise<GitIdentity> {
     // No passwd entry for this user: keep the generic name.
   }
   return { name: name ?? login, email: email ?? `${login}@claude-bottle.invalid` };
+}
+
+/** `git config -z` entries (`key\nvalue\0`), the last value of each key winning, as `git config --get` would. */
+function lastValues(output: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const entry of output.split("\0")) {
+    const newline = entry.indexOf("\n");
+    if (newline > 0) values.set(entry.slice(0, newline).toLowerCase(), entry.slice(newline + 1));
+  }
+  return values;
 }
 
 /** GIT_AUTHOR_* and GIT_COMMITTER_*, as git reads them before any config. */

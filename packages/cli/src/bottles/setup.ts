@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { rename, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { bottleName, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
-import { hostGitIdentity, identityEnv } from "./identity.js";
+import { identityEnv, type GitIdentity } from "./identity.js";
 import { bottleDir, bottlePaths, createBottleDir, readRecord, removeBottleDir, writeRecord, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
 import { CLAUDE_SETTINGS_FILE, HOOKS_TARGET, STATUS_TARGET, claudeCodeHookSettings } from "./status.js";
 import { createWorktree, findRepository, mergeCommand, removeWorktree, uncommittedChanges, worktreeMounts } from "./worktree.js";
@@ -12,6 +12,8 @@ export interface BottleSetupOptions {
   worktree?: string | true;
   /** Whether the agent is the built-in `claude`, which gets the status hooks with `--settings`. */
   builtinClaude: boolean;
+  /** The user's git identity (hostGitIdentity of the workspace), asked for early: git runs while the backend loads. */
+  identity: Promise<GitIdentity>;
 }
 
 /** A bottle about to start: its name, the agent as it will run, and what to do once an attached one has ended. */
@@ -58,7 +60,7 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
     const paths: BottlePaths | undefined = dir ? await createBottleDir(dir, record) : undefined;
     if (paths) await writeFile(join(paths.hooks, CLAUDE_SETTINGS_FILE), `${JSON.stringify(claudeCodeHookSettings(), null, 2)}\n`, { mode: 0o644 });
     const workspace = worktree?.path ?? agent.workspace;
-    const identity = await hostGitIdentity(worktree?.repository ?? workspace);
+    const identity = await options.identity;
     const settings = posix.join(HOOKS_TARGET, CLAUDE_SETTINGS_FILE);
     const bottled: ResolvedAgent = {
       ...agent,

@@ -19,6 +19,7 @@ import { processStdio } from "../stdio.js";
 import { credentialNames, withStoredCredentials } from "../credentials/store.js";
 import { requireApproval } from "../trust/approve.js";
 import { setUpBottle } from "../bottles/setup.js";
+import { hostGitIdentity } from "../bottles/identity.js";
 
 export interface StartOptions {
   detach: boolean;
@@ -90,6 +91,8 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
       stderr: process.stderr,
     });
   }
+  // Asked now, so git runs while the backend loads; a worktree's repository has the workspace's configuration.
+  const identity = hostGitIdentity(agent.workspace);
   // Credentials the host has not set come from `claude-bottle login`; one that is found nowhere stops here, with how to log in.
   const bottleContext = { ...context, env: await withStoredCredentials(context.env, [...agent.env.filter((e) => e.passthrough).map((e) => e.name), ...credentialNames(agent)]) };
   const names = credentialNames(agent);
@@ -110,7 +113,11 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
     });
   }
   // Its own worktree, status directory and hooks, and the user's git identity (bottles/setup.ts).
-  const bottle = await setUpBottle(agent, backend.name, bottleContext, { worktree: options.worktree, builtinClaude: agent.origin === "builtin" && agent.slug === "claude" });
+  const bottle = await setUpBottle(agent, backend.name, bottleContext, {
+    worktree: options.worktree,
+    builtinClaude: agent.origin === "builtin" && agent.slug === "claude",
+    identity,
+  });
   let launched: Launched | undefined;
   try {
     const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(bottle.agent, bottleContext));
