@@ -161,6 +161,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
           env: ctx.env,
           user,
           tty: opts.stdio.stdin.isTTY === true,
+          ...terminalSize(opts.stdio),
           openStdin: true,
           // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
           stdinOnce: !opts.detach,
@@ -339,19 +340,29 @@ function placeholderFor(value: string): string {
 /**
  * Homes used to be one per agent, shared by every project. Such a volume is
  * no longer used and never deleted by us: the user hears once how to remove it.
+ * The engine is asked once per agent, not on every start: a marker says it was.
  */
 async function noticeLegacyHome(api: EngineApi, slug: string, ctx: BackendContext): Promise<void> {
   const marker = join(ctx.cacheDir, "docker", "notices", `legacy-home-${slug}`);
   if (existsSync(marker)) return;
-  try {
-    await api.json("GET", `/volumes/${legacyHomeVolumeName(slug)}`);
-  } catch {
-    return;
-  }
-  ctx.logger.info(
-    `homes are now one per project; the shared home volume ${legacyHomeVolumeName(slug)} is no longer used. Remove it when you no longer need what is in it: docker volume rm ${legacyHomeVolumeName(slug)}`,
+  const found = await api.json("GET", `/volumes/${legacyHomeVolumeName(slug)}`).then(
+    () => true,
+    (error: unknown) => (statusCodeOf(error) === 404 ? false : undefined),
   );
+  // Unknown (the engine did not say): asked again next time.
+  if (found === undefined) return;
+  if (found) {
+    ctx.logger.info(
+      `homes are now one per project; the shared home volume ${legacyHomeVolumeName(slug)} is no longer used. Remove it when you no longer need what is in it: docker volume rm ${legacyHomeVolumeName(slug)}`,
+    );
+  }
   await mkdir(dirname(marker), { recursive: true }).then(() => writeFile(marker, "")).catch(() => {});
+}
+
+/** The attached terminal's size, where stdout is one that knows it. */
+function terminalSize(stdio: Stdio): { consoleSize?: { rows: number; columns: number } } {
+  const { rows, columns } = stdio.stdout;
+  return rows && columns ? { consoleSize: { rows, columns } } : {};
 }
 
 function hostUser(): HostUser | undefined {

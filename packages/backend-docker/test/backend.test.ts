@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { ErrorCodes, Labels, type Backend, type ResolvedAgent, type Stdio } from "@claude-bottle/core";
+import { ErrorCodes, Labels, testRunLabels, type Backend, type ResolvedAgent, type Stdio } from "@claude-bottle/core";
 import { captureStdio } from "@claude-bottle/core/testing";
 import { buildTestNodeImage, busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
@@ -189,6 +189,29 @@ describe("the bottle", () => {
     expect(homes.filter((h) => h.agent === `${slug}-home`).map((h) => h.project)).toEqual(
       expect.arrayContaining([realpathSync(homeProject), realpathSync(other.workspace)]),
     );
+  });
+
+  it("tells once of an agent's home from before homes were per project, and asks the engine about it once", async () => {
+    const infos: string[] = [];
+    const logger = { debug() {}, warn() {}, info: (message: string) => infos.push(message) };
+    const legacySlug = `${slug}-legacy`;
+    const legacyVolume = `claude-bottle-home-${legacySlug}`;
+    await docker.createVolume({ Name: legacyVolume, Labels: { [Labels.agent]: legacySlug, ...testRunLabels() } });
+    try {
+      const ctx = createTestContext({ logger });
+      for (let i = 0; i < 2; i++) expect((await run(backend(), agent({ slug: legacySlug, command: ["true"] }), ctx)).exitCode).toBe(0);
+      expect(infos.filter((m) => m.includes(legacyVolume))).toHaveLength(1);
+      expect(infos[0]).toContain(`docker volume rm ${legacyVolume}`);
+
+      // None there: the answer is kept too, so later starts do not ask.
+      const fresh = createTestContext({ logger });
+      expect((await run(backend(), agent({ command: ["true"] }), fresh)).exitCode).toBe(0);
+      expect(existsSync(join(fresh.cacheDir, "docker", "notices", `legacy-home-${slug}`))).toBe(true);
+      expect(infos).toHaveLength(1);
+      await Promise.all([ctx.dispose(), fresh.dispose()]);
+    } finally {
+      await docker.getVolume(legacyVolume).remove().catch(() => {});
+    }
   });
 
   it("keeps what the image put in /home/agent, and still gives HOME to the bottle's user", async () => {

@@ -54,6 +54,13 @@ describe("container create options", () => {
     );
   });
 
+  it("sizes a TTY from its first byte to the terminal's size (the engine's rows, columns), and only a TTY", () => {
+    const size = { rows: 40, columns: 120 };
+    expect(containerCreateOptions(plan({ tty: true, consoleSize: size })).HostConfig?.ConsoleSize).toEqual([40, 120]);
+    expect(containerCreateOptions(plan({ tty: false, consoleSize: size })).HostConfig?.ConsoleSize).toBeUndefined();
+    expect(containerCreateOptions(plan({ tty: true })).HostConfig?.ConsoleSize).toBeUndefined();
+  });
+
   it("gives a bottle working elsewhere for a project (a worktree) that project's home", () => {
     const options = containerCreateOptions(plan({ agent: agent({ workspace: "/home/me/.local/share/wt/b1", homeProject: "/home/me/project" }) }));
     expect(options.HostConfig?.Mounts).toEqual(

@@ -24,6 +24,13 @@ export interface ContainerPlan {
   user: HostUser | undefined;
   /** Allocate a TTY (an attached terminal, or a detached bottle meant to be attached from one). */
   tty: boolean;
+  /**
+   * The terminal's size, for the TTY to have from its first byte: the agent
+   * draws its first screen at the right width instead of drawing it again
+   * after a resize. Engines before API 1.42 ignore it; the resize that
+   * follows the start covers them.
+   */
+  consoleSize?: { rows: number; columns: number };
   /** Keep stdin open; with `stdinOnce` it closes when the attached client's input ends. */
   openStdin: boolean;
   stdinOnce: boolean;
@@ -69,6 +76,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     Memory: resources.memory,
     MemorySwap: resources.memory,
     PidsLimit: resources.pids,
+    ...(plan.tty && plan.consoleSize ? { ConsoleSize: [plan.consoleSize.rows, plan.consoleSize.columns] } : {}),
   };
   return {
     name: plan.name,
