@@ -3,7 +3,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { resolveAgent, type BuiltinAgent } from "../src/index.js";
+import { overlaps } from "../src/agent/host-paths.js";
+import { isInside, resolveAgent, type BuiltinAgent } from "../src/index.js";
 import { bottleErrorOf } from "../src/testing/index.js";
 
 const builtin: BuiltinAgent = { slug: "claude", dir: "/opt/claude-bottle/agents/claude", recipe: { image: "x/claude:1" } };
@@ -118,5 +119,20 @@ describe("hard limits no agent file lifts", () => {
     // A user's own agent may build from anywhere.
     t.userAgent("mine", `build: { context: ${join(t.root, "elsewhere")} }`);
     expect((await t.resolve("mine")).origin).toBe("user");
+  });
+});
+
+describe("isInside and overlaps", () => {
+  it("see a directory, its children and its parents, but not a sibling sharing its prefix", () => {
+    expect(isInside("/home/me", "/home/me")).toBe(true);
+    expect(isInside("/home/me/code/x", "/home/me")).toBe(true);
+    expect(isInside("/home/me", "/home/me/code")).toBe(false);
+    expect(isInside("/home/meet", "/home/me")).toBe(false);
+    expect(isInside("/anything", "/")).toBe(true);
+    expect(isInside("/", "/")).toBe(true);
+    expect(isInside("/home/me", "/home/me/")).toBe(true);
+    expect(overlaps("/home", "/home/me/.ssh")).toBe(true);
+    expect(overlaps("/home/me/.ssh", "/home")).toBe(true);
+    expect(overlaps("/home/me/.sshd", "/home/me/.ssh")).toBe(false);
   });
 });

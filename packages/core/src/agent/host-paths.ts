@@ -15,8 +15,17 @@ export function realPath(path: string): string {
   }
 }
 
-/** True when `path` is `dir` or lies below it (both already real, absolute paths). */
+/**
+ * True when `path` is `dir` or lies below it (both already real, absolute,
+ * normalized paths). On POSIX that is a prefix ending at a separator, which is
+ * all path.relative would conclude at many times the cost (a start makes
+ * hundreds of these checks); Windows keeps relative's case-insensitive answer.
+ */
 export function isInside(path: string, dir: string): boolean {
+  if (sep === "/") {
+    const base = dir.length > 1 && dir.endsWith("/") ? dir.slice(0, -1) : dir;
+    return path === base || path.startsWith(base === "/" ? "/" : `${base}/`);
+  }
   const rel = relative(dir, path);
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
 }
