@@ -23,15 +23,18 @@ export function testRunLabels(env: Readonly<Record<string, string | undefined>> 
   return run ? { [Labels.testRun]: run } : {};
 }
 
+/**
+ * The labels of anything claude-bottle creates besides a bottle (an image, a
+ * home volume, a proxy, a registry): the tool's mark, the object's own
+ * labels, and the test run that made it while one names itself.
+ */
+export function toolLabels(labels: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return { [Labels.tool]: "true", ...labels, ...testRunLabels() };
+}
+
 /** The labels that identify a bottle of `backend` made for `agent`. */
 export function bottleLabels(backend: string, agent: Pick<ResolvedAgent, "slug" | "workspace">): Record<string, string> {
-  return {
-    [Labels.tool]: "true",
-    [Labels.agent]: agent.slug,
-    [Labels.workspace]: agent.workspace,
-    [Labels.backend]: backend,
-    ...testRunLabels(),
-  };
+  return toolLabels({ [Labels.agent]: agent.slug, [Labels.workspace]: agent.workspace, [Labels.backend]: backend });
 }
 
 /** `claude-bottle-<slug>-<6 hex>`: readable in `docker ps`, unique enough per host. */

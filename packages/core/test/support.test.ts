@@ -7,6 +7,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   assertAgentPaths,
   bottleEnvironment,
+  bottleLabels,
+  Labels,
+  TEST_RUN_ENV,
+  toolLabels,
   BottleStore,
   exitCodeOf,
   isProcessAlive,
@@ -32,6 +36,15 @@ const agent = (patch: Partial<ResolvedAgent> = {}): ResolvedAgent => ({
 });
 
 describe("the helpers core gives backends", () => {
+  it("labels a bottle and anything else a backend makes with claude-bottle's mark and the test run's id", () => {
+    const run = process.env[TEST_RUN_ENV];
+    const agent = { slug: "reviewer", workspace: "/home/me/project" };
+    expect(bottleLabels("docker", agent)).toMatchObject({ [Labels.tool]: "true", [Labels.agent]: "reviewer", [Labels.workspace]: "/home/me/project", [Labels.backend]: "docker" });
+    expect(toolLabels({ "example.role": "proxy" })).toMatchObject({ [Labels.tool]: "true", "example.role": "proxy" });
+    // A run's id cannot be replaced by the object's own labels: it is how the run finds what it left.
+    expect(toolLabels({ [Labels.testRun]: "forged" })[Labels.testRun]).toBe(run?.trim() || "forged");
+  });
+
   it("assertAgentPaths: the workspace and mounts with the standard codes, files refused where only directories mount", async () => {
     const file = join(root, "a-file");
     writeFileSync(file, "x");

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { Labels, realPath, testRunLabels } from "@claude-bottle/core";
+import { Labels, realPath, toolLabels } from "@claude-bottle/core";
 import type { EngineApi } from "../engine/api.js";
 import { statusCodeOf } from "../errors.js";
 import type { HostUser } from "./create-options.js";
@@ -59,14 +59,12 @@ export async function ensureHomeVolume(api: EngineApi, slug: string, workspace: 
   await api.json("POST", "/volumes/create", {
     body: {
       Name: name,
-      Labels: {
-        [Labels.tool]: "true",
+      Labels: toolLabels({
         [Labels.agent]: slug,
         [Labels.backend]: BACKEND_NAME,
         [HOME_OWNER_LABEL]: ownerOf(user),
         [HOME_PROJECT_LABEL]: realPath(workspace),
-        ...testRunLabels(),
-      },
+      }),
     },
   });
   return "created";

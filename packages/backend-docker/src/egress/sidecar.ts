@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BottleError, Labels, phase, testRunLabels, throwIfAborted, type BackendContext, type NetworkPolicy } from "@claude-bottle/core";
+import { BottleError, Labels, phase, throwIfAborted, toolLabels, type BackendContext, type NetworkPolicy } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
 import { engineMessage, statusCodeOf } from "../errors.js";
@@ -85,7 +85,7 @@ export async function startEgress(
 ): Promise<Egress> {
   return phase(ctx, "egress", "Starting the egress proxy", async () => {
     const names = egressNames(bottle);
-    const labels = { [Labels.tool]: "true", [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle, ...testRunLabels() };
+    const labels = toolLabels({ [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle });
     const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
     try {
       await api.json("POST", "/networks/create", {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { BottleError, ErrorCodes, Labels, phase, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, Labels, phase, toolLabels, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { engineOf, type DockerEngine } from "../connect/connect.js";
 import type { EngineApi } from "../engine/api.js";
@@ -94,7 +94,7 @@ export async function ensureAgentImage(
         context: plan.context,
         args: plan.args,
         tags: [plan.tag],
-        labels: { [Labels.tool]: "true", [Labels.agent]: slug, [CONTEXT_HASH_LABEL]: plan.contextHash },
+        labels: toolLabels({ [Labels.agent]: slug, [CONTEXT_HASH_LABEL]: plan.contextHash }),
       },
       ctx,
     ),

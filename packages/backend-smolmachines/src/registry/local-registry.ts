@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { demultiplexBuffer, isDockerDesktop, pullImage, inspectImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
-import { BottleError, ErrorCodes, Labels, abortedError, isProcessAlive, testRunLabels, throwIfAborted, type BackendContext } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, abortedError, isProcessAlive, throwIfAborted, toolLabels, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { desktopInsecureRegistryError } from "./desktop-insecure-registry.js";
 
@@ -98,13 +98,11 @@ export async function startLocalRegistry(
   const container = await docker.createContainer({
     name: `claude-bottle-registry-${randomBytes(4).toString("hex")}`,
     Image: image,
-    Labels: {
-      [Labels.tool]: "true",
+    Labels: toolLabels({
       [RegistryLabels.role]: REGISTRY_ROLE,
       [RegistryLabels.ownerPid]: String(process.pid),
       [RegistryLabels.ownerHost]: hostname(),
-      ...testRunLabels(),
-    },
+    }),
     ExposedPorts: { [REGISTRY_PORT]: {} },
     HostConfig: {
       // An empty HostPort lets the engine pick a free port: no clash, nothing to guess.
