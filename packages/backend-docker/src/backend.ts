@@ -283,7 +283,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       }
       await api.json("DELETE", `/volumes/${encodeURIComponent(name)}`).catch((error: unknown) => {
         if (statusCodeOf(error) !== 409) throw error;
-        throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `The home ${name} is in use by a bottle.`, {
+        throw new BottleError(ErrorCodes.HOME_IN_USE, `The home ${name} is in use by a bottle.`, {
           hint: "Remove the bottles of that project and agent first (claude-bottle ls, claude-bottle rm).",
           cause: error,
         });

@@ -11,7 +11,7 @@ export const ExitCodes = {
   USAGE: 2,
   /**
    * claude-bottle itself failed (agent, backend, Docker, build...), or the
-   * bottle is not in the state the command needs (BOTTLE_RUNNING, BOTTLE_NOT_RUNNING).
+   * bottle is not in the state the command needs (BOTTLE_RUNNING, BOTTLE_NOT_RUNNING, HOME_IN_USE).
    */
   ERROR: 125,
   /** Interrupted by SIGINT or SIGTERM (a hang-up ends the process by SIGHUP itself, see cli.ts). */

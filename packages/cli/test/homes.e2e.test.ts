@@ -48,6 +48,16 @@ describe("homes (docker)", () => {
     const table = await inDir(first, ["ls", "--homes"]);
     expect(table.stdout).toMatch(/homer\s+\/\S+project\s+claude-bottle-home-homer-[0-9a-f]{12}/);
 
+    // A home a bottle still has stays, and the refusal is a state, not a usage error.
+    const running = (await inDir(first, ["start", "--detach", "homer", "--", "sleep 60"])).stdout.trim();
+    try {
+      const refused = await inDir(first, ["rm", "--home", "homer"]);
+      expect(refused.code, refused.stderr).toBe(125);
+      expect(refused.stderr).toContain("is in use by a bottle");
+    } finally {
+      expect((await inDir(first, ["rm", "--force", running])).code).toBe(0);
+    }
+
     const removed = await inDir(first, ["rm", "--home", "homer"]);
     expect(removed.code).toBe(0);
     expect(removed.stdout).toContain(`(homer, ${first})`);

@@ -39,6 +39,8 @@ export const ErrorCodes = {
   BOTTLE_RUNNING: "BOTTLE_RUNNING",
   /** The operation needs a running bottle (`attach`, `exec`). */
   BOTTLE_NOT_RUNNING: "BOTTLE_NOT_RUNNING",
+  /** A home cannot be removed while a bottle has it (`rm --home`). */
+  HOME_IN_USE: "HOME_IN_USE",
   REGISTRY_UNREACHABLE: "REGISTRY_UNREACHABLE",
   REGISTRY_INSECURE: "REGISTRY_INSECURE",
   /** The registry answered but refused the push or pull (authentication, a read-only registry). */
