@@ -62,6 +62,10 @@ function report(name, caseSamples, baselineName, baselineSamples, target) {
 }
 
 console.error(`claude-bottle benchmark: ${RUNS} runs per case after a warm-up, Node ${NODE_VERSION}\n`);
+if (process.env.NODE_EXTRA_CA_CERTS && Number(NODE_VERSION.slice(1).split(".")[0]) < 22) {
+  // Node before 22 loads the extra CA file while it starts, before any code runs; 22 loads it on first use.
+  console.error(`NODE_EXTRA_CA_CERTS is set: Node ${NODE_VERSION} reads it at start-up, which every Node case here includes (bench/README.md).\n`);
+}
 
 // 1. --version against node -e 0.
 const [version, nodeAlone] = sampleInTurns([[cli(["--version"]), inProject()], [[NODE, "-e", "0"]]], { runs: RUNS });

@@ -3,7 +3,7 @@
 // importing this package and prepare + launch took inside it. Run after `pnpm build`:
 //   node bench/warm-launch.mjs [samples]
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -17,6 +17,7 @@ writeFileSync(
   'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\nLABEL bench=warm-launch\n',
 );
 const workspace = mkdtempSync(join(tmpdir(), "claude-bottle-bench-ws-"));
+const cacheDir = mkdtempSync(join(tmpdir(), "claude-bottle-bench-cache-"));
 // Its own agent name, so that no other run's builds replace this run's image.
 const slug = `bench-${process.pid}`;
 const launchOnce = `
@@ -25,7 +26,7 @@ const launchOnce = `
   const imported = performance.now();
   const { PassThrough } = await import("node:stream");
   const backend = createDockerBackend();
-  const ctx = { emit() {}, signal: new AbortController().signal, cacheDir: ${JSON.stringify(tmpdir())}, env: process.env,
+  const ctx = { emit() {}, signal: new AbortController().signal, cacheDir: ${JSON.stringify(cacheDir)}, env: process.env,
     cwd: process.cwd(), logger: { debug() {}, info() {}, warn() {} } };
   const agent = { slug: ${JSON.stringify(slug)}, origin: "project", image: { kind: "build", dockerfile: ${JSON.stringify(join(context, "Dockerfile"))},
     context: ${JSON.stringify(context)}, args: {} }, command: ["true"], args: [], workspace: ${JSON.stringify(workspace)}, mounts: [],
@@ -74,4 +75,7 @@ console.log(`    of which: import of this package  ${median(imports).toFixed(3)}
 console.log(`              prepare + launch        ${median(launches).toFixed(3)} s  ${ratio(median(launches))}`);
 console.log(`  node -e 0                           ${median(nodeAlone).toFixed(3)} s`);
 execFileSync("docker", ["rmi", image], { stdio: "ignore" });
-execFileSync("docker", ["volume", "rm", `claude-bottle-home-${slug}`], { stdio: "ignore" });
+// The agent's home (one per project: its name ends in a hash of the workspace), found by its label.
+const homes = execFileSync("docker", ["volume", "ls", "-q", "--filter", `label=dev.claude-bottle.agent=${slug}`], { encoding: "utf8" }).split("\n").filter(Boolean);
+if (homes.length) execFileSync("docker", ["volume", "rm", ...homes], { stdio: "ignore" });
+for (const dir of [context, workspace, cacheDir]) rmSync(dir, { recursive: true, force: true });
