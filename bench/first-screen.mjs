@@ -56,3 +56,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const [ours, bare] = Object.values(samples).map(median);
 for (const [name, values] of Object.entries(samples)) console.log(`${name.padEnd(40)} median ${median(values).toFixed(0)} ms  (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)})`);
 console.log(`ratio ${(ours / bare).toFixed(2)}x`);
+const nodeVersion = execFileSync(flags.node, ["--version"], { encoding: "utf8" }).trim();
+if (process.env.NODE_EXTRA_CA_CERTS && Number(nodeVersion.slice(1).split(".")[0]) < 22) {
+  console.log(`(NODE_EXTRA_CA_CERTS is set: Node ${nodeVersion} reads it while it starts, which claude-bottle's figure includes; see bench/README.md)`);
+}
