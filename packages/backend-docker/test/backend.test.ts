@@ -61,6 +61,17 @@ afterAll(async () => {
   }
 });
 
+/** An image and the images of its build steps (the classic builder's parents), newest first. */
+async function stepsOf(id: string): Promise<string[]> {
+  const steps: string[] = [];
+  for (let current: string | undefined = id; current; ) {
+    const info = await docker.getImage(current).inspect();
+    steps.push(info.Id);
+    current = info.Parent || undefined;
+  }
+  return steps;
+}
+
 describe("the image", () => {
   it("builds on the first launch and reuses the image, without a build, when nothing changed", async () => {
     const target = backend();
@@ -81,11 +92,14 @@ describe("the image", () => {
   });
 
   it("rebuilds when the build context changes, and drops the old tag", async () => {
-    const changing = busyboxContext(`LABEL test.suffix=${suffix}-changing`);
+    // The changed file is a build step of its own, so the first build has steps that are its alone.
+    const changing = busyboxContext(`LABEL test.suffix=${suffix}-changing\nCOPY new-file.txt /new-file.txt`);
+    writeFileSync(join(changing, "new-file.txt"), "first");
     const theAgent = busyboxAgent({ slug: `${slug}-changing`, workspace: workspace(), command: ["sh", "-c", "exit 0"] }, changing);
     await run(backend(), theAgent);
     const [first] = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}-changing`] } });
     const firstTag = first!.RepoTags![0];
+    const firstSteps = await stepsOf(first!.Id);
     writeFileSync(join(changing, "new-file.txt"), "changed");
     const rebuilt = await run(backend(), theAgent);
     expect(rebuilt.ctx.events.some((e) => e.type === "phase-start" && e.phase === "build")).toBe(true);
@@ -94,6 +108,9 @@ describe("the image", () => {
     expect(tags[0]).not.toBe(firstTag);
     // The first build lost its only name, and with it went the image: edits do not pile up images.
     expect(await imageId(docker, first!.Id)).toBeUndefined();
+    // So did the steps that were the first build's own; those the rebuild shares with it stay, as its parents.
+    const kept = new Set(await stepsOf((await docker.getImage(tags[0]!).inspect()).Id));
+    for (const step of firstSteps.filter((id) => !kept.has(id))) expect(await imageId(docker, step), step).toBeUndefined();
     for (const tag of tags) await docker.getImage(tag).remove({ force: true });
   });
 

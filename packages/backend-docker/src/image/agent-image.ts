@@ -130,15 +130,16 @@ async function pullOrExplain(docker: Dockerode, ref: string, ctx: Pick<BackendCo
 
 /**
  * Earlier builds of the same agent keep their tags until removed here, so a
- * changed Dockerfile does not leave one tagged image per edit. Only the tags
- * go: an image a bottle still runs stays, and `docker image prune` reclaims the rest.
+ * changed Dockerfile does not leave one tagged image per edit. An earlier
+ * build goes with the steps of its own (the steps the new build shares with it
+ * stay, under the new one); an image a bottle still runs only loses its tag.
  */
 async function untagOlderBuilds(docker: Dockerode, slug: string, current: string): Promise<void> {
   const repository = agentRepository(slug);
   const images = await docker.listImages({ filters: { reference: [repository] } });
   for (const image of images) {
     for (const tag of image.RepoTags ?? []) {
-      if (tag !== current && splitRepoTag(tag).repo === repository) await removeTag(docker, tag).catch(() => {});
+      if (tag !== current && splitRepoTag(tag).repo === repository) await removeTag(docker, tag, { pruneParents: true }).catch(() => {});
     }
   }
 }

@@ -50,18 +50,20 @@ export async function tagImage(docker: Dockerode, source: string, target: string
 /**
  * Removes the name `ref`. The image stays while it has another name or a
  * container uses it; when `ref` was its last name the engine deletes it, as
- * `docker rmi` does, but its parent layers are never pruned, so a rebuild of
- * the same Dockerfile is served from the build cache. A name that does not
- * exist is fine.
+ * `docker rmi` does. With `pruneParents` its untagged parent layers that no
+ * other image is built on go too (a superseded build's own steps: what a
+ * newer build shares with it stays, as that build's parents); without, they
+ * stay as build cache. A name that does not exist is fine.
  */
-export async function removeTag(docker: Dockerode, ref: string): Promise<void> {
+export async function removeTag(docker: Dockerode, ref: string, options: { pruneParents?: boolean } = {}): Promise<void> {
+  const noprune = options.pruneParents !== true;
   try {
-    await docker.getImage(ref).remove({ noprune: true });
+    await docker.getImage(ref).remove({ noprune });
   } catch (error) {
     if (statusCodeOf(error) === 404) return;
     // 409: the image is in use under this one name; untagging would need force, which prunes nothing either.
     if (statusCodeOf(error) === 409) {
-      await docker.getImage(ref).remove({ noprune: true, force: true });
+      await docker.getImage(ref).remove({ noprune, force: true });
       return;
     }
     throw new Error(`Cannot remove the tag ${ref}: ${engineMessage(error)}`, { cause: error });
