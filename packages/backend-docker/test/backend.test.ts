@@ -65,7 +65,7 @@ afterAll(async () => {
 async function stepsOf(id: string): Promise<string[]> {
   const steps: string[] = [];
   for (let current: string | undefined = id; current; ) {
-    const info = await docker.getImage(current).inspect();
+    const info: Dockerode.ImageInspectInfo = await docker.getImage(current).inspect();
     steps.push(info.Id);
     current = info.Parent || undefined;
   }
