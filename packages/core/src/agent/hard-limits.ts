@@ -91,7 +91,10 @@ export function assertHardLimits(agent: ResolvedAgent, facts: HostFacts): void {
   const refuse = (field: string, why: string, hint: string): never => {
     throw new BottleError(ErrorCodes.AGENT_REFUSED, `${where}: ${field}: ${why}`, { hint });
   };
-  const { home, sockets, credentials } = realHostPaths(facts);
+  // Resolved at every check, never kept: a symlink made since the last one (~/.ssh pointing elsewhere) must count.
+  const home = realPath(facts.home);
+  const sockets = engineSocketPaths(facts).map(realPath);
+  const credentials = credentialPaths(facts).map(realPath);
 
   const neverAllowed = (field: string, source: string, given: string) => {
     if (source === "/") refuse(field, `${given} is the host's root directory; a bottle never gets it.`, "Name the one directory the agent needs.");
@@ -141,26 +144,6 @@ export function assertHardLimits(agent: ResolvedAgent, facts: HostFacts): void {
       }
     }
   }
-}
-
-/**
- * The host's home, engine sockets and credential paths, symlinks resolved.
- * Resolving them is some fifty realpath calls, most of them on paths that do
- * not exist; the limits are checked up to three times per start (resolve,
- * prepare, launch), so the answers for the same facts are kept. They lie
- * outside anything a bottle may write, so they do not change under a start.
- */
-const resolvedHostPaths = new Map<string, { home: string; sockets: string[]; credentials: string[] }>();
-
-function realHostPaths(facts: HostFacts): { home: string; sockets: string[]; credentials: string[] } {
-  const given = { home: facts.home, sockets: engineSocketPaths(facts), credentials: credentialPaths(facts) };
-  const key = JSON.stringify(given);
-  let resolved = resolvedHostPaths.get(key);
-  if (!resolved) {
-    resolved = { home: realPath(given.home), sockets: given.sockets.map(realPath), credentials: given.credentials.map(realPath) };
-    resolvedHostPaths.set(key, resolved);
-  }
-  return resolved;
 }
 
 function exists(path: string): boolean {
