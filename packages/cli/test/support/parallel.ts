@@ -59,6 +59,3 @@ export function hookCommands(settings: string, event: string, matcher?: string):
     .filter((group) => matcher === undefined || group.matcher === undefined || group.matcher === "*" || new RegExp(`^(?:${group.matcher})$`).test(matcher))
     .flatMap((group) => group.hooks.map((hook) => hook.command));
 }
-
-/** A script for the bottle that tries each write and says whether it went through. */
-export const attempt = (name: string, command: string) => `if (${command}) 2>/dev/null; then echo "${name}: written"; else echo "${name}: refused"; fi`;
