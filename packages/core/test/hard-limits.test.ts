@@ -100,6 +100,17 @@ describe("hard limits no agent file lifts", () => {
     expect((await bottleErrorOf(t.resolve("wide"))).message).toContain("holds credentials");
   });
 
+  it("sees a credential directory that became a symlink since the last check, in the same process", async () => {
+    const t = layout();
+    const keys = join(t.root, "keys");
+    mkdirSync(keys);
+    t.projectAgent("thief", `image: a/b:1\nmounts: [{ source: ${keys}, target: /k }]`);
+    // No ~/.aws yet: nothing holds credentials at keys/, so the mount passes.
+    expect((await t.resolve("thief")).mounts[0]).toMatchObject({ source: keys });
+    symlinkSync(keys, join(t.home, ".aws"));
+    expect((await bottleErrorOf(t.resolve("thief"))).message).toContain("holds credentials");
+  });
+
   it("keeps a project agent's build inputs inside the project, symlinks resolved", async () => {
     const t = layout();
     t.projectAgent("escape", "build: { context: ../../.. }");
