@@ -29,7 +29,8 @@ const kinds = {
 };
 const snapshot = () => ({
   ...Object.fromEntries(Object.entries(kinds).map(([kind, list]) => [kind, list([])])),
-  tags: docker("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").filter((line) => !line.startsWith("<none>:<none>")),
+  // Full IDs, as `images -a --no-trunc` gives them, so a tag is matched to the image of ours it names.
+  tags: docker("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").filter((line) => !line.startsWith("<none>:<none>")),
 });
 
 if (command === "save") {
@@ -49,11 +50,15 @@ const left = {
 const taggedIds = new Set(left.tags.map((line) => line.split(" ")[1].replace(/^sha256:/, "")));
 left.images = left.images.filter((line) => !taggedIds.has(line.split(" ")[0].replace(/^sha256:/, "")));
 
+// Everything this run builds carries its label from its first step on, so what is new and unlabelled
+// was made by someone else on the same engine; named, so a fixture that lost its label is found.
+const isOurs = (kind, line) => (kind === "tags" ? ourImageIds.has(line.split(" ")[1].replace(/^sha256:/, "")) : ours[kind].includes(line));
 const others = Object.entries(after)
-  .map(([kind, lines]) => [kind, lines.filter((line) => !before[kind].includes(line)).length - (left[kind]?.length ?? 0)])
-  .filter(([, count]) => count > 0);
+  .map(([kind, lines]) => [kind, lines.filter((line) => !before[kind].includes(line) && !isOurs(kind, line))])
+  .filter(([, lines]) => lines.length > 0);
 if (others.length) {
-  console.error(`engine: new since the run began but not made by it (another run on the same engine?): ${others.map(([k, n]) => `${n} ${k}`).join(", ")}`);
+  console.error(`engine: new since the run began but not made by it (another run on the same engine?): ${others.map(([k, lines]) => `${lines.length} ${k}`).join(", ")}`);
+  for (const [kind, lines] of others) for (const line of lines.slice(0, 5)) console.error(`  ${kind.padEnd(10)} ${line}`);
 }
 const total = Object.values(left).reduce((n, lines) => n + lines.length, 0);
 if (total === 0) {

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { buildTestNodeImage, busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { docker, removeHomesOf, requireDocker } from "./support/docker.js";
+import { docker, removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { runCli } from "./support/run-cli.js";
 
@@ -34,6 +34,7 @@ describe("credentials (docker)", () => {
   afterAll(() => {
     removeHomesOf(project.dir);
     removeHomesOf(second);
+    removeAgentTraces(["keyed"]);
   });
 
   it("login once, two projects see a placeholder, nothing printed or kept holds the value, logout stops the next start", async () => {

@@ -2,7 +2,7 @@ import { mkdirSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeHomesOf, requireDocker } from "./support/docker.js";
+import { removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
 import { createProject, type TestProject } from "./support/project.js";
 import { runCli } from "./support/run-cli.js";
 
@@ -36,6 +36,7 @@ describe("homes (docker)", () => {
   afterAll(() => {
     removeHomesOf(first);
     removeHomesOf(second);
+    removeAgentTraces(["homer"]);
   });
 
   it("lists one home per project, removes this project's with rm --home, and prunes those of projects that are gone", async () => {

@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedAgent } from "@claude-bottle/core";
+import { scratchForThisRun } from "./run-labels.js";
 
 /** Debian's busybox-static: one static binary, so an image needs no registry to build. */
 export const BUSYBOX_BINARY = "/bin/busybox";
@@ -10,6 +11,8 @@ export const BUSYBOX_BINARY = "/bin/busybox";
  * A build context for a tiny image: `FROM scratch` + busybox with its applets
  * installed, so `sh`, `cat`, `sleep` and friends exist. No network needed.
  * `extraDockerfile` lines are appended (a label, a RUN) to make distinct images.
+ * Under scripts/test every step carries the run's label, so whatever a test
+ * leaves of it is found and named by the leftover check.
  */
 export function busyboxContext(extraDockerfile = ""): string {
   if (!existsSync(BUSYBOX_BINARY)) {
@@ -20,7 +23,7 @@ export function busyboxContext(extraDockerfile = ""): string {
   writeFileSync(
     join(dir, "Dockerfile"),
     [
-      "FROM scratch",
+      ...scratchForThisRun(),
       "COPY busybox /bin/busybox",
       'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
       "ENV PATH=/usr/local/bin:/usr/bin:/bin",

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { scratchForThisRun, TEST_FIXTURE_LABEL } from "./run-labels.js";
 
 /** Debian's `docker-registry` package: the same distribution/registry code as the `registry:2` image. */
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
@@ -58,12 +59,12 @@ export function registryImageContext(): string {
   writeFileSync(
     join(dir, "Dockerfile"),
     [
-      "FROM scratch",
+      ...scratchForThisRun(),
       "COPY rootfs/ /",
       "EXPOSE 5000",
       'ENTRYPOINT ["/usr/bin/docker-registry"]',
       'CMD ["serve", "/etc/docker/registry/config.yml"]',
-      `LABEL dev.claude-bottle.test-fixture="${basename(REGISTRY_BINARY)}"`,
+      `LABEL ${TEST_FIXTURE_LABEL}="${basename(REGISTRY_BINARY)}"`,
     ].join("\n"),
   );
   return dir;
@@ -76,8 +77,7 @@ export function registryImageContext(): string {
 export function buildTestRegistryImage(tag = TEST_REGISTRY_IMAGE): string {
   const context = registryImageContext();
   try {
-    const run = process.env.CLAUDE_BOTTLE_TEST_RUN ? ["--label", `dev.claude-bottle.test-run=${process.env.CLAUDE_BOTTLE_TEST_RUN}`] : [];
-    execFileSync("docker", ["build", "--quiet", ...run, "--tag", tag, context], {
+    execFileSync("docker", ["build", "--quiet", "--tag", tag, context], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, DOCKER_BUILDKIT: "0" },
     });
