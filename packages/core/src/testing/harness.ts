@@ -32,10 +32,22 @@ export type TestContext = BackendContext & {
 };
 
 /**
+ * The variables that say which Docker engine to use, from the test process:
+ * a context's environment replaces the process's for a backend, and tests run
+ * against a second engine (DOCKER_HOST=unix:///tmp/...) must reach that one.
+ */
+function engineSelection(): Record<string, string> {
+  const selected: Record<string, string> = {};
+  for (const name of ["DOCKER_HOST", "DOCKER_CONTEXT"]) if (process.env[name]) selected[name] = process.env[name]!;
+  return selected;
+}
+
+/**
  * A context for tests: a recorded event list, a live signal, and a fresh
  * cache directory unless `overrides.cacheDir` names one. The directory it
  * made goes with `dispose()` (or `await using`), and at the latest when the
- * process exits: nothing is left in the temporary directory.
+ * process exits: nothing is left in the temporary directory. Its environment
+ * has the process's DOCKER_HOST and DOCKER_CONTEXT under `overrides.env`.
  */
 export function createTestContext(overrides: Partial<BackendContext> = {}): TestContext {
   const events: ProgressEvent[] = [];
@@ -50,10 +62,10 @@ export function createTestContext(overrides: Partial<BackendContext> = {}): Test
     emit: (event) => events.push(event),
     signal: controller.signal,
     cacheDir: made ?? overrides.cacheDir!,
-    env: {},
     cwd: process.cwd(),
     logger: silentLogger,
     ...overrides,
+    env: { ...engineSelection(), ...overrides.env },
     events,
     controller,
     dispose,
