@@ -140,6 +140,9 @@ describe("container create options", () => {
       ["/home/me/project/.git/hooks", "/gitdir/hooks"],
       ["/home/me/project/.git/config", "/gitdir/config"],
     ]);
+    // `.git` itself, the parent of both, is bound over itself (writable, as the workspace): the bottle cannot move it away.
+    const pins = options.HostConfig?.Mounts?.filter((m) => m.Type === "bind" && !m.ReadOnly && m.Target !== "/workspace" && m.Source === m.Target.replace("/workspace", "/home/me/project"));
+    expect(pins?.map((m) => m.Target)).toEqual(["/workspace/.git"]);
   });
 
   it("builds the command: the agent's command replaces the image's, args and extra args follow", () => {

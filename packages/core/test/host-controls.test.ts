@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { prepareHostControls, readOnlyOverlays } from "../src/index.js";
+import { pinnedDirectories, prepareHostControls, readOnlyOverlays } from "../src/index.js";
 
 const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" });
 
@@ -94,5 +94,30 @@ describe("prepareHostControls", () => {
     mkdirSync(join(other, ".git"));
     symlinkSync("/etc/passwd", join(other, ".git", "config"));
     await expect(prepareHostControls(other)).rejects.toMatchObject({ code: "WORKSPACE_UNSAFE" });
+  });
+
+  it("pins every directory between a mount and a control, so none can be renamed: .git, a linked worktree's pointers, as writable as their mount", async () => {
+    const main = mkdtempSync(join(tmpdir(), "cb-controls-"));
+    git(main, "init", "-q");
+    git(main, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init");
+    git(main, "worktree", "add", "-q", join(mkdtempSync(join(tmpdir(), "cb-wt-")), "wt"));
+    const mounts = [
+      { source: main, target: "/workspace" },
+      { source: join(main, ".git"), target: "/gitdir", readOnly: true },
+    ];
+    const pins = pinnedDirectories(readOnlyOverlays(await prepareHostControls(main), mounts), mounts);
+    expect(pins).toEqual(
+      expect.arrayContaining([
+        { source: join(main, ".git"), target: "/workspace/.git", readOnly: false },
+        { source: join(main, ".git", "worktrees"), target: "/workspace/.git/worktrees", readOnly: false },
+        { source: join(main, ".git", "worktrees", "wt"), target: "/workspace/.git/worktrees/wt", readOnly: false },
+        // A pin never widens its mount: under a read-only mount it is read-only.
+        { source: join(main, ".git", "worktrees", "wt"), target: "/gitdir/worktrees/wt", readOnly: true },
+      ]),
+    );
+    // Mount targets are mountpoints already; nothing is pinned twice.
+    expect(pins.map((p) => p.target)).not.toContain("/gitdir");
+    expect(pins.map((p) => p.target)).not.toContain("/workspace");
+    expect(new Set(pins.map((p) => p.target)).size).toBe(pins.length);
   });
 });

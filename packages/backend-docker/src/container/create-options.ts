@@ -1,4 +1,4 @@
-import { WORKSPACE_TARGET, effectiveResources, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
+import { WORKSPACE_TARGET, effectiveResources, pinnedDirectories, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { BottleCredentials, Egress } from "../egress/sidecar.js";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
@@ -47,6 +47,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
   const { agent } = plan;
   const labels = bottleLabels(agent);
   const binds = [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts];
+  const overlays = readOnlyOverlays(plan.controls, binds);
   const mounts: Dockerode.MountSettings[] = [
     { Type: "bind", Source: agent.workspace, Target: WORKSPACE_TARGET },
     // Created beforehand with its labels (ensureHomeVolume).
@@ -54,8 +55,12 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     ...agent.mounts.map(
       (m): Dockerode.MountSettings => ({ Type: "bind", Source: m.source, Target: m.target, ReadOnly: m.readOnly }),
     ),
-    // The engine mounts parents before children, so these land on top of the binds that expose them.
-    ...readOnlyOverlays(plan.controls, binds).map(
+    // The engine mounts parents before children, so these land on top of the binds that expose them:
+    // first the directories above each control, pinned so they cannot be renamed, then the controls.
+    ...pinnedDirectories(overlays, binds).map(
+      (p): Dockerode.MountSettings => ({ Type: "bind", Source: p.source, Target: p.target, ReadOnly: p.readOnly }),
+    ),
+    ...overlays.map(
       (o): Dockerode.MountSettings => ({ Type: "bind", Source: o.source, Target: o.target, ReadOnly: true }),
     ),
     ...(plan.egress ? [{ Type: "bind" as const, Source: plan.egress.resolvConf, Target: "/etc/resolv.conf", ReadOnly: true }] : []),

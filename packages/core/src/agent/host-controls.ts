@@ -36,10 +36,56 @@ export function readOnlyOverlays(controls: readonly HostControl[], mounts: reado
       const rel = relative(source, realPath(control.source));
       if (rel.startsWith("..") || isAbsolute(rel)) continue;
       const target = rel === "" ? mount.target : posix.join(mount.target, ...rel.split(sep));
-      overlays.push({ source: control.source, target, kind: control.kind });
+      // Nested mounts of one repository (a worktree's git directory inside the shared one) expose a control twice at one place.
+      if (!overlays.some((o) => o.target === target)) overlays.push({ source: control.source, target, kind: control.kind });
     }
   }
   return overlays;
+}
+
+/** A directory laid over itself, read-write as the mount that exposes it, so that it cannot be renamed or replaced. */
+export interface PinnedDirectory {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/**
+ * Every directory between a mount and a read-only overlay on it (`.git`
+ * between the workspace and `.git/config`; `.git/worktrees/<id>` above its
+ * `gitdir`). The overlays keep those files, but their parents are the
+ * bottle's to rename: `mv .git .git.orig && mkdir .git` would leave the host a
+ * git directory the bottle wrote, config and hooks included. A mountpoint
+ * cannot be renamed or removed (EBUSY), and the bottle has no capability to
+ * unmount it, so each such directory is bound over itself, with the
+ * writability of the mount it lies in (git still writes `index.lock` there).
+ * Mounted parents first, as engines do, they lie below the overlays.
+ */
+export function pinnedDirectories(
+  overlays: readonly ReadOnlyOverlay[],
+  mounts: readonly { source: string; target: string; readOnly?: boolean }[],
+): PinnedDirectory[] {
+  const pins: PinnedDirectory[] = [];
+  const mountTargets = new Set(mounts.map((m) => posix.normalize(m.target)));
+  for (const overlay of overlays) {
+    // The mount a path inside the bottle belongs to is the deepest one above it.
+    const enclosing = mounts
+      .filter((m) => isBelow(overlay.target, posix.normalize(m.target)))
+      .sort((a, b) => b.target.length - a.target.length)[0];
+    if (!enclosing) continue;
+    const top = posix.normalize(enclosing.target);
+    for (let dir = posix.dirname(overlay.target); isBelow(dir, top) && !mountTargets.has(dir); dir = posix.dirname(dir)) {
+      if (pins.some((p) => p.target === dir)) continue;
+      const source = join(realPath(enclosing.source), ...posix.relative(top, dir).split("/"));
+      pins.push({ source, target: dir, readOnly: enclosing.readOnly ?? false });
+    }
+  }
+  return pins;
+}
+
+/** Whether `path` lies strictly inside `dir` (both POSIX paths in the bottle). */
+function isBelow(path: string, dir: string): boolean {
+  return path !== dir && path.startsWith(dir === "/" ? "/" : `${dir}/`);
 }
 
 /** How deep submodules' git directories (`.git/modules/a/modules/b`) are followed. */
