@@ -53,6 +53,10 @@ describe("a bottle is a one-way door (docker)", () => {
       attempt("config by git", "git -C /workspace config core.hooksPath /tmp"),
       attempt("config replaced", "rm -f /workspace/.git/config"),
       attempt("commondir", "echo ../evil/.git > /workspace/.git/commondir"),
+      // The parent of the read-only controls: moved away and made anew, the host would find a git directory the bottle wrote.
+      attempt("git dir moved away", "mv /workspace/.git /workspace/.git.orig && mkdir /workspace/.git && echo '[core] fsmonitor = evil' > /workspace/.git/config"),
+      attempt("git dir replaced by a file", "mv /workspace/.git /workspace/.git.orig; echo 'gitdir: /workspace/.evil' > /workspace/.git"),
+      attempt("copy moved over the git dir", "mkdir -p /tmp/g && cp -a /workspace/.git/. /tmp/g/ && mv -T /tmp/g /workspace/.git"),
       attempt("commit", "cd /workspace && echo work > work.txt && git add work.txt && git -c user.name=Agent -c user.email=agent@example.com commit -q -m 'agent work'"),
     ].join("; ");
     const result = await run(["start", "attacker", "--", script]);
@@ -64,8 +68,12 @@ describe("a bottle is a one-way door (docker)", () => {
       "config by git: refused",
       "config replaced: refused",
       "commondir: refused",
+      "git dir moved away: refused",
+      "git dir replaced by a file: refused",
+      "copy moved over the git dir: refused",
       "commit: written",
     ]);
+    expect(existsSync(join(project.dir, ".git.orig"))).toBe(false);
     expect(existsSync(join(project.dir, ".claude-bottle", "agents"))).toBe(false);
     expect(readFileSync(join(project.dir, ".git", "config"), "utf8")).not.toMatch(/fsmonitor|hooksPath/);
     expect(existsSync(join(project.dir, ".git", "hooks", "pre-commit"))).toBe(false);
