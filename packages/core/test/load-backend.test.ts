@@ -132,6 +132,16 @@ describe("loadBackend", () => {
     expect(error.hint).toContain("claude-bottle-backend-podman");
   });
 
+  it("does not prefix again a name that already carries a backend package's prefix", async () => {
+    const t = setup();
+    for (const name of ["claude-bottle-backend-zz", "@claude-bottle/backend-zz"]) {
+      const error = await bottleErrorOf(loadBackend(t.options({ name })));
+      expect(error.code).toBe("BACKEND_NOT_FOUND");
+      expect(error.hint).toContain(`npm i -D ${name}.`);
+      expect(error.hint).not.toMatch(/backend-claude-bottle|backend-@/);
+    }
+  });
+
   it("refuses a package without a factory as its default export", async () => {
     const t = setup();
     installPackage(t.project, "claude-bottle-backend-noexport", "export const backend = {};");

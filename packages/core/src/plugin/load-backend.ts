@@ -137,8 +137,9 @@ function notFound(name: string, options: Pick<LoadBackendOptions, "builtins" | "
       hint: `A backend path names a module file or a package directory; a relative one starts from ${options.projectDir}. Built-in backends: ${builtins}.`,
     });
   }
+  // A name that already is a package's (claude-bottle-backend-zz, @acme/x) is installed as it is, not prefixed again.
   const install =
-    name.startsWith("@") || name.includes("/")
+    name.startsWith("@") || name.includes("/") || BACKEND_PACKAGE_PREFIXES.some((prefix) => name.startsWith(prefix))
       ? name
       : `${BACKEND_PACKAGE_PREFIXES[0]}${name} (or ${BACKEND_PACKAGE_PREFIXES[1]}${name})`;
   return new BottleError(ErrorCodes.BACKEND_NOT_FOUND, `No backend named "${name}" could be found.`, {
