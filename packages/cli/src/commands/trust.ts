@@ -55,26 +55,44 @@ export async function trust(environment: CommandEnvironment, slugs: readonly str
     const located = await locateSelectedBackend(session);
     const names = slugs.length ? slugs : (await listAgents(search)).filter((a) => a.origin === "project").map((a) => a.slug);
     const reviews: { plan: BottlePlan | undefined; requests: ApprovalRequest[] }[] = [];
+    // One invalid agent file does not hold back the others: each valid one is approved, the invalid ones are listed.
+    const invalid: { slug: string; error: BottleError }[] = [];
     for (const slug of names) {
-      const agent = await resolveAgent(slug, search);
-      const plan = planOf(agent, located);
-      reviews.push({ plan, requests: await approvalsNeeded(agent, plan, located) });
+      try {
+        const agent = await resolveAgent(slug, search);
+        const plan = planOf(agent, located);
+        reviews.push({ plan, requests: await approvalsNeeded(agent, plan, located) });
+      } catch (error) {
+        if (!BottleError.isInstance(error) || error.code === ErrorCodes.AGENT_NOT_FOUND) throw error;
+        invalid.push({ slug, error });
+      }
     }
+    const finish = () => {
+      if (!invalid.length) return ExitCodes.OK;
+      throw new BottleError(
+        ErrorCodes.AGENT_INVALID,
+        `Not approved, since ${invalid.length === 1 ? "its file is" : "their files are"} invalid:\n${invalid.map(({ slug, error }) => `  ${slug}: ${error.message}`).join("\n")}`,
+        { hint: invalid.length === 1 && invalid[0]!.error.hint ? invalid[0]!.error.hint : "Fix the files named above, then run claude-bottle trust again." },
+      );
+    };
     // A project backend needs approval even when no project agent does.
     if (!names.length) reviews.push({ plan: undefined, requests: await approvalsNeeded(undefined, undefined, located) });
     const requests = reviews.flatMap((r) => r.requests);
     if (!requests.length) {
-      process.stdout.write(
-        names.length
-          ? `Nothing to approve: ${names.join(", ")} ${names.length > 1 ? "are" : "is"} not from this project.\n`
-          : "Nothing to approve: no agent or backend here comes from a project.\n",
-      );
-      return ExitCodes.OK;
+      const valid = names.filter((slug) => !invalid.some((i) => i.slug === slug));
+      if (valid.length || !invalid.length) {
+        process.stdout.write(
+          valid.length
+            ? `Nothing to approve: ${valid.join(", ")} ${valid.length > 1 ? "are" : "is"} not from this project.\n`
+            : "Nothing to approve: no agent or backend here comes from a project.\n",
+        );
+      }
+      return finish();
     }
     const pending = await pendingApprovals(store, requests);
     if (!pending.length) {
       process.stdout.write(`Already approved: ${requests.map((r) => r.subject).join(", ")}.\n`);
-      return ExitCodes.OK;
+      return finish();
     }
     if (options.yes) {
       for (const review of reviews) process.stderr.write(`\n${formatPlan(review.plan, review.requests)}`);
@@ -98,7 +116,7 @@ export async function trust(environment: CommandEnvironment, slugs: readonly str
       }
     }
     process.stdout.write(`Approved ${pending.map((r) => r.subject).join(", ")} for ${pending[0]!.project}.\n`);
-    return ExitCodes.OK;
+    return finish();
   });
 }
 
