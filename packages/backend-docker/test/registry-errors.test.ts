@@ -33,6 +33,18 @@ describe("registry failures", () => {
     }
   });
 
+  it("says what failed to pull from a registry out of reach, and the override, without the local registry's advice", () => {
+    const message = 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host';
+    const error = classifyRegistryFailure("node:20-bookworm-slim", message, "pull", "Or set CLAUDE_BOTTLE_PROXY_IMAGE to an image this engine already has.");
+    expect(error?.code).toBe(ErrorCodes.REGISTRY_UNREACHABLE);
+    expect(error?.message).toContain("node:20-bookworm-slim");
+    expect(error?.message).toContain("docker.io");
+    expect(error?.hint).toContain("CLAUDE_BOTTLE_PROXY_IMAGE");
+    expect(error?.hint).not.toContain("host.docker.internal");
+    // A local registry keeps the advice about where the engine runs.
+    expect(classifyRegistryFailure("localhost:5000/cb:1", "connection refused", "pull")?.hint).toContain("host.docker.internal");
+  });
+
   it("leaves other failures to the caller", () => {
     expect(classifyRegistryFailure("localhost:5000/cb:1", "unauthorized: authentication required", "push")).toBeUndefined();
   });

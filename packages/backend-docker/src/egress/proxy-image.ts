@@ -23,5 +23,7 @@ export async function ensureProxyImage(connection: DockerConnection, ref: string
   } catch (error) {
     if (statusCodeOf(error) !== 404) throw error;
   }
-  await phase(ctx, "pull", `Pulling the egress proxy's image ${ref}`, () => pullImage(connection.docker, ref, ctx));
+  await phase(ctx, "pull", `Pulling the egress proxy's image ${ref}`, () =>
+    pullImage(connection.docker, ref, ctx, "Or set CLAUDE_BOTTLE_PROXY_IMAGE to an image this engine already has, with Node.js 20 or newer on its PATH."),
+  );
 }

@@ -118,7 +118,7 @@ function described(image: Dockerode.ImageInspectInfo): AgentImage {
 /** A missing reference is IMAGE_NOT_FOUND whatever stopped the pull; the reason is in the message. */
 async function pullOrExplain(docker: Dockerode, ref: string, ctx: Pick<BackendContext, "emit" | "signal">): Promise<void> {
   try {
-    await pullImage(docker, ref, ctx);
+    await pullImage(docker, ref, ctx, "Or change the agent's image: to one this engine already has, or give it a build: instead.");
   } catch (error) {
     if (!BottleError.isInstance(error) || error.code === ErrorCodes.ABORTED || error.code === ErrorCodes.IMAGE_NOT_FOUND) throw error;
     throw new BottleError(ErrorCodes.IMAGE_NOT_FOUND, `The image ${ref} is not on this engine and could not be pulled: ${error.message}`, {

@@ -10,7 +10,13 @@ import { classifyRegistryFailure } from "./registry-errors.js";
  * "pull". A reference the registry does not have throws IMAGE_NOT_FOUND; an
  * unreachable registry REGISTRY_UNREACHABLE.
  */
-export async function pullImage(docker: Dockerode, ref: string, ctx: Pick<BackendContext, "emit" | "signal">): Promise<void> {
+export async function pullImage(
+  docker: Dockerode,
+  ref: string,
+  ctx: Pick<BackendContext, "emit" | "signal">,
+  /** What the user can do without this pull (the override that names another image), for a registry out of reach. */
+  instead?: string,
+): Promise<void> {
   throwIfAborted(ctx.signal);
   const onMessage = layerProgress(ctx, "pull", "Downloading");
   let failure: string | undefined;
@@ -22,7 +28,7 @@ export async function pullImage(docker: Dockerode, ref: string, ctx: Pick<Backen
     if (statusCodeOf(error) === 404) throw notFound(ref, failure, error);
   }
   if (failure === undefined) return;
-  throw classifyRegistryFailure(ref, failure, "pull") ?? notFound(ref, failure);
+  throw classifyRegistryFailure(ref, failure, "pull", instead) ?? notFound(ref, failure);
 }
 
 function notFound(ref: string, detail: string, cause?: unknown): BottleError {

@@ -7,6 +7,12 @@ export function registryOf(ref: string): string {
   return isHost ? first : "docker.io";
 }
 
+/** A registry on this machine or its Docker Desktop VM's way back to it, where the engine's own address is the question. */
+function isLocalRegistry(registry: string): boolean {
+  const host = registry.replace(/:\d+$/, "");
+  return host === "localhost" || host === "host.docker.internal" || /^127\./.test(host) || host === "[::1]";
+}
+
 const INSECURE = /server gave HTTP response to HTTPS client/i;
 const UNREACHABLE = /connection refused|i\/o timeout|no such host|context deadline exceeded|network is unreachable|connection reset|no route to host|TLS handshake timeout/i;
 
@@ -15,7 +21,7 @@ const UNREACHABLE = /connection refused|i\/o timeout|no such host|context deadli
  * act on: an HTTP-only registry the engine will not talk to, a registry it
  * cannot reach, or undefined when the failure is something else.
  */
-export function classifyRegistryFailure(ref: string, message: string, action: "push" | "pull"): BottleError | undefined {
+export function classifyRegistryFailure(ref: string, message: string, action: "push" | "pull", instead?: string): BottleError | undefined {
   const registry = registryOf(ref);
   if (INSECURE.test(message)) {
     return new BottleError(
@@ -31,8 +37,9 @@ export function classifyRegistryFailure(ref: string, message: string, action: "p
       ErrorCodes.REGISTRY_UNREACHABLE,
       `The Docker engine could not reach the registry ${registry} to ${action} ${ref} (${message.trim()}).`,
       {
-        hint:
-          "Check that the registry is running and that the engine can reach that address: on Docker Desktop the engine runs in a VM, where localhost is not your machine (use host.docker.internal).",
+        hint: isLocalRegistry(registry)
+          ? "Check that the registry is running and that the engine can reach that address: on Docker Desktop the engine runs in a VM, where localhost is not your machine (use host.docker.internal)."
+          : `The engine has no way to ${registry} (offline, or behind a firewall or proxy it is not configured for). ${instead ?? "Load the image from a machine that has it (docker save, then docker load here), or build it locally."}`,
       },
     );
   }

@@ -91,7 +91,7 @@ export async function startLocalRegistry(
   await reapStaleRegistries(docker, options, ctx);
   if (!(await inspectImage(docker, image))) {
     ctx.emit({ type: "progress", phase: "registry-up", message: `Pulling ${image}` });
-    await pullImage(docker, image, ctx);
+    await pullImage(docker, image, ctx, "Or set CLAUDE_BOTTLE_REGISTRY_IMAGE to a registry:2 image this engine already has.");
   }
   throwIfAborted(ctx.signal);
 
