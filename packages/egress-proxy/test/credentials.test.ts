@@ -202,7 +202,7 @@ describe("a bound host", () => {
         routes: (req, res) => {
           const [, kind, codings] = /^\/(content|transfer)\/(.+)$/.exec(req.url ?? "") ?? [];
           if (kind === undefined) return false;
-          let body = Buffer.from(`accept-encoding: ${req.headers["accept-encoding"]}; you sent: ${req.headers.authorization}.`);
+          let body: Buffer = Buffer.from(`accept-encoding: ${req.headers["accept-encoding"]}; you sent: ${req.headers.authorization}.`);
           for (const coding of codings!.split(",")) body = (compress[coding] ?? ((d: Buffer) => Buffer.concat([d, Buffer.from(coding)])))(body);
           res.writeHead(200, kind === "content" ? { "content-encoding": codings!.split(",").join(", ") } : { "transfer-encoding": `${codings!.split(",").join(", ")}, chunked` });
           let i = 0;

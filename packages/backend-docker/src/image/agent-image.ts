@@ -3,7 +3,7 @@ import { BottleError, ErrorCodes, Labels, phase, toolLabels, type BackendContext
 import type Dockerode from "dockerode";
 import { engineOf, type DockerEngine } from "../connect/connect.js";
 import type { EngineApi } from "../engine/api.js";
-import { buildImage } from "./build.js";
+import { buildImage, type BuildNetworkMode } from "./build.js";
 import { hashBuildContext, readBuildContext } from "./context.js";
 import { pullImage } from "./pull.js";
 import { inspectImage, removeTag, splitRepoTag } from "./refs.js";
@@ -72,6 +72,8 @@ export async function ensureAgentImage(
   plan: ImagePlan,
   slug: string,
   ctx: Pick<BackendContext, "emit" | "signal">,
+  /** Where a build's steps may connect, asked only when there is a build (the warm path never waits on it); default the engine's network. */
+  buildNetwork?: () => Promise<BuildNetworkMode | undefined>,
 ): Promise<AgentImage> {
   // The warm path is one inspect through the small client; dockerode is loaded only to build or pull.
   const target = engineOf(engine);
@@ -86,10 +88,12 @@ export async function ensureAgentImage(
 
   const cached = await phase(ctx, "cache-check", `Looking for ${plan.tag}`, () => inspectImage(api, plan.tag));
   if (cached) return described(cached);
+  const network = await buildNetwork?.();
   await phase(ctx, "build", `Building the image of ${slug}`, () =>
     buildImage(
       docker(),
       {
+        ...(network && { network }),
         dockerfile: plan.dockerfile,
         context: plan.context,
         args: plan.args,
