@@ -107,6 +107,34 @@ describe("image builds under the agent's network rules (docker)", () => {
     }
   }
 
+  it("ADD <url>, which the engine would fetch itself outside any network rule, is refused before the build, in every spelling", async () => {
+    const url = `http://${serverIp}:8080/leak`;
+    const spellings = [
+      `ADD ${url} /leak`,
+      `add --chown=1:1 ${url} /leak`,
+      `ADD ["${url}", "/leak"]`,
+      `ADD /fetch.cjs \\\n  # a comment between the lines\n  ${url} /in/`,
+      `# escape=\`\nFROM scratch\nADD \`\n ${url} /leak`,
+      `ONBUILD ADD ${url} /leak`,
+      `ADD git@example.test:org/repo.git /repo`,
+    ];
+    for (const [i, spelling] of spellings.entries()) {
+      const theAgent = agentFor(`add-${i}`, {}, { network: i % 2 === 0 ? false : true });
+      writeFileSync(theAgent.image.kind === "build" ? theAgent.image.dockerfile : "", spelling.startsWith("# escape") ? spelling : `FROM ${nodeImage}\n${spelling}\n`);
+      const error = await backend()
+        .prepare(theAgent, createTestContext())
+        .then(
+          () => undefined,
+          (e: unknown) => e as { code?: string; message: string; hint?: string },
+        );
+      expect(error, spelling).toMatchObject({ code: "AGENT_INVALID", message: expect.stringContaining("ADDs a URL"), hint: expect.stringContaining("RUN") });
+    }
+    // A local ADD stays allowed.
+    const local = agentFor("add-local", {}, {});
+    writeFileSync(local.image.kind === "build" ? local.image.dockerfile : "", `FROM ${nodeImage}\nADD fetch.cjs /fetch.cjs\n`);
+    await expect(backend().prepare(local, createTestContext())).resolves.toBeDefined();
+  });
+
   it("network: false: a RUN step reaches nothing, by address or by name", async () => {
     const { result } = await build(
       agentFor("off", { direct: `http://${serverIp}:8080/direct --direct`, metadata: "http://169.254.169.254/ --direct", name: "http://allowed.test:8080/ --direct" }, { network: false }),

@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
-import { BottleError, ErrorCodes, Labels, phase, toolLabels, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, Labels, buildNetworkOf, phase, toolLabels, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { engineOf, type DockerEngine } from "../connect/connect.js";
 import type { EngineApi } from "../engine/api.js";
 import { buildImage, type BuildNetworkMode } from "./build.js";
 import { hashBuildContext, readBuildContext } from "./context.js";
 import { pullImage } from "./pull.js";
+import { remoteAddSources } from "./remote-sources.js";
 import { inspectImage, removeTag, splitRepoTag } from "./refs.js";
 
 /** The label that records which build inputs an image was built from. */
@@ -51,7 +52,14 @@ export async function planAgentImage(agent: ResolvedAgent): Promise<ImagePlan> {
       });
     }
   }
-  const contextHash = await hashBuildContext(await readBuildContext(source.context, source.dockerfile), source.args);
+  const context = await readBuildContext(source.context, source.dockerfile);
+  const remote = buildNetworkOf(agent) === "engine" ? [] : remoteAddSources(context.dockerfileText);
+  if (remote.length > 0) {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `The Dockerfile of agent "${agent.slug}" ADDs a URL (${remote.join(", ")}): the engine fetches that itself, from your machine's network, outside the agent's network rules.`, {
+      hint: `Fetch it in a RUN step instead (RUN curl -fsSLo <file> <url>): RUN steps go through the bottle's proxy, under its rules. Dockerfile: ${source.dockerfile}`,
+    });
+  }
+  const contextHash = await hashBuildContext(context, source.args);
   return {
     kind: "build",
     tag: `${agentRepository(agent.slug)}:${contextHash.slice(0, 16)}`,
