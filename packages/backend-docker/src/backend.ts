@@ -10,6 +10,7 @@ import {
   assertAgentPaths,
   bottleName,
   bottleNotRunningError,
+  buildNetworkOf,
   bottleRunningError,
   prepareHostControls,
   phase,
@@ -47,6 +48,7 @@ import { registerWait, type WaitCondition } from "./container/wait.js";
 import type { EngineApi } from "./engine/api.js";
 import { engineMessage, statusCodeOf } from "./errors.js";
 import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
+import type { BuildNetworkMode } from "./image/build.js";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import {
@@ -146,7 +148,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       let detachedBottle = false;
       let ranToEnd = false;
       try {
-        const image = await ensureAgentImage(docker, plan, agent.slug, ctx);
+        const image = await ensureAgentImage(docker, plan, agent.slug, ctx, () => buildNetworkFor(agent, egress));
         throwIfAborted(ctx.signal);
         const controls = await prepareHostControls(agent.workspace);
         const egressReady = await egress;
@@ -308,6 +310,19 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
 
   return backend;
 };
+
+/**
+ * A build's network as the plan says (buildNetworkOf): none, the bottle's own
+ * network and proxy (made alongside the image check, so a build waits for it and
+ * a cached image does not), or the engine's for the built-in agent.
+ */
+async function buildNetworkFor(agent: ResolvedAgent, egress: Promise<Egress> | undefined): Promise<BuildNetworkMode | undefined> {
+  const wanted = buildNetworkOf(agent);
+  if (wanted === "engine") return undefined;
+  if (wanted === "off" || egress === undefined) return { mode: "none" };
+  const { network, proxyUrl } = await egress;
+  return { mode: network, proxyUrl };
+}
 
 /**
  * The credentials of an agent whose values are set (here, or by `login`): a

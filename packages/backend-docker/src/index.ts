@@ -11,7 +11,7 @@ export { dockerCandidates, fromDockerHost, type ConnectEnvironment, type DockerC
 export { isDockerDesktop } from "./connect/desktop.js";
 
 // Images: the helpers other backends build on.
-export { buildImage, type BuildImageOptions, type BuildReporter } from "./image/build.js";
+export { buildImage, type BuildImageOptions, type BuildNetworkMode, type BuildReporter } from "./image/build.js";
 export { hashBuildContext, readBuildContext, type BuildContext } from "./image/context.js";
 export { imageId, inspectImage, removeTag, splitRepoTag, tagImage } from "./image/refs.js";
 export { pullImage } from "./image/pull.js";

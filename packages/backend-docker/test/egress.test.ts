@@ -9,6 +9,7 @@ import { buildTestNodeImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, type DockerBackendOptions } from "../src/index.js";
+import { PROXY_PORT } from "../src/egress/sidecar.js";
 import { createTestContext, removeHomesOfAgents, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/egress/", import.meta.url));
@@ -246,6 +247,55 @@ describe("egress policy (docker)", () => {
       expect(output.stdout() + output.stderr()).not.toContain(secret);
     } finally {
       await backend.remove!(launched.name, { force: true }, ctx);
+    }
+    expect(egressLeftovers()).toBe("");
+  });
+
+  it("serves only its own bottle: from the default bridge or another network the proxy is on, nothing answers", async () => {
+    const secret = `sk-ant-api03-real-value-${suffix}`;
+    const backend = createDockerBackend({ egress: { ...settings(), upstreamCa: readFileSync(join(CERTS, "cert.pem"), "utf8") } });
+    const ctx = createTestContext({ env: { EXAMPLE_TOKEN: secret } });
+    const sleeper = await backend.launch(
+      await backend.prepare(
+        { ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"], credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }] },
+        ctx,
+      ),
+      { extraArgs: [], detach: true, stdio: captureStdio().stdio },
+      ctx,
+    );
+    try {
+      const proxy = (await docker.getContainer(`${sleeper.name}-egress`).inspect()).NetworkSettings.Networks;
+      // What any container on one of those networks would try: CONNECT to the credential's host through the proxy.
+      const attempt = async (from: string, address: string) => {
+        const script = `const s=require("net").connect(${PROXY_PORT},${JSON.stringify(address)});s.setTimeout(5000,()=>{console.log("timeout");s.destroy()});s.on("connect",()=>s.write("CONNECT allowed.test:8443 HTTP/1.1\\r\\nHost: allowed.test:8443\\r\\n\\r\\n"));s.on("data",d=>{console.log(String(d).split("\\r\\n")[0]);s.destroy()});s.on("error",e=>console.log(e.code))`;
+        // A TTY: its log is the plain output, without the engine's stream headers.
+        const container = await docker.createContainer({ Image: nodeImage, Cmd: ["node", "-e", script], Tty: true, Labels: { "dev.claude-bottle.test": suffix }, HostConfig: { NetworkMode: from } });
+        try {
+          await container.start();
+          await container.wait();
+          return (await container.logs({ stdout: true, stderr: true })).toString().trim();
+        } finally {
+          await container.remove({ force: true });
+        }
+      };
+      // The bottle's own network: the proxy answers (the same attempt works where it should).
+      expect(await attempt(`${sleeper.name}-net`, proxy[`${sleeper.name}-net`]!.IPAddress)).toBe("HTTP/1.1 200 Connection Established");
+      // The engine's default bridge (the proxy's way out) and a network it joins for the policy (a compose stack's).
+      expect(await attempt("bridge", proxy["bridge"]!.IPAddress)).toBe("ECONNREFUSED");
+      expect(await attempt(network, proxy[network]!.IPAddress)).toBe("ECONNREFUSED");
+      // Another bottle's network has no route to it at all.
+      const other = await backend.launch(
+        await backend.prepare({ ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"] }, ctx),
+        { extraArgs: [], detach: true, stdio: captureStdio().stdio },
+        ctx,
+      );
+      try {
+        expect(await attempt(`${other.name}-net`, proxy[`${sleeper.name}-net`]!.IPAddress)).toMatch(/^(timeout|EHOSTUNREACH|ENETUNREACH)$/);
+      } finally {
+        await backend.remove!(other.name, { force: true }, ctx);
+      }
+    } finally {
+      await backend.remove!(sleeper.name, { force: true }, ctx);
     }
     expect(egressLeftovers()).toBe("");
   });

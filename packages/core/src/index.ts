@@ -11,6 +11,7 @@ export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } 
 export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, networkPolicyOf, widenNetworkPolicy, type NetworkPolicy } from "./agent/network.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
+export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
 export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";
 export { ApprovalStore, stateDir, type Approval } from "./trust/store.js";
 export {

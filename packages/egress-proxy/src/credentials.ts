@@ -8,7 +8,9 @@
  * request, checks it (origin-form, Host is the CONNECT host, no placeholder in the URL
  * or the body), replaces placeholders in header values, and sends it over TLS
  * (verified) to the vetted address. Answers stream back with any value turned back
- * into its placeholder. Every other CONNECT stays a plain tunnel.
+ * into its placeholder, scanned after their codings are undone (decode.ts): the
+ * request asks for identity, and a compressed answer is decoded and passed on
+ * plain. Every other CONNECT stays a plain tunnel.
  *
  * Nothing here puts a value into a message, a record or an error.
  */
@@ -16,6 +18,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
 import { pipeline, Transform, type Duplex } from "node:stream";
 import tls from "node:tls";
+import { decodingFor } from "./decode.js";
 import { endToEndHeaders } from "./forward.js";
 import { authority, hostMatches, normalizeHost, parseHostPattern, type HostPattern } from "./policy.js";
 import { sendRawText, sendText } from "./responses.js";
@@ -276,6 +279,8 @@ export function credentialHandler(
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, values] of Object.entries(endToEndHeaders(req.headersDistinct))) headers[name] = values.map((v) => replaceAll(v, inject));
     headers.host = req.headers.host; // one value, checked above (the agent reads it as a string)
+    // The answer is scanned for values: asked for as plain bytes (one that comes compressed anyway is decoded in respond).
+    headers["accept-encoding"] = "identity";
     const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
 
     const scan = new StreamMatcher(placeholders.map((p) => Buffer.from(p)));
@@ -368,11 +373,23 @@ export function credentialHandler(
     for (const [name, values] of Object.entries(headers)) headers[name] = values.map((v) => replaceAll(v, scrub));
     const status = answer.statusCode ?? 502;
     const bodyless = req.method === "HEAD" || status === 204 || status === 304;
-    // A value and its placeholder may differ in length: then the length is the encoder's to tell.
-    if (!bodyless && conn.bindings.some((b) => b.value.length !== b.placeholder.length)) delete headers["content-length"];
+    const decoding = bodyless ? ({ ok: true, codings: [], decoders: [] } as const) : decodingFor(answer.headersDistinct);
+    if (!decoding.ok) {
+      request.destroy();
+      res.shouldKeepAlive = false;
+      sendText(res, 502, `${authority(conn.target.host, conn.target.port)} answered with the coding "${decoding.coding}", which the proxy cannot decode to check the answer for credential values; it was not passed on`);
+      return;
+    }
+    if (decoding.codings.length > 0) delete headers["content-encoding"];
+    // A value and its placeholder may differ in length, and a decoded body is longer: then the length is the encoder's to tell.
+    if (!bodyless && (decoding.codings.length > 0 || conn.bindings.some((b) => b.value.length !== b.placeholder.length))) delete headers["content-length"];
     res.writeHead(status, replaceAll(answer.statusMessage ?? "", scrub), headers);
-    pipeline(answer, scrubber(conn.bindings), res, (err) => {
-      if (err) request.destroy();
+    // A body that does not decode ends the answer where it stands: nothing undecoded is passed on.
+    pipeline([answer, ...decoding.decoders, scrubber(conn.bindings), res], (err) => {
+      if (err) {
+        request.destroy();
+        res.destroy();
+      }
     });
   }
 

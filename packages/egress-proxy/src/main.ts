@@ -1,7 +1,7 @@
 /**
  * The standalone proxy, built to one file (dist/main.js) that needs only node:
  *
- *   node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]... [--secrets-from-stdin]
+ *   node main.js --policy FILE [--listen HOST:PORT] [--listen-in SUBNET] [--denials FILE|-]... [--secrets-from-stdin]
  *
  * Prints `listening on HOST:PORT` once it accepts connections. Exits 0 on SIGTERM or
  * SIGINT, 2 on a bad command line, policy or secrets, 1 when it cannot listen.
@@ -13,15 +13,18 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
 import { CredentialError } from "./credentials.js";
+import { addressesIn, parseSubnet } from "./listen-address.js";
 import { PolicyError, type EgressPolicy } from "./policy.js";
 import { readSecrets, SecretsError, splitPolicy, type Secrets } from "./secrets.js";
 import { createEgressProxy } from "./server.js";
 import { CaError } from "./x509.js";
 
-const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--denials FILE|-]... [--secrets-from-stdin]
+const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--listen-in SUBNET] [--denials FILE|-]... [--secrets-from-stdin]
   --policy FILE          the policy as JSON: {"mode":"allow","allow":["example.com","*.example.org:443"]},
                          with "credentials": [{"env","hosts","placeholder"}] for credential bindings
   --listen HOST:PORT     where to listen (default 127.0.0.1:3128)
+  --listen-in SUBNET     listen on this machine's one address in SUBNET (e.g. 172.18.0.0/16) instead of HOST,
+                         on the port of --listen: a proxy on several networks serves only that one
   --denials FILE         append one JSON line per refused request to FILE (created 0600); "-" is stdout; repeatable
   --secrets-from-stdin   read {"ca":{"certPem","keyPem"},"values":{"ENV":"value"},"upstreamCa"?} from stdin
                          (until it closes) before listening; needed when the policy binds credentials`;
@@ -40,6 +43,7 @@ function readOptions() {
       options: {
         policy: { type: "string" },
         listen: { type: "string", default: "127.0.0.1:3128" },
+        "listen-in": { type: "string" },
         denials: { type: "string", multiple: true, default: [] },
         "secrets-from-stdin": { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
@@ -57,6 +61,8 @@ function readOptions() {
   if (values.policy === undefined) throw new UsageError("--policy FILE is required");
   const listen = parseListen(values.listen ?? "");
   if (listen === undefined) throw new UsageError(`--listen takes HOST:PORT (e.g. 0.0.0.0:3128), not "${values.listen}"`);
+  const subnet = values["listen-in"];
+  if (subnet !== undefined) listen.host = listenHostIn(subnet);
   return { policyFile: values.policy, listen, denials: values.denials ?? [], secretsFromStdin: values["secrets-from-stdin"] === true };
 }
 
@@ -66,6 +72,16 @@ function parseListen(text: string): { host: string; port: number } | undefined {
   const port = Number(match?.[3]);
   if (!match || port > 65535) return undefined;
   return { host: match[1] ?? match[2] ?? "", port };
+}
+
+/** The one address of this machine in `subnet`; none, or several (which one would be a guess), is a usage error. */
+function listenHostIn(subnet: string): string {
+  if (parseSubnet(subnet) === undefined) throw new UsageError(`--listen-in takes ADDRESS/PREFIX (e.g. 172.18.0.0/16), not "${subnet}"`);
+  const found = addressesIn(subnet);
+  if (found.length !== 1) {
+    throw new UsageError(`--listen-in ${subnet}: this machine has ${found.length === 0 ? "no address" : `${found.length} addresses (${found.join(", ")})`} in it; it needs exactly one`);
+  }
+  return found[0]!;
 }
 
 function readPolicy(file: string): unknown {

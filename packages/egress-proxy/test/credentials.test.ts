@@ -6,6 +6,7 @@
  */
 import crypto from "node:crypto";
 import tls from "node:tls";
+import zlib from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { compileBindings, createBottleCa, CredentialError, StreamMatcher, type CredentialBinding, type DenialRecord } from "../src/index.js";
 import { issueLeaf, loadCa } from "../src/x509.js";
@@ -187,6 +188,73 @@ describe("a bound host", () => {
     expect(reply.body).toBe(`you sent: Bearer ${PLACEHOLDER}; again: Bearer ${PLACEHOLDER}.`);
     expect(t.server.received()).toContain(VALUE); // it did get the value
     t.done();
+  });
+
+  describe("echoed in a coded body, whatever the server was asked for", () => {
+    const compress: Record<string, (data: Buffer) => Buffer> = {
+      gzip: (d) => zlib.gzipSync(d),
+      deflate: (d) => zlib.deflateSync(d),
+      br: (d) => zlib.brotliCompressSync(d),
+    };
+    /** Echoes the Authorization header in a body coded as `route` says, ignoring Accept-Encoding, in 5-byte chunks. */
+    const codingServer = () =>
+      setUp({
+        routes: (req, res) => {
+          const [, kind, codings] = /^\/(content|transfer)\/(.+)$/.exec(req.url ?? "") ?? [];
+          if (kind === undefined) return false;
+          let body: Buffer = Buffer.from(`accept-encoding: ${req.headers["accept-encoding"]}; you sent: ${req.headers.authorization}.`);
+          for (const coding of codings!.split(",")) body = (compress[coding] ?? ((d: Buffer) => Buffer.concat([d, Buffer.from(coding)])))(body);
+          res.writeHead(200, kind === "content" ? { "content-encoding": codings!.split(",").join(", ") } : { "transfer-encoding": `${codings!.split(",").join(", ")}, chunked` });
+          let i = 0;
+          const pump = () => {
+            if (i >= body.length) return res.end();
+            res.write(body.subarray(i, i + 5));
+            i += 5;
+            setImmediate(pump);
+          };
+          pump();
+          return true;
+        },
+      });
+
+    it.each([["content/gzip"], ["content/deflate"], ["content/br"], ["content/gzip,br"], ["transfer/gzip"]])(
+      "%s: decoded, scrubbed, and passed on plain",
+      async (route) => {
+        const t = await codingServer();
+        const reply = await httpsRequest(t.client(), t.url(BOUND, `/${route}`), { headers: { authorization: `Bearer ${PLACEHOLDER}`, "accept-encoding": "gzip, deflate, br" } });
+        expect(reply.status).toBe(200);
+        expect(reply.headers["content-encoding"]).toBeUndefined();
+        // The server was asked for identity (it answered coded anyway), and the value came back as the placeholder.
+        expect(reply.body).toBe(`accept-encoding: identity; you sent: Bearer ${PLACEHOLDER}.`);
+        expect(t.server.received()).toContain(VALUE);
+        t.done();
+      },
+    );
+
+    it.each([["content/zstd"], ["content/gzip,compress"], ["transfer/x-custom"]])("%s: a coding it cannot undo is a 502, and nothing of the body passes", async (route) => {
+      const t = await codingServer();
+      const reply = await httpsRequest(t.client(), t.url(BOUND, `/${route}`), { headers: { authorization: `Bearer ${PLACEHOLDER}` } });
+      expect(reply.status).toBe(502);
+      expect(reply.body).toMatch(/answered with the coding "(zstd|compress|x-custom)", which the proxy cannot decode/);
+      expect(reply.body).not.toContain("you sent");
+      t.noValueLeaked();
+      t.done();
+    });
+
+    it("a body that claims gzip but does not decode ends the answer, with nothing of it passed on", async () => {
+      const t = await setUp({
+        routes: (req, res) => {
+          if (req.url !== "/broken") return false;
+          res.writeHead(200, { "content-encoding": "gzip" });
+          res.end(`you sent: ${req.headers.authorization}`);
+          return true;
+        },
+      });
+      const reply = await httpsRequest(t.client(), t.url(BOUND, "/broken"), { headers: { authorization: `Bearer ${PLACEHOLDER}` } }).catch((err: Error) => err);
+      if (!(reply instanceof Error)) expect(reply.body).not.toContain(VALUE);
+      expect(JSON.stringify(reply instanceof Error ? reply.message : reply)).not.toContain(VALUE);
+      t.done();
+    });
   });
 
   it("close() ends terminated connections, both sides", async () => {

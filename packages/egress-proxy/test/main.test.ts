@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { connect } from "node:net";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -125,6 +126,8 @@ describe("the standalone proxy (dist/main.js)", () => {
     [["--policy", "POLICY", "--bogus"], /Unknown option '--bogus'/],
     [["--policy", "BAD"], /invalid policy in .*bad.json: policy.allow\[0\]: "not a host" is not a host name/],
     [["--policy", "NOTJSON"], /is not JSON/],
+    [["--policy", "POLICY", "--listen-in", "127.0.0.1"], /--listen-in takes ADDRESS\/PREFIX/],
+    [["--policy", "POLICY", "--listen-in", "198.51.100.0/24"], /--listen-in 198\.51\.100\.0\/24: this machine has no address in it/],
   ])("exits 2 with a message for %j", async (args, message) => {
     const good = join(dir, "good.json");
     const bad = join(dir, "bad.json");
@@ -138,6 +141,24 @@ describe("the standalone proxy (dist/main.js)", () => {
     expect(code).toBe(2);
     expect(proxy.stderr()).toMatch(message);
     expect(proxy.lines).toEqual([]);
+  });
+
+  it("--listen-in listens on its address in that subnet only, not on the others it has", async () => {
+    const policy = join(dir, "in.json");
+    writeFileSync(policy, '{"mode":"all"}');
+    const proxy = start(["--policy", policy, "--listen", "0.0.0.0:0", "--listen-in", "127.0.0.0/8"]);
+    const line = await proxy.first;
+    expect(line).toMatch(/^listening on 127\.0\.0\.1:\d+$/);
+    const port = Number(line.split(":").pop());
+    // Another address of this machine, outside the subnet: nothing listens there.
+    const other = Object.values(networkInterfaces()).flat().find((i) => i?.family === "IPv4" && !i.internal)?.address;
+    expect(other, "a non-loopback IPv4 address to try").toBeDefined();
+    const refused = await new Promise<string>((resolve) => {
+      const socket = connect(port, other!);
+      socket.on("connect", () => resolve("connected"));
+      socket.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? "error"));
+    });
+    expect(refused).toBe("ECONNREFUSED");
   });
 
   it("exits 1 when it cannot listen", async () => {

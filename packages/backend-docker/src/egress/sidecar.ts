@@ -73,6 +73,7 @@ export function egressNames(bottle: string): { network: string; proxy: string } 
  * with no route out and no address of the host on it, and a proxy container
  * on that network and the engine's default one, which lets through only what
  * the policy allows, resolving names itself and refusing private addresses.
+ * The proxy listens only on its address on the bottle's network.
  * Resolves once the proxy listens. A failure removes what was made.
  */
 export async function startEgress(
@@ -88,7 +89,7 @@ export async function startEgress(
     const labels = toolLabels({ [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle });
     const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
     try {
-      await api.json("POST", "/networks/create", {
+      const network = await api.json<{ Id: string }>("POST", "/networks/create", {
         body: {
           Name: names.network,
           CheckDuplicate: true,
@@ -98,9 +99,10 @@ export async function startEgress(
           Labels: labels,
         },
       });
+      const subnet = await subnetOf(api, network.Id);
       const created = await api.json<{ Id: string }>("POST", "/containers/create", {
         query: { name: names.proxy },
-        body: proxyContainer(settings, files.policy, names.network, labels, credentials !== undefined),
+        body: proxyContainer(settings, files.policy, { name: names.network, subnet }, labels, credentials !== undefined),
       });
       for (const network of ["bridge", ...(settings.networks ?? [])]) {
         await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: created.Id } });
@@ -132,23 +134,44 @@ export async function startEgress(
   });
 }
 
+/** The IPv4 subnet the engine gave a network. */
+async function subnetOf(api: EngineApi, id: string): Promise<string> {
+  const info = await api.json<Dockerode.NetworkInspectInfo>("GET", `/networks/${id}`);
+  const subnet = info.IPAM?.Config?.map((c) => c.Subnet).find((s): s is string => s !== undefined && s.includes("."));
+  if (!subnet) throw new Error(`the network ${info.Name} has no IPv4 subnet`);
+  return subnet;
+}
+
 function proxyContainer(
   settings: EgressSettings,
   policyFile: string,
-  network: string,
+  network: { name: string; subnet: string },
   labels: Record<string, string>,
   secretsOnStdin: boolean,
 ): Dockerode.ContainerCreateOptions {
   return {
     Image: settings.image,
     Entrypoint: ["node"],
-    Cmd: [SCRIPT_TARGET, "--policy", POLICY_TARGET, "--listen", `0.0.0.0:${PROXY_PORT}`, "--denials", "-", ...(secretsOnStdin ? ["--secrets-from-stdin"] : [])],
+    // Only its address on the bottle's network: on the default bridge (its way out) and on any network it
+    // joins for a policy, nothing listens, so no other container there can use it or its credentials.
+    Cmd: [
+      SCRIPT_TARGET,
+      "--policy",
+      POLICY_TARGET,
+      "--listen",
+      `0.0.0.0:${PROXY_PORT}`,
+      "--listen-in",
+      network.subnet,
+      "--denials",
+      "-",
+      ...(secretsOnStdin ? ["--secrets-from-stdin"] : []),
+    ],
     ...(secretsOnStdin && { OpenStdin: true, StdinOnce: true, AttachStdin: true }),
     // Nobody, read-only, no capability: the proxy needs a socket to listen on and nothing else.
     User: "65534:65534",
     Labels: labels,
     HostConfig: {
-      NetworkMode: network,
+      NetworkMode: network.name,
       Mounts: [
         { Type: "bind", Source: proxyScriptPath(), Target: SCRIPT_TARGET, ReadOnly: true },
         { Type: "bind", Source: policyFile, Target: POLICY_TARGET, ReadOnly: true },

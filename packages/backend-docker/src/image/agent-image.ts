@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
-import { BottleError, ErrorCodes, Labels, phase, toolLabels, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, Labels, buildNetworkOf, phase, toolLabels, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { engineOf, type DockerEngine } from "../connect/connect.js";
 import type { EngineApi } from "../engine/api.js";
-import { buildImage } from "./build.js";
+import { buildImage, type BuildNetworkMode } from "./build.js";
 import { hashBuildContext, readBuildContext } from "./context.js";
 import { pullImage } from "./pull.js";
+import { remoteAddSources } from "./remote-sources.js";
 import { inspectImage, removeTag, splitRepoTag } from "./refs.js";
 
 /** The label that records which build inputs an image was built from. */
@@ -51,7 +52,14 @@ export async function planAgentImage(agent: ResolvedAgent): Promise<ImagePlan> {
       });
     }
   }
-  const contextHash = await hashBuildContext(await readBuildContext(source.context, source.dockerfile), source.args);
+  const context = await readBuildContext(source.context, source.dockerfile);
+  const remote = buildNetworkOf(agent) === "engine" ? [] : remoteAddSources(context.dockerfileText);
+  if (remote.length > 0) {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `The Dockerfile of agent "${agent.slug}" ADDs a URL (${remote.join(", ")}): the engine fetches that itself, from your machine's network, outside the agent's network rules.`, {
+      hint: `Fetch it in a RUN step instead (RUN curl -fsSLo <file> <url>): RUN steps go through the bottle's proxy, under its rules. Dockerfile: ${source.dockerfile}`,
+    });
+  }
+  const contextHash = await hashBuildContext(context, source.args);
   return {
     kind: "build",
     tag: `${agentRepository(agent.slug)}:${contextHash.slice(0, 16)}`,
@@ -72,6 +80,8 @@ export async function ensureAgentImage(
   plan: ImagePlan,
   slug: string,
   ctx: Pick<BackendContext, "emit" | "signal">,
+  /** Where a build's steps may connect, asked only when there is a build (the warm path never waits on it); default the engine's network. */
+  buildNetwork?: () => Promise<BuildNetworkMode | undefined>,
 ): Promise<AgentImage> {
   // The warm path is one inspect through the small client; dockerode is loaded only to build or pull.
   const target = engineOf(engine);
@@ -86,10 +96,12 @@ export async function ensureAgentImage(
 
   const cached = await phase(ctx, "cache-check", `Looking for ${plan.tag}`, () => inspectImage(api, plan.tag));
   if (cached) return described(cached);
+  const network = await buildNetwork?.();
   await phase(ctx, "build", `Building the image of ${slug}`, () =>
     buildImage(
       docker(),
       {
+        ...(network && { network }),
         dockerfile: plan.dockerfile,
         context: plan.context,
         args: plan.args,

@@ -12,7 +12,16 @@ export interface BuildImageOptions {
   /** `repo:tag` names to give the image. */
   tags?: readonly string[];
   labels?: Readonly<Record<string, string>>;
+  /** Where the RUN steps may connect; default the engine's own network. */
+  network?: BuildNetworkMode;
 }
+
+/**
+ * A build's network: `none`, or a network (the bottle's, which has no route out)
+ * with the proxy its steps are to use. The proxy goes in as the predefined proxy
+ * build args, which the engine keeps out of the image's history and cache keys.
+ */
+export type BuildNetworkMode = { mode: "none" } | { mode: string; proxyUrl: string };
 
 /** The part of a BackendContext a build reports to. */
 export type BuildReporter = Pick<BackendContext, "emit" | "signal">;
@@ -48,7 +57,8 @@ export async function buildImage(docker: Dockerode, options: BuildImageOptions, 
     const stream = await docker.buildImage(await packBuildContext(context), {
       dockerfile: context.dockerfileName,
       t: [...(options.tags ?? [])],
-      buildargs: { ...options.args },
+      buildargs: { ...options.args, ...proxyArgs(options.network) },
+      ...(options.network && { networkmode: options.network.mode }),
       labels: { ...testRunLabels(), ...options.labels },
       rm: true,
       forcerm: true,
@@ -97,4 +107,11 @@ export async function buildImage(docker: Dockerode, options: BuildImageOptions, 
   throw new BottleError(ErrorCodes.IMAGE_BUILD_FAILED, "The engine finished the build without reporting an image ID.", {
     hint: "Pass a tag so the image can be found, or upgrade the Docker engine.",
   });
+}
+
+/** The proxy for the build's steps, in both spellings tools read (curl and wget the lower-case one, others the upper). */
+function proxyArgs(network: BuildNetworkMode | undefined): Record<string, string> {
+  if (network === undefined || !("proxyUrl" in network)) return {};
+  const url = network.proxyUrl;
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url };
 }

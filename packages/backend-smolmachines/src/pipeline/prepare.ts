@@ -1,5 +1,6 @@
 import { ensureAgentImage, planAgentImage, type AgentImage, type ImagePlan } from "@claude-bottle/backend-docker";
 import {
+  buildNetworkOf,
   phase,
   throwIfAborted,
   type BackendContext,
@@ -108,7 +109,9 @@ async function buildOnce(docker: Dockerode, agent: ResolvedAgent, plan: ImagePla
     ctx.emit({ type: "progress", phase: "build", message: "Waiting for another build of the same image" }),
   );
   try {
-    return await ensureAgentImage(docker, plan, agent.slug, ctx);
+    // An agent without network builds without one. A policy's proxy is the machine's, made at launch, after
+    // this build: such a build still runs on the engine's network here (a known gap, see the README).
+    return await ensureAgentImage(docker, plan, agent.slug, ctx, async () => (buildNetworkOf(agent) === "off" ? { mode: "none" } : undefined));
   } finally {
     await lock.release();
   }

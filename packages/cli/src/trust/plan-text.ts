@@ -29,6 +29,7 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
       more(`context ${plan.image.build.context}`);
       const args = Object.entries(plan.image.build.args);
       if (args.length) more(`build args ${args.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      more(`build network: ${BUILD_NETWORK_LINES[plan.image.build.network]}`);
     } else {
       row("image", plan.image.ref);
     }
@@ -59,6 +60,12 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
   if (agentRequest) row("approves", agentRequest.files.filter((f) => f.sha256 !== "absent").map((f) => f.path).join(", "));
   return `${lines.join("\n")}\n`;
 }
+
+const BUILD_NETWORK_LINES = {
+  off: "off (its RUN and ADD steps reach nothing)",
+  policy: "through the bottle's egress proxy, under the network rules below",
+  engine: "the engine's (claude-bottle's own Dockerfile)",
+} as const;
 
 function networkLine(network: BottlePlan["network"]): string {
   if (network === "off") return "off";

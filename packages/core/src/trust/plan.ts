@@ -1,3 +1,4 @@
+import { buildNetworkOf, type BuildNetwork } from "../agent/build-network.js";
 import type { AgentOrigin, ResolvedAgent } from "../agent/model.js";
 import type { NetworkPolicy } from "../agent/network.js";
 import { effectiveResources } from "../agent/resources.js";
@@ -19,7 +20,8 @@ export interface BottlePlan {
     /** Agents of the same name this one replaces. Shown so a project cannot silently stand in for `claude`. */
     replaces: AgentOrigin[];
   };
-  image: { build: { dockerfile: string; context: string; args: Record<string, string> } } | { ref: string };
+  /** A build's `network`: where its RUN and ADD steps may connect (see BuildNetwork). */
+  image: { build: { dockerfile: string; context: string; args: Record<string, string>; network: BuildNetwork } } | { ref: string };
   /** null: the image's own command. */
   command: string[] | null;
   args: string[];
@@ -54,7 +56,7 @@ export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePla
     },
     image:
       agent.image.kind === "build"
-        ? { build: { dockerfile: agent.image.dockerfile, context: agent.image.context, args: { ...agent.image.args } } }
+        ? { build: { dockerfile: agent.image.dockerfile, context: agent.image.context, args: { ...agent.image.args }, network: buildNetworkOf(agent) } }
         : { ref: agent.image.ref },
     command: agent.command ? [...agent.command] : null,
     args: [...agent.args],
