@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { installIntoEmptyProject, pack, PACKAGES } from "./pack.js";
 
 /** Runs a program inside `project` as a user of the library would. */
@@ -13,6 +13,15 @@ function runProgram(project: string, source: string, env: NodeJS.ProcessEnv = {}
 }
 
 describe("the backends as libraries, without the CLI", () => {
+  // The programs remove the image they built, but the engine keeps a parent step a push tagged (the LABEL
+  // these tests add), untagged and childless: every step with their label goes here.
+  afterAll(() => {
+    for (const purpose of ["library-use", "local-registry-use"]) {
+      const ids = execFileSync("docker", ["images", "-a", "-q", "--filter", `label=purpose=${purpose}`], { encoding: "utf8" }).split("\n").filter(Boolean);
+      if (ids.length) execFileSync("docker", ["rmi", "-f", ...new Set(ids)], { stdio: "ignore" });
+    }
+  });
+
   it("@claude-bottle/backend-docker alone builds an image and runs a container with its helpers", () => {
     // core comes along as the backend's peer dependency; the program imports only the backend.
     const project = installIntoEmptyProject([pack(PACKAGES.core), pack(PACKAGES.egressProxy), pack(PACKAGES.docker)]);
