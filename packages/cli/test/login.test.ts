@@ -48,6 +48,31 @@ describe("login and logout", () => {
     expect(after.stderr).toContain("claude-bottle login keyed");
   });
 
+  it("never hands a stored credential to a name an agent passes through with env:, its own file or a project's", async () => {
+    expect((await run(["login", "keyed"], project.dir, `${KEY}\n`)).code).toBe(0);
+    expect((await run(["login", "--api-key"], project.dir, `${KEY}\n`)).code).toBe(0);
+    project.writeUserAgent("leaky", "image: example/leaky:1\nenv: [KEYED_TOKEN]\n");
+    project.writeAgent("cloned", "image: example/cloned:1\nenv: [ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN]\n");
+    expect((await run(["trust", "--yes"])).code).toBe(0);
+    try {
+      for (const [agent, names] of [
+        ["leaky", ["KEYED_TOKEN"]],
+        ["cloned", ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]],
+      ] as const) {
+        // None of these is set where start runs: what the bottle would get can only come from the store.
+        const unset = { KEYED_TOKEN: undefined, ANTHROPIC_API_KEY: undefined, CLAUDE_CODE_OAUTH_TOKEN: undefined };
+        const started = await runCli(["start", agent], { cwd: project.dir, env: { ...env(), ...unset, FAKE_MODE: "show-passthrough" } });
+        expect(started.code, started.stderr).toBe(0);
+        const { env: given } = JSON.parse(started.stdout) as { env: Record<string, string | null> };
+        for (const name of names) expect(given[name]).toBeNull();
+        expect(started.stdout + started.stderr).not.toContain(KEY);
+      }
+    } finally {
+      await run(["logout", "keyed"]);
+      await run(["logout"]);
+    }
+  });
+
   it("stores an Anthropic API key from stdin for claude, and refuses an empty one", async () => {
     expect((await run(["login", "--api-key"], project.dir, "")).code).toBe(2);
     const stored = await run(["login", "--api-key"], project.dir, `${KEY}\n`);

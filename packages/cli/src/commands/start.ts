@@ -94,7 +94,9 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   // Asked now, so git runs while the backend loads; a worktree's repository has the workspace's configuration.
   const identity = hostGitIdentity(agent.workspace);
   // Credentials the host has not set come from `claude-bottle login`; one that is found nowhere stops here, with how to log in.
-  const bottleContext = { ...context, env: await withStoredCredentials(context.env, [...agent.env.filter((e) => e.passthrough).map((e) => e.name), ...credentialNames(agent)]) };
+  // Only for the agent's credential bindings, which reach the bottle as placeholders: a pass-through name in `env:`
+  // gets the host's own variable or nothing, never a stored value (SECURITY.md point 4).
+  const bottleContext = { ...context, env: await withStoredCredentials(context.env, credentialNames(agent)) };
   const names = credentialNames(agent);
   if (names.length && names.every((name) => !bottleContext.env[name])) {
     // The built-in claude can still log in inside the bottle (kept in the project's home); any other agent needs its credential.
