@@ -141,7 +141,7 @@ describe("claude-bottle on Docker", () => {
     // A slug of its own, so no other test's bottle can be mistaken for a leftover of this one.
     const slug = `slow-${randomBytes(3).toString("hex")}`;
     slugs.add(slug);
-    project.writeUserAgent(slug, agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]"]));
+    project.writeUserAgent(slug, agentYaml(busyboxContext(`RUN sleep 30 # ${marker}`), ["command: [sh]", "network: false"]));
     // --debug shows the build's output, where the engine names the step's container.
     const cli = startCli(["--debug", "start", slug], { cwd: project.dir, env: project.env });
     const explain = () => `\nCLI stderr:\n${cli.stderr()}\ncontainers:\n${docker("ps", "-a", "--no-trunc")}`;
