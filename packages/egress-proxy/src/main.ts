@@ -13,7 +13,8 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
 import { CredentialError } from "./credentials.js";
-import { addressesIn, parseSubnet } from "./listen-address.js";
+import { parseCidr } from "./addresses.js";
+import { addressesIn } from "./listen-address.js";
 import { PolicyError, type EgressPolicy } from "./policy.js";
 import { readSecrets, SecretsError, splitPolicy, type Secrets } from "./secrets.js";
 import { createEgressProxy } from "./server.js";
@@ -76,8 +77,10 @@ function parseListen(text: string): { host: string; port: number } | undefined {
 
 /** The one address of this machine in `subnet`; none, or several (which one would be a guess), is a usage error. */
 function listenHostIn(subnet: string): string {
-  if (parseSubnet(subnet) === undefined) throw new UsageError(`--listen-in takes ADDRESS/PREFIX (e.g. 172.18.0.0/16), not "${subnet}"`);
-  const found = addressesIn(subnet);
+  // A subnet, not an address: the proxy learns its own address from the network it was put on.
+  const cidr = subnet.includes("/") ? parseCidr(subnet) : undefined;
+  if (cidr === undefined || typeof cidr === "string") throw new UsageError(`--listen-in takes ADDRESS/PREFIX (e.g. 172.18.0.0/16), not "${subnet}"`);
+  const found = addressesIn(cidr);
   if (found.length !== 1) {
     throw new UsageError(`--listen-in ${subnet}: this machine has ${found.length === 0 ? "no address" : `${found.length} addresses (${found.join(", ")})`} in it; it needs exactly one`);
   }
