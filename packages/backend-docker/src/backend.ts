@@ -12,6 +12,7 @@ import {
   bottleNotRunningError,
   buildNetworkOf,
   bottleRunningError,
+  ENFORCEMENTS,
   prepareHostControls,
   phase,
   throwIfAborted,
@@ -19,6 +20,7 @@ import {
   type BackendContext,
   type BackendFactory,
   type Capability,
+  type Enforcement,
   type LaunchOptions,
   type Launched,
   type Prepared,
@@ -89,6 +91,9 @@ export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
 
 const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
 
+/** All of a bottle's spec: the egress proxy keeps the network policy and credentials, the engine the limits and mounts. */
+const ENFORCED: readonly Enforcement[] = ENFORCEMENTS;
+
 /** Seconds a stopping bottle gets to exit before it is killed. */
 const STOP_GRACE_SECONDS = 10;
 
@@ -120,6 +125,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     apiVersion: 1,
     name: BACKEND_NAME,
     capabilities: CAPABILITIES,
+    enforces: ENFORCED,
 
     async prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<DockerPrepared> {
       throwIfAborted(ctx.signal);

@@ -1,5 +1,6 @@
 import type { ResolvedAgent } from "./agent/model.js";
 import type { BackendContext } from "./context.js";
+import type { Enforcement } from "./enforcement.js";
 
 /** The contract version this core speaks. A backend declares the one it implements. */
 export const BACKEND_API_VERSION = 1 as const;
@@ -121,6 +122,12 @@ export interface Backend<P extends Prepared = Prepared> {
   readonly apiVersion: typeof BACKEND_API_VERSION;
   readonly name: P["backend"];
   readonly capabilities: readonly Capability[];
+  /**
+   * What this backend keeps of a bottle's spec (`ENFORCEMENTS`). Core refuses,
+   * before `prepare`, an agent that asks for one not listed here, so list only
+   * what your code enforces: the conformance suite tries each one.
+   */
+  readonly enforces: readonly Enforcement[];
 
   /** Once per agent before launch: validate, build, fetch, pack. Idempotent, cached. */
   prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<P>;

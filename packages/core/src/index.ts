@@ -1,5 +1,15 @@
 export * from "./errors.js";
 export * from "./backend.js";
+export {
+  assertEnforced,
+  describeUnkeptDefaults,
+  ENFORCEMENTS,
+  requirementsOf,
+  unkeptRequirements,
+  type Enforcement,
+  type EnforcingBackend,
+  type Requirement,
+} from "./enforcement.js";
 export * from "./context.js";
 export * from "./labels.js";
 export * from "./agent/model.js";

@@ -230,7 +230,9 @@ describe("loadBackend", () => {
     expect((crash as BackendCrash).cause).toBeInstanceOf(TypeError);
   });
 
-  const agent = { slug: "a", workspace: "/tmp" } as unknown as ResolvedAgent;
+  // Asks for nothing a backend must declare: network with core's defaults, which are said rather than refused.
+  const agent = { slug: "a", workspace: "/tmp", network: true, mounts: [], resources: {} } as unknown as ResolvedAgent;
+  const quiet = { logger: { debug() {}, info() {}, warn() {} } } as never;
   const stdio = {} as Stdio;
 
   it("checks what launch is given and what it returns", async () => {
@@ -243,10 +245,10 @@ describe("loadBackend", () => {
         .replace('return { detached: false, name: "x", exitCode: 0 };', 'return { detached: false, name: "x" };'),
     );
     const { backend } = await loadBackend(t.options({ name: "sloppy" }));
-    const foreign = await backend.prepare({ ...agent, slug: "other" }, {} as never);
+    const foreign = await backend.prepare({ ...agent, slug: "other" }, quiet);
     const mismatch = await bottleErrorOf(backend.launch(foreign, { extraArgs: [], detach: false, stdio }, {} as never));
     expect(mismatch.message).toContain("asked to launch what the docker backend prepared");
-    const own = await backend.prepare(agent, {} as never);
+    const own = await backend.prepare(agent, quiet);
     const noExit = await bottleErrorOf(backend.launch(own, { extraArgs: [], detach: false, stdio }, {} as never));
     expect(noExit.code).toBe("BACKEND_INVALID");
     expect(noExit.message).toContain("no exit code");
@@ -268,7 +270,7 @@ describe("loadBackend", () => {
       ).replace('["doctor"]', '["doctor", "stop", "attach"]'),
     );
     const { backend } = await loadBackend(t.options({ name: "legacy" }));
-    const launched = await backend.launch(await backend.prepare(agent, {} as never), { extraArgs: [], detach: false, stdio }, {} as never);
+    const launched = await backend.launch(await backend.prepare(agent, quiet), { extraArgs: [], detach: false, stdio }, {} as never);
     expect(launched).toEqual({ detached: false, name: "x", exitCode: 0 });
     await requireCapability(backend, "stop")("b1", {}, "ctx" as never);
     expect((globalThis as { legacyStop?: unknown }).legacyStop).toEqual(["b1", "ctx"]);

@@ -9,6 +9,7 @@ import {
   locateBackend,
   selectedBackendName,
   type Capability,
+  type Enforcement,
 } from "@claude-bottle/core";
 import { builtinBackends } from "../builtin-backends.js";
 import type { CommandEnvironment } from "../context.js";
@@ -26,6 +27,8 @@ interface BackendRow {
   selected: boolean;
   loads: boolean;
   capabilities: Capability[];
+  /** What it declares it enforces of a bottle's spec; core refuses an agent asking for anything else. */
+  enforces: Enforcement[];
   /** For a package from the project: whether the user approved its code. */
   approval: "needed" | "approved" | null;
   error: string | null;
@@ -66,6 +69,7 @@ export async function backends(environment: CommandEnvironment, options: { json:
       selected: packageName === (selectedPackage ?? selected),
       loads: false,
       capabilities: [],
+      enforces: [],
       approval: null,
       error: null,
     };
@@ -82,6 +86,7 @@ export async function backends(environment: CommandEnvironment, options: { json:
         row.source = loaded.source;
         row.loads = true;
         row.capabilities = [...loaded.backend.capabilities];
+        row.enforces = [...(loaded.backend.enforces ?? [])];
         if (request) row.approval = "approved";
       }
     } catch (error) {

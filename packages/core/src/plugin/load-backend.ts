@@ -4,6 +4,9 @@ import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isInside, realPath } from "../agent/host-paths.js";
 import { BACKEND_API_VERSION, type Backend, type BackendFactory, type Capability, type Launched, type Prepared } from "../backend.js";
+import type { BackendContext } from "../context.js";
+import type { ResolvedAgent } from "../agent/model.js";
+import { assertEnforced, describeUnkeptDefaults, ENFORCEMENTS } from "../enforcement.js";
 import { BackendCrash, BottleError, ErrorCodes, type BackendOrigin } from "../errors.js";
 import { isPathSpecifier, resolvePackageEntry, resolvePathEntry } from "./resolve-package.js";
 
@@ -268,6 +271,15 @@ export function validateBackend(name: string, backend: unknown): Backend {
       `The backend "${name}" is not a valid backend: it needs a name, capabilities and the methods prepare and launch.`,
     );
   }
+  const enforces: unknown = (candidate as { enforces?: unknown }).enforces;
+  if (enforces !== undefined && (!Array.isArray(enforces) || enforces.some((e) => !(ENFORCEMENTS as readonly unknown[]).includes(e)))) {
+    const odd = Array.isArray(enforces) ? enforces.filter((e) => !(ENFORCEMENTS as readonly unknown[]).includes(e)) : [enforces];
+    throw new BottleError(
+      ErrorCodes.BACKEND_INVALID,
+      `The backend "${name}" declares enforcing ${odd.map((e) => JSON.stringify(e)).join(", ")}, which this claude-bottle does not know.`,
+      { hint: `enforces is a list of: ${ENFORCEMENTS.join(", ")}. A newer claude-bottle may know it; otherwise the backend has a typo.` },
+    );
+  }
   const unknown = candidate.capabilities.filter((c) => !KNOWN_CAPABILITIES.includes(c));
   if (unknown.length) {
     throw new BottleError(
@@ -290,7 +302,7 @@ export function validateBackend(name: string, backend: unknown): Backend {
 }
 
 /** The backend's method for `capability`, or an UNSUPPORTED error naming the backend. */
-export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "prepare" | "launch" | "removeHome">>(
+export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "enforces" | "prepare" | "launch" | "removeHome">>(
   backend: Backend,
   capability: C,
 ): NonNullable<Backend[C]> {
@@ -364,8 +376,9 @@ function describeValue(value: unknown): string {
 const METHODS = new Set<string | symbol>(["prepare", "launch", "removeHome", ...KNOWN_CAPABILITIES]);
 
 /**
- * The backend as the host calls it: `launch` checks its input and its result,
- * and, for a third-party backend (`origin`), an error that is not a
+ * The backend as the host calls it: `prepare` first refuses an agent that asks
+ * for what the backend does not declare it enforces (and says which of core's
+ * defaults it does not keep), `launch` checks its input and its result, and, for a third-party backend (`origin`), an error that is not a
  * BottleError comes out as a `BackendCrash` naming its package, so the user
  * reports it to the backend's author, not to claude-bottle.
  */
@@ -379,6 +392,16 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
       const value = Reflect.get(target, key, receiver) as unknown;
       if (typeof value !== "function" || !METHODS.has(key)) return value;
       const method = value as (...args: unknown[]) => unknown;
+      if (key === "prepare") {
+        return async (agent: ResolvedAgent, ctx: BackendContext) => {
+          const unkeptDefaults = assertEnforced(agent, target);
+          const said = describeUnkeptDefaults(target, unkeptDefaults);
+          if (said) ctx.logger.warn(said);
+          return Promise.resolve()
+            .then(() => method.call(target, agent, ctx))
+            .catch(crash);
+        };
+      }
       if (key === "launch") {
         return async (prepared: unknown, opts: { detach: boolean }, ctx: unknown) => {
           assertPreparedFor(target, prepared);
