@@ -5,8 +5,14 @@ import type { Enforcement } from "./enforcement.js";
 /** The contract version this core speaks. A backend declares the one it implements. */
 export const BACKEND_API_VERSION = 1 as const;
 
-/** Optional operations; a backend lists the ones it implements in `capabilities`. */
-export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attach" | "exec" | "doctor" | "homes";
+/**
+ * The optional operations this core knows; a backend lists the ones it
+ * implements in `capabilities`. Every one but `detach` is also the name of the
+ * method that implements it (`homes` promises `removeHome` too).
+ */
+export const BACKEND_CAPABILITIES = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"] as const;
+
+export type Capability = (typeof BACKEND_CAPABILITIES)[number];
 
 /**
  * What prepare hands to launch. A backend extends it with its own fields and
@@ -18,7 +24,7 @@ export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attac
  *   const backend: Backend<AcmePrepared> = { name: "acme", ... };
  */
 export interface Prepared<B extends string = string> {
-  /** The name of the backend whose prepare made this: the same string as its `name`. */
+  /** The name of the backend whose prepare made this: the same string as its `name`. Required: launch refuses a value without it. */
   readonly backend: B;
   readonly agent: ResolvedAgent;
 }

@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isInside, realPath } from "../agent/host-paths.js";
-import { BACKEND_API_VERSION, type Backend, type BackendFactory, type Capability, type Launched, type Prepared } from "../backend.js";
+import { BACKEND_API_VERSION, BACKEND_CAPABILITIES, type Backend, type BackendFactory, type Capability, type Launched, type Prepared } from "../backend.js";
 import type { BackendContext } from "../context.js";
 import type { ResolvedAgent } from "../agent/model.js";
 import { assertEnforced, describeUnkeptDefaults, ENFORCEMENTS } from "../enforcement.js";
@@ -40,8 +40,7 @@ export interface LoadedBackend {
 /** The package name prefixes a backend is found by: `@claude-bottle/backend-NAME`, then `claude-bottle-backend-NAME`. */
 export const BACKEND_PACKAGE_PREFIXES = ["@claude-bottle/backend-", "claude-bottle-backend-"] as const;
 
-/** The capabilities this core knows. */
-const KNOWN_CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
+const KNOWN_CAPABILITIES: readonly Capability[] = BACKEND_CAPABILITIES;
 
 export function selectedBackendName(name: string | undefined, env: LoadBackendOptions["env"]): string {
   return name?.trim() || env.CLAUDE_BOTTLE_BACKEND?.trim() || DEFAULT_BACKEND;
@@ -298,6 +297,9 @@ export function validateBackend(name: string, backend: unknown): Backend {
       `The backend "${name}" advertises ${absent.join(", ")} but does not implement ${absent.length > 1 ? "them" : "it"}.`,
     );
   }
+  if (candidate.capabilities.includes("homes") && typeof candidate.removeHome !== "function") {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The backend "${name}" advertises homes but does not implement removeHome, which homes promises.`);
+  }
   return candidate as Backend;
 }
 
@@ -312,31 +314,21 @@ export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" 
       hint: "Choose another backend with --backend or CLAUDE_BOTTLE_BACKEND.",
     });
   }
-  // Contract version 1 began with stop(name, ctx); such a backend still gets its context where it reads it.
-  if (capability === "stop" && method.length === 2) {
-    const stop = method as unknown as (name: string, ctx: unknown) => Promise<void>;
-    return ((name: string, _options: unknown, ctx: unknown) => stop.call(backend, name, ctx)) as NonNullable<Backend[C]>;
-  }
-  if (capability === "attach") {
-    // ... and with attach(name, stdio, ctx): the options carry the streams too, so both shapes read what they expect.
-    const attach = method as unknown as (name: string, options: unknown, ctx: unknown) => Promise<number>;
-    return ((name: string, options: { stdio: object }, ctx: unknown) =>
-      attach.call(backend, name, { ...options.stdio, ...options }, ctx)) as NonNullable<Backend[C]>;
-  }
   return method.bind(backend) as NonNullable<Backend[C]>;
 }
 
-/**
- * Checks what `launch` is about to be given: an object prepared by this very
- * backend. A value without `backend` comes from a backend written before the
- * field existed (contract version 1 allows it) and is let through.
- */
+/** Checks what `launch` is about to be given: an object prepared by this very backend, saying so in `backend`. */
 export function assertPreparedFor(backend: Pick<Backend, "name">, prepared: unknown): asserts prepared is Prepared {
   const value = prepared as Partial<Prepared> | null;
   if (typeof value !== "object" || value === null || typeof value.agent !== "object" || value.agent === null) {
     throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned ${describeValue(prepared)}, not an object with the agent.`);
   }
-  if (value.backend !== undefined && value.backend !== backend.name) {
+  if (value.backend === undefined) {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned a value without \`backend\`.`, {
+      hint: `Set \`backend: "${backend.name}"\` in what prepare returns (the contract's Prepared).`,
+    });
+  }
+  if (value.backend !== backend.name) {
     throw new BottleError(
       ErrorCodes.BACKEND_INVALID,
       `The ${backend.name} backend was asked to launch what the ${String(value.backend)} backend prepared.`,
@@ -412,8 +404,7 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
           return launched;
         };
       }
-      // Keep the arity: requireCapability reads it to recognise the first shape of stop.
-      const wrapped = function (this: unknown, ...args: unknown[]) {
+      return function (this: unknown, ...args: unknown[]) {
         try {
           const result = method.apply(target, args);
           return result instanceof Promise ? result.catch(crash) : result;
@@ -421,8 +412,6 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
           return crash(error);
         }
       };
-      Object.defineProperty(wrapped, "length", { value: method.length });
-      return wrapped;
     },
   });
 }
