@@ -124,6 +124,17 @@ for (const backend of ["docker", "smolmachines"] as const) {
       expect(readdirSync(join(project.dir, ".git", "worktrees"))).toEqual(["other"]);
     });
 
+    it("a history the bottle rewrote moves its branch all the same, said, the old tip kept in the reflog", async () => {
+      const initial = hostGit(project.dir, "rev-parse", "main").trim();
+      // The branch starts at main's commit: amended, it is no fast-forward.
+      const result = await cli.run(["start", "--worktree", "wt-amend", slug, "--", 'cd /workspace && git commit -q --amend -m "initial, rewritten" && echo amended']);
+      expect(result, result.stderr).toMatchObject({ code: 0, stdout: "amended\n" });
+      expect(result.stderr).toMatch(new RegExp(`rewrote its history: the branch wt-amend moved from ${initial.slice(0, 12)} to [0-9a-f]{12}, not a fast-forward; the old tip stays in git reflog wt-amend\\.`));
+      expect(hostGit(project.dir, "log", "--format=%s", "wt-amend")).toBe("initial, rewritten\n");
+      expect(hostGit(project.dir, "rev-parse", "wt-amend@{1}").trim()).toBe(initial);
+      expect(hostGit(project.dir, "rev-parse", "main").trim()).toBe(initial);
+    });
+
     it("a HEAD the bottle pointed at main makes the host's rm --force commit on the bottle's branch, never on main", async () => {
       const main = hostGit(project.dir, "rev-parse", "main");
       const bottle = await cli.detach([

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, existsSync } from "node:fs";
 import { open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BackendContext } from "@claude-bottle/core";
@@ -24,10 +24,15 @@ const MAX_HEAD_BYTES = 4096;
  * rename of a new file over HEAD, which never follows a link the bottle left.
  */
 export async function settleBranch(worktree: WorktreeRecord, bottle: string, logger: BackendContext["logger"]): Promise<void> {
+  // Removed by the user already: nothing of the bottle's is left to settle.
+  if (!existsSync(worktree.gitDir)) return;
   const common = { cwd: worktree.repository, env: { GIT_DIR: worktree.commonDir } };
   const ref = `refs/heads/${worktree.branch}`;
   const tip = (await runGit(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], common)).stdout.trim();
-  const head = await detachedHead(worktree.gitDir);
+  const content = await readHead(worktree.gitDir);
+  // Attached to its branch already (a worktree made before bottles committed detached): the branch has the commits.
+  if (content === `ref: ${ref}`) return;
+  const head = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(content ?? "") ? content : undefined;
   const isCommit = head !== undefined && (await runGit(["cat-file", "-t", head], common)).stdout.trim() === "commit";
   if (!isCommit) {
     logger.warn(`The HEAD of ${bottle}'s worktree (${join(worktree.gitDir, "HEAD")}) names no commit; the branch ${worktree.branch} stays at ${tip.slice(0, 12)}.`);
@@ -43,16 +48,15 @@ export async function settleBranch(worktree: WorktreeRecord, bottle: string, log
   await attachHead(worktree.gitDir, ref).catch((error: Error) => logger.warn(`Could not attach the HEAD of ${worktree.path} to ${worktree.branch} again: ${error.message}`));
 }
 
-/** The object id a worktree's HEAD holds when detached; undefined for a symbolic ref or anything that is not a small plain file. */
-async function detachedHead(gitDir: string): Promise<string | undefined> {
+/** What a worktree's HEAD holds, trimmed; undefined for anything that is not a small plain file. */
+async function readHead(gitDir: string): Promise<string | undefined> {
   // No link followed, no FIFO waited on: the bottle wrote this file.
   const file = await open(join(gitDir, "HEAD"), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
   if (!file) return undefined;
   try {
     const info = await file.stat();
     if (!info.isFile() || info.size > MAX_HEAD_BYTES) return undefined;
-    const match = /^([0-9a-f]{40}|[0-9a-f]{64})\n?$/.exec(await file.readFile("utf8"));
-    return match?.[1];
+    return (await file.readFile("utf8")).trim();
   } finally {
     await file.close();
   }
