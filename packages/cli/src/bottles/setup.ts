@@ -5,6 +5,7 @@ import { bottleName, type BackendContext, type ResolvedAgent } from "@claude-bot
 import { identityEnv, type GitIdentity } from "./identity.js";
 import { bottleDir, bottlePaths, createBottleDir, readRecord, removeBottleDir, writeRecord, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
 import { CLAUDE_SETTINGS_FILE, HOOKS_TARGET, STATUS_TARGET, claudeCodeHookSettings } from "./status.js";
+import { settleBranch } from "./branch.js";
 import { createWorktree, findRepository, mergeCommand, removeWorktree, uncommittedChanges, worktreeMounts } from "./worktree.js";
 
 export interface BottleSetupOptions {
@@ -109,11 +110,12 @@ async function renameBottleDir(from: string, to: string | undefined, name: strin
 }
 
 /**
- * After an attached bottle: a worktree with uncommitted changes stays as it
- * is; a clean one is removed, its branch kept. Either way the user is told
+ * After an attached bottle: its branch moved to its commits; a worktree with
+ * uncommitted changes stays as it is; a clean one is removed, its branch kept. Either way the user is told
  * where the work is.
  */
 export async function settleWorktree(worktree: WorktreeRecord, bottle: string, ctx: Pick<BackendContext, "logger">): Promise<void> {
+  await settleBranch(worktree, bottle, ctx.logger);
   const changes = await uncommittedChanges(worktree).catch(() => ["?"]);
   if (changes.length > 0) {
     ctx.logger.info(`${bottle} left uncommitted changes in ${worktree.path} (branch ${worktree.branch}); they stay there.`);

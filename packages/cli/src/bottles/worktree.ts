@@ -62,8 +62,14 @@ export async function createWorktree(
   await git(["-c", "worktree.useRelativePaths=false", "worktree", "add", "--quiet", "-b", branch, path, "HEAD"], { cwd: top }, (stderr) =>
     new BottleError(ErrorCodes.INVALID_ARGUMENT, `git could not make the worktree ${path}: ${stderr}`, { hint: "See git's message above." }),
   );
+  // Detached: the bottle commits on its own HEAD, in its own git directory; the host moves the branch (see settleBranch).
+  await git(["checkout", "--quiet", "--detach"], { cwd: path }, (stderr) =>
+    new BottleError(ErrorCodes.INVALID_ARGUMENT, `git could not detach the HEAD of ${path}: ${stderr}`, { hint: "See git's message above." }),
+  );
   const gitDir = await gitDirOfWorktree(path);
   const commonDir = resolve(gitDir, (await readFile(join(gitDir, "commondir"), "utf8").catch(() => "")).trim() || ".");
+  // Laid read-only inside the objects the bottle writes (see worktreeMounts): there to be mounted, as git init makes them.
+  for (const dir of ["pack", "info"]) await mkdir(join(commonDir, "objects", dir), { recursive: true, mode: 0o755 });
   // Git config of this worktree alone (read with extensions.worktreeConfig): made now, so it is there to be laid read-only.
   await (await open(join(gitDir, "config.worktree"), "a", 0o644)).close();
   return { path, branch, repository: top, gitDir, commonDir };
@@ -79,18 +85,23 @@ async function gitDirOfWorktree(path: string): Promise<string> {
 
 /**
  * What the bottle needs besides the worktree: the repository's git directory
- * at the very path the worktree's `.git` file names, read-write (commits,
- * refs, the worktree's index). Its hooks and config are laid read-only over
- * it by the backend, like any host control a mount exposes.
+ * at the very path the worktree's `.git` file names, read-only (refs,
+ * packed-refs, tags, config, hooks, the main checkout's HEAD and index, other
+ * worktrees' state), with read-write inside it only what a commit on a
+ * detached HEAD writes: `objects/` (new loose objects) and the worktree's own
+ * `worktrees/<id>` (its HEAD, index, logs). The packs and `objects/info`
+ * (alternates) stay read-only, so the history already packed cannot be
+ * removed. Parents before children: smolvm mounts in this order; docker sorts
+ * by depth.
  */
 export function worktreeMounts(worktree: WorktreeRecord): Mount[] {
-  const mounts: Mount[] = [{ source: worktree.commonDir, target: worktree.commonDir, readOnly: false }];
-  if (!isInsideDir(worktree.gitDir, worktree.commonDir)) mounts.push({ source: worktree.gitDir, target: worktree.gitDir, readOnly: false });
-  return mounts;
-}
-
-function isInsideDir(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(`${dir}/`);
+  const objects = join(worktree.commonDir, "objects");
+  return [
+    { source: worktree.commonDir, target: worktree.commonDir, readOnly: true },
+    { source: objects, target: objects, readOnly: false },
+    ...["pack", "info"].map((dir) => ({ source: join(objects, dir), target: join(objects, dir), readOnly: true })),
+    { source: worktree.gitDir, target: worktree.gitDir, readOnly: false },
+  ];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { BottleError, ErrorCodes, requireCapability } from "@claude-bottle/core";
 import { hostGitIdentity, identityVariables } from "../bottles/identity.js";
 import { removeBottleDir } from "../bottles/records.js";
+import { settleBranch } from "../bottles/branch.js";
 import { recordOf } from "../bottles/view.js";
 import { mergeCommand, removeWorktree, saveChanges, uncommittedChanges } from "../bottles/worktree.js";
 import { withSession, type CommandEnvironment } from "../context.js";
@@ -10,9 +11,9 @@ import { loadSelectedBackend } from "../select-backend.js";
 
 /**
  * `rm <bottle> [-f]`: removes a stopped bottle; with --force a running one
- * too. A worktree bottle's uncommitted changes make it refuse without
- * --force, and with it are saved as a commit on the branch first; the
- * checkout goes, the branch stays, and the user is told how to merge it.
+ * too. A worktree bottle's branch is moved to the commits it made (on its
+ * detached HEAD); its uncommitted changes make it refuse without --force,
+ * and with it are saved as a commit on the branch first; the checkout goes, the branch stays, and the user is told how to merge it.
  */
 export async function rm(environment: CommandEnvironment, bottle: string, options: { force: boolean }): Promise<number> {
   return withSession(environment, {}, async (session) => {
@@ -36,6 +37,7 @@ export async function rm(environment: CommandEnvironment, bottle: string, option
     }
     const out = (line: string) => process.stdout.write(`${printableLine(line)}\n`);
     if (worktree) {
+      await settleBranch(worktree, bottle, session.context.logger);
       // Read again: the bottle may have written more before it stopped.
       const changes = await uncommittedChanges(worktree);
       if (changes.length > 0) {
