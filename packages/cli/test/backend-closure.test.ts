@@ -3,7 +3,8 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createProject, type TestProject } from "./support/project.js";
-import { runCli } from "./support/run-cli.js";
+import { CLI_BIN, runCli } from "./support/run-cli.js";
+import { TmuxSession } from "./support/tmux.js";
 
 /**
  * A backend from the project runs from a copy, in the user's state directory,
@@ -155,5 +156,33 @@ describe("a project backend's code is what was approved", () => {
     write(join(dep, "internal.js"), 'export const value = "swapped";\n');
     const again = await cli(project, ["backends", "--json"]);
     expect((JSON.parse(again.stdout) as { name: string; approval: string }[]).find((r) => r.name === "fake")).toMatchObject({ approval: "needed" });
+  });
+
+  it("does not import an unapproved project backend for `login` on a terminal either", async () => {
+    const project = createProject();
+    project.installFakeBackend();
+    const imported = join(project.dir, "imported");
+    prepend(join(fakeDir(project), "index.js"), `import { writeFileSync as mark } from "node:fs";\nmark(${JSON.stringify(imported)}, "ran");`);
+    const exitCode = join(project.dir, "exit-code");
+    const script = join(project.dir, "in-terminal.sh");
+    writeFileSync(
+      script,
+      [
+        `cd ${project.dir}`,
+        `export XDG_CONFIG_HOME=${project.configHome} XDG_CACHE_HOME=${project.cacheHome} XDG_STATE_HOME=${project.stateHome} XDG_DATA_HOME=${project.dataHome}`,
+        `${process.execPath} ${CLI_BIN} --backend fake login`,
+        `echo $? > ${exitCode}`,
+        "exec sleep 600",
+      ].join("\n"),
+    );
+    const terminal = new TmuxSession(`sh ${script}`, { columns: 200, rows: 30 });
+    try {
+      await terminal.waitForScreen("login to give up", () => existsSync(exitCode));
+      expect(readFileSync(exitCode, "utf8").trim()).toBe("125");
+      expect(terminal.screen().replace(/\s+/g, " ")).toContain("has not been approved");
+      expect(existsSync(imported)).toBe(false);
+    } finally {
+      terminal.kill();
+    }
   });
 });
