@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -46,9 +46,14 @@ describe("a project backend's approved copy", () => {
 
   it("lives in a 0700 directory named by the digest, read-only, made once", async () => {
     const p = project();
+    writeFileSync(join(p.pkg, "lib", "helper.sh"), "#!/bin/sh\necho spawned\n", { mode: 0o755 });
     const request = (await backendApprovalNeeded(await p.locate()))!;
     const root = backendCopiesDir(p.env);
     const copy = await materialize(request.snapshot!, root);
+    // A script the backend spawns stays runnable (and only that): its mode is part of the digest too.
+    expect(statSync(join(copy, "claude-bottle-backend-acme", "lib", "helper.sh")).mode & 0o777).toBe(0o500);
+    chmodSync(join(p.pkg, "lib", "helper.sh"), 0o644);
+    expect((await backendApprovalNeeded(await p.locate()))!.digest).not.toBe(request.digest);
     expect(copy).toBe(join(root, request.digest.slice("sha256:".length)));
     expect(statSync(root).mode & 0o777).toBe(0o700);
     const file = join(copy, "claude-bottle-backend-acme", "lib", "name.js");

@@ -83,7 +83,7 @@ async function writeCopy(snapshot: BackendSnapshot, dir: string): Promise<void> 
   const at = (path: string) => join(dir, relative(snapshot.base, path));
   for (const file of snapshot.closure.files) {
     await mkdir(dirname(at(file.path)), { recursive: true, mode: 0o700 });
-    await writeFile(at(file.path), file.content, { flag: "wx", mode: 0o400 });
+    await writeFile(at(file.path), file.content, { flag: "wx", mode: file.executable ? 0o500 : 0o400 });
   }
   // pnpm finds a dependency through a link beside the package to its real directory; the copy keeps those links, within itself.
   for (const link of snapshot.closure.links) {

@@ -61,7 +61,8 @@ export async function backendApprovalNeeded(backend: LocatedBackend): Promise<Ap
     });
   }
   const files = closure.files.map(({ path, sha256 }) => ({ path, sha256 }));
-  const digest = digestOf({ entry: backend.entry, package: backend.packageName ?? null, version: backend.version ?? null, files, links: closure.links });
+  const executables = closure.files.filter((f) => f.executable).map((f) => f.path);
+  const digest = digestOf({ entry: backend.entry, package: backend.packageName ?? null, version: backend.version ?? null, files, executables, links: closure.links });
   const base = closureBase(closure);
   return {
     project: realPath(installingProject(backend.packageDir)),

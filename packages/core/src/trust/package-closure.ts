@@ -10,6 +10,8 @@ export interface ClosureFile {
   path: string;
   content: Buffer;
   sha256: string;
+  /** Its owner may run it (a script the backend spawns): the copy keeps that, and the digest covers it. */
+  executable: boolean;
 }
 
 /** A `node_modules/<name>` symlink a dependency was found through (pnpm's layout), and the real directory it names. */
@@ -85,6 +87,7 @@ interface Budget {
 /** Reads one file into the closure, counting it against the limits. */
 async function readClosureFile(path: string, into: ClosureFile[], budget: Budget): Promise<void> {
   const content = await readFile(path);
+  const { mode } = await stat(path);
   budget.files += 1;
   budget.bytes += content.length;
   if (budget.files > MAX_FILES || budget.bytes > MAX_BYTES) {
@@ -92,7 +95,7 @@ async function readClosureFile(path: string, into: ClosureFile[], budget: Budget
       hint: "A backend is digested and copied whole before it runs: install a leaner build of it, or install it beside claude-bottle instead of in the project.",
     });
   }
-  into.push({ path, content, sha256: createHash("sha256").update(content).digest("hex") });
+  into.push({ path, content, sha256: createHash("sha256").update(content).digest("hex"), executable: (mode & 0o100) !== 0 });
 }
 
 /**
