@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { describe, expect, it } from "vitest";
-import { createProject, type TestProject } from "./support/project.js";
+import { backendCopiesDir, pruneBackendCopies } from "@claude-bottle/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { createProject as newProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli } from "./support/run-cli.js";
 import { TmuxSession } from "./support/tmux.js";
 
@@ -14,6 +15,19 @@ import { TmuxSession } from "./support/tmux.js";
  * neither run unapproved nor change after the approval.
  */
 describe("a project backend's code is what was approved", () => {
+  const projects: TestProject[] = [];
+  const createProject = () => {
+    const project = newProject();
+    projects.push(project);
+    return project;
+  };
+  // The copies are read-only: removed the way claude-bottle removes them, then the rest.
+  afterAll(async () => {
+    for (const project of projects) {
+      await pruneBackendCopies(backendCopiesDir(project.env), new Set());
+      rmSync(dirname(project.dir), { recursive: true, force: true });
+    }
+  });
   const fakeDir = (project: TestProject) => join(project.dir, "node_modules", "claude-bottle-backend-fake");
   const prepend = (file: string, code: string) => writeFileSync(file, `${code}\n${readFileSync(file, "utf8")}`);
   const declare = (dir: string, dependencies: Record<string, string>) => {

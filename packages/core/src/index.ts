@@ -64,4 +64,4 @@ export {
   type LocatedBackend,
 } from "./plugin/load-backend.js";
 export { resolvePackageEntry } from "./plugin/resolve-package.js";
-export { backendCopiesDir, importApprovedBackend, type BackendSnapshot } from "./plugin/backend-copy.js";
+export { backendCopiesDir, importApprovedBackend, pruneBackendCopies, type BackendSnapshot } from "./plugin/backend-copy.js";

@@ -1,13 +1,24 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { ApprovalStore, backendApprovalNeeded, backendCopiesDir, BottleError, importApprovedBackend, locateBackend, type LocatedBackend } from "../src/index.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { ApprovalStore, backendApprovalNeeded, backendCopiesDir, BottleError, importApprovedBackend, locateBackend, pruneBackendCopies, type LocatedBackend } from "../src/index.js";
 import { materialize } from "../src/plugin/backend-copy.js";
+
+const roots: string[] = [];
+
+// The copies are read-only: removed the way claude-bottle removes them, then the rest.
+afterAll(async () => {
+  for (const root of roots) {
+    await pruneBackendCopies(backendCopiesDir({ XDG_STATE_HOME: join(root, "state") }), new Set());
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 /** A project with a backend package in its node_modules whose factory names itself `name`. */
 function project() {
   const root = mkdtempSync(join(tmpdir(), "cb-backend-copy-"));
+  roots.push(root);
   const dir = join(root, "project");
   const pkg = join(dir, "node_modules", "claude-bottle-backend-acme");
   mkdirSync(join(pkg, "lib"), { recursive: true });
