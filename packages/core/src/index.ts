@@ -58,8 +58,10 @@ export {
   selectedBackendName,
   validateBackend,
   type BuiltinBackends,
+  type ImportBackendOptions,
   type LoadBackendOptions,
   type LoadedBackend,
   type LocatedBackend,
 } from "./plugin/load-backend.js";
 export { resolvePackageEntry } from "./plugin/resolve-package.js";
+export { backendCopiesDir, importApprovedBackend, pruneBackendCopies, type BackendSnapshot } from "./plugin/backend-copy.js";

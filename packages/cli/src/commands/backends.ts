@@ -5,7 +5,6 @@ import {
   backendApprovalNeeded,
   backendShortName,
   findInstalledBackends,
-  importBackend,
   locateBackend,
   selectedBackendName,
   type Capability,
@@ -16,7 +15,7 @@ import type { CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { cliPackageDir } from "../package-dir.js";
 import { formatTable } from "../render/table.js";
-import { trustCommand } from "../select-backend.js";
+import { importFor, trustCommand } from "../select-backend.js";
 import { pendingApprovals } from "../trust/approve.js";
 
 interface BackendRow {
@@ -82,7 +81,7 @@ export async function backends(environment: CommandEnvironment, options: { json:
         row.approval = "needed";
         row.error = `comes from this project and is not approved; its code was not run. Approve it: ${trustCommand({ backend: row.name })}`;
       } else {
-        const loaded = await importBackend(located, { builtins });
+        const loaded = await importFor(located, request, env);
         row.source = loaded.source;
         row.loads = true;
         row.capabilities = [...loaded.backend.capabilities];

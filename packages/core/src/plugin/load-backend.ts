@@ -149,13 +149,26 @@ function notFound(name: string, options: Pick<LoadBackendOptions, "builtins" | "
   });
 }
 
-/** Imports a located backend and validates what its factory returns. */
-export async function importBackend(located: LocatedBackend, options: Pick<LoadBackendOptions, "builtins">): Promise<LoadedBackend> {
+export interface ImportBackendOptions extends Pick<LoadBackendOptions, "builtins"> {
+  /**
+   * The module file to import instead of the located entry: a project
+   * backend's approved copy (see importApprovedBackend), so that nothing is
+   * read from the project between its digest and its import.
+   */
+  from?: string;
+}
+
+/**
+ * Imports a located backend and validates what its factory returns. It does
+ * not ask for approval: the CLI imports a project backend only through
+ * importApprovedBackend.
+ */
+export async function importBackend(located: LocatedBackend, options: ImportBackendOptions): Promise<LoadedBackend> {
   if (located.kind === "builtin") {
     const backend = instantiate(located.name, await importModule(located, options.builtins[located.name]!));
     return { backend: checkedBackend(backend), source: "built-in" };
   }
-  const module = await importModule(located, () => import(pathToFileURL(located.entry).href));
+  const module = await importModule(located, () => import(pathToFileURL(options.from ?? located.entry).href), options.from !== undefined);
   const origin: BackendOrigin = {
     name: located.name,
     ...(located.packageName !== undefined && { packageName: located.packageName }),
@@ -210,16 +223,23 @@ async function owningPackage(entry: string): Promise<{ dir: string; name?: strin
   }
 }
 
-async function importModule(located: LocatedBackend, load: () => Promise<unknown>): Promise<unknown> {
+async function importModule(located: LocatedBackend, load: () => Promise<unknown>, fromCopy = false): Promise<unknown> {
   try {
     return await load();
   } catch (error) {
     const where = located.kind === "package" ? ` (${describePackage(located)})` : "";
     const report = located.kind === "package" && located.bugs ? ` If it persists, report it at ${located.bugs}.` : "";
+    // From its copy, a backend finds only its own files and the packages it declares.
+    const undeclared = fromCopy && (error as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND";
     throw new BottleError(
       ErrorCodes.BACKEND_IMPORT_FAILED,
       `The backend "${located.name}"${where} failed to load: ${error instanceof Error ? error.message : String(error)}`,
-      { hint: `Reinstall the backend package, or run with --debug to see where it failed.${report}`, cause: error },
+      {
+        hint: undeclared
+          ? "A backend from the project runs from an approved copy of its package and the dependencies its package.json declares (dependencies, optionalDependencies, peerDependencies); a file outside its package or a package it does not declare is not there. Declare it, then approve the backend again."
+          : `Reinstall the backend package, or run with --debug to see where it failed.${report}`,
+        cause: error,
+      },
     );
   }
 }
