@@ -28,7 +28,7 @@ import {
   type Stdio,
 } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { connectDocker, engineOf, type ConnectOptions, type DockerConnection } from "./connect/connect.js";
+import { connectDocker, engineOf, type ConnectOptions, type DockerConnection } from "@claude-bottle/docker-engine";
 import { connectStdio } from "./container/attach.js";
 import { findBottle, listBottles } from "./container/bottles.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
@@ -47,10 +47,10 @@ import {
 } from "./container/lifecycle.js";
 import { copyLogs } from "./container/logs.js";
 import { registerWait, type WaitCondition } from "./container/wait.js";
-import type { EngineApi } from "./engine/api.js";
-import { engineMessage, statusCodeOf } from "./errors.js";
-import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
-import type { BuildNetworkMode } from "./image/build.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
+import { ensureAgentImage, planAgentImage, type ImagePlan } from "@claude-bottle/docker-engine";
+import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import {

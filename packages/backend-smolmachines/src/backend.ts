@@ -1,4 +1,4 @@
-import { connectDocker } from "@claude-bottle/backend-docker";
+import { connectDocker } from "@claude-bottle/docker-engine";
 import { type Backend, type BackendContext, type BackendFactory, type Capability, type Enforcement } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { smolmachinesDoctor } from "./doctor.js";

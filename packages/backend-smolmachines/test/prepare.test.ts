@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { SmolmachinesErrorCodes } from "../src/index.js";
 import { join } from "node:path";
-import { buildImage } from "@claude-bottle/backend-docker";
+import { buildImage } from "@claude-bottle/docker-engine";
 import { BottleError, ErrorCodes, type ProgressEvent, type ResolvedAgent } from "@claude-bottle/core";
 import { createTestContext } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext, buildTestRegistryImage, registryImageContext } from "@claude-bottle/test-support";

@@ -1,4 +1,4 @@
-import { ensureAgentImage, planAgentImage, type AgentImage, type ImagePlan } from "@claude-bottle/backend-docker";
+import { ensureAgentImage, planAgentImage, type AgentImage, type ImagePlan } from "@claude-bottle/docker-engine";
 import {
   buildNetworkOf,
   phase,
