@@ -100,13 +100,3 @@ export async function recordedNames(env: Readonly<Record<string, string | undefi
   const entries = await readdir(join(dataDir(env), "bottles", backend), { withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isDirectory() && isRecordName(e.name)).map((e) => e.name);
 }
-
-/** Whether the process that made a record is still alive (then its bottle may be about to appear). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
