@@ -2,6 +2,7 @@ import { BottleError, ErrorCodes, requireCapability } from "@claude-bottle/core"
 import { hostGitIdentity, identityVariables } from "../bottles/identity.js";
 import { removeBottleDir } from "../bottles/records.js";
 import { settleBranch } from "../bottles/branch.js";
+import { quarantine } from "../bottles/setup.js";
 import { recordOf } from "../bottles/view.js";
 import { mergeCommand, nestedRepositories, removeWorktree, saveChanges, uncommittedChanges } from "../bottles/worktree.js";
 import { withSession, type CommandEnvironment } from "../context.js";
@@ -36,6 +37,7 @@ export async function rm(environment: CommandEnvironment, bottle: string, option
       if (!(worktree && BottleError.isInstance(error) && error.code === ErrorCodes.BOTTLE_NOT_FOUND)) throw error;
     }
     const out = (line: string) => process.stdout.write(`${printableLine(line)}\n`);
+    if (found?.record?.gitWatch) await quarantine(bottle, found.record.gitWatch, new Date(found.record.createdAt), session.context);
     if (worktree) {
       await settleBranch(worktree, bottle, session.context.logger);
       // Read again: the bottle may have written more before it stopped.
