@@ -256,6 +256,34 @@ describe("a bottle is a one-way door (docker)", () => {
       for (const name of found()) rmSync(join(markers(), name));
     });
 
+    it("moves them aside when a detached bottle is stopped or removed, too", async () => {
+      const waitFor = async (file: string) => {
+        for (let i = 0; i < 300 && !existsSync(file); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(existsSync(file)).toBe(true);
+      };
+      // One after the other: the end of either looks at the whole workspace, the other's writes included.
+      const plant = async (name: string) => {
+        const script = ["set -e", nestedRepository(`/workspace/${name}`, name), `touch /workspace/${name}.planted`, "sleep 120"].join("\n");
+        const started = await run(["start", "-d", "attacker", "--", script]);
+        expect(started.code, started.stderr).toBe(0);
+        await waitFor(join(project.dir, `${name}.planted`));
+        return started.stdout.trim();
+      };
+      const first = await plant("stopped");
+      const stopped = await run(["stop", first]);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toContain(`wrote git files in ${join(project.dir, "stopped", ".git")}; moved aside as config.bottle-written, hooks.bottle-written, attributes.bottle-written`);
+      expect((await run(["rm", first])).code).toBe(0);
+      const removed = await run(["rm", "--force", await plant("removed")]);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stderr).toContain(`wrote git files in ${join(project.dir, "removed", ".git")}; moved aside as config.bottle-written`);
+      for (const name of ["stopped", "removed"]) {
+        expect(existsSync(join(project.dir, name, ".git", "config"))).toBe(false);
+        usersGit(join(project.dir, name), "status", "--porcelain");
+      }
+      expect(found()).toEqual([]);
+    });
+
     it("settles a worktree without running git in the repository the bottle nested there, and keeps the worktree for it", async () => {
       const script = ["set -e", nestedRepository("/workspace/nested", "wt"), "cd /workspace && git add nested", "echo planted"].join("\n");
       const result = await run(["start", "--worktree", "nested-try", "attacker", "--", script]);
