@@ -1,5 +1,5 @@
 import type { Dirent, Stats } from "node:fs";
-import { constants } from "node:fs";
+import { constants, readdirSync } from "node:fs";
 import { lstat, open, readdir, realpath, rename } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve } from "node:path";
 
@@ -57,13 +57,12 @@ export async function quarantineBottleGit(watch: GitWatch, since: Date): Promise
   const quarantined: Quarantined[] = [];
   const seen = new Set<string>();
   const pending = [...roots];
-  let walked = 0;
   while (pending.length > 0) {
     const dir = pending.pop()!;
     if (seen.has(dir)) continue;
     seen.add(dir);
-    if (++walked > MAX_DIRECTORIES) return { quarantined, complete: false };
-    const entries = await readdir(dir, { withFileTypes: true }).catch((): Dirent[] => []);
+    if (seen.size > MAX_DIRECTORIES) return { quarantined, complete: false };
+    const entries = listDirectory(dir);
     const gitDir = isGitDirectory(entries);
     if (gitDir) {
       const moved = await moveWritten(dir, after, controls);
@@ -82,6 +81,19 @@ export async function quarantineBottleGit(watch: GitWatch, since: Date): Promise
     }
   }
   return { quarantined, complete: true };
+}
+
+/**
+ * A directory's entries, read synchronously: over a large checkout that is
+ * twice as fast as the promise API (no thread pool between the reads), and
+ * nothing else runs while a bottle's end is settled.
+ */
+function listDirectory(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
 }
 
 /** As git tells one: a HEAD, with objects and refs of its own or a `commondir` naming them. */
