@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quarantineBottleGit } from "../src/bottles/bottle-written-git.js";
 
-const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "core.hooksPath=/dev/null", ...args], { cwd, encoding: "utf8" });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "core.hooksPath=/dev/null", "-c", "user.name=T", "-c", "user.email=t@t", ...args], { cwd, encoding: "utf8" });
 
 /**
  * The files are written as a bottle would (its workspace as the host sees
@@ -47,6 +48,15 @@ describe("moving aside the git files a bottle wrote", () => {
     mkdirSync(join(workspace, "huge"));
     writeFileSync(join(workspace, "huge", ".git"), "x".repeat(2 ** 20));
 
+    // Not the bottle's: a worktree the user (or another bottle's start) makes meanwhile, with claude-bottle's empty config.worktree.
+    git(workspace, "commit", "-q", "--allow-empty", "-m", "initial");
+    git(workspace, "worktree", "add", "-q", join(root, "meanwhile"));
+    writeFileSync(join(workspace, ".git", "worktrees", "meanwhile", "config.worktree"), "");
+    // The bottle's: a linked worktree's git directory sent elsewhere, another given config.
+    mkdirSync(join(workspace, ".git", "worktrees", "planted"));
+    for (const file of ["HEAD", "commondir"]) writeFileSync(join(workspace, ".git", "worktrees", "planted", file), file === "HEAD" ? "ref: refs/heads/x\n" : `${join(root, "outside", ".git")}\n`);
+    writeFileSync(join(workspace, ".git", "worktrees", "planted", "config.worktree"), "[core]\n\tfsmonitor = evil\n");
+
     const controls = [join(workspace, ".git", "config"), join(workspace, ".git", "hooks")];
     result = await quarantineBottleGit({ roots: [workspace], controls }, since);
   });
@@ -71,6 +81,14 @@ describe("moving aside the git files a bottle wrote", () => {
     expect(moved(gitDir)).toEqual(["config.bottle-written", "config.worktree.bottle-written", "hooks.bottle-written"]);
     expect(lstatSync(join(gitDir, "config.worktree.bottle-written")).isSymbolicLink()).toBe(true);
     expect(existsSync(join(outside, ".git", "config"))).toBe(true);
+  });
+
+  it("leaves the pointers of a worktree made meanwhile, and moves those the bottle wrote", () => {
+    const meanwhile = join(workspace, ".git", "worktrees", "meanwhile");
+    expect(moved(meanwhile)).toBeUndefined();
+    expect(existsSync(join(meanwhile, "commondir"))).toBe(true);
+    expect(moved(join(workspace, ".git", "worktrees", "planted"))).toEqual(["commondir.bottle-written", "config.worktree.bottle-written"]);
+    expect(git(join(root, "meanwhile"), "status", "--porcelain")).toBe("");
   });
 
   it("leaves the host controls and what lies outside the workspace, but not the top's attributes", () => {

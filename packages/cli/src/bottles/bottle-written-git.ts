@@ -1,7 +1,7 @@
 import type { Dirent, Stats } from "node:fs";
 import { constants, readdirSync } from "node:fs";
 import { lstat, open, readdir, realpath, rename } from "node:fs/promises";
-import { basename, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 
 /**
  * Where a bottle could have written git directories, and the files in them
@@ -121,12 +121,27 @@ async function moveWritten(gitDir: string, after: number, controls: ReadonlySet<
   for (const path of candidates) {
     if (controls.has(path)) continue;
     const found = await lstat(path).catch(() => undefined);
-    if (!found || !(await written(path, found))) continue;
+    if (!found || !(await written(path, found)) || (await harmless(gitDir, path, found))) continue;
     const to = await freeName(`${path}${SUFFIX}`);
     await rename(path, to);
     moved.push({ from: path, to });
   }
   return moved;
+}
+
+/**
+ * The files git itself writes for a linked worktree made while the bottle
+ * ran (by the user, or for another bottle): a `commondir` naming the
+ * repository the worktree lies in (`../..`), and claude-bottle's empty
+ * `config.worktree`. They can make git do nothing, and moving them would
+ * break that worktree; anything else in those names is moved.
+ */
+async function harmless(gitDir: string, path: string, info: Stats): Promise<boolean> {
+  if (!info.isFile()) return false;
+  if (path === join(gitDir, "config.worktree")) return info.size === 0;
+  if (path !== join(gitDir, "commondir")) return false;
+  const named = resolve(gitDir, (await readHead(path)).trim());
+  return named === gitDir || (named === dirname(dirname(gitDir)) && basename(dirname(gitDir)) === "worktrees");
 }
 
 /** `name`, or `name.2`, `name.3`… when a bottle wrote one at an earlier end. */
