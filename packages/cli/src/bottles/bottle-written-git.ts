@@ -69,8 +69,8 @@ export async function quarantineBottleGit(watch: GitWatch, since: Date): Promise
       if (moved.length > 0) quarantined.push({ gitDir: dir, moved });
     }
     for (const entry of entries) {
-      // A git directory's objects are many, and none is read as a program.
-      if (gitDir && entry.name === "objects") continue;
+      // A git directory's objects (and git-lfs's) are many, and none is read as a program.
+      if (gitDir && (entry.name === "objects" || entry.name === "lfs")) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) pending.push(path);
       // Where a `.git` file or link sends git may be a directory no walk reaches (in a git directory's objects): look there too.
