@@ -61,12 +61,11 @@ describe("host git on a worktree a bottle wrote", () => {
     expect(markers()).toEqual(["clean"]);
   });
 
-  it("never runs a submodule's fsmonitor or process filter from a git directory the bottle made in .git/modules", async () => {
-    // The shared git directory is the bottle's to write: a submodule's whole git directory there, its checkout a .git file.
-    const modules = join(worktree.commonDir, "modules", "lib");
+  it("never runs a submodule's fsmonitor or process filter from a git directory the bottle made in the shared objects/", async () => {
+    // The shared git directory's objects/ is the bottle's to write: a submodule's whole git directory there, its checkout a .git file.
+    const modules = join(worktree.commonDir, "objects", "lib");
     const lib = join(worktree.path, "lib");
     mkdirSync(lib);
-    mkdirSync(join(worktree.commonDir, "modules"));
     git(lib, "init", "-q", `--separate-git-dir=${modules}`);
     writeFileSync(join(lib, "f"), "hi\n");
     git(lib, "add", "f");

@@ -285,7 +285,19 @@ describe("a bottle is a one-way door (docker)", () => {
     });
 
     it("settles a worktree without running git in the repository the bottle nested there, and keeps the worktree for it", async () => {
-      const script = ["set -e", nestedRepository("/workspace/nested", "wt"), "cd /workspace && git add nested", "echo planted"].join("\n");
+      const script = [
+        "set -e",
+        nestedRepository("/workspace/nested", "wt"),
+        "cd /workspace && git add nested",
+        // A submodule whose git directory is hidden in the shared objects/, the one part of the repository the bottle writes.
+        "common=$(cd \"$(sed -n 's/^gitdir: //p' .git)\" && cd \"$(cat commondir)\" && pwd)",
+        "mkdir lib && cd lib && git init -q && echo x > f && git add f && git commit -q -m l",
+        "mv .git \"$common/objects/lib\" && echo \"gitdir: $common/objects/lib\" > .git && cd /workspace && git add lib",
+        "mkdir -p \"$common/objects/lib/info\" && echo '* filter=p' > \"$common/objects/lib/info/attributes\"",
+        `printf '[filter "p"]\\n\\tprocess = ${planted("lib-process")}\\n' >> "$common/objects/lib/config"`,
+        "sleep 1 && touch lib/f",
+        "echo planted",
+      ].join("\n");
       const result = await run(["start", "--worktree", "nested-try", "attacker", "--", script]);
       expect(result.stdout, result.stderr).toBe("planted\n");
       const path = /left uncommitted changes in (\S+) \(branch nested-try\)/.exec(result.stderr)?.[1];
@@ -293,6 +305,7 @@ describe("a bottle is a one-way door (docker)", () => {
       expect(found()).toEqual([]);
       expect(result.stderr).toContain(`wrote git files in ${join(path!, "nested", ".git")}; moved aside as config.bottle-written`);
       expect(existsSync(join(path!, "nested", ".git", "config"))).toBe(false);
+      expect(result.stderr).toContain(`wrote git files in ${join(project.dir, ".git", "objects", "lib")}; moved aside as config.bottle-written`);
       git(project.dir, "worktree", "remove", "--force", path!);
       git(project.dir, "branch", "-D", "nested-try");
     });
