@@ -1,6 +1,7 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
+import type { GitWatch } from "./bottle-written-git.js";
 
 /**
  * $XDG_DATA_HOME/claude-bottle (default ~/.local/share/claude-bottle): the
@@ -37,6 +38,8 @@ export interface BottleRecord {
   /** ISO 8601. */
   createdAt: string;
   worktree?: WorktreeRecord;
+  /** Where its end is looked at for git files it wrote (by their times since createdAt). */
+  gitWatch?: GitWatch;
 }
 
 /** Docker and smolvm names: a letter or digit, then letters, digits, `_`, `.`, `-`. Nothing else becomes a path. */

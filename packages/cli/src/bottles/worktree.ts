@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, realpath } from "node:fs/promises";
+import { lstat, mkdir, open, readFile, realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { BottleError, ErrorCodes, type Mount } from "@claude-bottle/core";
-import { git, runGit } from "./git.js";
+import { git, runGit, runGitOnBottleWork } from "./git.js";
 import { dataDir, type WorktreeRecord } from "./records.js";
 
 /** The checkout `start` runs from, and the git directory its worktrees share. */
@@ -110,22 +110,69 @@ export function worktreeMounts(worktree: WorktreeRecord): Mount[] {
  * in the checkout, which the bottle could have pointed elsewhere.
  */
 function worktreeGit(worktree: WorktreeRecord, args: readonly string[], env: Readonly<Record<string, string>> = {}) {
-  return runGit(args, {
+  return runGitOnBottleWork(args, {
     cwd: worktree.path,
     env: { GIT_DIR: worktree.gitDir, GIT_COMMON_DIR: worktree.commonDir, GIT_WORK_TREE: worktree.path, ...env },
   });
 }
 
-/** The changes (modified, staged, untracked) in a worktree, as `git status --porcelain` lines. */
+/**
+ * The changes (modified, staged, untracked) in a worktree, as `git status
+ * --porcelain` lines, each repository nested in it among them.
+ */
 export async function uncommittedChanges(worktree: WorktreeRecord): Promise<string[]> {
-  if (!existsSync(worktree.path)) return [];
-  const status = await worktreeGit(worktree, ["status", "--porcelain", "--untracked-files=all"]);
-  if (status.code !== 0) {
-    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `Cannot read the state of the worktree ${worktree.path}: ${status.stderr.trim()}`, {
-      hint: "Look at it yourself; claude-bottle leaves it as it is.",
-    });
+  return (await readWorktree(worktree)).changes;
+}
+
+/**
+ * The repositories inside a worktree, by their paths in it. No commit of the
+ * worktree holds their work, so `rm --force` keeps a worktree that has one.
+ */
+export async function nestedRepositories(worktree: WorktreeRecord): Promise<string[]> {
+  return (await readWorktree(worktree)).nested;
+}
+
+/**
+ * Status never looks inside a nested repository or a submodule
+ * (`--ignore-submodules=dirty`: git would run `git status` there, obeying the
+ * config, attributes and filters the bottle gave it), so one whose own work
+ * is not committed shows nothing: each is found apart and counted as a
+ * change. Untracked ones are the directories status lists (with
+ * `--untracked-files=all` it lists a directory only for a repository);
+ * submodules count once their checkout has a `.git`.
+ */
+async function readWorktree(worktree: WorktreeRecord): Promise<{ changes: string[]; nested: string[] }> {
+  if (!existsSync(worktree.path)) return { changes: [], nested: [] };
+  const [status, files] = await Promise.all([
+    worktreeGit(worktree, ["status", "--porcelain", "-z", "--ignore-submodules=dirty", "--untracked-files=all"]),
+    worktreeGit(worktree, ["ls-files", "-z", "--stage"]),
+  ]);
+  if (status.code !== 0) throw unreadable(worktree, status.stderr);
+  if (files.code !== 0) throw unreadable(worktree, files.stderr);
+  const changes: string[] = [];
+  const entries = status.stdout.split("\0");
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (!entry) continue;
+    // A rename or copy is followed by the path it came from.
+    if (/^[RC]/.test(entry)) i++;
+    changes.push(entry);
   }
-  return status.stdout.split("\n").filter(Boolean);
+  const nested = new Set(changes.filter((e) => e.startsWith("?? ") && e.endsWith("/")).map((e) => e.slice(3, -1)));
+  for (const entry of files.stdout.split("\0")) {
+    if (!entry.startsWith("160000 ")) continue;
+    const path = entry.slice(entry.indexOf("\t") + 1);
+    if (nested.has(path) || !(await lstat(join(worktree.path, path, ".git")).catch(() => undefined))) continue;
+    nested.add(path);
+    if (!changes.some((e) => e.slice(3) === path)) changes.push(` S ${path}`);
+  }
+  return { changes, nested: [...nested] };
+}
+
+function unreadable(worktree: WorktreeRecord, stderr: string): BottleError {
+  return new BottleError(ErrorCodes.INVALID_ARGUMENT, `Cannot read the state of the worktree ${worktree.path}: ${stderr.trim()}`, {
+    hint: "Look at it yourself; claude-bottle leaves it as it is.",
+  });
 }
 
 /** Commits every change in the worktree on its branch (hooks not run); returns the commit's short id. */
