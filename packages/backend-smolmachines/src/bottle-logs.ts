@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { GuardedFile, LogsOptions } from "@claude-bottle/core";
+import { openForAppend, replaceFile, type GuardedFile, type LogsOptions } from "@claude-bottle/core";
 import { artifactCacheDir } from "./pipeline/artifact-cache.js";
 
 /**
@@ -27,8 +27,8 @@ export function bottleLogPaths(cacheDir: string, name: string): { stdout: string
 export async function openBottleLogs(cacheDir: string, name: string): Promise<{ stdout: number; stderr: number; close(): Promise<void> }> {
   const paths = bottleLogPaths(cacheDir, name);
   await mkdir(join(paths.stdout, ".."), { recursive: true });
-  const stdout = await open(paths.stdout, "a", 0o600);
-  const stderr = await open(paths.stderr, "a", 0o600);
+  const stdout = await openForAppend(paths.stdout, 0o600);
+  const stderr = await openForAppend(paths.stderr, 0o600);
   return {
     stdout: stdout.fd,
     stderr: stderr.fd,
@@ -43,7 +43,7 @@ export async function openBottleLogs(cacheDir: string, name: string): Promise<{ 
 export async function saveGuard(cacheDir: string, name: string, guarded: readonly GuardedFile[]): Promise<void> {
   const { guard } = bottleLogPaths(cacheDir, name);
   await mkdir(join(guard, ".."), { recursive: true });
-  await writeFile(guard, JSON.stringify(guarded), { mode: 0o600 });
+  await replaceFile(guard, JSON.stringify(guarded), 0o600);
 }
 
 /** The guarded files of a detached bottle, or none. */

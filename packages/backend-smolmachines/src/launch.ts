@@ -162,8 +162,13 @@ export async function launchSmolmachine(
 
 /** Puts back the host files the bottle changed, and says so: the user should know the bottle tried. */
 export async function restoreAndWarn(guarded: readonly GuardedFile[], ctx: Pick<BackendContext, "logger">): Promise<void> {
-  for (const { path, keptAs } of await restoreGuardedFiles(guarded)) {
-    ctx.logger.warn(`the bottle changed ${path}, which the host obeys; it was put back (the bottle's version is in ${keptAs}).`);
+  for (const { path, keptAs, notRestored } of await restoreGuardedFiles(guarded)) {
+    if (notRestored) {
+      ctx.logger.warn(`the bottle may have changed ${path}, which the host obeys, and it was not put back: ${notRestored}. Do not run git there until you have looked.`);
+    } else {
+      const kept = keptAs ? `the bottle's version is in ${keptAs}` : "the bottle had removed it";
+      ctx.logger.warn(`the bottle changed ${path}, which the host obeys; it was put back (${kept}).`);
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
 import { attempt, busyboxAgent, busyboxGitContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,7 +40,13 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     return workspace;
   };
   const gitContext = busyboxGitContext();
-  const agent = (workspace: string) => busyboxAgent({ slug: testSlug("smol-door"), workspace, command: ["sh", "-c"], args: [ATTACK] }, gitContext);
+  const agent = (workspace: string, script = ATTACK) => busyboxAgent({ slug: testSlug("smol-door"), workspace, command: ["sh", "-c"], args: [script] }, gitContext);
+  /** A file of the user's outside the workspace, beside it (so that `../../<name>` from `.git` reaches it on the host). */
+  const victimOf = (workspace: string) => {
+    const victim = join(dirname(workspace), `${basename(workspace)}-bashrc`);
+    writeFileSync(victim, "user's own\n");
+    return victim;
+  };
 
   beforeAll(async () => {
     await engine();
@@ -73,6 +79,49 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     expect(run).toEqual(expect.arrayContaining(["-v", `${join(workspace, ".claude-bottle")}:/workspace/.claude-bottle:ro`]));
     expect(run).toEqual(expect.arrayContaining(["-v", `${join(workspace, ".git", "hooks")}:/workspace/.git/hooks:ro`]));
     expect(run).toContain("--mem");
+  });
+
+  it("puts guarded files back without writing through the links the bottle planted beside them (absolute and relative)", async () => {
+    const workspace = repository();
+    const victim = victimOf(workspace);
+    const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
+    const script = [
+      attempt("config append", "echo '[core] fsmonitor = evil' >> /workspace/.git/config"),
+      attempt("absolute link", `ln -s ${victim} /workspace/.git/config.changed-in-bottle`),
+      attempt("commondir", "echo /tmp > /workspace/.git/commondir"),
+      attempt("relative link", `ln -s ../../${basename(victim)} /workspace/.git/commondir.changed-in-bottle`),
+    ].join("; ");
+    const io = captureStdio();
+    warnings.length = 0;
+    const prepared = await backend.prepare(agent(workspace, script), context());
+    await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
+    expect(io.stdout().trim().split("\n")).toEqual(["config append: written", "absolute link: written", "commondir: written", "relative link: written"]);
+
+    expect(readFileSync(victim, "utf8")).toBe("user's own\n");
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
+    expect(readFileSync(join(workspace, ".git", "commondir"), "utf8")).toBe(".\n");
+    expect(readlinkSync(join(workspace, ".git", "config.changed-in-bottle"))).toBe(victim);
+    expect(readFileSync(join(workspace, ".git", "config.changed-in-bottle.2"), "utf8")).toContain("fsmonitor = evil");
+    expect(readFileSync(join(workspace, ".git", "commondir.changed-in-bottle.2"), "utf8")).toBe("/tmp\n");
+    expect(warnings.join("\n")).toContain(`the bottle's version is in ${join(workspace, ".git", "config.changed-in-bottle.2")}`);
+    rmSync(victim);
+  });
+
+  it("moves a link put in place of git config aside, never writing through it", async () => {
+    const workspace = repository();
+    const victim = victimOf(workspace);
+    const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
+    const script = attempt("config replaced by a link", `rm /workspace/.git/config && ln -s ${victim} /workspace/.git/config`);
+    const io = captureStdio();
+    const prepared = await backend.prepare(agent(workspace, script), context());
+    await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
+    expect(io.stdout().trim()).toBe("config replaced by a link: written");
+
+    expect(readFileSync(victim, "utf8")).toBe("user's own\n");
+    expect(lstatSync(join(workspace, ".git", "config")).isFile()).toBe(true);
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
+    expect(readlinkSync(join(workspace, ".git", "config.changed-in-bottle"))).toBe(victim);
+    rmSync(victim);
   });
 
   it("puts a detached bottle's git config back when it is stopped", async () => {

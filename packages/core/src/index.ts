@@ -33,6 +33,18 @@ export { exitCodeOf, isProcessAlive } from "./support/process.js";
 export { isProcessTerminal, pipeStdio } from "./support/stdio.js";
 export { BottleStore, type BottleRecord } from "./support/bottle-store.js";
 export {
+  createExclusive,
+  createFresh,
+  directoryIdentity,
+  moveAside,
+  openForAppend,
+  readRegularFile,
+  replaceFile,
+  sameDirectory,
+  type DirectoryIdentity,
+  type FoundFile,
+} from "./support/no-follow.js";
+export {
   assertLaunched,
   assertPreparedFor,
   BACKEND_PACKAGE_PREFIXES,
