@@ -8,6 +8,7 @@ export { assertHardLimits, credentialPaths, engineSocketPaths, type HostFacts } 
 export { isInside, realPath } from "./agent/host-paths.js";
 export { pinnedDirectories, prepareHostControls, readOnlyOverlays, type HostControl, type PinnedDirectory, type ReadOnlyOverlay } from "./agent/host-controls.js";
 export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
+export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, type RecoveredDirectory } from "./agent/directory-guard.js";
 export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, networkPolicyOf, widenNetworkPolicy, type NetworkPolicy } from "./agent/network.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
@@ -41,6 +42,7 @@ export {
   readRegularFile,
   replaceFile,
   sameDirectory,
+  throughRealDirectories,
   type DirectoryIdentity,
   type FoundFile,
 } from "./support/no-follow.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, type BigIntStats } from "node:fs";
 import { lstat, mkdir, open, realpath, rename, rmdir, unlink } from "node:fs/promises";
 import { parse, sep } from "node:path";
 
@@ -151,15 +151,24 @@ export async function directoryIdentity(dir: string): Promise<DirectoryIdentity 
  * directory above.
  */
 export async function sameDirectory(identity: DirectoryIdentity): Promise<boolean> {
-  const { root } = parse(identity.path);
+  const info = await realDirectoryAt(identity.path);
+  return info !== undefined && `${info.dev}:${info.ino}` === identity.id;
+}
+
+/** Whether `path` is a directory reached through directories only (no link on the way, none at the end). */
+export async function throughRealDirectories(path: string): Promise<boolean> {
+  return (await realDirectoryAt(path)) !== undefined;
+}
+
+async function realDirectoryAt(path: string): Promise<BigIntStats | undefined> {
+  const { root } = parse(path);
   let current = root;
-  for (const part of identity.path.slice(root.length).split(sep).filter(Boolean)) {
+  let info = await lstat(root, { bigint: true });
+  for (const part of path.slice(root.length).split(sep).filter(Boolean)) {
     current = current === root ? `${root}${part}` : `${current}${sep}${part}`;
-    const info = await lstat(current, { bigint: true }).catch(() => undefined);
-    if (!info?.isDirectory()) return false;
-    if (current === identity.path) return `${info.dev}:${info.ino}` === identity.id;
+    const next = await lstat(current, { bigint: true }).catch(() => undefined);
+    if (!next?.isDirectory()) return undefined;
+    info = next;
   }
-  // The root itself.
-  const info = await lstat(root, { bigint: true });
-  return `${info.dev}:${info.ino}` === identity.id;
+  return info;
 }
