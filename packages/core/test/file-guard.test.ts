@@ -54,6 +54,18 @@ describe("guarded files", () => {
     });
   }
 
+  it("still puts the file back when links are planted at every numbered name beside it", async () => {
+    const guarded = await guardFiles([config]);
+    writeFileSync(config, "evil\n");
+    symlinkSync(victim, `${config}.changed-in-bottle`);
+    for (let n = 2; n <= 9; n++) symlinkSync(victim, `${config}.changed-in-bottle.${n}`);
+    const [outcome] = await restoreGuardedFiles(guarded);
+    expect(outcome?.keptAs).toMatch(/\.changed-in-bottle\.[0-9a-f]{12}$/);
+    expect(readFileSync(outcome!.keptAs!, "utf8")).toBe("evil\n");
+    expect(readFileSync(config, "utf8")).toBe("good\n");
+    expect(readFileSync(victim, "utf8")).toBe("user's own\n");
+  });
+
   it("does not write through links planted at the names a restore used to take for its temporary", async () => {
     const guarded = await guardFiles([config]);
     writeFileSync(config, "evil\n");

@@ -53,8 +53,19 @@ export async function createExclusive(path: string, content: string | Uint8Array
   }
 }
 
-/** How many names `freshName` tries before giving up: enough for a user who never cleans up, few enough to stop a flood of planted names. */
-const FRESH_NAME_TRIES = 100;
+/** How many plain numbered names are tried (`base`, `base.2`, …) before an unguessable one. */
+const NUMBERED_NAMES = 9;
+
+/**
+ * The names tried for a new file beside what a bottle wrote: readable ones
+ * first, then one the bottle cannot guess, so that links planted at every
+ * numbered name cannot stop the write (and with it a restore).
+ */
+function* freshNames(base: string): Generator<string> {
+  yield base;
+  for (let n = 2; n <= NUMBERED_NAMES; n++) yield `${base}.${n}`;
+  yield `${base}.${randomBytes(6).toString("hex")}`;
+}
 
 /**
  * Creates `base`, or `base.2`, `base.3`, … when a name is taken (a link the
@@ -62,16 +73,17 @@ const FRESH_NAME_TRIES = 100;
  * the name it used.
  */
 export async function createFresh(base: string, content: string | Uint8Array, mode: number): Promise<string> {
-  for (let n = 1; n <= FRESH_NAME_TRIES; n++) {
-    const path = n === 1 ? base : `${base}.${n}`;
+  let taken: unknown;
+  for (const path of freshNames(base)) {
     try {
       await createExclusive(path, content, mode);
       return path;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      taken = error;
     }
   }
-  throw Object.assign(new Error(`${base}: every name up to ${base}.${FRESH_NAME_TRIES} is taken`), { code: "EEXIST" });
+  throw taken;
 }
 
 /** Opens `path` for appending, creating it if missing, never through a link. */
@@ -106,14 +118,15 @@ export async function replaceFile(path: string, content: string | Uint8Array, mo
  */
 export async function moveAside(path: string, base: string): Promise<string> {
   const isDirectory = (await lstat(path)).isDirectory();
-  for (let n = 1; n <= FRESH_NAME_TRIES; n++) {
-    const aside = n === 1 ? base : `${base}.${n}`;
+  let taken: unknown;
+  for (const aside of freshNames(base)) {
     try {
       if (isDirectory) await mkdir(aside, { mode: 0o700 });
       else await createExclusive(aside, "", 0o600);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") continue;
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      taken = error;
+      continue;
     }
     try {
       await rename(path, aside);
@@ -123,7 +136,7 @@ export async function moveAside(path: string, base: string): Promise<string> {
       throw error;
     }
   }
-  throw Object.assign(new Error(`${base}: every name up to ${base}.${FRESH_NAME_TRIES} is taken`), { code: "EEXIST" });
+  throw taken;
 }
 
 /** A directory as it was before a bottle could touch it: its path with every link resolved, and which directory it is. */
