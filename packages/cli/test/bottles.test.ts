@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bottlePaths, readRecord, writeRecord, type BottleRecord } from "../src/bottles/records.js";
 import { bottleStatus, claudeCodeHookSettings, readReportedStatus } from "../src/bottles/status.js";
 import { normalizeWorktreeFlag } from "../src/program.js";
 import { createProject, type TestProject } from "./support/project.js";
@@ -67,6 +68,25 @@ describe("the status a bottle reports", () => {
     for (const group of Object.values(hooks)) {
       for (const hook of group.flatMap((g) => g.hooks)) expect(hook.command).toMatch(/^printf '%s\\n' (working|waiting|done) > \/claude-bottle\/status\/\.state\.\$\$ && mv -f \/claude-bottle\/status\/\.state\.\$\$ \/claude-bottle\/status\/state$/);
     }
+  });
+});
+
+describe("a bottle's record", () => {
+  it("is written whole over a link planted at its name or at a temporary's, never through either", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-record-"));
+    const victim = join(dir, "bashrc");
+    writeFileSync(victim, "user's own\n");
+    const paths = bottlePaths(join(dir, "bottle"));
+    mkdirSync(paths.dir);
+    symlinkSync("../bashrc", paths.record);
+    // The temporary's name was once predictable (the pid).
+    symlinkSync("../bashrc", `${paths.record}.${process.pid}.tmp`);
+    const record: BottleRecord = { version: 1, name: "b", backend: "docker", agent: "claude", pid: process.pid, createdAt: new Date(0).toISOString() };
+    await writeRecord(paths, record);
+    expect(readFileSync(victim, "utf8")).toBe("user's own\n");
+    expect(lstatSync(paths.record).isFile()).toBe(true);
+    expect(await readRecord(paths.dir)).toEqual(record);
+    rmSync(dir, { recursive: true });
   });
 });
 

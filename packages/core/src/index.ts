@@ -18,6 +18,7 @@ export { assertHardLimits, credentialPaths, engineSocketPaths, type HostFacts } 
 export { isInside, realPath } from "./agent/host-paths.js";
 export { pinnedDirectories, prepareHostControls, readOnlyOverlays, type HostControl, type PinnedDirectory, type ReadOnlyOverlay } from "./agent/host-controls.js";
 export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
+export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, type RecoveredDirectory } from "./agent/directory-guard.js";
 export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, networkPolicyOf, widenNetworkPolicy, type NetworkPolicy } from "./agent/network.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
@@ -41,6 +42,19 @@ export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";
 export { isProcessTerminal, pipeStdio } from "./support/stdio.js";
+export {
+  createExclusive,
+  createFresh,
+  directoryIdentity,
+  moveAside,
+  openForAppend,
+  readRegularFile,
+  replaceFile,
+  sameDirectory,
+  throughRealDirectories,
+  type DirectoryIdentity,
+  type FoundFile,
+} from "./support/no-follow.js";
 export {
   assertLaunched,
   assertPreparedFor,

@@ -1,7 +1,8 @@
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { GitWatch } from "./bottle-written-git.js";
+import { replaceFile } from "@claude-bottle/core";
 
 /**
  * $XDG_DATA_HOME/claude-bottle (default ~/.local/share/claude-bottle): the
@@ -76,10 +77,9 @@ export async function createBottleDir(dir: string, record: BottleRecord): Promis
   return paths;
 }
 
+/** Replaced whole, through a temporary created exclusively: a link planted at either name is never written through. */
 export async function writeRecord(paths: BottlePaths, record: BottleRecord): Promise<void> {
-  const temporary = `${paths.record}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  await rename(temporary, paths.record);
+  await replaceFile(paths.record, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 export async function readRecord(dir: string): Promise<BottleRecord | undefined> {

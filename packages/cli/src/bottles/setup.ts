@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { rename, writeFile } from "node:fs/promises";
+import { rename } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { bottleName, prepareHostControls, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import { bottleName, createExclusive, prepareHostControls, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
 import { quarantineBottleGit, quarantineReport, type GitWatch } from "./bottle-written-git.js";
 import { identityEnv, type GitIdentity } from "./identity.js";
 import { bottleDir, bottlePaths, createBottleDir, readRecord, removeBottleDir, writeRecord, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
@@ -67,7 +67,7 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
       gitWatch,
     };
     const paths: BottlePaths | undefined = dir ? await createBottleDir(dir, record) : undefined;
-    if (paths) await writeFile(join(paths.hooks, CLAUDE_SETTINGS_FILE), `${JSON.stringify(claudeCodeHookSettings(), null, 2)}\n`, { mode: 0o644 });
+    if (paths) await createExclusive(join(paths.hooks, CLAUDE_SETTINGS_FILE), `${JSON.stringify(claudeCodeHookSettings(), null, 2)}\n`, 0o644);
     const identity = await options.identity;
     const settings = posix.join(HOOKS_TARGET, CLAUDE_SETTINGS_FILE);
     const bottled: ResolvedAgent = {

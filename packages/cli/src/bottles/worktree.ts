@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, open, readFile, realpath } from "node:fs/promises";
+import { lstat, mkdir, readFile, realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
-import { BottleError, ErrorCodes, type Mount } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, openForAppend, type Mount } from "@claude-bottle/core";
 import { git, runGit, runGitOnBottleWork } from "./git.js";
 import { dataDir, type WorktreeRecord } from "./records.js";
 
@@ -71,7 +71,8 @@ export async function createWorktree(
   // Laid read-only inside the objects the bottle writes (see worktreeMounts): there to be mounted, as git init makes them.
   for (const dir of ["pack", "info"]) await mkdir(join(commonDir, "objects", dir), { recursive: true, mode: 0o755 });
   // Git config of this worktree alone (read with extensions.worktreeConfig): made now, so it is there to be laid read-only.
-  await (await open(join(gitDir, "config.worktree"), "a", 0o644)).close();
+  // The repository's git directory is shared read-write with its other bottles, which could plant a link here meanwhile.
+  await (await openForAppend(join(gitDir, "config.worktree"), 0o644)).close();
   return { path, branch, repository: top, gitDir, commonDir };
 }
 
