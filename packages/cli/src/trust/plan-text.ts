@@ -63,7 +63,7 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
 
 const BUILD_NETWORK_LINES = {
   off: "off (its RUN and ADD steps reach nothing)",
-  policy: "through the bottle's egress proxy, under the network rules below",
+  policy: "under the network rules below (docker: through the bottle's egress proxy; smolmachines: none, its rules are kept only once the machine runs)",
   engine: "the engine's (claude-bottle's own Dockerfile)",
 } as const;
 
