@@ -33,7 +33,8 @@ async function pack(dir: string, destination: string): Promise<string> {
 
 // What a user's program does with the installed packages: load the backend by name, start a bottle.
 const userProgram = `
-import { loadBackend, silentLogger } from "@claude-bottle/core";
+import { silentLogger } from "@claude-bottle/core";
+import { loadBackend } from "@claude-bottle/core/host";
 const [hostDir, cacheDir] = process.argv.slice(2);
 const { backend, source } = await loadBackend({ name: "bubblewrap", env: {}, projectDir: process.cwd(), hostDir, builtins: {} });
 const ctx = { emit() {}, signal: new AbortController().signal, cacheDir, env: process.env, cwd: process.cwd(), logger: silentLogger };

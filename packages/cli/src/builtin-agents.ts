@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { CLAUDE_CODE_HOSTS, type BuiltinAgent } from "@claude-bottle/core";
+import { CLAUDE_CODE_HOSTS, type BuiltinAgent } from "@claude-bottle/core/host";
 import { cliPackageDir } from "./package-dir.js";
 
 /** The agents that ship with the CLI; their build contexts live in the package's agents/ folder. */

@@ -1,4 +1,4 @@
-import type { BuiltinBackends } from "@claude-bottle/core";
+import type { BuiltinBackends } from "@claude-bottle/core/host";
 
 /** The backends that ship with the CLI, each imported only when selected. */
 export function builtinBackends(): BuiltinBackends {

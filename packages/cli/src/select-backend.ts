@@ -1,17 +1,5 @@
-import {
-  ApprovalStore,
-  BottleError,
-  ErrorCodes,
-  backendApprovalNeeded,
-  importApprovedBackend,
-  importBackend,
-  locateBackend,
-  phase,
-  selectedBackendName,
-  type ApprovalRequest,
-  type LoadedBackend,
-  type LocatedBackend,
-} from "@claude-bottle/core";
+import { BottleError, ErrorCodes, phase } from "@claude-bottle/core";
+import { ApprovalStore, backendApprovalNeeded, importApprovedBackend, importBackend, locateBackend, selectedBackendName, type ApprovalRequest, type LoadedBackend, type LocatedBackend } from "@claude-bottle/core/host";
 import { builtinBackends } from "./builtin-backends.js";
 import type { GlobalOptions, Session } from "./context.js";
 import { cliPackageDir } from "./package-dir.js";

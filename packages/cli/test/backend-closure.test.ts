@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { backendCopiesDir, pruneBackendCopies } from "@claude-bottle/core";
+import { backendCopiesDir, pruneBackendCopies } from "@claude-bottle/core/host";
 import { afterAll, describe, expect, it } from "vitest";
 import { createProject as newProject, type TestProject } from "./support/project.js";
 import { CLI_BIN, runCli } from "./support/run-cli.js";

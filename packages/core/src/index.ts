@@ -19,25 +19,9 @@ export { isInside, realPath } from "./agent/host-paths.js";
 export { pinnedDirectories, prepareHostControls, readOnlyOverlays, type HostControl, type PinnedDirectory, type ReadOnlyOverlay } from "./agent/host-controls.js";
 export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
 export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, type RecoveredDirectory } from "./agent/directory-guard.js";
-export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, networkPolicyOf, widenNetworkPolicy, type NetworkPolicy } from "./agent/network.js";
+export { networkPolicyOf, type NetworkPolicy } from "./agent/network.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
-export { planOf, type BottlePlan } from "./trust/plan.js";
 export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
-export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";
-export { ApprovalStore, stateDir, type Approval } from "./trust/store.js";
-export {
-  assertSlug,
-  findProject,
-  findProjectAgentsDir,
-  listAgents,
-  resolveAgent,
-  userAgentsDir,
-  validateRecipe,
-  type AgentListing,
-  type AgentSearchOptions,
-  type BuiltinAgent,
-  type ProjectLocation,
-} from "./agent/load.js";
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";
@@ -55,26 +39,3 @@ export {
   type DirectoryIdentity,
   type FoundFile,
 } from "./support/no-follow.js";
-export {
-  assertLaunched,
-  assertPreparedFor,
-  BACKEND_PACKAGE_PREFIXES,
-  backendShortName,
-  candidateSpecifiers,
-  checkedBackend,
-  DEFAULT_BACKEND,
-  findInstalledBackends,
-  importBackend,
-  loadBackend,
-  locateBackend,
-  requireCapability,
-  selectedBackendName,
-  validateBackend,
-  type BuiltinBackends,
-  type ImportBackendOptions,
-  type LoadBackendOptions,
-  type LoadedBackend,
-  type LocatedBackend,
-} from "./plugin/load-backend.js";
-export { resolvePackageEntry } from "./plugin/resolve-package.js";
-export { backendCopiesDir, importApprovedBackend, pruneBackendCopies, type BackendSnapshot } from "./plugin/backend-copy.js";

@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { listAgents, parseMemory, resolveAgent, type BuiltinAgent } from "../src/index.js";
+import { parseMemory } from "../src/index.js";
+import { listAgents, resolveAgent, type BuiltinAgent } from "../src/host.js";
 import { bottleErrorOf } from "../src/testing/index.js";
 
 const builtin: BuiltinAgent = {

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ApprovalStore, backendApprovalNeeded, backendCopiesDir, BottleError, importApprovedBackend, locateBackend, pruneBackendCopies, type LocatedBackend } from "../src/index.js";
+import { BottleError } from "../src/index.js";
+import { ApprovalStore, backendApprovalNeeded, backendCopiesDir, importApprovedBackend, locateBackend, pruneBackendCopies, type LocatedBackend } from "../src/host.js";
 import { materialize } from "../src/plugin/backend-copy.js";
 
 const roots: string[] = [];

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, ENFORCEMENTS, ErrorCodes, loadBackend, requirementsOf, type ResolvedAgent } from "../src/index.js";
+import { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, ENFORCEMENTS, ErrorCodes, requirementsOf, type ResolvedAgent } from "../src/index.js";
+import { loadBackend } from "../src/host.js";
 import { bottleErrorOf, createTestContext } from "../src/testing/index.js";
 
 /**

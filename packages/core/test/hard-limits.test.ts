@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { overlaps } from "../src/agent/host-paths.js";
-import { isInside, resolveAgent, type BuiltinAgent } from "../src/index.js";
+import { isInside } from "../src/index.js";
+import { resolveAgent, type BuiltinAgent } from "../src/host.js";
 import { bottleErrorOf } from "../src/testing/index.js";
 
 const builtin: BuiltinAgent = {

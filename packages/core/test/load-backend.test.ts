@@ -2,15 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  BackendCrash,
-  findInstalledBackends,
-  loadBackend,
-  requireCapability,
-  type LoadBackendOptions,
-  type ResolvedAgent,
-  type Stdio,
-} from "../src/index.js";
+import { BackendCrash, type ResolvedAgent, type Stdio } from "../src/index.js";
+import { findInstalledBackends, loadBackend, requireCapability, type LoadBackendOptions } from "../src/host.js";
 import { bottleErrorOf } from "../src/testing/index.js";
 
 /** A backend as a third party would publish it: plain ESM, no dependency on this workspace. */

@@ -2,15 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  ApprovalStore,
-  approvalsNeeded,
-  locateBackend,
-  planOf,
-  resolveAgent,
-  type BuiltinAgent,
-  type LocatedBackend,
-} from "../src/index.js";
+import { ApprovalStore, approvalsNeeded, locateBackend, planOf, resolveAgent, type BuiltinAgent, type LocatedBackend } from "../src/host.js";
 
 const builtin: BuiltinAgent = { slug: "claude", dir: "/opt/claude-bottle/agents/claude", recipe: { image: "x/claude:1" } };
 const dockerBackend: LocatedBackend = { kind: "builtin", name: "docker", fromProject: false };

@@ -1,4 +1,4 @@
-import { listAgents, type AgentListing } from "@claude-bottle/core";
+import { listAgents, type AgentListing } from "@claude-bottle/core/host";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";

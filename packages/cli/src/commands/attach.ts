@@ -1,4 +1,4 @@
-import { requireCapability } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { loadSelectedBackend } from "../select-backend.js";
 import { processStdio } from "../stdio.js";

@@ -1,15 +1,5 @@
-import {
-  ApprovalStore,
-  BACKEND_PACKAGE_PREFIXES,
-  BottleError,
-  backendApprovalNeeded,
-  backendShortName,
-  findInstalledBackends,
-  locateBackend,
-  selectedBackendName,
-  type Capability,
-  type Enforcement,
-} from "@claude-bottle/core";
+import { BottleError, type Capability, type Enforcement } from "@claude-bottle/core";
+import { ApprovalStore, BACKEND_PACKAGE_PREFIXES, backendApprovalNeeded, backendShortName, findInstalledBackends, locateBackend, selectedBackendName } from "@claude-bottle/core/host";
 import { builtinBackends } from "../builtin-backends.js";
 import type { CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";

@@ -1,4 +1,5 @@
-import { requireCapability, type DoctorCheck } from "@claude-bottle/core";
+import { type DoctorCheck } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { loadSelectedBackend } from "../select-backend.js";

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { BottleError, ErrorCodes, realPath, requireCapability, type Backend, type BackendContext, type HomeInfo } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, realPath, type Backend, type BackendContext, type HomeInfo } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { formatTable } from "../render/table.js";

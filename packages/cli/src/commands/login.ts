@@ -1,4 +1,5 @@
-import { BottleError, ErrorCodes, abortedError, resolveAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, abortedError } from "@claude-bottle/core";
+import { resolveAgent } from "@claude-bottle/core/host";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { askSecret } from "../credentials/ask.js";

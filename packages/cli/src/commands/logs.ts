@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { requireCapability } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { printableLine } from "../render/printable.js";

@@ -1,4 +1,4 @@
-import { requireCapability } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import { forgetVanished, vanishedWorktreeBottles, viewOf, type BottleView } from "../bottles/view.js";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";

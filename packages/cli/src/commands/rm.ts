@@ -1,4 +1,5 @@
-import { BottleError, ErrorCodes, requireCapability } from "@claude-bottle/core";
+import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import { hostGitIdentity, identityVariables } from "../bottles/identity.js";
 import { removeBottleDir } from "../bottles/records.js";
 import { settleBranch } from "../bottles/branch.js";

@@ -1,15 +1,5 @@
-import {
-  BottleError,
-  ErrorCodes,
-  HOST_ENTRY_PATTERN,
-  approvalsNeeded,
-  phase,
-  planOf,
-  resolveAgent,
-  widenNetworkPolicy,
-  type Launched,
-  type ResolvedAgent,
-} from "@claude-bottle/core";
+import { BottleError, ErrorCodes, phase, type Launched, type ResolvedAgent } from "@claude-bottle/core";
+import { HOST_ENTRY_PATTERN, approvalsNeeded, planOf, resolveAgent, widenNetworkPolicy } from "@claude-bottle/core/host";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";

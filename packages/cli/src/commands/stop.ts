@@ -1,4 +1,4 @@
-import { requireCapability } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import { quarantine } from "../bottles/setup.js";
 import { recordOf } from "../bottles/view.js";
 import { withSession, type CommandEnvironment } from "../context.js";

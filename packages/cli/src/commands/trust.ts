@@ -1,16 +1,5 @@
-import {
-  ApprovalStore,
-  BottleError,
-  ErrorCodes,
-  approvalsNeeded,
-  findProject,
-  listAgents,
-  planOf,
-  resolveAgent,
-  type Approval,
-  type ApprovalRequest,
-  type BottlePlan,
-} from "@claude-bottle/core";
+import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { ApprovalStore, approvalsNeeded, findProject, listAgents, planOf, resolveAgent, type Approval, type ApprovalRequest, type BottlePlan } from "@claude-bottle/core/host";
 import { realpathSync } from "node:fs";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment } from "../context.js";

@@ -1,4 +1,5 @@
-import { BottleError, ErrorCodes, abortedError, requireCapability } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, abortedError } from "@claude-bottle/core";
+import { requireCapability } from "@claude-bottle/core/host";
 import type { BottleStatus } from "../bottles/status.js";
 import { recordOf, viewOf } from "../bottles/view.js";
 import { withSession, type CommandEnvironment } from "../context.js";

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { BottleError, ErrorCodes, stateDir, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, type ResolvedAgent } from "@claude-bottle/core";
+import { stateDir } from "@claude-bottle/core/host";
 
 /**
  * Where `claude-bottle login` keeps credentials on the host: the OS keychain

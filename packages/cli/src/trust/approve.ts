@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline";
-import { ApprovalStore, BottleError, ErrorCodes, type ApprovalRequest, type BottlePlan } from "@claude-bottle/core";
+import { BottleError, ErrorCodes } from "@claude-bottle/core";
+import { ApprovalStore, type ApprovalRequest, type BottlePlan } from "@claude-bottle/core/host";
 import { printableLine } from "../render/printable.js";
 import { formatPlan } from "./plan-text.js";
 

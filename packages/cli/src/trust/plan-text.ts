@@ -1,4 +1,4 @@
-import type { ApprovalRequest, BottlePlan } from "@claude-bottle/core";
+import type { ApprovalRequest, BottlePlan } from "@claude-bottle/core/host";
 import { formatBytes } from "../render/format.js";
 import { printableLine } from "../render/printable.js";
 

@@ -1,0 +1,47 @@
+/**
+ * `@claude-bottle/core/host`: what a host of backends uses (the CLI, or a tool
+ * embedding claude-bottle), and no backend needs: finding and resolving agent
+ * files, the plan shown for approval and the approvals kept, and finding,
+ * checking and loading backend packages. The contract a backend implements
+ * is the package's main entry.
+ */
+export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, widenNetworkPolicy } from "./agent/network.js";
+export { planOf, type BottlePlan } from "./trust/plan.js";
+export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";
+export { ApprovalStore, stateDir, type Approval } from "./trust/store.js";
+export {
+  assertSlug,
+  findProject,
+  findProjectAgentsDir,
+  listAgents,
+  resolveAgent,
+  userAgentsDir,
+  validateRecipe,
+  type AgentListing,
+  type AgentSearchOptions,
+  type BuiltinAgent,
+  type ProjectLocation,
+} from "./agent/load.js";
+export {
+  assertLaunched,
+  assertPreparedFor,
+  BACKEND_PACKAGE_PREFIXES,
+  backendShortName,
+  candidateSpecifiers,
+  checkedBackend,
+  DEFAULT_BACKEND,
+  findInstalledBackends,
+  importBackend,
+  loadBackend,
+  locateBackend,
+  requireCapability,
+  selectedBackendName,
+  validateBackend,
+  type BuiltinBackends,
+  type ImportBackendOptions,
+  type LoadBackendOptions,
+  type LoadedBackend,
+  type LocatedBackend,
+} from "./plugin/load-backend.js";
+export { resolvePackageEntry } from "./plugin/resolve-package.js";
+export { backendCopiesDir, importApprovedBackend, pruneBackendCopies, type BackendSnapshot } from "./plugin/backend-copy.js";
