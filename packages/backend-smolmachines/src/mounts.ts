@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import {
   WORKSPACE_TARGET,
   assertAgentPaths,
@@ -21,18 +22,23 @@ export function assertMountSources(agent: ResolvedAgent, env: Readonly<Record<st
 
 /**
  * The `-v` arguments: the workspace at /workspace, the extra mounts, the
- * pinned directories, then each directory the host obeys (`.claude-bottle`,
- * git hooks) read-only over the mount that exposes it; smolvm mounts them in
- * this order, parents first. Files (git config) cannot be shared one by one
- * (SMOLVM.md, "Volumes"): the launch guards them instead (see guardHost).
+ * pinned directories, and each directory the host obeys (`.claude-bottle`,
+ * git hooks) read-only over the mount that exposes it. smolvm mounts them in
+ * the order given, so they go parents first, as docker orders its binds: a
+ * pin (`.git/worktrees`) must lie below a deeper mount (a worktree's own
+ * `.git/worktrees/<id>`), not over it. Files (git config) cannot be shared one
+ * by one (SMOLVM.md, "Volumes"): the launch guards them instead (see guardHost).
  */
 export function volumeArguments(agent: ResolvedAgent, overlays: readonly ReadOnlyOverlay[] = []): string[] {
-  const volumes = [
-    `${agent.workspace}:${WORKSPACE_TARGET}`,
-    ...agent.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`),
-    ...pinnedShares(agent, overlays).map((p) => `${p.source}:${p.target}${p.readOnly ? ":ro" : ""}`),
-    ...overlays.filter((o) => o.kind === "directory").map((o) => `${o.source}:${o.target}:ro`),
+  const shares = [
+    ...agent.mounts.map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
+    ...pinnedShares(agent, overlays),
+    ...overlays.filter((o) => o.kind === "directory").map((o) => ({ source: o.source, target: o.target, readOnly: true })),
   ];
+  const depth = (target: string) => posix.normalize(target).split("/").length;
+  // Stable: shares at one depth keep the order above (mounts, pins, then the read-only controls).
+  const ordered = shares.map((share, index) => ({ share, index })).sort((a, b) => depth(a.share.target) - depth(b.share.target) || a.index - b.index);
+  const volumes = [`${agent.workspace}:${WORKSPACE_TARGET}`, ...ordered.map(({ share }) => `${share.source}:${share.target}${share.readOnly ? ":ro" : ""}`)];
   return volumes.flatMap((volume) => ["-v", volume]);
 }
 
