@@ -22,26 +22,20 @@ export {
   type BuiltinAgent,
   type ProjectLocation,
 } from "./agent/load.js";
+export { assertLaunched, assertPreparedFor, checkedBackend } from "./plugin/checked-backend.js";
 export {
-  assertLaunched,
-  assertPreparedFor,
   BACKEND_PACKAGE_PREFIXES,
   backendShortName,
   candidateSpecifiers,
-  checkedBackend,
   DEFAULT_BACKEND,
   findInstalledBackends,
-  importBackend,
-  loadBackend,
   locateBackend,
-  requireCapability,
   selectedBackendName,
-  validateBackend,
   type BuiltinBackends,
-  type ImportBackendOptions,
   type LoadBackendOptions,
-  type LoadedBackend,
   type LocatedBackend,
-} from "./plugin/load-backend.js";
+} from "./plugin/locate-backend.js";
+export { requireCapability, validateBackend } from "./plugin/validate-backend.js";
+export { importBackend, loadBackend, type ImportBackendOptions, type LoadedBackend } from "./plugin/load-backend.js";
 export { resolvePackageEntry } from "./plugin/resolve-package.js";
 export { backendCopiesDir, importApprovedBackend, pruneBackendCopies, type BackendSnapshot } from "./plugin/backend-copy.js";

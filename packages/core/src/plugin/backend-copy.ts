@@ -4,7 +4,8 @@ import { BottleError, ErrorCodes } from "../errors.js";
 import { isProcessAlive } from "../support/process.js";
 import type { PackageClosure } from "../trust/package-closure.js";
 import { ApprovalStore, stateDir } from "../trust/store.js";
-import { importBackend, type LoadBackendOptions, type LoadedBackend, type LocatedBackend } from "./load-backend.js";
+import { importBackend, type LoadedBackend } from "./load-backend.js";
+import type { LoadBackendOptions, LocatedBackend } from "./locate-backend.js";
 
 /**
  * A project backend as it was read for its approval: the bytes in memory,

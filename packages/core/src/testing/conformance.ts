@@ -8,7 +8,8 @@ import type { Backend, BackendFactory, Launched, LaunchOptions, Prepared } from 
 import type { BackendContext } from "../context.js";
 import { ENFORCEMENTS, type Enforcement } from "../enforcement.js";
 import { ErrorCodes } from "../errors.js";
-import { checkedBackend, requireCapability, validateBackend } from "../plugin/load-backend.js";
+import { checkedBackend } from "../plugin/checked-backend.js";
+import { requireCapability, validateBackend } from "../plugin/validate-backend.js";
 import { captureStdio, createTestContext, expectBottleError, type CapturedStdio, type TestContext } from "./harness.js";
 
 /** The parts of vitest the suite uses; pass vitest's own so results land in your run. */

@@ -5,7 +5,7 @@ import { realPath } from "../agent/host-paths.js";
 import type { ResolvedAgent } from "../agent/model.js";
 import { BottleError, ErrorCodes } from "../errors.js";
 import type { BackendSnapshot } from "../plugin/backend-copy.js";
-import type { LocatedBackend } from "../plugin/load-backend.js";
+import type { LocatedBackend } from "../plugin/locate-backend.js";
 import { fingerprintFiles, type FileFingerprint } from "./fingerprint.js";
 import { closureBase, readModuleClosure, readPackageClosure } from "./package-closure.js";
 import type { BottlePlan } from "./plan.js";

@@ -2,7 +2,7 @@ import { buildNetworkOf, type BuildNetwork } from "../agent/build-network.js";
 import type { AgentOrigin, ResolvedAgent } from "../agent/model.js";
 import type { NetworkPolicy } from "../agent/network.js";
 import { effectiveResources } from "../agent/resources.js";
-import type { LocatedBackend } from "../plugin/load-backend.js";
+import type { LocatedBackend } from "../plugin/locate-backend.js";
 
 /**
  * Everything a start is about to do that its configuration decides: what the
