@@ -51,6 +51,7 @@ import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-
 import type { BuildNetworkMode } from "./image/build.js";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
+import { restartEgress } from "./egress/restart.js";
 import {
   reapEgress,
   removeEgress,
@@ -87,7 +88,7 @@ export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
   readonly image: ImagePlan;
 }
 
-const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
 
 /** Seconds a stopping bottle gets to exit before it is killed. */
 const STOP_GRACE_SECONDS = 10;
@@ -270,6 +271,12 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       const { Config } = await requireRunning(api, container, name);
       // The bottle's own user, as it was created; empty means the image's.
       return execInBottle(api, container, opts.command, opts.stdio, Config.User || undefined);
+    },
+
+    async restartProxy(name, _opts, ctx) {
+      const { api } = await engine(ctx);
+      const info = await requireRunning(api, await findBottle(api, name), name);
+      await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx);
     },
 
     async homes(ctx) {

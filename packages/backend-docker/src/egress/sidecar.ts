@@ -100,13 +100,7 @@ export async function startEgress(
         },
       });
       const subnet = await subnetOf(api, network.Id);
-      const created = await api.json<{ Id: string }>("POST", "/containers/create", {
-        query: { name: names.proxy },
-        body: proxyContainer(settings, files.policy, { name: names.network, subnet }, labels, credentials !== undefined),
-      });
-      for (const network of ["bridge", ...(settings.networks ?? [])]) {
-        await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: created.Id } });
-      }
+      const created = await createProxy(api, names, settings, files.policy, subnet, labels, credentials !== undefined);
       // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
       const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
       await api.json("POST", `/containers/${created.Id}/start`);
@@ -134,8 +128,28 @@ export async function startEgress(
   });
 }
 
+/** The proxy's container, on the bottle's network, the default bridge (its way out) and the networks the settings name; not started. */
+export async function createProxy(
+  api: EngineApi,
+  names: { network: string; proxy: string },
+  settings: EgressSettings,
+  policyFile: string,
+  subnet: string,
+  labels: Record<string, string>,
+  secretsOnStdin: boolean,
+): Promise<{ Id: string }> {
+  const created = await api.json<{ Id: string }>("POST", "/containers/create", {
+    query: { name: names.proxy },
+    body: proxyContainer(settings, policyFile, { name: names.network, subnet }, labels, secretsOnStdin),
+  });
+  for (const network of ["bridge", ...(settings.networks ?? [])]) {
+    await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: created.Id } });
+  }
+  return created;
+}
+
 /** The IPv4 subnet the engine gave a network. */
-async function subnetOf(api: EngineApi, id: string): Promise<string> {
+export async function subnetOf(api: EngineApi, id: string): Promise<string> {
   const info = await api.json<Dockerode.NetworkInspectInfo>("GET", `/networks/${id}`);
   const subnet = info.IPAM?.Config?.map((c) => c.Subnet).find((s): s is string => s !== undefined && s.includes("."));
   if (!subnet) throw new Error(`the network ${info.Name} has no IPv4 subnet`);
@@ -213,11 +227,16 @@ async function writeBottleCa(cacheDir: string, bottle: string, credentials: Prox
 /** Where hosts keep the CA bundle OpenSSL-based tools read (Debian/Ubuntu/Alpine, Fedora/RHEL, macOS with Homebrew's OpenSSL). */
 const HOST_CA_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
 
+/** Where a bottle's policy file is kept while the bottle exists (a restarted proxy reads it again). */
+export function policyFileOf(cacheDir: string, bottle: string): string {
+  return join(cacheDir, "docker", "egress", `${bottle}.policy.json`);
+}
+
 /** The policy (names only, never a secret) and the resolv.conf, in the cache, readable by the proxy's user. */
 async function writeEgressFiles(cacheDir: string, bottle: string, policy: object): Promise<{ policy: string; resolvConf: string }> {
   const dir = join(cacheDir, "docker", "egress");
   await mkdir(dir, { recursive: true });
-  const policyFile = join(dir, `${bottle}.policy.json`);
+  const policyFile = policyFileOf(cacheDir, bottle);
   await writeFile(policyFile, JSON.stringify(policy), { mode: 0o644 });
   const resolvConf = join(dir, "no-dns.resolv.conf");
   // Nothing answers on the bottle's own loopback: a lookup from inside fails at once, and leaves nothing.
@@ -225,14 +244,25 @@ async function writeEgressFiles(cacheDir: string, bottle: string, policy: object
   return { policy: policyFile, resolvConf };
 }
 
-/** Polls the proxy's output for its "listening on" line (it prints it once bound). */
-async function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal): Promise<void> {
+/** The proxy's output so far (stdout and stderr, as the engine keeps it). */
+async function proxyOutput(api: EngineApi, id: string): Promise<string> {
+  const response = await api.request("GET", `/containers/${id}/logs`, { query: { stdout: true, stderr: true } });
+  let text = "";
+  for await (const chunk of response) text += (chunk as Buffer).toString("latin1");
+  return text;
+}
+
+/** How many times the proxy has said it listens: once per start, so a restart waits for one more than before. */
+export async function listeningLines(api: EngineApi, id: string): Promise<number> {
+  return (await proxyOutput(api, id)).split("listening on").length - 1;
+}
+
+/** Polls the proxy's output for a "listening on" line beyond the `before` of earlier runs (it prints one once bound). */
+export async function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal, before = 0): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const response = await api.request("GET", `/containers/${id}/logs`, { query: { stdout: true, stderr: true } });
-    let text = "";
-    for await (const chunk of response) text += (chunk as Buffer).toString("latin1");
-    if (text.includes("listening on")) return;
+    const text = await proxyOutput(api, id);
+    if (text.split("listening on").length - 1 > before) return;
     const state = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${id}/json`);
     if (!state.State.Running) throw new Error(`the proxy exited (${state.State.ExitCode}): ${text.replace(/[^\x20-\x7e\n]/g, "").trim().slice(-400)}`);
     throwIfAborted(signal);

@@ -38,7 +38,7 @@ export interface LoadedBackend {
 export const BACKEND_PACKAGE_PREFIXES = ["@claude-bottle/backend-", "claude-bottle-backend-"] as const;
 
 /** The capabilities this core knows. */
-const KNOWN_CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
+const KNOWN_CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
 
 export function selectedBackendName(name: string | undefined, env: LoadBackendOptions["env"]): string {
   return name?.trim() || env.CLAUDE_BOTTLE_BACKEND?.trim() || DEFAULT_BACKEND;
