@@ -38,9 +38,16 @@ export function framingProblem(req: IncomingMessage): RequestProblem | undefined
  * The Host header against the host and port the request targets (the CONNECT
  * authority, or the absolute URL's). Absent is fine; present, it must name the same
  * host, and the same port when it names one (or `defaultPort` when it does not):
- * a request must not say one host to the proxy and another to the server.
+ * a request must not say one host to the proxy and another to the server. A Host
+ * that names the proxy itself (`self`) names no other target: it is what Node's
+ * http.request sends when a program writes its own CONNECT.
  */
-export function hostProblem(req: IncomingMessage, target: { host: string; port: number }, defaultPort: number | undefined): RequestProblem | undefined {
+export function hostProblem(
+  req: IncomingMessage,
+  target: { host: string; port: number },
+  defaultPort: number | undefined,
+  self: { host: string; port: number },
+): RequestProblem | undefined {
   const values = req.headersDistinct.host ?? [];
   const mismatch = (what: string): RequestProblem => ({
     status: 400,
@@ -50,6 +57,7 @@ export function hostProblem(req: IncomingMessage, target: { host: string; port: 
   if (values.length === 0) return undefined;
   if (values.length > 1) return mismatch("has more than one Host header");
   const named = splitHost(values[0]!);
+  if (named?.host === self.host && named.port === self.port) return undefined;
   const port = named?.port ?? defaultPort;
   if (named === undefined || named.host !== target.host || (port !== undefined && port !== target.port)) {
     return mismatch(`its Host header says "${printable(values[0]!)}"`);

@@ -156,6 +156,8 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
     sendText(res, problem.status, problem.detail);
   };
   const badRequest = (detail: string): RequestProblem => ({ status: 400, reason: "bad-request", detail });
+  /** Where this proxy listens, once it does (no request arrives before): a Host naming it names no other target. */
+  let self = { host: "", port: 0 };
   const NO_TARGET = { host: "", port: null };
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -179,7 +181,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
     }
     const port = url.port === "" ? 80 : Number(url.port);
     // Before the policy: a request that could mean two things is never vetted, let alone sent.
-    const problem = framingProblem(req) ?? hostProblem(req, { host, port }, 80);
+    const problem = framingProblem(req) ?? hostProblem(req, { host, port }, 80, self);
     if (problem) {
       refuseParsed(res, { host, port }, problem);
       return;
@@ -200,7 +202,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
       refuseRaw(client, NO_TARGET, badRequest(`"CONNECT ${shown}" needs a host and a port (CONNECT example.com:443) (rule: connect-target); ${USAGE}`));
       return;
     }
-    const problem = hostProblem(req, authority, undefined);
+    const problem = hostProblem(req, authority, undefined, self);
     if (problem) {
       refuseRaw(client, authority, problem);
       return;
@@ -269,6 +271,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   server.on("error", reportError);
   const bound = server.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port, family: bound.family as "IPv4" | "IPv6" };
+  self = { host: normalizeHost(bound.address) ?? bound.address, port: bound.port };
   const urlHost = address.family === "IPv6" ? `[${address.host}]` : address.host;
 
   let closing: Promise<void> | undefined;

@@ -157,3 +157,16 @@ describe("oversized and slow headers", () => {
     untouched(proxy, web);
   });
 });
+
+describe("a Host header that names the proxy itself", () => {
+  it("is not another target: Node's http.request sends it on a hand-written CONNECT", async () => {
+    const tlsServer = await startTlsServer();
+    const { proxy } = await setUp();
+    const text = await raw(proxy, `CONNECT allowed.test:${tlsServer.port} HTTP/1.1\r\nHost: 127.0.0.1:${proxy.port}\r\n\r\n`, /\r\n\r\n/);
+    expect(text).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n/);
+    // The proxy's address on another port is another target.
+    const other = await raw(proxy, `CONNECT allowed.test:${tlsServer.port} HTTP/1.1\r\nHost: 127.0.0.1:${proxy.port + 1}\r\n\r\n`);
+    expect(other).toMatch(/^HTTP\/1\.1 400 /);
+    expect(proxy.denials.map((d) => d.reason)).toEqual(["host-mismatch"]);
+  });
+});
