@@ -11,6 +11,7 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
+import { holdAnchor } from "./anchor-socket.js";
 import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
 import { CredentialError } from "./credentials.js";
 import { parseCidr } from "./addresses.js";
@@ -30,6 +31,8 @@ const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--listen-
   --denials FILE         append one JSON line per refused request to FILE (created 0600); "-" is stdout; repeatable
   --secrets-from-stdin   read {"ca":{"certPem","keyPem"},"values":{"ENV":"value"},"upstreamCa"?} from stdin
                          (until it closes) before listening; needed when the policy binds credentials
+  --anchor               take the port over from the anchor (anchor.js) of this network namespace, which
+                         stands in with a 503 whenever this proxy is not running
   --max-header-bytes N   request line and headers, in bytes; more is a 431 (default ${DEFAULT_LIMITS.maxHeaderBytes})
   --header-timeout-ms N  time for a request's headers to arrive; slower is a 408 (default ${DEFAULT_LIMITS.headersTimeoutMs})
   --max-connections-per-client N
@@ -61,6 +64,7 @@ function readOptions() {
         "listen-in": { type: "string" },
         denials: { type: "string", multiple: true, default: [] },
         "secrets-from-stdin": { type: "boolean", default: false },
+        anchor: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
         ...Object.fromEntries(Object.keys(LIMIT_OPTIONS).map((name) => [name, { type: "string" as const }])),
       },
@@ -86,7 +90,14 @@ function readOptions() {
     if (!/^[1-9]\d{0,9}$/.test(text)) throw new UsageError(`--${option} takes a positive whole number, not "${text}"`);
     limits[field] = Number(text);
   }
-  return { policyFile: values.policy, listen, denials: values.denials ?? [], secretsFromStdin: values["secrets-from-stdin"] === true, limits };
+  return {
+    policyFile: values.policy,
+    listen,
+    denials: values.denials ?? [],
+    secretsFromStdin: values["secrets-from-stdin"] === true,
+    anchor: values.anchor === true,
+    limits,
+  };
 }
 
 /** HOST:PORT or [IPv6]:PORT; port 0 picks a free one (the printed line says which). */
@@ -161,6 +172,16 @@ async function main(): Promise<void> {
       closers.push(file.close);
     } catch (err) {
       fail(`cannot open the denials file ${target}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 2);
+    }
+  }
+
+  if (options.anchor) {
+    try {
+      const anchor = await holdAnchor(options.listen.port);
+      // The anchor owns this network namespace: without it there is no address left to serve.
+      anchor.on("close", () => fail("the anchor went away", 1));
+    } catch (err) {
+      fail(`--anchor: ${(err as Error).message}`, 1);
     }
   }
 
