@@ -33,10 +33,11 @@ const nameOf = (c: ContainerSummary) => (c.Names[0] ?? c.Id).replace(/^\//, "");
 /** Every bottle of this backend, running or not; a running one whose egress proxy is not running is `degraded`. */
 export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
   const { bottles, proxies } = await listContainers(api, { label: OWN_BOTTLES });
-  const proxyOf = new Map(proxies.map((p) => [p.Labels[EGRESS_FOR_LABEL], p]));
+  const byName = new Map(proxies.map((p) => [nameOf(p), p]));
   return bottles.map((c) => {
     const name = nameOf(c);
-    const degraded = bottleState(c.State) === "running" ? proxyProblem(name, c, proxyOf.get(name)) : undefined;
+    const names = egressNames(name);
+    const degraded = bottleState(c.State) === "running" ? proxyProblem(name, c, byName.get(names.proxy), byName.get(names.anchor)) : undefined;
     return {
       name,
       agent: c.Labels[Labels.agent] ?? "",
@@ -49,12 +50,14 @@ export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
   });
 }
 
-/** Why a bottle on its own egress network cannot get out: its proxy is gone or not running. */
-function proxyProblem(name: string, bottle: ContainerSummary, proxy: ContainerSummary | undefined): string | undefined {
+/** Why a bottle on its own egress network cannot get out: its proxy, or the anchor that holds the proxy's address, is gone or not running. */
+function proxyProblem(name: string, bottle: ContainerSummary, proxy: ContainerSummary | undefined, anchor: ContainerSummary | undefined): string | undefined {
   if (bottle.HostConfig?.NetworkMode !== egressNames(name).network) return undefined;
-  if (proxy === undefined) return "its egress proxy is gone: every request it makes fails";
-  if (proxy.State === "running") return undefined;
-  return `its egress proxy is not running (${proxy.Status.toLowerCase()}): every request it makes fails`;
+  for (const [what, container] of [["egress proxy", proxy], ["egress anchor", anchor]] as const) {
+    if (container === undefined) return `its ${what} is gone: every request it makes fails`;
+    if (container.State !== "running") return `its ${what} is not running (${container.Status.toLowerCase()}): every request it makes fails`;
+  }
+  return undefined;
 }
 
 function bottleState(state: string): BottleState {

@@ -12,8 +12,9 @@ import { createProxy, egressNames, listeningLines, policyFileOf, subnetOf, waitU
  * killed or removed): the same container started again when it is still there,
  * so `logs --egress` keeps its history; else a new one from the policy file the
  * bottle's start left in the cache. The bottle is not touched: its proxy
- * variables name an address, so the proxy must come back at that very address,
- * or this says so.
+ * variables name an address, which the anchor has held meanwhile (answering for
+ * the proxy); the proxy comes back in the anchor's network namespace, at that
+ * very address.
  */
 export async function restartEgress(
   api: EngineApi,
@@ -42,6 +43,15 @@ export async function restartEgress(
     (text) => JSON.parse(text) as { credentials?: unknown[] },
     () => undefined,
   );
+  const anchor = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${names.anchor}/json`).catch((error: unknown) => {
+    if (statusCodeOf(error) === 404) return undefined;
+    throw error;
+  });
+  if (!anchor?.State.Running) {
+    throw new BottleError("DOCKER_EGRESS_FAILED", `The egress anchor of ${bottle}, which holds the address the bottle sends its traffic to, is ${anchor ? "not running" : "gone"}: a proxy started now could not take that address.`, {
+      hint: `Restart the bottle: claude-bottle stop ${bottle}, then claude-bottle start (its workspace and home are kept).`,
+    });
+  }
   if (existing?.Config.OpenStdin || (policy?.credentials?.length ?? 0) > 0) {
     // Values and the CA key reached it on stdin only, and lived only in its memory: nothing on the host can give them again.
     throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy of ${bottle} held its credentials (and the bottle's CA key) in memory only; they ended with it, so it cannot be restarted alone.`, {
@@ -66,12 +76,12 @@ export async function restartEgress(
     }
     await api.json("POST", `/containers/${id}/start`);
     await waitUntilListening(api, id, ctx.signal, before);
-    const now = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${id}/json`);
-    const address = now.NetworkSettings.Networks[names.network]?.IPAddress;
-    if (`http://${address}:${new URL(wanted).port}` !== wanted) {
-      throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy of ${bottle} came back at ${address ?? "no address"}, but the bottle sends its traffic to ${wanted}.`, {
-        hint: `Something else took the proxy's address on ${names.network}. Restart the bottle: claude-bottle stop ${bottle}, then claude-bottle start.`,
-      });
-    }
   });
+  // The anchor's address is the one the bottle was given (a sanity check: the anchor never moves).
+  const address = anchor.NetworkSettings.Networks[names.network]?.IPAddress;
+  if (`http://${address}:${new URL(wanted).port}` !== wanted) {
+    throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy of ${bottle} is at ${address ?? "no address"}, but the bottle sends its traffic to ${wanted}.`, {
+      hint: `Restart the bottle: claude-bottle stop ${bottle}, then claude-bottle start.`,
+    });
+  }
 }

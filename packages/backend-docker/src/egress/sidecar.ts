@@ -58,14 +58,27 @@ export interface EgressSettings {
 
 const SCRIPT_TARGET = "/opt/claude-bottle/egress/main.js";
 const POLICY_TARGET = "/opt/claude-bottle/egress/policy.json";
+const ANCHOR_TARGET = "/opt/claude-bottle/egress/anchor.js";
 
 /** The proxy: one self-contained file of @claude-bottle/egress-proxy, run by a bare `node`. */
 export function proxyScriptPath(): string {
   return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/main.js");
 }
 
-export function egressNames(bottle: string): { network: string; proxy: string } {
-  return { network: `${bottle}-net`, proxy: `${bottle}-egress` };
+/** The anchor, the same way: it holds the proxy's address (see the egress proxy's anchor.ts). */
+function anchorScriptPath(): string {
+  return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/anchor.js");
+}
+
+export interface EgressNames {
+  network: string;
+  proxy: string;
+  /** The container whose network namespace the proxy runs in: the address outlives the proxy. */
+  anchor: string;
+}
+
+export function egressNames(bottle: string): EgressNames {
+  return { network: `${bottle}-net`, proxy: `${bottle}-egress`, anchor: `${bottle}-egress-anchor` };
 }
 
 /**
@@ -100,6 +113,7 @@ export async function startEgress(
         },
       });
       const subnet = await subnetOf(api, network.Id);
+      const anchor = await startAnchor(api, bottle, names, settings, subnet, labels, ctx.signal);
       const created = await createProxy(api, names, settings, files.policy, subnet, labels, credentials !== undefined);
       // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
       const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
@@ -108,7 +122,8 @@ export async function startEgress(
         stdin.end(JSON.stringify({ ca: credentials.ca, values: credentials.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
       }
       await waitUntilListening(api, created.Id, ctx.signal);
-      const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${created.Id}/json`);
+      // The address is the anchor's: the proxy has none of its own.
+      const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${anchor}/json`);
       const address = info.NetworkSettings.Networks[names.network]?.IPAddress;
       if (!address) throw new Error(`the egress proxy has no address on ${names.network}`);
       return {
@@ -128,24 +143,67 @@ export async function startEgress(
   });
 }
 
-/** The proxy's container, on the bottle's network, the default bridge (its way out) and the networks the settings name; not started. */
+/**
+ * The anchor: a container on the bottle's network, the default bridge (the way out)
+ * and the networks the settings name, whose network namespace the proxy joins. It
+ * answers for the proxy (a 503 naming it) while the proxy is down, so a dead proxy
+ * is a clear, immediate error in the bottle rather than connections that hang, and
+ * a restarted proxy has the same address. Started; resolves with its ID once ready.
+ */
+async function startAnchor(
+  api: EngineApi,
+  bottle: string,
+  names: EgressNames,
+  settings: EgressSettings,
+  subnet: string,
+  labels: Record<string, string>,
+  signal: AbortSignal,
+): Promise<string> {
+  const { Id } = await api.json<{ Id: string }>("POST", "/containers/create", {
+    query: { name: names.anchor },
+    body: {
+      Image: settings.image,
+      Entrypoint: ["node"],
+      Cmd: [ANCHOR_TARGET, "--listen-in", subnet, "--port", String(PROXY_PORT), "--bottle", bottle],
+      User: "65534:65534",
+      Labels: labels,
+      HostConfig: {
+        NetworkMode: names.network,
+        Mounts: [{ Type: "bind", Source: anchorScriptPath(), Target: ANCHOR_TARGET, ReadOnly: true }],
+        ReadonlyRootfs: true,
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        Memory: 64 * 2 ** 20,
+        MemorySwap: 64 * 2 ** 20,
+        PidsLimit: 16,
+        // The namespace's hosts file and DNS are the anchor's: the proxy, which joins it, resolves with them.
+        ...(settings.extraHosts && { ExtraHosts: Object.entries(settings.extraHosts).map(([name, ip]) => `${name}:${ip}`) }),
+        ...(settings.dns && { Dns: [...settings.dns] }),
+      },
+    } satisfies Dockerode.ContainerCreateOptions,
+  });
+  for (const network of ["bridge", ...(settings.networks ?? [])]) {
+    await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: Id } });
+  }
+  await api.json("POST", `/containers/${Id}/start`);
+  await waitForLine(api, Id, signal, "anchor ready");
+  return Id;
+}
+
+/** The proxy's container, in the anchor's network namespace; not started. */
 export async function createProxy(
   api: EngineApi,
-  names: { network: string; proxy: string },
+  names: EgressNames,
   settings: EgressSettings,
   policyFile: string,
   subnet: string,
   labels: Record<string, string>,
   secretsOnStdin: boolean,
 ): Promise<{ Id: string }> {
-  const created = await api.json<{ Id: string }>("POST", "/containers/create", {
+  return api.json<{ Id: string }>("POST", "/containers/create", {
     query: { name: names.proxy },
-    body: proxyContainer(settings, policyFile, { name: names.network, subnet }, labels, secretsOnStdin),
+    body: proxyContainer(settings, policyFile, { anchor: names.anchor, subnet }, labels, secretsOnStdin),
   });
-  for (const network of ["bridge", ...(settings.networks ?? [])]) {
-    await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: created.Id } });
-  }
-  return created;
 }
 
 /** The IPv4 subnet the engine gave a network. */
@@ -159,7 +217,7 @@ export async function subnetOf(api: EngineApi, id: string): Promise<string> {
 function proxyContainer(
   settings: EgressSettings,
   policyFile: string,
-  network: { name: string; subnet: string },
+  network: { anchor: string; subnet: string },
   labels: Record<string, string>,
   secretsOnStdin: boolean,
 ): Dockerode.ContainerCreateOptions {
@@ -178,6 +236,7 @@ function proxyContainer(
       network.subnet,
       "--denials",
       "-",
+      "--anchor",
       ...(secretsOnStdin ? ["--secrets-from-stdin"] : []),
     ],
     ...(secretsOnStdin && { OpenStdin: true, StdinOnce: true, AttachStdin: true }),
@@ -185,7 +244,7 @@ function proxyContainer(
     User: "65534:65534",
     Labels: labels,
     HostConfig: {
-      NetworkMode: network.name,
+      NetworkMode: `container:${network.anchor}`,
       Mounts: [
         { Type: "bind", Source: proxyScriptPath(), Target: SCRIPT_TARGET, ReadOnly: true },
         { Type: "bind", Source: policyFile, Target: POLICY_TARGET, ReadOnly: true },
@@ -196,8 +255,6 @@ function proxyContainer(
       Memory: 256 * 2 ** 20,
       MemorySwap: 256 * 2 ** 20,
       PidsLimit: 64,
-      ...(settings.extraHosts && { ExtraHosts: Object.entries(settings.extraHosts).map(([name, ip]) => `${name}:${ip}`) }),
-      ...(settings.dns && { Dns: [...settings.dns] }),
     },
   };
 }
@@ -258,15 +315,20 @@ export async function listeningLines(api: EngineApi, id: string): Promise<number
 }
 
 /** Polls the proxy's output for a "listening on" line beyond the `before` of earlier runs (it prints one once bound). */
-export async function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal, before = 0): Promise<void> {
+export function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal, before = 0): Promise<void> {
+  return waitForLine(api, id, signal, "listening on", before);
+}
+
+/** Polls a container's output until `marker` appears more than `before` times; fails when the container exits. */
+async function waitForLine(api: EngineApi, id: string, signal: AbortSignal, marker: string, before = 0): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const text = await proxyOutput(api, id);
-    if (text.split("listening on").length - 1 > before) return;
+    if (text.split(marker).length - 1 > before) return;
     const state = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${id}/json`);
-    if (!state.State.Running) throw new Error(`the proxy exited (${state.State.ExitCode}): ${text.replace(/[^\x20-\x7e\n]/g, "").trim().slice(-400)}`);
+    if (!state.State.Running) throw new Error(`${state.Name.replace(/^\//, "")} exited (${state.State.ExitCode}): ${text.replace(/[^\x20-\x7e\n]/g, "").trim().slice(-400)}`);
     throwIfAborted(signal);
-    if (Date.now() > deadline) throw new Error("the proxy did not start listening within 15 s");
+    if (Date.now() > deadline) throw new Error(`no "${marker}" from the egress container within 15 s`);
     await new Promise((resolve) => setTimeout(resolve, 15));
   }
 }
@@ -278,6 +340,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
     if (statusCodeOf(error) !== 404) throw error;
   };
   await api.json("DELETE", `/containers/${names.proxy}`, { query: { force: true } }).catch(ignoreMissing);
+  await api.json("DELETE", `/containers/${names.anchor}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
   if (cacheDir) {
     for (const suffix of ["policy.json", "ca.pem", "bundle.pem"]) await rm(join(cacheDir, "docker", "egress", `${bottle}.${suffix}`), { force: true });
@@ -297,11 +360,14 @@ export async function removeEgressInBackground(api: EngineApi, bottle: string, c
   child.unref();
 }
 
-/** Stops a detached bottle's proxy with it; `rm` removes both. */
+/** Stops a detached bottle's proxy and anchor with it; `rm` removes them. */
 export async function stopEgress(api: EngineApi, bottle: string): Promise<void> {
-  await api.json("POST", `/containers/${egressNames(bottle).proxy}/stop`, { query: { t: 1 } }).catch((error: unknown) => {
-    if (statusCodeOf(error) !== 404) throw error;
-  });
+  const names = egressNames(bottle);
+  for (const container of [names.proxy, names.anchor]) {
+    await api.json("POST", `/containers/${container}/stop`, { query: { t: 1 } }).catch((error: unknown) => {
+      if (statusCodeOf(error) !== 404) throw error;
+    });
+  }
 }
 
 /**
