@@ -144,6 +144,29 @@ describe("a bottle whose egress proxy dies (docker)", () => {
     }
   });
 
+  it("answers for a dead proxy that held credentials too, and says why restarting it alone cannot bring them back", async () => {
+    const backend = createDockerBackend({ egress: settings() });
+    const ctx = createTestContext({ env: { EXAMPLE_TOKEN: `real-value-${suffix}` } });
+    const { name } = await backend.launch(
+      await backend.prepare({ ...agent(), credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }] }, ctx),
+      { extraArgs: [], detach: true, stdio: captureStdio().stdio },
+      ctx,
+    );
+    try {
+      await docker.getContainer(`${name}-egress`).kill({ signal: "SIGKILL" });
+      const io = captureStdio();
+      await backend.exec!(name, { command: ["node", "-e", PROBE], stdio: io.stdio }, ctx);
+      expect(io.stdout()).toContain('"status":503');
+      const error = await bottleErrorOf(backend.restartProxy!(name, {}, ctx));
+      expect(error.code).toBe("DOCKER_EGRESS_FAILED");
+      expect(error.message).toContain("held its credentials (and the bottle's CA key) in memory only");
+      expect(error.hint).toContain(`claude-bottle stop ${name}`);
+      expect(JSON.stringify(error)).not.toContain(`real-value-${suffix}`);
+    } finally {
+      await backend.remove!(name, { force: true }, ctx);
+    }
+  });
+
   it("refuses to restart the proxy of a bottle that does not run, or has no network", async () => {
     const backend = createDockerBackend({ egress: settings() });
     const ctx = createTestContext();

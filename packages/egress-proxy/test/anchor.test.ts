@@ -81,7 +81,7 @@ describe("the anchor", () => {
     expect((await viaProxy({ port }, `http://127.0.0.1:${web.port}/`)).status).toBe(200);
   });
 
-  it("keeps a proxy with --anchor from starting where no anchor is", async () => {
+  it("keeps a proxy with --anchor from starting where no anchor comes", { timeout: 20_000 }, async () => {
     const port = await deadPort();
     const dir = mkdtempSync(join(tmpdir(), "egress-anchor-"));
     dirs.push(dir);

@@ -113,8 +113,12 @@ export async function startEgress(
         },
       });
       const subnet = await subnetOf(api, network.Id);
-      const anchor = await startAnchor(api, bottle, names, settings, subnet, labels, ctx.signal);
-      const created = await createProxy(api, names, settings, files.policy, subnet, labels, credentials !== undefined);
+      const anchor = await createAnchor(api, bottle, names, settings, subnet, labels);
+      // The proxy waits for the anchor by itself (it retries its socket): no need to wait for the anchor here.
+      const [, created] = await Promise.all([
+        api.json("POST", `/containers/${anchor}/start`),
+        createProxy(api, names, settings, files.policy, subnet, labels, credentials !== undefined),
+      ]);
       // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
       const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
       await api.json("POST", `/containers/${created.Id}/start`);
@@ -148,16 +152,15 @@ export async function startEgress(
  * and the networks the settings name, whose network namespace the proxy joins. It
  * answers for the proxy (a 503 naming it) while the proxy is down, so a dead proxy
  * is a clear, immediate error in the bottle rather than connections that hang, and
- * a restarted proxy has the same address. Started; resolves with its ID once ready.
+ * a restarted proxy has the same address. Created and connected, not started.
  */
-async function startAnchor(
+async function createAnchor(
   api: EngineApi,
   bottle: string,
   names: EgressNames,
   settings: EgressSettings,
   subnet: string,
   labels: Record<string, string>,
-  signal: AbortSignal,
 ): Promise<string> {
   const { Id } = await api.json<{ Id: string }>("POST", "/containers/create", {
     query: { name: names.anchor },
@@ -185,8 +188,6 @@ async function startAnchor(
   for (const network of ["bridge", ...(settings.networks ?? [])]) {
     await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: Id } });
   }
-  await api.json("POST", `/containers/${Id}/start`);
-  await waitForLine(api, Id, signal, "anchor ready");
   return Id;
 }
 
@@ -315,20 +316,15 @@ export async function listeningLines(api: EngineApi, id: string): Promise<number
 }
 
 /** Polls the proxy's output for a "listening on" line beyond the `before` of earlier runs (it prints one once bound). */
-export function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal, before = 0): Promise<void> {
-  return waitForLine(api, id, signal, "listening on", before);
-}
-
-/** Polls a container's output until `marker` appears more than `before` times; fails when the container exits. */
-async function waitForLine(api: EngineApi, id: string, signal: AbortSignal, marker: string, before = 0): Promise<void> {
+export async function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal, before = 0): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const text = await proxyOutput(api, id);
-    if (text.split(marker).length - 1 > before) return;
+    if (text.split("listening on").length - 1 > before) return;
     const state = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${id}/json`);
-    if (!state.State.Running) throw new Error(`${state.Name.replace(/^\//, "")} exited (${state.State.ExitCode}): ${text.replace(/[^\x20-\x7e\n]/g, "").trim().slice(-400)}`);
+    if (!state.State.Running) throw new Error(`the proxy exited (${state.State.ExitCode}): ${text.replace(/[^\x20-\x7e\n]/g, "").trim().slice(-400)}`);
     throwIfAborted(signal);
-    if (Date.now() > deadline) throw new Error(`no "${marker}" from the egress container within 15 s`);
+    if (Date.now() > deadline) throw new Error("the proxy did not start listening within 15 s");
     await new Promise((resolve) => setTimeout(resolve, 15));
   }
 }
