@@ -135,6 +135,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
     options.credentials &&
     credentialHandler(options.credentials, {
       misuse: ({ host, port }, detail) => recordDenial(host, port, { reason: "credential-misuse", detail }),
+      refused: ({ host, port }, problem) => recordDenial(host, port, problem),
       reportError,
     });
 
