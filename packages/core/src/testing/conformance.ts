@@ -5,7 +5,7 @@ import type { ExpectStatic } from "vitest";
 import type { ResolvedAgent } from "../agent/model.js";
 import type { Backend, BackendFactory, Launched, LaunchOptions, Prepared } from "../backend.js";
 import type { BackendContext } from "../context.js";
-import { ErrorCodes } from "../errors.js";
+import { BottleError, ErrorCodes } from "../errors.js";
 import { checkedBackend, requireCapability, validateBackend } from "../plugin/load-backend.js";
 import { captureStdio, createTestContext, expectBottleError, type CapturedStdio, type TestContext } from "./harness.js";
 
@@ -253,6 +253,19 @@ export function describeBackendConformance<O>(vitest: VitestApi, options: Confor
                 { timeout: 10_000, interval: 250 },
               )
               .toContain("started");
+          }, timeout);
+        }
+        if (has("restartProxy")) {
+          it("restartProxy: leaves a running bottle running (UNSUPPORTED when it has no proxy), and a name no bottle has is BOTTLE_NOT_FOUND", async () => {
+            const restart = requireCapability(backend, "restartProxy");
+            await restart(bottle.name, {}, bottle.ctx).catch((error: unknown) => {
+              if (!BottleError.isInstance(error) || error.code !== ErrorCodes.UNSUPPORTED) throw error;
+            });
+            if (has("list")) {
+              const listed = (await requireCapability(backend, "list")(bottle.ctx)).find((b) => b.name === bottle.name);
+              expect(listed?.state).toBe("running");
+            }
+            await expectBottleError(restart(`${bottle.name}-no-such-bottle`, {}, bottle.ctx), ErrorCodes.BOTTLE_NOT_FOUND);
           }, timeout);
         }
         if (has("stop")) {
