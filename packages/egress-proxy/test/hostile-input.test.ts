@@ -5,6 +5,7 @@
  * and never reaches the (allowed, listening) server behind the proxy.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { createEgressProxy } from "../src/index.js";
 import { slowClient } from "./load-support.js";
 import { cleanUp, raw, startHttpServer, startProxy, startTlsServer, type TestServer } from "./support.js";
 
@@ -168,5 +169,13 @@ describe("a Host header that names the proxy itself", () => {
     const other = await raw(proxy, `CONNECT allowed.test:${tlsServer.port} HTTP/1.1\r\nHost: 127.0.0.1:${proxy.port + 1}\r\n\r\n`);
     expect(other).toMatch(/^HTTP\/1\.1 400 /);
     expect(proxy.denials.map((d) => d.reason)).toEqual(["host-mismatch"]);
+  });
+});
+
+describe("the limits themselves", () => {
+  it("refuses a limit that is not a positive whole number, naming it, before anything listens", async () => {
+    for (const limits of [{ maxHeaderBytes: 0 }, { headersTimeoutMs: -1 }, { maxConnectionsPerClient: 1.5 }, { tunnelIdleMs: Number.NaN }]) {
+      await expect(createEgressProxy({ policy: { mode: "all" }, limits })).rejects.toThrow(new RegExp(`^limits\\.${Object.keys(limits)[0]} must be a positive whole number`));
+    }
   });
 });

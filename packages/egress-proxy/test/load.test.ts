@@ -110,6 +110,19 @@ describe("the proxy under load", () => {
   });
 });
 
+describe("limits on the command line", () => {
+  it("exits 2 on a limit that is not a positive whole number, naming the option", async () => {
+    for (const [option, value] of [["--max-header-bytes", "0"], ["--header-timeout-ms", "10s"], ["--max-connections-per-client", "-5"], ["--tunnel-idle-ms", "1e3"]]) {
+      const child = spawn(process.execPath, [built, "--policy", "/nonexistent", `${option}=${value}`], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const [code] = (await once(child, "exit")) as [number];
+      expect(code).toBe(2);
+      expect(stderr).toContain(`${option} takes a positive whole number, not "${value}"`);
+    }
+  });
+});
+
 describe("idle tunnels", () => {
   it("closes a tunnel silent both ways for tunnelIdleMs, and keeps one that carries bytes", async () => {
     const echo = await startEchoServer();
