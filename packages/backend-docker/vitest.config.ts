@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 /** Files that never reach an engine: `pnpm test:unit` runs them where no Docker is installed. */
-export const UNIT = ["test/create-options.test.ts", "test/registry-errors.test.ts", "test/strategies.test.ts"];
+export const UNIT = ["test/create-options.test.ts"];
 
 export default defineConfig({
   test: {

@@ -7,12 +7,17 @@ import {
   BottleError,
   ErrorCodes,
   phase,
+  pinnedDirectories,
+  prepareHostControls,
+  readOnlyOverlays,
   throwIfAborted,
+  WORKSPACE_TARGET,
   type Backend,
   type BackendContext,
   type ImageSource,
   type Launched,
   type LaunchOptions,
+  type Mount,
   type Prepared,
   type ResolvedAgent,
 } from "@claude-bottle/core";
@@ -36,6 +41,8 @@ export interface BubblewrapBackendOptions {
  */
 export interface BubblewrapPrepared extends Prepared<"bubblewrap"> {
   readonly bwrap: string;
+  /** Binds laid over the workspace and mounts, in order: the pinned parents, then the read-only host controls. */
+  readonly hostControls: readonly Mount[];
   readonly home: string;
 }
 
@@ -50,6 +57,9 @@ export function createBubblewrapBackend(options: BubblewrapBackendOptions = {}):
     apiVersion: 1,
     name: "bubblewrap",
     capabilities: ["doctor"],
+    // What bwrap itself keeps. Core refuses an agent asking for anything else (an allow-list, credentials, a
+    // limit) before prepare runs, and says which of its defaults are not kept (the host's network has no floor).
+    enforces: ["network.none", "mounts.readOnly", "hostControls.readOnly"],
     // Its own phase name: the CLI already wraps the whole of prepare in a "prepare" phase.
     prepare: (agent, ctx) =>
       phase(ctx, "sandbox-check", "Checking bubblewrap and the agent's paths", () => prepare(agent, ctx, options)),
@@ -68,18 +78,7 @@ async function prepare(agent: ResolvedAgent, ctx: BackendContext, options: Bubbl
       { hint: `Add a command to ${agent.file ?? "the agent file"}, for example: command: [claude]` },
     );
   }
-  // bwrap shares the host's network or none: a policy by host name, or credentials held by a proxy, cannot be kept here.
-  if (agent.network && (agent.egress?.mode === "allow" || agent.egress?.deny.length || agent.credentials?.length)) {
-    throw new BottleError(
-      ErrorCodes.UNSUPPORTED,
-      `The agent "${agent.slug}" has a network allow-list, deny-list or credentials; the bubblewrap backend can only share this host's network or cut it.`,
-      { hint: "Use the docker or smolmachines backend for this agent, or give it network: true (the host's whole network) or false." },
-    );
-  }
   ctx.logger.info(`The bubblewrap backend runs this host's programs: the agent's image (${describeImage(agent.image)}) is not used.`);
-  if (agent.resources.cpus !== undefined || agent.resources.memory !== undefined) {
-    ctx.logger.warn("The bubblewrap backend does not limit CPU or memory: the agent's resources are ignored.");
-  }
 
   // Core's checks: the hard limits no agent lifts, the workspace and the mount sources, with the standard codes.
   assertAgentPaths(agent, { env: ctx.env });
@@ -88,8 +87,9 @@ async function prepare(agent: ResolvedAgent, ctx: BackendContext, options: Bubbl
   // Outside the workspace and kept between bottles, so a login (~/.claude) survives.
   const home = join(ctx.cacheDir, "bubblewrap", "home", agent.slug);
   await mkdir(home, { recursive: true, mode: 0o700 });
+  const hostControls = await hostControlBinds(agent);
   throwIfAborted(ctx.signal);
-  return { backend: "bubblewrap", agent, bwrap, home };
+  return { backend: "bubblewrap", agent, bwrap, home, hostControls };
 }
 
 async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
@@ -113,6 +113,7 @@ async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: Ba
         workspace: agent.workspace,
         home,
         mounts: agent.mounts,
+        hostControls: prepared.hostControls,
         network: agent.network,
         terminal,
         ...(seccomp ? { seccompFd: SECCOMP_FD } : {}),
@@ -132,6 +133,21 @@ async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: Ba
     });
   });
   return { detached: false, name, exitCode: await started.exited };
+}
+
+/**
+ * Core's host controls (`.claude-bottle`, the git hooks and config) read-only
+ * over the mounts that expose them, each directory above them bound over
+ * itself first so that the bottle cannot rename it away (a mountpoint cannot
+ * be renamed) and put a git directory of its own in its place.
+ */
+async function hostControlBinds(agent: ResolvedAgent): Promise<Mount[]> {
+  const binds = [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts];
+  const overlays = readOnlyOverlays(await prepareHostControls(agent.workspace), binds);
+  return [
+    ...pinnedDirectories(overlays, binds).map((pin) => ({ source: pin.source, target: pin.target, readOnly: pin.readOnly })),
+    ...overlays.map((overlay) => ({ source: overlay.source, target: overlay.target, readOnly: true })),
+  ];
 }
 
 function describeImage(image: ImageSource): string {

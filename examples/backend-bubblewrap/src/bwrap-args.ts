@@ -13,6 +13,8 @@ export interface SandboxSpec {
   /** Absolute host directory, bound read-write at /home/agent. */
   home: string;
   mounts: readonly Mount[];
+  /** Laid over the workspace and the mounts, in order (pinned parents, then the read-only controls). */
+  hostControls?: readonly Mount[];
   network: boolean;
   /** The agent gets the user's terminal (inherited stdio) rather than pipes. */
   terminal: boolean;
@@ -50,7 +52,7 @@ export function bwrapArgs(spec: SandboxSpec, host: HostLayout): string[] {
 
   args.push("--bind", spec.home, HOME_TARGET, "--bind", spec.workspace, WORKSPACE_TARGET);
   // After the workspace, so a mount may land inside it (a read-only .git, say).
-  for (const mount of spec.mounts) args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.source, mount.target);
+  for (const mount of [...spec.mounts, ...(spec.hostControls ?? [])]) args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.source, mount.target);
   args.push("--chdir", WORKSPACE_TARGET);
 
   // "--" ends bwrap's options, so a command starting with "-" is still the command.

@@ -1,9 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { ErrorCodes, type Logger } from "@claude-bottle/core";
+import { checkedBackend, ErrorCodes, type Logger } from "@claude-bottle/core";
 import { createTestContext } from "@claude-bottle/core/testing";
 import { createBubblewrapBackend } from "../src/index.js";
 import { hostAgent, hostEnv, runInSandbox } from "./fixtures.js";
@@ -98,15 +99,56 @@ describe("what the agent can see and change", () => {
     expect(interfaces(online.stdout)).toEqual(interfaces(readFileSync("/proc/net/dev", "utf8")));
   });
 
-  it("refuses a network allow-list or credentials it cannot keep, rather than run with the host's whole network", async () => {
-    for (const patch of [
-      { egress: { mode: "allow" as const, allow: ["api.example.com"], deny: [], allowPrivate: [] } },
-      { credentials: [{ env: "TOKEN", hosts: ["api.example.com"] }] },
-    ]) {
-      const error = await bottleErrorOf(runInSandbox(hostAgent({ network: true, command: ["true"], ...patch })));
-      expect(error.code).toBe(ErrorCodes.UNSUPPORTED);
-      expect(error.message).toContain("can only share this host's network or cut it");
+  it("is refused by core for a network allow-list, credentials or a limit it does not enforce, before its prepare runs", async () => {
+    for (const [patch, field, enforcement] of [
+      [{ egress: { mode: "allow" as const, allow: ["api.example.com"], deny: [], allowPrivate: [] } }, "network.allow", "egress.allow"],
+      [{ egress: { mode: "all" as const, deny: ["evil.example"], allowPrivate: [] } }, "network.deny", "egress.deny"],
+      [{ credentials: [{ env: "TOKEN", hosts: ["api.example.com"] }] }, "credentials", "credentials"],
+      [{ resources: { memory: 123 * 2 ** 20 } }, "resources.memory", "limits.memory"],
+    ] as const) {
+      const workspace = mkdtempSync(join(tmpdir(), "bubblewrap-refused-"));
+      const agent = hostAgent({ network: true, command: ["true"], workspace, ...patch });
+      const error = await bottleErrorOf(checkedBackend(createBubblewrapBackend()).prepare(agent, createTestContext({ env: hostEnv })));
+      expect(error.code).toBe(ErrorCodes.POLICY_NOT_ENFORCED);
+      expect(error.message).toContain(`${field} needs a backend that enforces ${enforcement}; bubblewrap does not.`);
+      // Refused before prepare: it would have made .claude-bottle for the host controls.
+      expect(existsSync(join(workspace, ".claude-bottle"))).toBe(false);
     }
+  });
+
+  it("says which of core's defaults it does not keep: the private-address floor with the host's network", async () => {
+    const warned: string[] = [];
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: (m) => warned.push(m) };
+    const agent = hostAgent({ network: true, command: ["true"] });
+    await checkedBackend(createBubblewrapBackend()).prepare(agent, createTestContext({ env: hostEnv, logger }));
+    expect(warned).toEqual([expect.stringContaining("The bubblewrap backend does not keep: private addresses refused")]);
+  });
+
+  it("keeps the git hooks, the git config and .claude-bottle read-only, and .git cannot be moved away", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "bubblewrap-controls-"));
+    execFileSync("git", ["init", "--quiet", workspace]);
+    const config = readFileSync(join(workspace, ".git", "config"), "utf8");
+    const { stdout } = await runInSandbox(
+      hostAgent({
+        workspace,
+        command: [
+          "sh",
+          "-c",
+          [
+            "echo 'exit 0' > .git/hooks/pre-commit || echo hook-refused",
+            "echo '[core] fsmonitor = /tmp/x' >> .git/config || echo config-refused",
+            "touch .claude-bottle/agents.yaml || echo agents-refused",
+            // The parent: rename it away and put a git directory of the bottle's in its place.
+            "mv .git .git.orig || echo move-refused",
+            "mv .claude-bottle .cb.orig || echo dot-dir-refused",
+          ].join("; "),
+        ],
+      }),
+    );
+    for (const refused of ["hook-refused", "config-refused", "agents-refused", "move-refused", "dot-dir-refused"]) expect(stdout).toContain(refused);
+    expect(existsSync(join(workspace, ".git", "hooks", "pre-commit"))).toBe(false);
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(config);
+    expect(existsSync(join(workspace, ".git.orig"))).toBe(false);
   });
 
   it("keeps passthrough values out of every process's arguments and out of the logs", async () => {

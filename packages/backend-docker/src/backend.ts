@@ -12,6 +12,7 @@ import {
   bottleNotRunningError,
   buildNetworkOf,
   bottleRunningError,
+  ENFORCEMENTS,
   prepareHostControls,
   phase,
   throwIfAborted,
@@ -19,6 +20,7 @@ import {
   type BackendContext,
   type BackendFactory,
   type Capability,
+  type Enforcement,
   type LaunchOptions,
   type Launched,
   type Prepared,
@@ -26,7 +28,7 @@ import {
   type Stdio,
 } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { connectDocker, engineOf, type ConnectOptions, type DockerConnection } from "./connect/connect.js";
+import { connectDocker, engineOf, type ConnectOptions, type DockerConnection } from "@claude-bottle/docker-engine";
 import { connectStdio } from "./container/attach.js";
 import { findBottle, listBottles } from "./container/bottles.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
@@ -45,10 +47,10 @@ import {
 } from "./container/lifecycle.js";
 import { copyLogs } from "./container/logs.js";
 import { registerWait, type WaitCondition } from "./container/wait.js";
-import type { EngineApi } from "./engine/api.js";
-import { engineMessage, statusCodeOf } from "./errors.js";
-import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-image.js";
-import type { BuildNetworkMode } from "./image/build.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
+import { ensureAgentImage, planAgentImage, type ImagePlan } from "@claude-bottle/docker-engine";
+import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
@@ -90,6 +92,9 @@ export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
 
 const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
 
+/** All of a bottle's spec: the egress proxy keeps the network policy and credentials, the engine the limits and mounts. */
+const ENFORCED: readonly Enforcement[] = ENFORCEMENTS;
+
 /** Seconds a stopping bottle gets to exit before it is killed. */
 const STOP_GRACE_SECONDS = 10;
 
@@ -121,6 +126,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     apiVersion: 1,
     name: BACKEND_NAME,
     capabilities: CAPABILITIES,
+    enforces: ENFORCED,
 
     async prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<DockerPrepared> {
       throwIfAborted(ctx.signal);

@@ -8,7 +8,8 @@ import { captureStdio } from "@claude-bottle/core/testing";
 import { buildTestNodeImage, busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDockerBackend, DockerErrorCodes, homeVolumeName, imageId, type DockerBackendOptions } from "../src/index.js";
+import { createDockerBackend, DockerErrorCodes, homeVolumeName, type DockerBackendOptions } from "../src/index.js";
+import { imageId } from "@claude-bottle/docker-engine";
 import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, deadSocket, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
 

@@ -1,4 +1,3 @@
-import type { BackendFactory } from "@claude-bottle/core";
 import { describeBackendConformance } from "@claude-bottle/core/testing";
 import { busyboxAgent, removeAgentTraces } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -13,8 +12,7 @@ afterAll(() => {
 describeBackendConformance(
   { describe, it, beforeAll, afterAll },
   {
-    // The suite calls the factory without options; ours are all optional.
-    factory: createDockerBackend as BackendFactory,
+    factory: createDockerBackend,
     agent: () => busyboxAgent({ slug }),
     // The engine is found from the context's environment: pass DOCKER_HOST through when it is set.
     context: () => ({ env: { ...process.env } }),

@@ -9,9 +9,10 @@ import { captureStdio } from "@claude-bottle/core/testing";
 import { busyboxAgent } from "@claude-bottle/test-support";
 import Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
-import { demultiplex } from "../src/engine/demux.js";
-import { engineMessage, statusCodeOf } from "../src/errors.js";
-import { EngineApi, EngineError, connectDocker, createDockerBackend } from "../src/index.js";
+import { demultiplex } from "@claude-bottle/docker-engine";
+import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
+import { createDockerBackend } from "../src/index.js";
+import { EngineApi, EngineError, connectDocker } from "@claude-bottle/docker-engine";
 import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, uniqueSuffix, useTestEngine } from "./support/engine.js";
 

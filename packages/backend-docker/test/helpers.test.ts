@@ -3,26 +3,14 @@ import { mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { networkInterfaces, tmpdir } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { ErrorCodes } from "@claude-bottle/core";
 import { buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  buildImage,
-  connectDocker,
-  hashBuildContext,
-  imageId,
-  inspectImage,
-  isDockerDesktop,
-  pullImage,
-  pushImage,
-  readBuildContext,
-  removeTag,
-  tagImage,
-  DockerErrorCodes,
-} from "../src/index.js";
-import { bundleForChildProcess } from "./support/bundle.js";
+import { DockerErrorCodes } from "../src/index.js";
+import { buildImage, connectDocker, hashBuildContext, imageId, inspectImage, isDockerDesktop, pullImage, pushImage, readBuildContext, removeTag, tagImage } from "@claude-bottle/docker-engine";
 import { createTestContext, deadSocket, once, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 let docker: Dockerode;
@@ -78,10 +66,11 @@ describe("connecting", () => {
   });
 
   it("loads neither dockerode nor ssh2 nor gRPC to connect and list, and ssh:// still reaches for the engine", async () => {
-    const bundle = await bundleForChildProcess("lazy-dependencies");
+    // The engine package as it is published (its build), in a plain Node process that has loaded nothing yet.
+    const built = createRequire(join(import.meta.dirname, "..", "package.json")).resolve("@claude-bottle/docker-engine");
     const script = `
       import { createRequire } from "node:module";
-      import { connectDocker } from ${JSON.stringify(bundle)};
+      import { connectDocker } from ${JSON.stringify(built)};
       const loaded = (pattern) => Object.keys(createRequire(import.meta.url).cache).some((path) => pattern.test(path));
       const { api } = await connectDocker();
       await api.json("GET", "/containers/json");

@@ -2,7 +2,6 @@ import { hostname } from "node:os";
 import {
   WORKSPACE_TARGET,
   abortedError,
-  guardFiles,
   phase,
   type BackendContext,
   type Launched,
@@ -11,8 +10,8 @@ import {
 import { runAttached, type AttachedResult } from "./attached-process.js";
 import { loadGuard, removeBottleLogs, saveGuard } from "./bottle-logs.js";
 import { guestEnvironment } from "./environment.js";
-import { isSmolvmOwnFailure, machineCreateArguments, restoreAndWarn } from "./launch.js";
-import { guardedFilesOf } from "./mounts.js";
+import { guardHost, restoreAndWarn } from "./host-guard.js";
+import { isSmolvmOwnFailure, machineCreateArguments } from "./launch.js";
 import type { SmolmachinesPrepared } from "./pipeline/prepare.js";
 import { RegistryLabels } from "./registry/local-registry.js";
 import type { Smolvm } from "./smolvm/locate.js";
@@ -64,7 +63,7 @@ export async function launchAttachedMachine(
 ): Promise<Launched> {
   const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
   const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
-  const guarded = await guardFiles(guardedFilesOf(overlays));
+  const guarded = await guardHost(prepared.agent, overlays);
   // Kept on disk too: whoever reaps the machine of a killed CLI puts the files back.
   await saveGuard(ctx.cacheDir, name, guarded);
   const owner = ["--label", `${OwnerLabels.pid}=${process.pid}`, "--label", `${OwnerLabels.host}=${hostname()}`];

@@ -1,5 +1,5 @@
-import { connectDocker } from "@claude-bottle/backend-docker";
-import { type Backend, type BackendContext, type BackendFactory, type Capability } from "@claude-bottle/core";
+import { connectDocker } from "@claude-bottle/docker-engine";
+import { type Backend, type BackendContext, type BackendFactory, type Capability, type Enforcement } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { smolmachinesDoctor } from "./doctor.js";
 import { BACKEND_NAME, launchSmolmachine } from "./launch.js";
@@ -21,6 +21,25 @@ export interface SmolmachinesOptions {
 }
 
 const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor"];
+
+/**
+ * smolvm keeps the network policy on the host (no port in an entry: it allows a
+ * host on all ports or none) and the VM's CPUs and memory; there is no limit on
+ * the processes inside the VM. Host controls are put back when the machine ends
+ * (smolvm shares directories only), which the README says.
+ */
+const ENFORCED: readonly Enforcement[] = [
+  "network.none",
+  "egress.private",
+  "egress.allow",
+  "egress.deny",
+  "egress.allowPrivate",
+  "credentials",
+  "limits.cpus",
+  "limits.memory",
+  "mounts.readOnly",
+  "hostControls.readOnly",
+];
 
 /** Keeps the first successful result; a failure is not kept, so the next call tries again. */
 function once<T>(make: () => Promise<T>): () => Promise<T> {
@@ -47,6 +66,7 @@ export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions, Smol
     apiVersion: 1,
     name: BACKEND_NAME,
     capabilities: CAPABILITIES,
+    enforces: ENFORCED,
     prepare: (agent, ctx) =>
       prepareSmolmachine(agent, ctx, {
         smolvm,

@@ -1,8 +1,9 @@
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { GuardedFile, LogsOptions } from "@claude-bottle/core";
+import { openForAppend, replaceFile, type LogsOptions } from "@claude-bottle/core";
+import type { HostGuard } from "./host-guard.js";
 import { artifactCacheDir } from "./pipeline/artifact-cache.js";
 
 /**
@@ -18,7 +19,7 @@ export function bottleLogPaths(cacheDir: string, name: string): { stdout: string
     stderr: join(dir, `${name}.stderr.log`),
     stdin: join(dir, `${name}.stdin`),
     exit: join(dir, `${name}.exit`),
-    // The host files guarded while the bottle lives (see guardFiles), put back at stop and rm.
+    // What the bottle could change on the host (see guardHost), put back at stop and rm.
     guard: join(dir, `${name}.guard.json`),
   };
 }
@@ -27,8 +28,8 @@ export function bottleLogPaths(cacheDir: string, name: string): { stdout: string
 export async function openBottleLogs(cacheDir: string, name: string): Promise<{ stdout: number; stderr: number; close(): Promise<void> }> {
   const paths = bottleLogPaths(cacheDir, name);
   await mkdir(join(paths.stdout, ".."), { recursive: true });
-  const stdout = await open(paths.stdout, "a", 0o600);
-  const stderr = await open(paths.stderr, "a", 0o600);
+  const stdout = await openForAppend(paths.stdout, 0o600);
+  const stderr = await openForAppend(paths.stderr, 0o600);
   return {
     stdout: stdout.fd,
     stderr: stderr.fd,
@@ -40,16 +41,19 @@ export async function openBottleLogs(cacheDir: string, name: string): Promise<{ 
 }
 
 /** Keeps what the guarded host files held when a detached bottle started (0600: a git config may hold a token). */
-export async function saveGuard(cacheDir: string, name: string, guarded: readonly GuardedFile[]): Promise<void> {
+export async function saveGuard(cacheDir: string, name: string, guarded: HostGuard): Promise<void> {
   const { guard } = bottleLogPaths(cacheDir, name);
   await mkdir(join(guard, ".."), { recursive: true });
-  await writeFile(guard, JSON.stringify(guarded), { mode: 0o600 });
+  await replaceFile(guard, JSON.stringify(guarded), 0o600);
 }
 
-/** The guarded files of a detached bottle, or none. */
-export async function loadGuard(cacheDir: string, name: string): Promise<GuardedFile[]> {
-  const text = await readFile(bottleLogPaths(cacheDir, name).guard, "utf8").catch(() => "[]");
-  return JSON.parse(text) as GuardedFile[];
+/** What a detached bottle guarded, or nothing. */
+export async function loadGuard(cacheDir: string, name: string): Promise<HostGuard> {
+  const text = await readFile(bottleLogPaths(cacheDir, name).guard, "utf8").catch(() => undefined);
+  const saved = text === undefined ? undefined : (JSON.parse(text) as HostGuard | HostGuard["files"]);
+  // A bottle started before directories were guarded kept only its files, as an array.
+  if (Array.isArray(saved)) return { files: saved, directories: [] };
+  return saved ?? { files: [], directories: [] };
 }
 
 export async function removeBottleLogs(cacheDir: string, name: string): Promise<void> {

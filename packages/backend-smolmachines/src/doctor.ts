@@ -1,4 +1,4 @@
-import { connectDocker, inspectImage } from "@claude-bottle/backend-docker";
+import { connectDocker, inspectImage } from "@claude-bottle/docker-engine";
 import { BottleError, type BackendContext, type DoctorCheck } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { DOCKER_DESKTOP_HOST_RANGE } from "./registry/desktop-insecure-registry.js";

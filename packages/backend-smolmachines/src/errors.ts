@@ -10,8 +10,8 @@ export const SmolmachinesErrorCodes = {
   SMOLVM_VERSION: "SMOLVM_VERSION",
   /** smolvm ran and reported a failure of its own. */
   SMOLVM_FAILED: "SMOLVM_FAILED",
-  /** Linux: /dev/kvm is missing or not usable by this user. */
-  KVM_UNAVAILABLE: "KVM_UNAVAILABLE",
+  /** Linux: /dev/kvm is missing or not usable by this user. Prefixed like the others since 0.2 (was KVM_UNAVAILABLE). */
+  SMOLVM_KVM_UNAVAILABLE: "SMOLVM_KVM_UNAVAILABLE",
 } as const;
 
 export type SmolmachinesErrorCode = (typeof SmolmachinesErrorCodes)[keyof typeof SmolmachinesErrorCodes];

@@ -36,5 +36,3 @@ export {
 export { MACHINE_STATES, bottleStateOf, createdAtIso, type MachineRecord } from "./smolvm/lifecycle.js";
 export { runSmolvm, smolvmCommandLine, smolvmErrorLines, smolvmFailure, type RunSmolvmOptions } from "./smolvm/run.js";
 export * from "./registry/local-registry.js";
-// The Docker pieces local-registry is used with, so that this package alone is enough to push an image.
-export { buildImage, connectDocker } from "@claude-bottle/backend-docker";

@@ -9,13 +9,10 @@ import {
   bottleLabels,
   bottleName,
   effectiveResources,
-  guardFiles,
   phase,
-  restoreGuardedFiles,
   throwIfAborted,
   type BackendContext,
   type LaunchOptions,
-  type GuardedFile,
   type Launched,
   type ReadOnlyOverlay,
   type ResolvedAgent,
@@ -26,7 +23,8 @@ import { runAttached } from "./attached-process.js";
 import { bottleLogPaths, openBottleLogs, removeBottleLogs, saveGuard } from "./bottle-logs.js";
 import { machineNetworkOf } from "./egress/machine-network.js";
 import { guestEnvironment, passthroughNames } from "./environment.js";
-import { assertMountSources, guardedFilesOf, hostControlOverlays, volumeArguments } from "./mounts.js";
+import { guardHost, restoreAndWarn } from "./host-guard.js";
+import { assertMountSources, hostControlOverlays, volumeArguments } from "./mounts.js";
 import type { SmolmachinesPrepared } from "./pipeline/prepare.js";
 import type { Smolvm } from "./smolvm/locate.js";
 import { runSmolvm, smolvmErrorLines, smolvmFailure } from "./smolvm/run.js";
@@ -146,7 +144,7 @@ export async function launchSmolmachine(
 
   const env = guestEnvironment(prepared.agent.env, ctx.env);
   const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true, overlays);
-  const guarded = await guardFiles(guardedFilesOf(overlays));
+  const guarded = await guardHost(prepared.agent, overlays);
   // The start phase ends when smolvm is running, so the host knows when the agent takes over the terminal.
   let spawned = () => {};
   const started = phase(ctx, "start", `Starting ${name}`, () => new Promise<void>((resolve) => (spawned = resolve)));
@@ -158,13 +156,6 @@ export async function launchSmolmachine(
   if (run.canceled) throw abortedError(ctx.signal.reason);
   if (isSmolvmOwnFailure(run.exitCode, run.stderrTail)) throw smolvmFailure(smolvm, args, run.stderrTail, run.exitCode);
   return { detached: false, name, exitCode: run.exitCode };
-}
-
-/** Puts back the host files the bottle changed, and says so: the user should know the bottle tried. */
-export async function restoreAndWarn(guarded: readonly GuardedFile[], ctx: Pick<BackendContext, "logger">): Promise<void> {
-  for (const { path, keptAs } of await restoreGuardedFiles(guarded)) {
-    ctx.logger.warn(`the bottle changed ${path}, which the host obeys; it was put back (the bottle's version is in ${keptAs}).`);
-  }
 }
 
 /**
@@ -221,7 +212,7 @@ async function launchDetached(
 ): Promise<Launched> {
   const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
   const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
-  await saveGuard(ctx.cacheDir, name, await guardFiles(guardedFilesOf(overlays)));
+  await saveGuard(ctx.cacheDir, name, await guardHost(prepared.agent, overlays));
   await phase(ctx, "create", `Creating ${name}`, () =>
     runSmolvm(smolvm, machineCreateArguments(prepared, name, literals.args, overlays, network?.args), { signal: ctx.signal, env: network?.env }),
   );

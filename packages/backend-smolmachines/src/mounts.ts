@@ -1,8 +1,10 @@
 import {
   WORKSPACE_TARGET,
   assertAgentPaths,
+  pinnedDirectories,
   prepareHostControls,
   readOnlyOverlays,
+  type PinnedDirectory,
   type ReadOnlyOverlay,
   type ResolvedAgent,
 } from "@claude-bottle/core";
@@ -18,19 +20,34 @@ export function assertMountSources(agent: ResolvedAgent, env: Readonly<Record<st
 }
 
 /**
- * The `-v` arguments: the workspace at /workspace, the extra mounts, then
- * each directory the host obeys (`.claude-bottle`, git hooks) read-only over
- * the mount that exposes it; smolvm mounts them in this order, parents first.
- * Files (git config) cannot be shared one by one (SMOLVM.md, "Volumes"): the
- * launch guards them instead (see guardFiles).
+ * The `-v` arguments: the workspace at /workspace, the extra mounts, the
+ * pinned directories, then each directory the host obeys (`.claude-bottle`,
+ * git hooks) read-only over the mount that exposes it; smolvm mounts them in
+ * this order, parents first. Files (git config) cannot be shared one by one
+ * (SMOLVM.md, "Volumes"): the launch guards them instead (see guardHost).
  */
 export function volumeArguments(agent: ResolvedAgent, overlays: readonly ReadOnlyOverlay[] = []): string[] {
   const volumes = [
     `${agent.workspace}:${WORKSPACE_TARGET}`,
     ...agent.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`),
+    ...pinnedShares(agent, overlays).map((p) => `${p.source}:${p.target}${p.readOnly ? ":ro" : ""}`),
     ...overlays.filter((o) => o.kind === "directory").map((o) => `${o.source}:${o.target}:ro`),
   ];
   return volumes.flatMap((volume) => ["-v", volume]);
+}
+
+/**
+ * The directories above the host controls (`.git`, `.git/worktrees/<id>`),
+ * each shared as its own share at its own path, as docker binds them over
+ * themselves: a mountpoint cannot be renamed, so the bottle cannot move
+ * `.git` away and make one the host's git would obey. Shallowest first,
+ * since smolvm mounts in the order given. Root in the guest could still
+ * unmount one: the launch checks each when the bottle ends (see guardHost).
+ */
+export function pinnedShares(agent: ResolvedAgent, overlays: readonly ReadOnlyOverlay[]): PinnedDirectory[] {
+  const pins = pinnedDirectories(overlays, [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts]);
+  const depth = (target: string) => target.split("/").length;
+  return pins.sort((a, b) => depth(a.target) - depth(b.target));
 }
 
 /** The host controls of a bottle, and where its mounts expose them. */

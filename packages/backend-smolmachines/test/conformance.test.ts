@@ -14,7 +14,7 @@ useDoubleState();
 describeBackendConformance(
   { describe, it, beforeAll, afterAll },
   {
-    factory: (options) => createSmolmachinesBackend(options as SmolmachinesOptions),
+    factory: createSmolmachinesBackend,
     factoryOptions: { smolvm: SMOLVM_DOUBLE, registryImage: buildTestRegistryImage(), dockerDesktop: false } satisfies SmolmachinesOptions,
     agent: async () => {
       await engine();

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectDocker } from "@claude-bottle/backend-docker";
+import { connectDocker } from "@claude-bottle/docker-engine";
 
 /**
  * This run's suffix for agent slugs (see testSlug in support.ts): another run

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { buildImage } from "@claude-bottle/backend-docker";
+import { buildImage } from "@claude-bottle/docker-engine";
 import { BottleError, ErrorCodes, Labels } from "@claude-bottle/core";
 import { createTestContext } from "@claude-bottle/core/testing";
 import { busyboxContext, buildTestRegistryImage } from "@claude-bottle/test-support";

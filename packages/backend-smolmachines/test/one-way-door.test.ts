@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
 import { attempt, busyboxAgent, busyboxGitContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,7 +40,13 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     return workspace;
   };
   const gitContext = busyboxGitContext();
-  const agent = (workspace: string) => busyboxAgent({ slug: testSlug("smol-door"), workspace, command: ["sh", "-c"], args: [ATTACK] }, gitContext);
+  const agent = (workspace: string, script = ATTACK) => busyboxAgent({ slug: testSlug("smol-door"), workspace, command: ["sh", "-c"], args: [script] }, gitContext);
+  /** A file of the user's outside the workspace, beside it (so that `../../<name>` from `.git` reaches it on the host). */
+  const victimOf = (workspace: string) => {
+    const victim = join(dirname(workspace), `${basename(workspace)}-bashrc`);
+    writeFileSync(victim, "user's own\n");
+    return victim;
+  };
 
   beforeAll(async () => {
     await engine();
@@ -73,6 +79,109 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     expect(run).toEqual(expect.arrayContaining(["-v", `${join(workspace, ".claude-bottle")}:/workspace/.claude-bottle:ro`]));
     expect(run).toEqual(expect.arrayContaining(["-v", `${join(workspace, ".git", "hooks")}:/workspace/.git/hooks:ro`]));
     expect(run).toContain("--mem");
+  });
+
+  it("puts guarded files back without writing through the links the bottle planted beside them (absolute and relative)", async () => {
+    const workspace = repository();
+    const victim = victimOf(workspace);
+    const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
+    const script = [
+      attempt("config append", "echo '[core] fsmonitor = evil' >> /workspace/.git/config"),
+      attempt("absolute link", `ln -s ${victim} /workspace/.git/config.changed-in-bottle`),
+      attempt("commondir", "echo /tmp > /workspace/.git/commondir"),
+      attempt("relative link", `ln -s ../../${basename(victim)} /workspace/.git/commondir.changed-in-bottle`),
+    ].join("; ");
+    const io = captureStdio();
+    warnings.length = 0;
+    const prepared = await backend.prepare(agent(workspace, script), context());
+    await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
+    expect(io.stdout().trim().split("\n")).toEqual(["config append: written", "absolute link: written", "commondir: written", "relative link: written"]);
+
+    expect(readFileSync(victim, "utf8")).toBe("user's own\n");
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
+    expect(readFileSync(join(workspace, ".git", "commondir"), "utf8")).toBe(".\n");
+    expect(readlinkSync(join(workspace, ".git", "config.changed-in-bottle"))).toBe(victim);
+    expect(readFileSync(join(workspace, ".git", "config.changed-in-bottle.2"), "utf8")).toContain("fsmonitor = evil");
+    expect(readFileSync(join(workspace, ".git", "commondir.changed-in-bottle.2"), "utf8")).toBe("/tmp\n");
+    expect(warnings.join("\n")).toContain(`the bottle's version is in ${join(workspace, ".git", "config.changed-in-bottle.2")}`);
+    rmSync(victim);
+  });
+
+  it("moves a link put in place of git config aside, never writing through it", async () => {
+    const workspace = repository();
+    const victim = victimOf(workspace);
+    const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
+    const script = attempt("config replaced by a link", `rm /workspace/.git/config && ln -s ${victim} /workspace/.git/config`);
+    const io = captureStdio();
+    const prepared = await backend.prepare(agent(workspace, script), context());
+    await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
+    expect(io.stdout().trim()).toBe("config replaced by a link: written");
+
+    expect(readFileSync(victim, "utf8")).toBe("user's own\n");
+    expect(lstatSync(join(workspace, ".git", "config")).isFile()).toBe(true);
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
+    expect(readlinkSync(join(workspace, ".git", "config.changed-in-bottle"))).toBe(victim);
+    rmSync(victim);
+  });
+
+  it("pins .git like docker: it cannot be moved away, replaced by a file, or have a copy moved over it", async () => {
+    const workspace = repository();
+    const script = [
+      attempt("git dir moved away", "mv /workspace/.git /workspace/.git.orig && mkdir /workspace/.git && echo '[core] fsmonitor = evil' > /workspace/.git/config"),
+      attempt("git dir replaced by a file", "mv /workspace/.git /workspace/.git.orig; echo 'gitdir: /workspace/.evil' > /workspace/.git"),
+      attempt("copy moved over the git dir", "mkdir -p /tmp/g && cp -a /workspace/.git/. /tmp/g/ && mv -T /tmp/g /workspace/.git"),
+      attempt("agents dir moved away", "mv /workspace/.claude-bottle /workspace/.cb.orig && mkdir -p /workspace/.claude-bottle/agents"),
+      attempt("commit", "cd /workspace && echo work > work.txt && git add work.txt && git -c user.name=Agent -c user.email=agent@example.com commit -q -m 'agent work'"),
+    ].join("; ");
+    const io = captureStdio();
+    const prepared = await backend.prepare(agent(workspace, script), context());
+    await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
+    expect(io.stdout().trim().split("\n")).toEqual([
+      "git dir moved away: refused",
+      "git dir replaced by a file: refused",
+      "copy moved over the git dir: refused",
+      "agents dir moved away: refused",
+      "commit: written",
+    ]);
+    expect(existsSync(join(workspace, ".git.orig"))).toBe(false);
+    expect(git(workspace, "log", "--format=%s")).toBe("agent work\ninitial\n");
+    const run = invocations(state).findLast((argv) => argv[0] === "machine" && argv[1] === "run")!;
+    const volumes = run.flatMap((arg, i) => (run[i - 1] === "-v" ? [arg] : []));
+    // The pin lies between the workspace and the read-only shares in it: smolvm mounts in the order given.
+    expect(volumes).toEqual([
+      `${workspace}:/workspace`,
+      `${join(workspace, ".git")}:/workspace/.git`,
+      `${join(workspace, ".claude-bottle")}:/workspace/.claude-bottle:ro`,
+      `${join(workspace, ".git", "hooks")}:/workspace/.git/hooks:ro`,
+    ]);
+  });
+
+  it("as the guest's root, past the pins: what the bottle put in place of .git and .claude-bottle is moved aside and the originals brought back", async () => {
+    const workspace = repository();
+    const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
+    const script = [
+      attempt("unmount the shares", "umount /workspace/.git/hooks && umount /workspace/.git && umount /workspace/.claude-bottle"),
+      attempt("git dir moved away", "mv /workspace/.git /workspace/.git.orig && mkdir /workspace/.git && echo '[core] fsmonitor = evil' > /workspace/.git/config"),
+      attempt("agents dir replaced", "mv /workspace/.claude-bottle /workspace/.cb.orig && mkdir -p /workspace/.claude-bottle/agents && echo 'image: evil' > /workspace/.claude-bottle/agents/claude.yaml"),
+    ].join("; ");
+    const io = captureStdio();
+    warnings.length = 0;
+    const prepared = await backend.prepare(agent(workspace, script), context());
+    await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
+    // The double's guest is root with the host's capabilities: it shows what a guest root could do.
+    expect(io.stdout().trim().split("\n")).toEqual(["unmount the shares: written", "git dir moved away: written", "agents dir replaced: written"]);
+
+    expect(readFileSync(join(workspace, ".git", "config"), "utf8")).toBe(configBefore);
+    expect(git(workspace, "log", "--format=%s")).toBe("initial\n");
+    expect(existsSync(join(workspace, ".git.orig"))).toBe(false);
+    expect(readFileSync(join(workspace, ".git.from-bottle", "config"), "utf8")).toContain("fsmonitor = evil");
+    expect(existsSync(join(workspace, ".claude-bottle", "agents"))).toBe(false);
+    expect(existsSync(join(workspace, ".cb.orig"))).toBe(false);
+    expect(existsSync(join(workspace, ".claude-bottle.from-bottle", "agents", "claude.yaml"))).toBe(true);
+    const told = warnings.join("\n");
+    expect(told).toContain(`the bottle moved or replaced ${join(workspace, ".git")}`);
+    expect(told).toContain(`the original was brought back from ${join(workspace, ".git.orig")}`);
+    expect(told).toContain(`the bottle moved or replaced ${join(workspace, ".claude-bottle")}`);
   });
 
   it("puts a detached bottle's git config back when it is stopped", async () => {

@@ -1,10 +1,11 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { SmolmachinesErrorCodes } from "../src/index.js";
 import { join } from "node:path";
-import { buildImage } from "@claude-bottle/backend-docker";
+import { buildImage } from "@claude-bottle/docker-engine";
 import { BottleError, ErrorCodes, type ProgressEvent, type ResolvedAgent } from "@claude-bottle/core";
 import { createTestContext } from "@claude-bottle/core/testing";
-import { busyboxAgent, busyboxContext, buildTestRegistryImage, registryImageContext } from "@claude-bottle/test-support";
+import { busyboxAgent, busyboxContext, buildTestRegistryImage, registryImageContext, removeAgentTraces } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
@@ -187,6 +188,28 @@ describe("prepare", () => {
       await expectNoLeftovers(key, ctx.cacheDir, false);
     });
   }
+
+  it("builds a project agent's image with no network, whatever its policy, and says so when a step needed one", async () => {
+    const slug = testSlug("smol-build-offline");
+    // The step records the interfaces it saw: on the engine's network it would see eth0 besides lo.
+    const context = busyboxContext('RUN for i in /sys/class/net/*; do echo "${i##*/}"; done > /interfaces');
+    const ctx = createTestContext();
+    try {
+      const prepared = (await backend().prepare(busyboxAgent({ slug, network: true, command: ["true"] }, context), ctx)) as SmolmachinesPrepared;
+      const seen = spawnSync("docker", ["run", "--rm", "--network", "none", prepared.imageId, "cat", "/interfaces"], { encoding: "utf8" });
+      expect(seen.stdout.trim().split("\n")).toEqual(["lo"]);
+
+      // A step that needs an interface to the outside fails, and the hint says why (no traffic is sent to find out).
+      const needy = busyboxContext('RUN test -e /sys/class/net/eth0 || { echo "no network"; exit 1; }');
+      const error = await backend().prepare(busyboxAgent({ slug, network: true, command: ["true"] }, needy), ctx).catch((e: unknown) => e as BottleError);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as BottleError).code).toBe(ErrorCodes.IMAGE_BUILD_FAILED);
+      expect((error as BottleError).hint).toContain("builds an agent's image with no network");
+    } finally {
+      removeAgentTraces([slug]);
+      await ctx.dispose();
+    }
+  });
 
   it("stops before any work when the signal has already fired", async () => {
     const ctx = createTestContext();

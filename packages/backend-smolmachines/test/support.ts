@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync, chmodSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectDocker } from "@claude-bottle/backend-docker";
+import { connectDocker } from "@claude-bottle/docker-engine";
 import type { ProgressEvent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { RegistryLabels } from "../src/registry/local-registry.js";

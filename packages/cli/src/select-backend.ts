@@ -3,10 +3,12 @@ import {
   BottleError,
   ErrorCodes,
   backendApprovalNeeded,
+  importApprovedBackend,
   importBackend,
   locateBackend,
   phase,
   selectedBackendName,
+  type ApprovalRequest,
   type LoadedBackend,
   type LocatedBackend,
 } from "@claude-bottle/core";
@@ -31,11 +33,24 @@ export function locateSelectedBackend(session: Pick<Session, "context" | "global
   });
 }
 
-/** Imports a located backend: only once its code is the CLI's own or approved. */
-export function importLocatedBackend(session: Pick<Session, "context">, located: LocatedBackend): Promise<LoadedBackend> {
-  return phase(session.context, "backend-load", `Loading the ${located.name} backend`, () =>
-    importBackend(located, { builtins: builtinBackends() }),
-  );
+/**
+ * Imports a located backend: only once its code is the CLI's own or approved.
+ * A project backend comes with the approval request it was approved by, and
+ * is imported from the copy of exactly what that request digested.
+ */
+export function importLocatedBackend(session: Pick<Session, "context">, located: LocatedBackend, request: ApprovalRequest | undefined): Promise<LoadedBackend> {
+  return phase(session.context, "backend-load", `Loading the ${located.name} backend`, () => importFor(located, request, session.context.env));
+}
+
+/** The one place a located backend is imported: from its approved copy whenever it needed an approval. */
+export function importFor(located: LocatedBackend, request: ApprovalRequest | undefined, env: Session["context"]["env"]): Promise<LoadedBackend> {
+  const builtins = builtinBackends();
+  if (request?.snapshot) return importApprovedBackend(located, request.snapshot, { builtins, env });
+  if (located.fromProject) {
+    // A project backend never loads from the project itself: the caller must pass its approval request.
+    throw new BottleError(ErrorCodes.APPROVAL_REQUIRED, `The backend "${located.name}" comes from this project and was given no approved snapshot; its code was not run.`);
+  }
+  return importBackend(located, { builtins });
 }
 
 /**
@@ -51,7 +66,7 @@ export async function loadSelectedBackend(session: Session): Promise<LoadedBacke
       hint: `Review and approve it with: ${trustCommand(session.globals)}`,
     });
   }
-  return importLocatedBackend(session, located);
+  return importLocatedBackend(session, located, request);
 }
 
 /** `claude-bottle [--backend NAME] trust [agent]`: what approves this, as the user would type it. */

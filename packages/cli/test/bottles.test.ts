@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bottlePaths, readRecord, writeRecord, type BottleRecord } from "../src/bottles/records.js";
 import { bottleStatus, claudeCodeHookSettings, readReportedStatus } from "../src/bottles/status.js";
 import { normalizeWorktreeFlag } from "../src/program.js";
 import { createProject, type TestProject } from "./support/project.js";
@@ -70,6 +71,25 @@ describe("the status a bottle reports", () => {
   });
 });
 
+describe("a bottle's record", () => {
+  it("is written whole over a link planted at its name or at a temporary's, never through either", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-record-"));
+    const victim = join(dir, "bashrc");
+    writeFileSync(victim, "user's own\n");
+    const paths = bottlePaths(join(dir, "bottle"));
+    mkdirSync(paths.dir);
+    symlinkSync("../bashrc", paths.record);
+    // The temporary's name was once predictable (the pid).
+    symlinkSync("../bashrc", `${paths.record}.${process.pid}.tmp`);
+    const record: BottleRecord = { version: 1, name: "b", backend: "docker", agent: "claude", pid: process.pid, createdAt: new Date(0).toISOString() };
+    await writeRecord(paths, record);
+    expect(readFileSync(victim, "utf8")).toBe("user's own\n");
+    expect(lstatSync(paths.record).isFile()).toBe(true);
+    expect(await readRecord(paths.dir)).toEqual(record);
+    rmSync(dir, { recursive: true });
+  });
+});
+
 describe("worktrees and wait through a backend that runs nothing", () => {
   let project: TestProject;
   const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: project.dir, env: { ...project.env, CLAUDE_BOTTLE_BACKEND: "fake", ...env } });
@@ -107,7 +127,10 @@ describe("worktrees and wait through a backend that runs nothing", () => {
     expect(started).toMatchObject({ code: 0, stdout: "claude-bottle-bb-fake01\n" });
     const [listed] = JSON.parse((await run(["ls", "--json"])).stdout) as { name: string; worktree?: { branch: string; path: string } }[];
     expect(listed).toMatchObject({ name: "claude-bottle-bb-fake01", worktree: { branch: "try-2" } });
-    expect(execFileSync("git", ["-C", listed!.worktree!.path, "rev-parse", "--abbrev-ref", "HEAD"], { encoding: "utf8" })).toBe("try-2\n");
+    // At the branch's commit, detached: the bottle cannot write the branch, the host moves it once the bottle is gone.
+    const revParse = (...args: string[]) => execFileSync("git", ["-C", listed!.worktree!.path, "rev-parse", ...args], { encoding: "utf8" });
+    expect(revParse("--abbrev-ref", "HEAD")).toBe("HEAD\n");
+    expect(revParse("HEAD")).toBe(revParse("refs/heads/try-2"));
   });
 
   it("wait: the state reached on stdout, 124 on a timeout, 125 for an unknown bottle", async () => {

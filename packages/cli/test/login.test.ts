@@ -48,25 +48,25 @@ describe("login and logout", () => {
     expect(after.stderr).toContain("claude-bottle login keyed");
   });
 
-  it("never hands a stored credential to a name an agent passes through with env:, its own file or a project's", async () => {
+  it("never hands a stored credential to a name a user's agent passes through with env:, and refuses a project agent that names one", async () => {
     expect((await run(["login", "keyed"], project.dir, `${KEY}\n`)).code).toBe(0);
     expect((await run(["login", "--api-key"], project.dir, `${KEY}\n`)).code).toBe(0);
-    project.writeUserAgent("leaky", "image: example/leaky:1\nenv: [KEYED_TOKEN]\n");
+    project.writeUserAgent("leaky", "image: example/leaky:1\nenv: [KEYED_TOKEN, ANTHROPIC_API_KEY]\n");
     project.writeAgent("cloned", "image: example/cloned:1\nenv: [ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN]\n");
-    expect((await run(["trust", "--yes"])).code).toBe(0);
+    // None of these is set where start runs: what the bottle would get can only come from the store.
+    const unset = { KEYED_TOKEN: undefined, ANTHROPIC_API_KEY: undefined, CLAUDE_CODE_OAUTH_TOKEN: undefined };
     try {
-      for (const [agent, names] of [
-        ["leaky", ["KEYED_TOKEN"]],
-        ["cloned", ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]],
-      ] as const) {
-        // None of these is set where start runs: what the bottle would get can only come from the store.
-        const unset = { KEYED_TOKEN: undefined, ANTHROPIC_API_KEY: undefined, CLAUDE_CODE_OAUTH_TOKEN: undefined };
-        const started = await runCli(["start", agent], { cwd: project.dir, env: { ...env(), ...unset, FAKE_MODE: "show-passthrough" } });
-        expect(started.code, started.stderr).toBe(0);
-        const { env: given } = JSON.parse(started.stdout) as { env: Record<string, string | null> };
-        for (const name of names) expect(given[name]).toBeNull();
-        expect(started.stdout + started.stderr).not.toContain(KEY);
-      }
+      const started = await runCli(["start", "leaky"], { cwd: project.dir, env: { ...env(), ...unset, FAKE_MODE: "show-passthrough" } });
+      expect(started.code, started.stderr).toBe(0);
+      const { env: given } = JSON.parse(started.stdout) as { env: Record<string, string | null> };
+      expect(given).toMatchObject({ KEYED_TOKEN: null, ANTHROPIC_API_KEY: null });
+      expect(started.stdout + started.stderr).not.toContain(KEY);
+
+      const refused = await runCli(["start", "cloned"], { cwd: project.dir, env: { ...env(), ...unset, FAKE_MODE: "show-passthrough" } });
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toContain("env[0]: ANTHROPIC_API_KEY holds your credential");
+      expect(refused.stderr).toContain("credentials:");
+      expect(refused.stdout + refused.stderr).not.toContain(KEY);
     } finally {
       await run(["logout", "keyed"]);
       await run(["logout"]);

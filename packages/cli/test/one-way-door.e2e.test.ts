@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { attempt, buildTestRegistryImage, busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
@@ -189,6 +190,125 @@ describe("a bottle is a one-way door (docker)", () => {
     const processes = Number(forked.stdout.trim());
     expect(processes).toBeGreaterThan(10);
     expect(processes).toBeLessThanOrEqual(32);
+  });
+
+  describe("git directories the bottle nests in the workspace", () => {
+    // Outside every mount of the bottle: only a program run on the host can make these.
+    const markers = () => join(project.dir, "..", "markers");
+    const planted = (name: string) => `touch ${join(markers(), name)}; cat`;
+    const found = () => (existsSync(markers()) ? readdirSync(markers()).sort() : []);
+    /** The git a user runs there afterwards, as it is: no settings of claude-bottle's. */
+    const usersGit = (cwd: string, ...args: string[]) => spawnSync("git", args, { cwd, encoding: "utf8" });
+    /** A repository made in the bottle, its files then given a filter, an fsmonitor and a hook that run on the host. */
+    const nestedRepository = (dir: string, name: string) =>
+      [
+        `mkdir -p ${dir} && cd ${dir} && git init -q && echo hi > f && git add f && git commit -q -m n && mkdir -p .git/info .git/hooks`,
+        "echo '* filter=evil' > .git/info/attributes",
+        `printf '[filter "evil"]\\n\\tclean = ${planted(`${name}-clean`)}\\n[core]\\n\\tfsmonitor = ${planted(`${name}-fsmonitor`)}\\n' >> .git/config`,
+        `printf '#!/bin/sh\\ntouch ${join(markers(), `${name}-hook`)}\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+        "sleep 1 && touch f",
+      ].join(" && ");
+
+    beforeAll(() => mkdirSync(markers(), { recursive: true }));
+
+    it("moves aside the config, hooks and attributes of each git directory the bottle wrote, so the user's git obeys none of them", async () => {
+      const script = [
+        "set -e",
+        // The issue's example: a repository nested in the workspace.
+        nestedRepository("/workspace/nested", "nested"),
+        // A submodule whose git directory the bottle made in .git/modules, its gitlink staged in the user's index.
+        "cd /workspace && mkdir lib && cd lib && git init -q && echo x > f && git add f && git commit -q -m l",
+        "mkdir -p /workspace/.git/modules && mv .git /workspace/.git/modules/lib && echo 'gitdir: ../.git/modules/lib' > .git",
+        "cd /workspace && git add lib",
+        `printf '[core]\\n\\tfsmonitor = ${planted("lib-fsmonitor")}\\n' >> /workspace/.git/modules/lib/config`,
+        // One hidden where no walk of the checkout looks, in the objects of the user's git directory.
+        "mkdir /workspace/hidden && cd /workspace/hidden && git init -q && echo y > f && git add f && git commit -q -m h",
+        "mv .git /workspace/.git/objects/ev && echo 'gitdir: ../.git/objects/ev' > .git",
+        `printf '[core]\\n\\tfsmonitor = ${planted("hidden-fsmonitor")}\\n' >> /workspace/.git/objects/ev/config`,
+        "echo planted",
+      ].join("\n");
+      const result = await run(["start", "attacker", "--", script]);
+      expect(result.stdout, result.stderr).toBe("planted\n");
+      const gitDirs = [join(project.dir, "nested", ".git"), join(project.dir, ".git", "modules", "lib"), join(project.dir, ".git", "objects", "ev")];
+      for (const gitDir of gitDirs) {
+        expect(result.stderr).toContain(`wrote git files in ${gitDir}; moved aside as config.bottle-written`);
+        expect(existsSync(join(gitDir, "config"))).toBe(false);
+        expect(readFileSync(join(gitDir, "config.bottle-written"), "utf8")).toContain("fsmonitor");
+      }
+      const nested = join(project.dir, "nested");
+      expect(existsSync(join(nested, ".git", "hooks"))).toBe(false);
+      expect(existsSync(join(nested, ".git", "info", "attributes"))).toBe(false);
+      // The user's own git directory is as it was: its config and hooks were never the bottle's to write.
+      expect(readFileSync(join(project.dir, ".git", "config"), "utf8")).not.toMatch(/fsmonitor|filter/);
+      expect(existsSync(join(project.dir, ".git", "hooks"))).toBe(true);
+
+      const later = new Date(Date.now() + 5000);
+      utimesSync(join(nested, "f"), later, later);
+      expect(usersGit(project.dir, "status", "--porcelain").stdout).toContain("A  lib");
+      for (const dir of ["nested", "lib", "hidden"]) usersGit(join(project.dir, dir), "status", "--porcelain");
+      usersGit(nested, "commit", "-q", "--allow-empty", "-m", "by the user");
+      expect(found()).toEqual([]);
+      // What it would have been: the config put back, the user's git runs the bottle's programs.
+      renameSync(join(nested, ".git", "config.bottle-written"), join(nested, ".git", "config"));
+      renameSync(join(nested, ".git", "info", "attributes.bottle-written"), join(nested, ".git", "info", "attributes"));
+      usersGit(nested, "status", "--porcelain");
+      expect(found()).toEqual(["nested-clean", "nested-fsmonitor"]);
+      for (const name of found()) rmSync(join(markers(), name));
+    });
+
+    it("moves them aside when a detached bottle is stopped or removed, too", async () => {
+      const waitFor = async (file: string) => {
+        for (let i = 0; i < 300 && !existsSync(file); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(existsSync(file)).toBe(true);
+      };
+      // One after the other: the end of either looks at the whole workspace, the other's writes included.
+      const plant = async (name: string) => {
+        const script = ["set -e", nestedRepository(`/workspace/${name}`, name), `touch /workspace/${name}.planted`, "sleep 120"].join("\n");
+        const started = await run(["start", "-d", "attacker", "--", script]);
+        expect(started.code, started.stderr).toBe(0);
+        await waitFor(join(project.dir, `${name}.planted`));
+        return started.stdout.trim();
+      };
+      const first = await plant("stopped");
+      const stopped = await run(["stop", first]);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toContain(`wrote git files in ${join(project.dir, "stopped", ".git")}; moved aside as config.bottle-written, hooks.bottle-written, attributes.bottle-written`);
+      expect((await run(["rm", first])).code).toBe(0);
+      const removed = await run(["rm", "--force", await plant("removed")]);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stderr).toContain(`wrote git files in ${join(project.dir, "removed", ".git")}; moved aside as config.bottle-written`);
+      for (const name of ["stopped", "removed"]) {
+        expect(existsSync(join(project.dir, name, ".git", "config"))).toBe(false);
+        usersGit(join(project.dir, name), "status", "--porcelain");
+      }
+      expect(found()).toEqual([]);
+    });
+
+    it("settles a worktree without running git in the repository the bottle nested there, and keeps the worktree for it", async () => {
+      const script = [
+        "set -e",
+        nestedRepository("/workspace/nested", "wt"),
+        "cd /workspace && git add nested",
+        // A submodule whose git directory is hidden in the shared objects/, the one part of the repository the bottle writes.
+        "common=$(cd \"$(sed -n 's/^gitdir: //p' .git)\" && cd \"$(cat commondir)\" && pwd)",
+        "mkdir lib && cd lib && git init -q && echo x > f && git add f && git commit -q -m l",
+        "mv .git \"$common/objects/lib\" && echo \"gitdir: $common/objects/lib\" > .git && cd /workspace && git add lib",
+        "mkdir -p \"$common/objects/lib/info\" && echo '* filter=p' > \"$common/objects/lib/info/attributes\"",
+        `printf '[filter "p"]\\n\\tprocess = ${planted("lib-process")}\\n' >> "$common/objects/lib/config"`,
+        "sleep 1 && touch lib/f",
+        "echo planted",
+      ].join("\n");
+      const result = await run(["start", "--worktree", "nested-try", "attacker", "--", script]);
+      expect(result.stdout, result.stderr).toBe("planted\n");
+      const path = /left uncommitted changes in (\S+) \(branch nested-try\)/.exec(result.stderr)?.[1];
+      expect(path, result.stderr).toBeDefined();
+      expect(found()).toEqual([]);
+      expect(result.stderr).toContain(`wrote git files in ${join(path!, "nested", ".git")}; moved aside as config.bottle-written`);
+      expect(existsSync(join(path!, "nested", ".git", "config"))).toBe(false);
+      expect(result.stderr).toContain(`wrote git files in ${join(project.dir, ".git", "objects", "lib")}; moved aside as config.bottle-written`);
+      git(project.dir, "worktree", "remove", "--force", path!);
+      git(project.dir, "branch", "-D", "nested-try");
+    });
   });
 });
 

@@ -50,6 +50,21 @@ describe("claude-bottle start", () => {
     rmSync(emptyHome, { recursive: true, force: true });
   });
 
+  it("refuses, before the backend prepares anything, what the agent asks and the backend does not declare it enforces", async () => {
+    project.writeAgent("narrow", "image: example/bb:1\nnetwork: { allow: [api.example.com] }\ncredentials: [{ env: CB_TOKEN, hosts: [api.example.com] }]\n");
+    expect((await runCli(["--backend", "fake", "trust", "narrow", "--yes"], { cwd: project.dir, env: project.env })).code).toBe(0);
+    const refused = await run(["start", "narrow"], { FAKE_ENFORCES: "network.none,egress.private", CB_TOKEN: "t" });
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toContain("network.allow needs a backend that enforces egress.allow; fake does not.");
+    expect(refused.stderr).toContain("credentials needs a backend that enforces credentials; fake does not.");
+    expect(refused.stderr).not.toContain("Checking the fake cache");
+    expect(refused.stdout).toBe("");
+    // What core adds by default and the backend does not keep is said, not refused: the user chose the backend.
+    const defaults = await run(["start", "bb"], { FAKE_ENFORCES: "" });
+    expect(defaults.code, defaults.stderr).toBe(0);
+    expect(defaults.stderr).toContain("The fake backend does not keep: private addresses refused");
+  });
+
   it("passes the arguments after -- to the agent, options included", async () => {
     const result = await run(["start", "bb", "--", "--model", "sonnet", "-p", "hi there"]);
     expect(result.code).toBe(0);

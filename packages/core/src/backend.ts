@@ -1,11 +1,18 @@
 import type { ResolvedAgent } from "./agent/model.js";
 import type { BackendContext } from "./context.js";
+import type { Enforcement } from "./enforcement.js";
 
 /** The contract version this core speaks. A backend declares the one it implements. */
 export const BACKEND_API_VERSION = 1 as const;
 
-/** Optional operations; a backend lists the ones it implements in `capabilities`. */
-export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attach" | "exec" | "doctor" | "homes" | "restartProxy";
+/**
+ * The optional operations this core knows; a backend lists the ones it
+ * implements in `capabilities`. Every one but `detach` is also the name of the
+ * method that implements it (`homes` promises `removeHome` too).
+ */
+export const BACKEND_CAPABILITIES = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"] as const;
+
+export type Capability = (typeof BACKEND_CAPABILITIES)[number];
 
 /**
  * What prepare hands to launch. A backend extends it with its own fields and
@@ -17,7 +24,7 @@ export type Capability = "detach" | "list" | "stop" | "remove" | "logs" | "attac
  *   const backend: Backend<AcmePrepared> = { name: "acme", ... };
  */
 export interface Prepared<B extends string = string> {
-  /** The name of the backend whose prepare made this: the same string as its `name`. */
+  /** The name of the backend whose prepare made this: the same string as its `name`. Required: launch refuses a value without it. */
   readonly backend: B;
   readonly agent: ResolvedAgent;
 }
@@ -129,6 +136,12 @@ export interface Backend<P extends Prepared = Prepared> {
   readonly apiVersion: typeof BACKEND_API_VERSION;
   readonly name: P["backend"];
   readonly capabilities: readonly Capability[];
+  /**
+   * What this backend keeps of a bottle's spec (`ENFORCEMENTS`). Core refuses,
+   * before `prepare`, an agent that asks for one not listed here, so list only
+   * what your code enforces: the conformance suite tries each one.
+   */
+  readonly enforces: readonly Enforcement[];
 
   /** Once per agent before launch: validate, build, fetch, pack. Idempotent, cached. */
   prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<P>;

@@ -24,6 +24,8 @@ export const ErrorCodes = {
   BACKEND_IMPORT_FAILED: "BACKEND_IMPORT_FAILED",
   BACKEND_INVALID: "BACKEND_INVALID",
   BACKEND_API_VERSION: "BACKEND_API_VERSION",
+  /** The agent asks for something (a network allow-list, credentials, a limit) its backend does not declare it enforces. */
+  POLICY_NOT_ENFORCED: "POLICY_NOT_ENFORCED",
   /** The backend does not advertise the operation that was asked for. */
   UNSUPPORTED: "UNSUPPORTED",
   WORKSPACE_NOT_FOUND: "WORKSPACE_NOT_FOUND",

@@ -1,5 +1,15 @@
 export * from "./errors.js";
 export * from "./backend.js";
+export {
+  assertEnforced,
+  describeUnkeptDefaults,
+  ENFORCEMENTS,
+  requirementsOf,
+  unkeptRequirements,
+  type Enforcement,
+  type EnforcingBackend,
+  type Requirement,
+} from "./enforcement.js";
 export * from "./context.js";
 export * from "./labels.js";
 export * from "./agent/model.js";
@@ -8,6 +18,7 @@ export { assertHardLimits, credentialPaths, engineSocketPaths, type HostFacts } 
 export { isInside, realPath } from "./agent/host-paths.js";
 export { pinnedDirectories, prepareHostControls, readOnlyOverlays, type HostControl, type PinnedDirectory, type ReadOnlyOverlay } from "./agent/host-controls.js";
 export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
+export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, type RecoveredDirectory } from "./agent/directory-guard.js";
 export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, networkPolicyOf, widenNetworkPolicy, type NetworkPolicy } from "./agent/network.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
@@ -31,7 +42,19 @@ export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";
 export { isProcessTerminal, pipeStdio } from "./support/stdio.js";
-export { BottleStore, type BottleRecord } from "./support/bottle-store.js";
+export {
+  createExclusive,
+  createFresh,
+  directoryIdentity,
+  moveAside,
+  openForAppend,
+  readRegularFile,
+  replaceFile,
+  sameDirectory,
+  throughRealDirectories,
+  type DirectoryIdentity,
+  type FoundFile,
+} from "./support/no-follow.js";
 export {
   assertLaunched,
   assertPreparedFor,
@@ -48,8 +71,10 @@ export {
   selectedBackendName,
   validateBackend,
   type BuiltinBackends,
+  type ImportBackendOptions,
   type LoadBackendOptions,
   type LoadedBackend,
   type LocatedBackend,
 } from "./plugin/load-backend.js";
 export { resolvePackageEntry } from "./plugin/resolve-package.js";
+export { backendCopiesDir, importApprovedBackend, pruneBackendCopies, type BackendSnapshot } from "./plugin/backend-copy.js";

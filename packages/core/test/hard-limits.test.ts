@@ -7,7 +7,11 @@ import { overlaps } from "../src/agent/host-paths.js";
 import { isInside, resolveAgent, type BuiltinAgent } from "../src/index.js";
 import { bottleErrorOf } from "../src/testing/index.js";
 
-const builtin: BuiltinAgent = { slug: "claude", dir: "/opt/claude-bottle/agents/claude", recipe: { image: "x/claude:1" } };
+const builtin: BuiltinAgent = {
+  slug: "claude",
+  dir: "/opt/claude-bottle/agents/claude",
+  recipe: { image: "x/claude:1", credentials: [{ env: "CLAUDE_CODE_OAUTH_TOKEN", hosts: ["api.anthropic.com"] }] },
+};
 
 /** A home with a project in it, a user config dir, and a fake engine socket named by DOCKER_HOST. */
 function layout() {
@@ -109,6 +113,27 @@ describe("hard limits no agent file lifts", () => {
     expect((await t.resolve("thief")).mounts[0]).toMatchObject({ source: keys });
     symlinkSync(keys, join(t.home, ".aws"));
     expect((await bottleErrorOf(t.resolve("thief"))).message).toContain("holds credentials");
+  });
+
+  it("refuses a project agent's env: naming a credential the built-in agents bind, passed through or as a literal; a user's file may", async () => {
+    const t = layout();
+    for (const [entry, why] of [
+      ["CLAUDE_CODE_OAUTH_TOKEN", "from your environment"],
+      // Its own token under the user's name would sign the user's agent into the project's account.
+      ["CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-theirs", "as a value of its own"],
+    ] as const) {
+      t.projectAgent("cloned", `image: a/b:1\nenv: [HARMLESS, ${JSON.stringify(entry)}]\n`);
+      const error = await bottleErrorOf(t.resolve("cloned"));
+      expect(error.code).toBe("AGENT_REFUSED");
+      expect(error.message).toContain("env[1]: CLAUDE_CODE_OAUTH_TOKEN holds your credential");
+      expect(error.message).toContain(why);
+      expect(error.hint).toContain("credentials:");
+    }
+    // The same name bound as a credential gets a placeholder: allowed.
+    t.projectAgent("cloned", "image: a/b:1\ncredentials: [{ env: CLAUDE_CODE_OAUTH_TOKEN, hosts: [api.anthropic.com] }]\n");
+    expect((await t.resolve("cloned")).credentials).toEqual([{ env: "CLAUDE_CODE_OAUTH_TOKEN", hosts: ["api.anthropic.com"] }]);
+    t.userAgent("mine", "image: a/b:1\nenv: [CLAUDE_CODE_OAUTH_TOKEN]\n");
+    expect((await t.resolve("mine")).env).toEqual([{ name: "CLAUDE_CODE_OAUTH_TOKEN", passthrough: true }]);
   });
 
   it("keeps a project agent's build inputs inside the project, symlinks resolved", async () => {

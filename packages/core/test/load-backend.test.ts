@@ -22,7 +22,7 @@ export default function create(options) {
     name: ${JSON.stringify(name)},
     capabilities: ["doctor"],
     options,
-    async prepare(agent) { return { agent }; },
+    async prepare(agent) { return { backend: ${JSON.stringify(name)}, agent }; },
     async launch() { return { detached: false, name: "x", exitCode: 0 }; },
     async doctor() { return [{ name: "ok", ok: true, detail: "fine" }]; },
     ${extra}
@@ -230,7 +230,9 @@ describe("loadBackend", () => {
     expect((crash as BackendCrash).cause).toBeInstanceOf(TypeError);
   });
 
-  const agent = { slug: "a", workspace: "/tmp" } as unknown as ResolvedAgent;
+  // Asks for nothing a backend must declare: network with core's defaults, which are said rather than refused.
+  const agent = { slug: "a", workspace: "/tmp", network: true, mounts: [], resources: {} } as unknown as ResolvedAgent;
+  const quiet = { logger: { debug() {}, info() {}, warn() {} } } as never;
   const stdio = {} as Stdio;
 
   it("checks what launch is given and what it returns", async () => {
@@ -239,42 +241,32 @@ describe("loadBackend", () => {
       t.project,
       "claude-bottle-backend-sloppy",
       backendSource("sloppy")
-        .replace("return { agent };", 'return { backend: agent.slug === "other" ? "docker" : "sloppy", agent };')
+        .replace('return { backend: "sloppy", agent };', 'return { backend: agent.slug === "other" ? "docker" : agent.slug === "bare" ? undefined : "sloppy", agent };')
         .replace('return { detached: false, name: "x", exitCode: 0 };', 'return { detached: false, name: "x" };'),
     );
     const { backend } = await loadBackend(t.options({ name: "sloppy" }));
-    const foreign = await backend.prepare({ ...agent, slug: "other" }, {} as never);
+    const foreign = await backend.prepare({ ...agent, slug: "other" }, quiet);
     const mismatch = await bottleErrorOf(backend.launch(foreign, { extraArgs: [], detach: false, stdio }, {} as never));
     expect(mismatch.message).toContain("asked to launch what the docker backend prepared");
-    const own = await backend.prepare(agent, {} as never);
+    const own = await backend.prepare(agent, quiet);
     const noExit = await bottleErrorOf(backend.launch(own, { extraArgs: [], detach: false, stdio }, {} as never));
     expect(noExit.code).toBe("BACKEND_INVALID");
     expect(noExit.message).toContain("no exit code");
+    // Contract version 1 is settled: what prepare returns says which backend made it.
+    const bare = await backend.prepare({ ...agent, slug: "bare" }, quiet);
+    const unnamed = await bottleErrorOf(backend.launch(bare, { extraArgs: [], detach: false, stdio }, {} as never));
+    expect(unnamed.code).toBe("BACKEND_INVALID");
+    expect(unnamed.message).toContain("without `backend`");
   });
 
-  it("still drives a version-1 backend of the first shape: prepared without backend, stop(name, ctx), attach(name, stdio, ctx)", async () => {
+  it("refuses a backend that advertises homes without removeHome, which homes promises", async () => {
     const t = setup();
-    installPackage(
-      t.project,
-      "claude-bottle-backend-legacy",
-      backendSource("legacy").replace('["doctor"]', '["doctor", "stop", "attach"]'),
-    );
-    writeFileSync(
-      join(t.project, "node_modules", "claude-bottle-backend-legacy", "dist", "index.js"),
-      backendSource(
-        "legacy",
-        `async stop(name, ctx) { globalThis.legacyStop = [name, ctx]; },
-         async attach(name, stdio, ctx) { return stdio.stdin === "in" && ctx === "ctx" ? 7 : 1; },`,
-      ).replace('["doctor"]', '["doctor", "stop", "attach"]'),
-    );
-    const { backend } = await loadBackend(t.options({ name: "legacy" }));
-    const launched = await backend.launch(await backend.prepare(agent, {} as never), { extraArgs: [], detach: false, stdio }, {} as never);
-    expect(launched).toEqual({ detached: false, name: "x", exitCode: 0 });
-    await requireCapability(backend, "stop")("b1", {}, "ctx" as never);
-    expect((globalThis as { legacyStop?: unknown }).legacyStop).toEqual(["b1", "ctx"]);
-    const attached = await requireCapability(backend, "attach")("b1", { stdio: { stdin: "in" } as unknown as Stdio }, "ctx" as never);
-    expect(attached).toBe(7);
+    installPackage(t.project, "claude-bottle-backend-homely", backendSource("homely", "async homes() { return []; },").replace('["doctor"]', '["doctor", "homes"]'));
+    const error = await bottleErrorOf(loadBackend(t.options({ name: "homely" })));
+    expect(error.code).toBe("BACKEND_INVALID");
+    expect(error.message).toContain("advertises homes but does not implement removeHome");
   });
+
 });
 
 describe("findInstalledBackends", () => {

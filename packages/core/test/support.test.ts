@@ -11,7 +11,6 @@ import {
   Labels,
   TEST_RUN_ENV,
   toolLabels,
-  BottleStore,
   exitCodeOf,
   isProcessAlive,
   pipeStdio,
@@ -97,22 +96,6 @@ describe("the helpers core gives backends", () => {
     expect(io.stdout()).toBe("piped\n");
     expect(io.stderr()).toBe("err\n");
     expect((io.stdio.stdout as PassThrough).writableEnded).toBe(false);
-  });
-
-  it("BottleStore: records saved atomically, listed, found, stated by their pid, forgotten; unknown names are BOTTLE_NOT_FOUND", async () => {
-    const cacheDir = join(root, "cache");
-    mkdirSync(cacheDir);
-    const store = new BottleStore<{ sandbox: string }>("acme", { cacheDir });
-    const record = { name: "claude-bottle-helper-abc123", agent: "helper", workspace: root, created: new Date(0).toISOString(), pid: process.pid, sandbox: "/s" };
-    await store.save(record);
-    expect(await store.get(record.name)).toEqual(record);
-    expect((await store.list()).map((r) => r.name)).toEqual([record.name]);
-    expect(store.info(record)).toMatchObject({ name: record.name, backend: "acme", state: "running" });
-    expect(store.stateOf({ ...record, exitCode: 0 })).toBe("stopped");
-    expect(store.paths(record.name).stdout).toBe(join(cacheDir, "acme", "bottles", `${record.name}.stdout.log`));
-    await store.delete(record.name);
-    expect(await store.find(record.name)).toBeUndefined();
-    await expectBottleError(store.get("../escape"), "BOTTLE_NOT_FOUND");
   });
 
   it("createTestContext: the cache directory it made goes with dispose()", async () => {

@@ -22,14 +22,14 @@ describe("the backends as libraries, without the CLI", () => {
     }
   });
 
-  it("@claude-bottle/backend-docker alone builds an image and runs a container with its helpers", () => {
-    // core comes along as the backend's peer dependency; the program imports only the backend.
-    const project = installIntoEmptyProject([pack(PACKAGES.core), pack(PACKAGES.egressProxy), pack(PACKAGES.docker)]);
+  it("@claude-bottle/docker-engine alone builds an image and runs a container with its helpers", () => {
+    // core comes along as the engine package's peer dependency; the program imports only the engine package.
+    const project = installIntoEmptyProject([pack(PACKAGES.core), pack(PACKAGES.engine)]);
     const context = busyboxContext('LABEL purpose="library-use"');
     const output = runProgram(
       project,
       `
-import { connectDocker, buildImage } from "@claude-bottle/backend-docker";
+import { connectDocker, buildImage } from "@claude-bottle/docker-engine";
 const { docker } = await connectDocker();
 const ctx = { emit() {}, signal: new AbortController().signal };
 const id = await buildImage(docker, { dockerfile: ${JSON.stringify(join(context, "Dockerfile"))}, context: ${JSON.stringify(context)} }, ctx);
@@ -57,7 +57,7 @@ try {
     const project = installIntoEmptyProject([
       pack(PACKAGES.core),
       pack(PACKAGES.egressProxy),
-      pack(PACKAGES.docker),
+      pack(PACKAGES.engine),
       pack(PACKAGES.smolmachines),
     ]);
     const context = busyboxContext('LABEL purpose="local-registry-use"');
@@ -65,7 +65,7 @@ try {
       project,
       `
 import { execFileSync } from "node:child_process";
-import { buildImage, connectDocker } from "@claude-bottle/backend-smolmachines";
+import { buildImage, connectDocker } from "@claude-bottle/docker-engine";
 import { pushToLocalRegistry, startLocalRegistry } from "@claude-bottle/backend-smolmachines/local-registry";
 const { docker } = await connectDocker();
 const ctx = { emit() {}, signal: new AbortController().signal };

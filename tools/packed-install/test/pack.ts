@@ -9,6 +9,7 @@ export const REPO = join(import.meta.dirname, "..", "..", "..");
 export const PACKAGES = {
   core: "packages/core",
   egressProxy: "packages/egress-proxy",
+  engine: "packages/docker-engine",
   docker: "packages/backend-docker",
   smolmachines: "packages/backend-smolmachines",
   cli: "packages/cli",

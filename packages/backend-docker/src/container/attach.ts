@@ -1,5 +1,5 @@
 import type { Stdio } from "@claude-bottle/core";
-import { demultiplex } from "../engine/demux.js";
+import { demultiplex } from "@claude-bottle/docker-engine";
 
 /** Docker's default detach keys, Ctrl-P Ctrl-Q: the engine ends the attach and leaves the bottle running. */
 const DETACH_SEQUENCE = [0x10, 0x11] as const;

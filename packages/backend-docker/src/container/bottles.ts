@@ -1,5 +1,5 @@
 import { Labels, bottleNotFoundError, type BottleInfo, type BottleState } from "@claude-bottle/core";
-import type { EngineApi } from "../engine/api.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
 import { EGRESS_FOR_LABEL } from "../egress/labels.js";
 import { egressNames } from "../egress/sidecar.js";
 import { BACKEND_NAME } from "./labels.js";

@@ -2,8 +2,8 @@ import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { BottleError, type DoctorCheck } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import { connectDocker, type ConnectOptions, type DockerConnection } from "../connect/connect.js";
-import { isDockerDesktop } from "../connect/desktop.js";
+import { connectDocker, type ConnectOptions, type DockerConnection } from "@claude-bottle/docker-engine";
+import { isDockerDesktop } from "@claude-bottle/docker-engine";
 
 /** Checks what the backend needs from the engine; every finding is a check, nothing is thrown. */
 export async function diagnose(given: DockerConnection | undefined, connect: ConnectOptions): Promise<DoctorCheck[]> {

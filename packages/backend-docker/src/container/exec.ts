@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { WORKSPACE_TARGET, type Stdio } from "@claude-bottle/core";
-import type { EngineApi } from "../engine/api.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
 import { connectStdio } from "./attach.js";
 import { HOME_DIR } from "./home-volume.js";
 

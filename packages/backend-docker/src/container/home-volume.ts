@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Labels, realPath, toolLabels } from "@claude-bottle/core";
-import type { EngineApi } from "../engine/api.js";
-import { statusCodeOf } from "../errors.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { statusCodeOf } from "@claude-bottle/docker-engine";
 import type { HostUser } from "./create-options.js";
 import { BACKEND_NAME } from "./labels.js";
 

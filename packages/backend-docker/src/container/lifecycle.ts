@@ -1,7 +1,8 @@
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import type { EngineApi } from "../engine/api.js";
-import { DockerErrorCodes, engineMessage, statusCodeOf } from "../errors.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
+import { DockerErrorCodes } from "../errors.js";
 
 /**
  * Creates the container and returns its ID. A taken name is NAME_CONFLICT;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { LogsOptions } from "@claude-bottle/core";
-import type { EngineApi } from "../engine/api.js";
-import { demultiplex } from "../engine/demux.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { demultiplex } from "@claude-bottle/docker-engine";
 import { inspectContainer } from "./lifecycle.js";
 
 /**

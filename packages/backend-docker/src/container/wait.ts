@@ -1,4 +1,4 @@
-import { readText, type EngineApi } from "../engine/api.js";
+import { readText, type EngineApi } from "@claude-bottle/docker-engine";
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
 

@@ -1,8 +1,8 @@
 import { Writable } from "node:stream";
 import { BottleError, ErrorCodes, type LogsOptions } from "@claude-bottle/core";
-import type { EngineApi } from "../engine/api.js";
-import { demultiplex } from "../engine/demux.js";
-import { statusCodeOf } from "../errors.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { demultiplex } from "@claude-bottle/docker-engine";
+import { statusCodeOf } from "@claude-bottle/docker-engine";
 import { egressNames } from "./sidecar.js";
 
 /**

@@ -1,7 +1,7 @@
 import { phase, type BackendContext } from "@claude-bottle/core";
-import type { DockerConnection } from "../connect/connect.js";
-import { statusCodeOf } from "../errors.js";
-import { pullImage } from "../image/pull.js";
+import type { DockerConnection } from "@claude-bottle/docker-engine";
+import { statusCodeOf } from "@claude-bottle/docker-engine";
+import { pullImage } from "@claude-bottle/docker-engine";
 
 /**
  * The official Node image the egress proxy runs in, pinned by digest (the

@@ -4,7 +4,7 @@
  * hands the terminal back as soon as the agent exits instead of waiting on
  * two removals (~250 ms). If it dies, the next `list` reaps what it left.
  */
-import { connectDocker } from "../connect/connect.js";
+import { connectDocker } from "@claude-bottle/docker-engine";
 import { removeEgress } from "./sidecar.js";
 
 const [bottle, cacheDir] = process.argv.slice(2);

@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { BottleError, ErrorCodes, Labels, phase, toolLabels, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import type { EngineApi } from "../engine/api.js";
-import { statusCodeOf } from "../errors.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { statusCodeOf } from "@claude-bottle/docker-engine";
+import { DockerErrorCodes } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
 import { EGRESS_FOR_LABEL } from "./labels.js";
 import { createProxy, egressNames, listeningLines, policyFileOf, subnetOf, waitUntilListening, type EgressSettings } from "./sidecar.js";
@@ -48,13 +49,13 @@ export async function restartEgress(
     throw error;
   });
   if (!anchor?.State.Running) {
-    throw new BottleError("DOCKER_EGRESS_FAILED", `The egress anchor of ${bottle}, which holds the address the bottle sends its traffic to, is ${anchor ? "not running" : "gone"}: a proxy started now could not take that address.`, {
+    throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress anchor of ${bottle}, which holds the address the bottle sends its traffic to, is ${anchor ? "not running" : "gone"}: a proxy started now could not take that address.`, {
       hint: `Restart the bottle: claude-bottle stop ${bottle}, then claude-bottle start (its workspace and home are kept).`,
     });
   }
   if (existing?.Config.OpenStdin || (policy?.credentials?.length ?? 0) > 0) {
     // Values and the CA key reached it on stdin only, and lived only in its memory: nothing on the host can give them again.
-    throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy of ${bottle} held its credentials (and the bottle's CA key) in memory only; they ended with it, so it cannot be restarted alone.`, {
+    throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy of ${bottle} held its credentials (and the bottle's CA key) in memory only; they ended with it, so it cannot be restarted alone.`, {
       hint: `Restart the bottle: claude-bottle stop ${bottle}, then claude-bottle start (its workspace and home are kept).`,
     });
   }
@@ -66,7 +67,7 @@ export async function restartEgress(
       before = await listeningLines(api, id);
     } else {
       if (policy === undefined) {
-        throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy of ${bottle} is gone, and so is the policy its start wrote (${policyFile}).`, {
+        throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy of ${bottle} is gone, and so is the policy its start wrote (${policyFile}).`, {
           hint: `Restart the bottle: claude-bottle stop ${bottle}, then claude-bottle start.`,
         });
       }
@@ -80,7 +81,7 @@ export async function restartEgress(
   // The anchor's address is the one the bottle was given (a sanity check: the anchor never moves).
   const address = anchor.NetworkSettings.Networks[names.network]?.IPAddress;
   if (`http://${address}:${new URL(wanted).port}` !== wanted) {
-    throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy of ${bottle} is at ${address ?? "no address"}, but the bottle sends its traffic to ${wanted}.`, {
+    throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy of ${bottle} is at ${address ?? "no address"}, but the bottle sends its traffic to ${wanted}.`, {
       hint: `Restart the bottle: claude-bottle stop ${bottle}, then claude-bottle start.`,
     });
   }

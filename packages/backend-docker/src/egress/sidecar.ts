@@ -6,8 +6,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BottleError, Labels, phase, throwIfAborted, toolLabels, type BackendContext, type NetworkPolicy } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
-import type { EngineApi } from "../engine/api.js";
-import { engineMessage, statusCodeOf } from "../errors.js";
+import type { EngineApi } from "@claude-bottle/docker-engine";
+import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
+import { DockerErrorCodes } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
 import { EGRESS_FOR_LABEL } from "./labels.js";
 
@@ -139,7 +140,7 @@ export async function startEgress(
     } catch (error) {
       await removeEgress(api, bottle, ctx.cacheDir);
       if (BottleError.isInstance(error) || ctx.signal.aborted) throw error;
-      throw new BottleError("DOCKER_EGRESS_FAILED", `The egress proxy could not start: ${engineMessage(error)}`, {
+      throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy could not start: ${engineMessage(error)}`, {
         hint: "Run `claude-bottle doctor`; on an air-gapped machine set CLAUDE_BOTTLE_PROXY_IMAGE to a Node image the engine has.",
         cause: error,
       });

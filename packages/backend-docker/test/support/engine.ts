@@ -6,7 +6,7 @@ import { Labels, type BackendContext } from "@claude-bottle/core";
 import { createTestContext as coreTestContext } from "@claude-bottle/core/testing";
 import type Dockerode from "dockerode";
 import { beforeAll, beforeEach } from "vitest";
-import { connectDocker } from "../../src/index.js";
+import { connectDocker } from "@claude-bottle/docker-engine";
 
 /** The engine the tests run against; connecting throws when there is none. */
 export async function testEngine(): Promise<Dockerode> {

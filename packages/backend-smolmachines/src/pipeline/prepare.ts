@@ -1,6 +1,8 @@
-import { ensureAgentImage, planAgentImage, type AgentImage, type ImagePlan } from "@claude-bottle/backend-docker";
+import { ensureAgentImage, planAgentImage, type AgentImage, type ImagePlan } from "@claude-bottle/docker-engine";
 import {
+  BottleError,
   buildNetworkOf,
+  ErrorCodes,
   phase,
   throwIfAborted,
   type BackendContext,
@@ -109,9 +111,16 @@ async function buildOnce(docker: Dockerode, agent: ResolvedAgent, plan: ImagePla
     ctx.emit({ type: "progress", phase: "build", message: "Waiting for another build of the same image" }),
   );
   try {
-    // An agent without network builds without one. A policy's proxy is the machine's, made at launch, after
-    // this build: such a build still runs on the engine's network here (a known gap, see the README).
-    return await ensureAgentImage(docker, plan, agent.slug, ctx, async () => (buildNetworkOf(agent) === "off" ? { mode: "none" } : undefined));
+    // A project or user agent's build gets no network: its policy is kept by the machine's smolvm, which exists only
+    // from launch, so nothing could keep it while the build runs, and the engine's own network would be wider.
+    const network = buildNetworkOf(agent) === "engine" ? undefined : ({ mode: "none" } as const);
+    return await ensureAgentImage(docker, plan, agent.slug, ctx, async () => network).catch((error: unknown) => {
+      if (!network || !BottleError.isInstance(error) || error.code !== ErrorCodes.IMAGE_BUILD_FAILED) throw error;
+      throw new BottleError(error.code, error.message, {
+        hint: "The smolmachines backend builds an agent's image with no network (its network rules are kept only once the machine runs): copy what the build needs into its context, use a ready image (image:), or build it with the docker backend, which builds through the agent's egress proxy.",
+        cause: error,
+      });
+    });
   } finally {
     await lock.release();
   }

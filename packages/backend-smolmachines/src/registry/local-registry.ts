@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { demultiplexBuffer, isDockerDesktop, pullImage, inspectImage, pushImage, removeTag, tagImage } from "@claude-bottle/backend-docker";
+import { demultiplexBuffer, isDockerDesktop, pullImage, inspectImage, pushImage, removeTag, tagImage } from "@claude-bottle/docker-engine";
 import { BottleError, ErrorCodes, abortedError, isProcessAlive, throwIfAborted, toolLabels, type BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { desktopInsecureRegistryError } from "./desktop-insecure-registry.js";

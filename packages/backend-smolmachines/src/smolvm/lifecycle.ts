@@ -23,7 +23,8 @@ import { runAttached } from "../attached-process.js";
 import { bottleLogPaths, followBottleLogs, loadGuard, removeBottleLogs, writeBottleLogs } from "../bottle-logs.js";
 import { machineDenials } from "../egress/denials.js";
 import { guestEnvironment } from "../environment.js";
-import { BACKEND_NAME, PASSTHROUGH_LABEL, restoreAndWarn } from "../launch.js";
+import { restoreAndWarn } from "../host-guard.js";
+import { BACKEND_NAME, PASSTHROUGH_LABEL } from "../launch.js";
 import type { Smolvm } from "./locate.js";
 import { runSmolvm, smolvmFailure } from "./run.js";
 

@@ -1,6 +1,8 @@
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
+import type { GitWatch } from "./bottle-written-git.js";
+import { replaceFile } from "@claude-bottle/core";
 
 /**
  * $XDG_DATA_HOME/claude-bottle (default ~/.local/share/claude-bottle): the
@@ -37,6 +39,8 @@ export interface BottleRecord {
   /** ISO 8601. */
   createdAt: string;
   worktree?: WorktreeRecord;
+  /** Where its end is looked at for git files it wrote (by their times since createdAt). */
+  gitWatch?: GitWatch;
 }
 
 /** Docker and smolvm names: a letter or digit, then letters, digits, `_`, `.`, `-`. Nothing else becomes a path. */
@@ -73,10 +77,9 @@ export async function createBottleDir(dir: string, record: BottleRecord): Promis
   return paths;
 }
 
+/** Replaced whole, through a temporary created exclusively: a link planted at either name is never written through. */
 export async function writeRecord(paths: BottlePaths, record: BottleRecord): Promise<void> {
-  const temporary = `${paths.record}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  await rename(temporary, paths.record);
+  await replaceFile(paths.record, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 export async function readRecord(dir: string): Promise<BottleRecord | undefined> {
@@ -99,14 +102,4 @@ export async function recordedNames(env: Readonly<Record<string, string | undefi
   if (!isRecordName(backend)) return [];
   const entries = await readdir(join(dataDir(env), "bottles", backend), { withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isDirectory() && isRecordName(e.name)).map((e) => e.name);
-}
-
-/** Whether the process that made a record is still alive (then its bottle may be about to appear). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

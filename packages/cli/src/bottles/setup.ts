@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { rename, writeFile } from "node:fs/promises";
+import { rename } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { bottleName, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import { bottleName, createExclusive, prepareHostControls, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import { quarantineBottleGit, quarantineReport, type GitWatch } from "./bottle-written-git.js";
 import { identityEnv, type GitIdentity } from "./identity.js";
 import { bottleDir, bottlePaths, createBottleDir, readRecord, removeBottleDir, writeRecord, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
 import { CLAUDE_SETTINGS_FILE, HOOKS_TARGET, STATUS_TARGET, claudeCodeHookSettings } from "./status.js";
+import { settleBranch } from "./branch.js";
 import { createWorktree, findRepository, mergeCommand, removeWorktree, uncommittedChanges, worktreeMounts } from "./worktree.js";
 
 export interface BottleSetupOptions {
@@ -48,6 +50,12 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
   }
   try {
     const dir = bottleDir(ctx.env, backendName, name);
+    const workspace = worktree?.path ?? agent.workspace;
+    // The host controls as the backend lays them, made now: what only the user can change is never taken for the bottle's writing.
+    const gitWatch: GitWatch = {
+      roots: [...new Set(worktree ? [worktree.path, worktree.commonDir, worktree.gitDir] : [workspace])],
+      controls: (await prepareHostControls(workspace)).map((control) => control.source),
+    };
     const record: BottleRecord = {
       version: 1,
       name,
@@ -56,10 +64,10 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
       pid: process.pid,
       createdAt: new Date().toISOString(),
       ...(worktree ? { worktree } : {}),
+      gitWatch,
     };
     const paths: BottlePaths | undefined = dir ? await createBottleDir(dir, record) : undefined;
-    if (paths) await writeFile(join(paths.hooks, CLAUDE_SETTINGS_FILE), `${JSON.stringify(claudeCodeHookSettings(), null, 2)}\n`, { mode: 0o644 });
-    const workspace = worktree?.path ?? agent.workspace;
+    if (paths) await createExclusive(join(paths.hooks, CLAUDE_SETTINGS_FILE), `${JSON.stringify(claudeCodeHookSettings(), null, 2)}\n`, 0o644);
     const identity = await options.identity;
     const settings = posix.join(HOOKS_TARGET, CLAUDE_SETTINGS_FILE);
     const bottled: ResolvedAgent = {
@@ -90,12 +98,23 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
           return;
         }
         if (dir) await removeBottleDir(dir).catch(() => {});
+        // The worktree first: its status must hold on the checkout exactly as the bottle left it.
         if (worktree) await settleWorktree(worktree, name, ctx);
+        await quarantine(name, gitWatch, new Date(record.createdAt), ctx);
       },
     };
   } catch (error) {
     if (worktree) await settleWorktree(worktree, name, ctx).catch(() => {});
     throw error;
+  }
+}
+
+/** Moves aside the git files a bottle that has ended wrote, and says so; a failure to look is said too, never fatal to the end. */
+export async function quarantine(bottle: string, watch: GitWatch, since: Date, ctx: Pick<BackendContext, "logger">): Promise<void> {
+  try {
+    for (const line of quarantineReport(bottle, watch, await quarantineBottleGit(watch, since))) ctx.logger.warn(line);
+  } catch (error) {
+    ctx.logger.warn(`could not look for git files ${bottle} wrote in ${watch.roots.join(", ")} (${(error as Error).message}); check them before you run git there.`);
   }
 }
 
@@ -109,11 +128,12 @@ async function renameBottleDir(from: string, to: string | undefined, name: strin
 }
 
 /**
- * After an attached bottle: a worktree with uncommitted changes stays as it
- * is; a clean one is removed, its branch kept. Either way the user is told
+ * After an attached bottle: its branch moved to its commits; a worktree with
+ * uncommitted changes stays as it is; a clean one is removed, its branch kept. Either way the user is told
  * where the work is.
  */
 export async function settleWorktree(worktree: WorktreeRecord, bottle: string, ctx: Pick<BackendContext, "logger">): Promise<void> {
+  await settleBranch(worktree, bottle, ctx.logger);
   const changes = await uncommittedChanges(worktree).catch(() => ["?"]);
   if (changes.length > 0) {
     ctx.logger.info(`${bottle} left uncommitted changes in ${worktree.path} (branch ${worktree.branch}); they stay there.`);

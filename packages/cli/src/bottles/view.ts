@@ -1,5 +1,5 @@
-import type { BottleInfo } from "@claude-bottle/core";
-import { bottleDir, bottlePaths, processAlive, readRecord, recordedNames, removeBottleDir, type BottleRecord } from "./records.js";
+import { isProcessAlive, type BottleInfo } from "@claude-bottle/core";
+import { bottleDir, bottlePaths, readRecord, recordedNames, removeBottleDir, type BottleRecord } from "./records.js";
 import { bottleStatus, readReportedStatus, type BottleStatus } from "./status.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -41,7 +41,7 @@ export async function vanishedWorktreeBottles(env: Env, backend: string, listed:
     if (present.has(name)) continue;
     const record = (await recordOf(env, backend, name))?.record;
     const worktree = record?.worktree;
-    if (!record || !worktree || processAlive(record.pid)) continue;
+    if (!record || !worktree || isProcessAlive(record.pid)) continue;
     views.push({
       name,
       agent: record.agent,
@@ -69,7 +69,7 @@ export async function forgetVanished(env: Env, backend: string, listed: readonly
     if (!found) continue;
     // A worktree bottle's record says where its work is, for `rm`: kept until then.
     if (found.record?.worktree) continue;
-    if (found.record && processAlive(found.record.pid)) continue;
+    if (found.record && isProcessAlive(found.record.pid)) continue;
     await removeBottleDir(found.dir).catch(() => {});
   }
 }

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, realpath } from "node:fs/promises";
+import { lstat, mkdir, readFile, realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
-import { BottleError, ErrorCodes, type Mount } from "@claude-bottle/core";
-import { git, runGit } from "./git.js";
+import { BottleError, ErrorCodes, openForAppend, type Mount } from "@claude-bottle/core";
+import { git, runGit, runGitOnBottleWork } from "./git.js";
 import { dataDir, type WorktreeRecord } from "./records.js";
 
 /** The checkout `start` runs from, and the git directory its worktrees share. */
@@ -62,10 +62,17 @@ export async function createWorktree(
   await git(["-c", "worktree.useRelativePaths=false", "worktree", "add", "--quiet", "-b", branch, path, "HEAD"], { cwd: top }, (stderr) =>
     new BottleError(ErrorCodes.INVALID_ARGUMENT, `git could not make the worktree ${path}: ${stderr}`, { hint: "See git's message above." }),
   );
+  // Detached: the bottle commits on its own HEAD, in its own git directory; the host moves the branch (see settleBranch).
+  await git(["checkout", "--quiet", "--detach"], { cwd: path }, (stderr) =>
+    new BottleError(ErrorCodes.INVALID_ARGUMENT, `git could not detach the HEAD of ${path}: ${stderr}`, { hint: "See git's message above." }),
+  );
   const gitDir = await gitDirOfWorktree(path);
   const commonDir = resolve(gitDir, (await readFile(join(gitDir, "commondir"), "utf8").catch(() => "")).trim() || ".");
+  // Laid read-only inside the objects the bottle writes (see worktreeMounts): there to be mounted, as git init makes them.
+  for (const dir of ["pack", "info"]) await mkdir(join(commonDir, "objects", dir), { recursive: true, mode: 0o755 });
   // Git config of this worktree alone (read with extensions.worktreeConfig): made now, so it is there to be laid read-only.
-  await (await open(join(gitDir, "config.worktree"), "a", 0o644)).close();
+  // The repository's git directory is shared read-write with its other bottles, which could plant a link here meanwhile.
+  await (await openForAppend(join(gitDir, "config.worktree"), 0o644)).close();
   return { path, branch, repository: top, gitDir, commonDir };
 }
 
@@ -79,18 +86,23 @@ async function gitDirOfWorktree(path: string): Promise<string> {
 
 /**
  * What the bottle needs besides the worktree: the repository's git directory
- * at the very path the worktree's `.git` file names, read-write (commits,
- * refs, the worktree's index). Its hooks and config are laid read-only over
- * it by the backend, like any host control a mount exposes.
+ * at the very path the worktree's `.git` file names, read-only (refs,
+ * packed-refs, tags, config, hooks, the main checkout's HEAD and index, other
+ * worktrees' state), with read-write inside it only what a commit on a
+ * detached HEAD writes: `objects/` (new loose objects) and the worktree's own
+ * `worktrees/<id>` (its HEAD, index, logs). The packs and `objects/info`
+ * (alternates) stay read-only, so the history already packed cannot be
+ * removed. Parents before children: smolvm mounts in this order; docker sorts
+ * by depth.
  */
 export function worktreeMounts(worktree: WorktreeRecord): Mount[] {
-  const mounts: Mount[] = [{ source: worktree.commonDir, target: worktree.commonDir, readOnly: false }];
-  if (!isInsideDir(worktree.gitDir, worktree.commonDir)) mounts.push({ source: worktree.gitDir, target: worktree.gitDir, readOnly: false });
-  return mounts;
-}
-
-function isInsideDir(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(`${dir}/`);
+  const objects = join(worktree.commonDir, "objects");
+  return [
+    { source: worktree.commonDir, target: worktree.commonDir, readOnly: true },
+    { source: objects, target: objects, readOnly: false },
+    ...["pack", "info"].map((dir) => ({ source: join(objects, dir), target: join(objects, dir), readOnly: true })),
+    { source: worktree.gitDir, target: worktree.gitDir, readOnly: false },
+  ];
 }
 
 /**
@@ -99,22 +111,69 @@ function isInsideDir(path: string, dir: string): boolean {
  * in the checkout, which the bottle could have pointed elsewhere.
  */
 function worktreeGit(worktree: WorktreeRecord, args: readonly string[], env: Readonly<Record<string, string>> = {}) {
-  return runGit(args, {
+  return runGitOnBottleWork(args, {
     cwd: worktree.path,
     env: { GIT_DIR: worktree.gitDir, GIT_COMMON_DIR: worktree.commonDir, GIT_WORK_TREE: worktree.path, ...env },
   });
 }
 
-/** The changes (modified, staged, untracked) in a worktree, as `git status --porcelain` lines. */
+/**
+ * The changes (modified, staged, untracked) in a worktree, as `git status
+ * --porcelain` lines, each repository nested in it among them.
+ */
 export async function uncommittedChanges(worktree: WorktreeRecord): Promise<string[]> {
-  if (!existsSync(worktree.path)) return [];
-  const status = await worktreeGit(worktree, ["status", "--porcelain", "--untracked-files=all"]);
-  if (status.code !== 0) {
-    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `Cannot read the state of the worktree ${worktree.path}: ${status.stderr.trim()}`, {
-      hint: "Look at it yourself; claude-bottle leaves it as it is.",
-    });
+  return (await readWorktree(worktree)).changes;
+}
+
+/**
+ * The repositories inside a worktree, by their paths in it. No commit of the
+ * worktree holds their work, so `rm --force` keeps a worktree that has one.
+ */
+export async function nestedRepositories(worktree: WorktreeRecord): Promise<string[]> {
+  return (await readWorktree(worktree)).nested;
+}
+
+/**
+ * Status never looks inside a nested repository or a submodule
+ * (`--ignore-submodules=dirty`: git would run `git status` there, obeying the
+ * config, attributes and filters the bottle gave it), so one whose own work
+ * is not committed shows nothing: each is found apart and counted as a
+ * change. Untracked ones are the directories status lists (with
+ * `--untracked-files=all` it lists a directory only for a repository);
+ * submodules count once their checkout has a `.git`.
+ */
+async function readWorktree(worktree: WorktreeRecord): Promise<{ changes: string[]; nested: string[] }> {
+  if (!existsSync(worktree.path)) return { changes: [], nested: [] };
+  const [status, files] = await Promise.all([
+    worktreeGit(worktree, ["status", "--porcelain", "-z", "--ignore-submodules=dirty", "--untracked-files=all"]),
+    worktreeGit(worktree, ["ls-files", "-z", "--stage"]),
+  ]);
+  if (status.code !== 0) throw unreadable(worktree, status.stderr);
+  if (files.code !== 0) throw unreadable(worktree, files.stderr);
+  const changes: string[] = [];
+  const entries = status.stdout.split("\0");
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (!entry) continue;
+    // A rename or copy is followed by the path it came from.
+    if (/^[RC]/.test(entry)) i++;
+    changes.push(entry);
   }
-  return status.stdout.split("\n").filter(Boolean);
+  const nested = new Set(changes.filter((e) => e.startsWith("?? ") && e.endsWith("/")).map((e) => e.slice(3, -1)));
+  for (const entry of files.stdout.split("\0")) {
+    if (!entry.startsWith("160000 ")) continue;
+    const path = entry.slice(entry.indexOf("\t") + 1);
+    if (nested.has(path) || !(await lstat(join(worktree.path, path, ".git")).catch(() => undefined))) continue;
+    nested.add(path);
+    if (!changes.some((e) => e.slice(3) === path)) changes.push(` S ${path}`);
+  }
+  return { changes, nested: [...nested] };
+}
+
+function unreadable(worktree: WorktreeRecord, stderr: string): BottleError {
+  return new BottleError(ErrorCodes.INVALID_ARGUMENT, `Cannot read the state of the worktree ${worktree.path}: ${stderr.trim()}`, {
+    hint: "Look at it yourself; claude-bottle leaves it as it is.",
+  });
 }
 
 /** Commits every change in the worktree on its branch (hooks not run); returns the commit's short id. */

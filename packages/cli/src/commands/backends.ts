@@ -5,17 +5,17 @@ import {
   backendApprovalNeeded,
   backendShortName,
   findInstalledBackends,
-  importBackend,
   locateBackend,
   selectedBackendName,
   type Capability,
+  type Enforcement,
 } from "@claude-bottle/core";
 import { builtinBackends } from "../builtin-backends.js";
 import type { CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { cliPackageDir } from "../package-dir.js";
 import { formatTable } from "../render/table.js";
-import { trustCommand } from "../select-backend.js";
+import { importFor, trustCommand } from "../select-backend.js";
 import { pendingApprovals } from "../trust/approve.js";
 
 interface BackendRow {
@@ -26,6 +26,8 @@ interface BackendRow {
   selected: boolean;
   loads: boolean;
   capabilities: Capability[];
+  /** What it declares it enforces of a bottle's spec; core refuses an agent asking for anything else. */
+  enforces: Enforcement[];
   /** For a package from the project: whether the user approved its code. */
   approval: "needed" | "approved" | null;
   error: string | null;
@@ -66,6 +68,7 @@ export async function backends(environment: CommandEnvironment, options: { json:
       selected: packageName === (selectedPackage ?? selected),
       loads: false,
       capabilities: [],
+      enforces: [],
       approval: null,
       error: null,
     };
@@ -78,10 +81,11 @@ export async function backends(environment: CommandEnvironment, options: { json:
         row.approval = "needed";
         row.error = `comes from this project and is not approved; its code was not run. Approve it: ${trustCommand({ backend: row.name })}`;
       } else {
-        const loaded = await importBackend(located, { builtins });
+        const loaded = await importFor(located, request, env);
         row.source = loaded.source;
         row.loads = true;
         row.capabilities = [...loaded.backend.capabilities];
+        row.enforces = [...(loaded.backend.enforces ?? [])];
         if (request) row.approval = "approved";
       }
     } catch (error) {

@@ -81,8 +81,9 @@ async function claudeSetupToken(session: Session): Promise<string> {
       hint: "Run it on a terminal, or store an API key instead: claude-bottle login --api-key < key-file",
     });
   }
-  const { importLocatedBackend, locateSelectedBackend } = await import("../select-backend.js");
-  const { backend } = await importLocatedBackend(session, await locateSelectedBackend(session));
+  // A backend from the project runs here only once approved, as for every other command.
+  const { loadSelectedBackend } = await import("../select-backend.js");
+  const { backend } = await loadSelectedBackend(session);
   const agent = await resolveAgent("claude", { cwd: session.context.cwd, env: session.context.env, builtins: builtinAgents().filter((b) => b.slug === "claude") });
   let seen = "";
   const stdout = Object.create(process.stdout) as NodeJS.WriteStream;

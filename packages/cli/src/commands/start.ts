@@ -108,7 +108,7 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
       });
     }
   }
-  const { backend } = await importLocatedBackend(session, located);
+  const { backend } = await importLocatedBackend(session, located, requests.find((r) => r.snapshot));
   if (detach && !backend.capabilities.includes("detach")) {
     throw new BottleError(ErrorCodes.UNSUPPORTED, `The ${backend.name} backend cannot start a bottle detached.`, {
       hint: "Start it attached (without --detach), or choose another backend with --backend.",

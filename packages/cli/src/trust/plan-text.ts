@@ -54,7 +54,7 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
   if (backendRequest && !plan) row("backend", `${backendRequest.subject.slice("backend:".length)}, installed in ${backendRequest.project}`);
   if (backendRequest) {
     lines.push("  !!         This backend's code comes from the project and runs ON YOUR MACHINE, outside any bottle.");
-    more(`Approving covers its ${backendRequest.files.length} files and those of its dependencies.`);
+    more(`Approving covers the ${backendRequest.files.length} files of its package and of the dependencies it declares; it runs from a copy of exactly those.`);
   }
   const agentRequest = requests.find((r) => r.subject.startsWith("agent:"));
   if (agentRequest) row("approves", agentRequest.files.filter((f) => f.sha256 !== "absent").map((f) => f.path).join(", "));
@@ -63,7 +63,7 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
 
 const BUILD_NETWORK_LINES = {
   off: "off (its RUN and ADD steps reach nothing)",
-  policy: "through the bottle's egress proxy, under the network rules below",
+  policy: "under the network rules below (docker: through the bottle's egress proxy; smolmachines: none, its rules are kept only once the machine runs)",
   engine: "the engine's (claude-bottle's own Dockerfile)",
 } as const;
 

@@ -10,6 +10,12 @@ export interface HostFacts {
   env: Readonly<Record<string, string | undefined>>;
   /** The host user's numeric id, where the platform has one (rootless engines keep their socket under it). */
   uid?: number;
+  /**
+   * Variables that hold the user's credentials for claude-bottle (those the
+   * built-in agents bind, which `claude-bottle login` keeps). A project's agent
+   * gets them only as placeholders, through `credentials:`.
+   */
+  credentialNames?: readonly string[];
 }
 
 /**
@@ -131,6 +137,18 @@ export function assertHardLimits(agent: ResolvedAgent, facts: HostFacts): void {
 
   if (agent.origin === "project" && agent.egress?.allowPrivate.length) {
     refuse("network.allowPrivate", `${agent.egress.allowPrivate.join(", ")} would let the bottle reach your machine or your network; only your own agent files may open private ranges.`, "Move this agent to ~/.config/claude-bottle/agents/ if you mean it, or remove allowPrivate.");
+  }
+
+  if (agent.origin === "project") {
+    agent.env.forEach((entry, index) => {
+      if (!facts.credentialNames?.includes(entry.name)) return;
+      // A literal is refused too: a project's own token under this name would sign the user's agent into a stranger's account.
+      refuse(
+        `env[${index}]`,
+        `${entry.name} holds your credential; a project's agent never gets it ${entry.passthrough ? "from your environment" : "as a value of its own"}.`,
+        `Remove ${entry.name} from env. To use the credential, bind it under credentials: with the hosts it is for; the bottle then sees only a placeholder.`,
+      );
+    });
   }
 
   if (agent.origin === "project" && projectRoot && agent.image.kind === "build") {

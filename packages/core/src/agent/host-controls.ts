@@ -1,6 +1,7 @@
-import { lstat, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, readdir } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { BottleError, ErrorCodes } from "../errors.js";
+import { createExclusive } from "../support/no-follow.js";
 import { realPath } from "./host-paths.js";
 
 /**
@@ -229,7 +230,7 @@ async function ensureOwnCommonDir(gitDir: string): Promise<void> {
     });
   }
   if (info) throw unsafe(file, "file");
-  await writeFile(file, ".\n", { flag: "wx", mode: 0o644 }).catch((error: NodeJS.ErrnoException) => {
+  await createExclusive(file, ".\n", 0o644).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== "EEXIST") throw error;
   });
 }

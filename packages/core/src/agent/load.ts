@@ -168,8 +168,13 @@ export async function resolveAgent(slug: string, options: AgentSearchOptions): P
   const shadows = all.filter((c) => c.slug === slug && c !== candidate).map((c) => c.origin);
   if (shadows.length) agent.shadows = shadows;
   if (candidate.projectRoot) agent.projectRoot = candidate.projectRoot;
-  assertHardLimits(agent, { home: options.home ?? homedir(), env: options.env, uid: process.getuid?.() });
+  assertHardLimits(agent, { home: options.home ?? homedir(), env: options.env, uid: process.getuid?.(), credentialNames: builtinCredentialNames(options.builtins) });
   return agent;
+}
+
+/** The variables the built-in agents bind as credentials: what `claude-bottle login` keeps for them. */
+function builtinCredentialNames(builtins: readonly BuiltinAgent[]): string[] {
+  return builtins.flatMap((builtin) => (builtin.recipe.credentials ?? []).map((credential) => credential.env));
 }
 
 async function readRecipe(candidate: Candidate): Promise<AgentFile> {

@@ -3,7 +3,10 @@ import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isInside, realPath } from "../agent/host-paths.js";
-import { BACKEND_API_VERSION, type Backend, type BackendFactory, type Capability, type Launched, type Prepared } from "../backend.js";
+import { BACKEND_API_VERSION, BACKEND_CAPABILITIES, type Backend, type BackendFactory, type Capability, type Launched, type Prepared } from "../backend.js";
+import type { BackendContext } from "../context.js";
+import type { ResolvedAgent } from "../agent/model.js";
+import { assertEnforced, describeUnkeptDefaults, ENFORCEMENTS } from "../enforcement.js";
 import { BackendCrash, BottleError, ErrorCodes, type BackendOrigin } from "../errors.js";
 import { isPathSpecifier, resolvePackageEntry, resolvePathEntry } from "./resolve-package.js";
 
@@ -37,8 +40,7 @@ export interface LoadedBackend {
 /** The package name prefixes a backend is found by: `@claude-bottle/backend-NAME`, then `claude-bottle-backend-NAME`. */
 export const BACKEND_PACKAGE_PREFIXES = ["@claude-bottle/backend-", "claude-bottle-backend-"] as const;
 
-/** The capabilities this core knows. */
-const KNOWN_CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
+const KNOWN_CAPABILITIES: readonly Capability[] = BACKEND_CAPABILITIES;
 
 export function selectedBackendName(name: string | undefined, env: LoadBackendOptions["env"]): string {
   return name?.trim() || env.CLAUDE_BOTTLE_BACKEND?.trim() || DEFAULT_BACKEND;
@@ -147,13 +149,26 @@ function notFound(name: string, options: Pick<LoadBackendOptions, "builtins" | "
   });
 }
 
-/** Imports a located backend and validates what its factory returns. */
-export async function importBackend(located: LocatedBackend, options: Pick<LoadBackendOptions, "builtins">): Promise<LoadedBackend> {
+export interface ImportBackendOptions extends Pick<LoadBackendOptions, "builtins"> {
+  /**
+   * The module file to import instead of the located entry: a project
+   * backend's approved copy (see importApprovedBackend), so that nothing is
+   * read from the project between its digest and its import.
+   */
+  from?: string;
+}
+
+/**
+ * Imports a located backend and validates what its factory returns. It does
+ * not ask for approval: the CLI imports a project backend only through
+ * importApprovedBackend.
+ */
+export async function importBackend(located: LocatedBackend, options: ImportBackendOptions): Promise<LoadedBackend> {
   if (located.kind === "builtin") {
     const backend = instantiate(located.name, await importModule(located, options.builtins[located.name]!));
     return { backend: checkedBackend(backend), source: "built-in" };
   }
-  const module = await importModule(located, () => import(pathToFileURL(located.entry).href));
+  const module = await importModule(located, () => import(pathToFileURL(options.from ?? located.entry).href), options.from !== undefined);
   const origin: BackendOrigin = {
     name: located.name,
     ...(located.packageName !== undefined && { packageName: located.packageName }),
@@ -208,16 +223,23 @@ async function owningPackage(entry: string): Promise<{ dir: string; name?: strin
   }
 }
 
-async function importModule(located: LocatedBackend, load: () => Promise<unknown>): Promise<unknown> {
+async function importModule(located: LocatedBackend, load: () => Promise<unknown>, fromCopy = false): Promise<unknown> {
   try {
     return await load();
   } catch (error) {
     const where = located.kind === "package" ? ` (${describePackage(located)})` : "";
     const report = located.kind === "package" && located.bugs ? ` If it persists, report it at ${located.bugs}.` : "";
+    // From its copy, a backend finds only its own files and the packages it declares.
+    const undeclared = fromCopy && (error as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND";
     throw new BottleError(
       ErrorCodes.BACKEND_IMPORT_FAILED,
       `The backend "${located.name}"${where} failed to load: ${error instanceof Error ? error.message : String(error)}`,
-      { hint: `Reinstall the backend package, or run with --debug to see where it failed.${report}`, cause: error },
+      {
+        hint: undeclared
+          ? "A backend from the project runs from an approved copy of its package and the dependencies its package.json declares (dependencies, optionalDependencies, peerDependencies); a file outside its package or a package it does not declare is not there. Declare it, then approve the backend again."
+          : `Reinstall the backend package, or run with --debug to see where it failed.${report}`,
+        cause: error,
+      },
     );
   }
 }
@@ -268,6 +290,15 @@ export function validateBackend(name: string, backend: unknown): Backend {
       `The backend "${name}" is not a valid backend: it needs a name, capabilities and the methods prepare and launch.`,
     );
   }
+  const enforces: unknown = (candidate as { enforces?: unknown }).enforces;
+  if (enforces !== undefined && (!Array.isArray(enforces) || enforces.some((e) => !(ENFORCEMENTS as readonly unknown[]).includes(e)))) {
+    const odd = Array.isArray(enforces) ? enforces.filter((e) => !(ENFORCEMENTS as readonly unknown[]).includes(e)) : [enforces];
+    throw new BottleError(
+      ErrorCodes.BACKEND_INVALID,
+      `The backend "${name}" declares enforcing ${odd.map((e) => JSON.stringify(e)).join(", ")}, which this claude-bottle does not know.`,
+      { hint: `enforces is a list of: ${ENFORCEMENTS.join(", ")}. A newer claude-bottle may know it; otherwise the backend has a typo.` },
+    );
+  }
   const unknown = candidate.capabilities.filter((c) => !KNOWN_CAPABILITIES.includes(c));
   if (unknown.length) {
     throw new BottleError(
@@ -286,11 +317,14 @@ export function validateBackend(name: string, backend: unknown): Backend {
       `The backend "${name}" advertises ${absent.join(", ")} but does not implement ${absent.length > 1 ? "them" : "it"}.`,
     );
   }
+  if (candidate.capabilities.includes("homes") && typeof candidate.removeHome !== "function") {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The backend "${name}" advertises homes but does not implement removeHome, which homes promises.`);
+  }
   return candidate as Backend;
 }
 
 /** The backend's method for `capability`, or an UNSUPPORTED error naming the backend. */
-export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "prepare" | "launch" | "removeHome">>(
+export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" | "name" | "capabilities" | "enforces" | "prepare" | "launch" | "removeHome">>(
   backend: Backend,
   capability: C,
 ): NonNullable<Backend[C]> {
@@ -300,31 +334,21 @@ export function requireCapability<C extends Exclude<keyof Backend, "apiVersion" 
       hint: "Choose another backend with --backend or CLAUDE_BOTTLE_BACKEND.",
     });
   }
-  // Contract version 1 began with stop(name, ctx); such a backend still gets its context where it reads it.
-  if (capability === "stop" && method.length === 2) {
-    const stop = method as unknown as (name: string, ctx: unknown) => Promise<void>;
-    return ((name: string, _options: unknown, ctx: unknown) => stop.call(backend, name, ctx)) as NonNullable<Backend[C]>;
-  }
-  if (capability === "attach") {
-    // ... and with attach(name, stdio, ctx): the options carry the streams too, so both shapes read what they expect.
-    const attach = method as unknown as (name: string, options: unknown, ctx: unknown) => Promise<number>;
-    return ((name: string, options: { stdio: object }, ctx: unknown) =>
-      attach.call(backend, name, { ...options.stdio, ...options }, ctx)) as NonNullable<Backend[C]>;
-  }
   return method.bind(backend) as NonNullable<Backend[C]>;
 }
 
-/**
- * Checks what `launch` is about to be given: an object prepared by this very
- * backend. A value without `backend` comes from a backend written before the
- * field existed (contract version 1 allows it) and is let through.
- */
+/** Checks what `launch` is about to be given: an object prepared by this very backend, saying so in `backend`. */
 export function assertPreparedFor(backend: Pick<Backend, "name">, prepared: unknown): asserts prepared is Prepared {
   const value = prepared as Partial<Prepared> | null;
   if (typeof value !== "object" || value === null || typeof value.agent !== "object" || value.agent === null) {
     throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned ${describeValue(prepared)}, not an object with the agent.`);
   }
-  if (value.backend !== undefined && value.backend !== backend.name) {
+  if (value.backend === undefined) {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned a value without \`backend\`.`, {
+      hint: `Set \`backend: "${backend.name}"\` in what prepare returns (the contract's Prepared).`,
+    });
+  }
+  if (value.backend !== backend.name) {
     throw new BottleError(
       ErrorCodes.BACKEND_INVALID,
       `The ${backend.name} backend was asked to launch what the ${String(value.backend)} backend prepared.`,
@@ -364,8 +388,9 @@ function describeValue(value: unknown): string {
 const METHODS = new Set<string | symbol>(["prepare", "launch", "removeHome", ...KNOWN_CAPABILITIES]);
 
 /**
- * The backend as the host calls it: `launch` checks its input and its result,
- * and, for a third-party backend (`origin`), an error that is not a
+ * The backend as the host calls it: `prepare` first refuses an agent that asks
+ * for what the backend does not declare it enforces (and says which of core's
+ * defaults it does not keep), `launch` checks its input and its result, and, for a third-party backend (`origin`), an error that is not a
  * BottleError comes out as a `BackendCrash` naming its package, so the user
  * reports it to the backend's author, not to claude-bottle.
  */
@@ -379,6 +404,16 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
       const value = Reflect.get(target, key, receiver) as unknown;
       if (typeof value !== "function" || !METHODS.has(key)) return value;
       const method = value as (...args: unknown[]) => unknown;
+      if (key === "prepare") {
+        return async (agent: ResolvedAgent, ctx: BackendContext) => {
+          const unkeptDefaults = assertEnforced(agent, target);
+          const said = describeUnkeptDefaults(target, unkeptDefaults);
+          if (said) ctx.logger.warn(said);
+          return Promise.resolve()
+            .then(() => method.call(target, agent, ctx))
+            .catch(crash);
+        };
+      }
       if (key === "launch") {
         return async (prepared: unknown, opts: { detach: boolean }, ctx: unknown) => {
           assertPreparedFor(target, prepared);
@@ -389,8 +424,7 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
           return launched;
         };
       }
-      // Keep the arity: requireCapability reads it to recognise the first shape of stop.
-      const wrapped = function (this: unknown, ...args: unknown[]) {
+      return function (this: unknown, ...args: unknown[]) {
         try {
           const result = method.apply(target, args);
           return result instanceof Promise ? result.catch(crash) : result;
@@ -398,8 +432,6 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
           return crash(error);
         }
       };
-      Object.defineProperty(wrapped, "length", { value: method.length });
-      return wrapped;
     },
   });
 }

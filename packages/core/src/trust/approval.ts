@@ -1,9 +1,13 @@
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { realpath } from "node:fs/promises";
+import { basename, dirname, join, relative } from "node:path";
 import { realPath } from "../agent/host-paths.js";
 import type { ResolvedAgent } from "../agent/model.js";
+import { BottleError, ErrorCodes } from "../errors.js";
+import type { BackendSnapshot } from "../plugin/backend-copy.js";
 import type { LocatedBackend } from "../plugin/load-backend.js";
-import { fingerprintFiles, packageClosureFiles, type FileFingerprint } from "./fingerprint.js";
+import { fingerprintFiles, type FileFingerprint } from "./fingerprint.js";
+import { closureBase, readModuleClosure, readPackageClosure } from "./package-closure.js";
 import type { BottlePlan } from "./plan.js";
 import type { Approval } from "./store.js";
 
@@ -11,6 +15,8 @@ import type { Approval } from "./store.js";
 export type ApprovalRequest = Omit<Approval, "approvedAt"> & {
   /** What the digest covers, for `trust --list` and --debug. */
   files: FileFingerprint[];
+  /** A backend's: the bytes digested, to import once approved (importApprovedBackend). */
+  snapshot?: BackendSnapshot;
 };
 
 /**
@@ -38,16 +44,32 @@ export async function approvalsNeeded(agent: ResolvedAgent | undefined, plan: Bo
   return needed;
 }
 
-/** A project backend's approval: its package and dependencies, keyed by the project that installed it. */
+/**
+ * A project backend's approval, keyed by the project that installed it: the
+ * digest of its closure (its package and declared dependencies), and the
+ * snapshot of exactly the bytes digested, which is what gets imported.
+ */
 export async function backendApprovalNeeded(backend: LocatedBackend): Promise<ApprovalRequest | undefined> {
   if (backend.kind === "builtin" || !backend.fromProject) return undefined;
-  const lone = !backend.packageName;
-  const files = await fingerprintFiles(lone ? [backend.entry] : await packageClosureFiles(backend.packageDir));
+  // Real paths: a pnpm package is reached through a link, and its dependencies are found from where it really is.
+  const packageDir = await realpath(backend.packageDir);
+  const entry = join(packageDir, relative(backend.packageDir, backend.entry));
+  const closure = backend.packageName ? await readPackageClosure(packageDir) : await readModuleClosure(entry, join(packageDir, "package.json"));
+  if (!closure.files.some((f) => f.path === entry)) {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The backend "${backend.name}" loads ${backend.entry}, which is not a file of its package ${packageDir}.`, {
+      hint: "A backend's entry must be a file inside its package directory.",
+    });
+  }
+  const files = closure.files.map(({ path, sha256 }) => ({ path, sha256 }));
+  const executables = closure.files.filter((f) => f.executable).map((f) => f.path);
+  const digest = digestOf({ entry: backend.entry, package: backend.packageName ?? null, version: backend.version ?? null, files, executables, links: closure.links });
+  const base = closureBase(closure);
   return {
     project: realPath(installingProject(backend.packageDir)),
     subject: `backend:${backend.packageName ?? basename(backend.entry)}`,
-    digest: digestOf({ entry: backend.entry, package: backend.packageName ?? null, version: backend.version ?? null, files }),
+    digest,
     files,
+    snapshot: { digest, base, entry: relative(base, entry), closure },
   };
 }
 

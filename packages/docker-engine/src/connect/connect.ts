@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { BottleError } from "@claude-bottle/core";
-import { DockerErrorCodes } from "../errors.js";
+import { EngineErrorCodes } from "../errors.js";
 import type Dockerode from "dockerode";
 import { EngineApi } from "../engine/api.js";
 import { loadDockerode } from "./load-dockerode.js";
@@ -53,7 +53,7 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
   try {
     candidates = dockerCandidates(where);
   } catch (error) {
-    throw new BottleError(DockerErrorCodes.DOCKER_UNAVAILABLE, `The Docker engine address is not valid: ${(error as Error).message}`, {
+    throw new BottleError(EngineErrorCodes.DOCKER_UNAVAILABLE, `The Docker engine address is not valid: ${(error as Error).message}`, {
       hint: "Set DOCKER_HOST to an address such as unix:///var/run/docker.sock or tcp://host:2375, or unset it.",
       cause: error,
     });
@@ -88,7 +88,7 @@ function connection(api: EngineApi, candidate: DockerCandidate): DockerConnectio
         docker ??= new (loadDockerode())(candidate.options);
       } catch (error) {
         // docker-modem also reads DOCKER_HOST and DOCKER_CERT_PATH's files from process.env when it is built.
-        throw new BottleError(DockerErrorCodes.DOCKER_UNAVAILABLE, `The Docker client could not be set up: ${(error as Error).message}`, {
+        throw new BottleError(EngineErrorCodes.DOCKER_UNAVAILABLE, `The Docker client could not be set up: ${(error as Error).message}`, {
           hint: "Check DOCKER_HOST, DOCKER_TLS_VERIFY and that DOCKER_CERT_PATH holds ca.pem, cert.pem and key.pem, or unset them.",
           cause: error,
         });
@@ -113,7 +113,7 @@ function unavailableError(attempts: Attempt[], where: ConnectEnvironment): Bottl
   const denied = attempts.find((a) => a.denied);
   if (denied) {
     return new BottleError(
-      DockerErrorCodes.DOCKER_PERMISSION_DENIED,
+      EngineErrorCodes.DOCKER_PERMISSION_DENIED,
       `Permission denied while connecting to the Docker engine at ${denied.candidate.source}.\nTried:\n${tried}`,
       {
         hint:
@@ -123,7 +123,7 @@ function unavailableError(attempts: Attempt[], where: ConnectEnvironment): Bottl
       },
     );
   }
-  return new BottleError(DockerErrorCodes.DOCKER_UNAVAILABLE, `No Docker engine answered.\nTried:\n${tried}`, {
+  return new BottleError(EngineErrorCodes.DOCKER_UNAVAILABLE, `No Docker engine answered.\nTried:\n${tried}`, {
     hint: howToStart(attempts, where.platform),
   });
 }
