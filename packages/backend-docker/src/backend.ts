@@ -53,6 +53,7 @@ import { ensureAgentImage, planAgentImage, type ImagePlan } from "@claude-bottle
 import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
+import { restartEgress } from "./egress/restart.js";
 import {
   reapEgress,
   removeEgress,
@@ -89,7 +90,7 @@ export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
   readonly image: ImagePlan;
 }
 
-const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"];
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
 
 /** All of a bottle's spec: the egress proxy keeps the network policy and credentials, the engine the limits and mounts. */
 const ENFORCED: readonly Enforcement[] = ENFORCEMENTS;
@@ -276,6 +277,12 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       const { Config } = await requireRunning(api, container, name);
       // The bottle's own user, as it was created; empty means the image's.
       return execInBottle(api, container, opts.command, opts.stdio, Config.User || undefined);
+    },
+
+    async restartProxy(name, _opts, ctx) {
+      const { api } = await engine(ctx);
+      const info = await requireRunning(api, await findBottle(api, name), name);
+      await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx);
     },
 
     async homes(ctx) {

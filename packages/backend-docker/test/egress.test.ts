@@ -264,7 +264,8 @@ describe("egress policy (docker)", () => {
       ctx,
     );
     try {
-      const proxy = (await docker.getContainer(`${sleeper.name}-egress`).inspect()).NetworkSettings.Networks;
+      // The proxy runs in its anchor's network namespace: the anchor's addresses are the proxy's.
+      const proxy = (await docker.getContainer(`${sleeper.name}-egress-anchor`).inspect()).NetworkSettings.Networks;
       // What any container on one of those networks would try: CONNECT to the credential's host through the proxy.
       const attempt = async (from: string, address: string) => {
         const script = `const s=require("net").connect(${PROXY_PORT},${JSON.stringify(address)});s.setTimeout(5000,()=>{console.log("timeout");s.destroy()});s.on("connect",()=>s.write("CONNECT allowed.test:8443 HTTP/1.1\\r\\nHost: allowed.test:8443\\r\\n\\r\\n"));s.on("data",d=>{console.log(String(d).split("\\r\\n")[0]);s.destroy()});s.on("error",e=>console.log(e.code))`;

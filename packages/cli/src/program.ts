@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
 import type { CommandEnvironment, GlobalOptions } from "./context.js";
 import type { TimingFormat } from "./render/timing.js";
 import { cliVersion } from "./version.js";
@@ -173,6 +173,17 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .action(async (bottle: string, _options: object, command: Command) => {
       const { stop } = await import("./commands/stop.js");
       outcome.exitCode = await stop(environment(command), bottle);
+    });
+
+  program
+    .command("proxy")
+    .description("restart a running bottle's egress proxy after it died (ls says degraded); the agent keeps running")
+    .usage("restart <bottle>")
+    .addArgument(new Argument("<action>", "what to do").choices(["restart"]))
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .action(async (_action: "restart", bottle: string, _options: object, command: Command) => {
+      const { restartProxy } = await import("./commands/proxy.js");
+      outcome.exitCode = await restartProxy(environment(command), bottle);
     });
 
   program

@@ -39,6 +39,23 @@ describe("lifecycle commands", () => {
     expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s+running \(\d+ days ago\)\s+\d+ days ago\s+-\s+\/tmp\/ws$/m);
   });
 
+  it("ls shows a running bottle that lost its egress proxy as degraded, says why and how to bring it back", async () => {
+    const result = await run(["ls"], { FAKE_MODE: "degraded" });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+degraded\s+running \(/m);
+    expect(result.stdout).toContain(
+      "\nclaude-bottle-bb-fake01 is degraded: its egress proxy is not running (exited (137) 2 seconds ago): every request it makes fails. Bring it back with: claude-bottle proxy restart claude-bottle-bb-fake01\n",
+    );
+    const json = JSON.parse((await run(["ls", "--json"], { FAKE_MODE: "degraded" })).stdout) as { state: string; degraded?: string }[];
+    expect(json[0]).toMatchObject({ state: "running", degraded: expect.stringContaining("egress proxy is not running") });
+  });
+
+  it("proxy takes restart only", async () => {
+    const result = await run(["proxy", "reload", "x"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("reload");
+  });
+
   it("doctor exits 0 when every check passes", async () => {
     const result = await run(["doctor"]);
     expect(result.code).toBe(0);
@@ -70,6 +87,7 @@ describe("lifecycle commands", () => {
     [["rm", "-f", "x"], "remove"],
     [["logs", "x"], "logs"],
     [["attach", "x"], "attach"],
+    [["proxy", "restart", "x"], "restartProxy"],
   ])("%j fails with UNSUPPORTED when the backend lacks %s", async (args, capability) => {
     const result = await run(args);
     expect(result.code).toBe(125);

@@ -10,7 +10,7 @@ export const BACKEND_API_VERSION = 1 as const;
  * implements in `capabilities`. Every one but `detach` is also the name of the
  * method that implements it (`homes` promises `removeHome` too).
  */
-export const BACKEND_CAPABILITIES = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes"] as const;
+export const BACKEND_CAPABILITIES = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"] as const;
 
 export type Capability = (typeof BACKEND_CAPABILITIES)[number];
 
@@ -70,6 +70,11 @@ export interface BottleInfo {
   workspace: string;
   /** ISO 8601. */
   created: string;
+  /**
+   * A running bottle that lost a part it needs while the agent goes on (its egress
+   * proxy died): one sentence saying what, for `ls`. Absent when nothing is wrong.
+   */
+  degraded?: string;
 }
 
 /** A home that outlives bottles (logins, settings), kept per agent and per project. */
@@ -113,6 +118,9 @@ export interface AttachOptions {
 /** Nothing yet: an object so that options can be added without a new contract version. */
 export type StopOptions = Record<never, never>;
 
+/** Nothing yet: an object so that options can be added without a new contract version. */
+export type RestartProxyOptions = Record<never, never>;
+
 export interface RemoveOptions {
   /** Stop a running bottle first, rather than refusing with BOTTLE_RUNNING. */
   force: boolean;
@@ -154,6 +162,12 @@ export interface Backend<P extends Prepared = Prepared> {
   homes?(ctx: BackendContext): Promise<HomeInfo[]>;
   /** Removes one home; a home a bottle still uses is refused. */
   removeHome?(name: string, ctx: BackendContext): Promise<void>;
+  /**
+   * Brings back a running bottle's egress proxy after it crashed or was killed, at the
+   * address the bottle already uses, without touching the agent. Throws
+   * BOTTLE_NOT_RUNNING for a bottle that does not run, UNSUPPORTED for one without a proxy.
+   */
+  restartProxy?(name: string, opts: RestartProxyOptions, ctx: BackendContext): Promise<void>;
   /** Checks prerequisites; never throws for a missing one, reports it. */
   doctor?(ctx: BackendContext): Promise<DoctorCheck[]>;
 }

@@ -21,6 +21,7 @@ import tls from "node:tls";
 import { decodingFor } from "./decode.js";
 import { endToEndHeaders } from "./forward.js";
 import { authority, hostMatches, normalizeHost, parseHostPattern, type HostPattern } from "./policy.js";
+import { framingProblem, parseProblem, type RequestProblem } from "./request-checks.js";
 import { sendRawText, sendText } from "./responses.js";
 import { StreamMatcher, findIn } from "./scan.js";
 import { establish, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
@@ -213,7 +214,7 @@ class UpstreamAgent extends http.Agent {
  */
 export function credentialHandler(
   options: CredentialOptions,
-  deps: { misuse: MisuseSink; reportError: (err: unknown) => void },
+  deps: { misuse: MisuseSink; refused: (target: { host: string; port: number }, problem: RequestProblem) => void; reportError: (err: unknown) => void },
 ): (target: ConnectTarget) => ConnectHandler | undefined {
   const bindings = compileBindings(options.bindings);
   const contextFor = leafContexts(loadCa(options.ca));
@@ -223,7 +224,10 @@ export function credentialHandler(
   const maxBuffered = options.maxBufferedBody ?? 8 * 1024 * 1024;
   const bound = new WeakMap<Duplex, Bound & { agent: UpstreamAgent }>();
 
-  const inner = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000 });
+  /** Connections whose request was refused on its headers: what the parser then makes of the body is dropped. */
+  const answered = new WeakSet<Duplex>();
+  const innerLimits = { maxHeaderBytes: 16 * 1024, headersTimeoutMs: 60_000 };
+  const inner = http.createServer({ requestTimeout: 0, headersTimeout: innerLimits.headersTimeoutMs, maxHeaderSize: innerLimits.maxHeaderBytes, keepAliveTimeout: 60_000 });
   inner.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const conn = bound.get(req.socket);
     if (conn === undefined) {
@@ -242,7 +246,13 @@ export function credentialHandler(
       socket.destroy();
       return;
     }
-    sendRawText(socket, 400, `the request could not be parsed (${err.code ?? "bad request"})`);
+    // Already answered (refused on its headers, then its body choked the parser): that answer closes it.
+    if (answered.has(socket)) return;
+    // Recorded like every refusal, under the bound host: smuggling is what the parser refuses most here.
+    const problem = parseProblem(err.code, innerLimits);
+    const conn = bound.get(socket);
+    if (conn) deps.refused(conn.target, problem);
+    sendRawText(socket, problem.status, problem.detail);
   });
 
   function refuse(conn: Bound, res: ServerResponse, detail: string, close = false): void {
@@ -263,6 +273,15 @@ export function credentialHandler(
     const url = req.url ?? "";
     if (!url.startsWith("/")) {
       sendText(res, 400, `inside the TLS connection to ${where}, send origin-form requests (GET /path)`);
+      return;
+    }
+    // Before anything else is read of it: a body framed two ways is never sent on with a value in its headers.
+    const framing = framingProblem(req);
+    if (framing) {
+      answered.add(req.socket);
+      deps.refused(conn.target, framing);
+      res.shouldKeepAlive = false;
+      sendText(res, framing.status, framing.detail);
       return;
     }
     const hostHeader = parseHostHeader(req.headers.host, port);

@@ -9,12 +9,13 @@ import type { RefusalReason } from "./policy.js";
 export interface DenialRecord {
   /** ISO 8601, from the proxy's clock. */
   time: string;
-  /** The host as the proxy compared it: lowercase, no trailing dot, IPv6 without brackets. */
+  /** The host as the proxy compared it: lowercase, no trailing dot, IPv6 without brackets; "" when the request named none it could read. */
   host: string;
-  port: number;
-  /** Stable code: not-allowed, denied, ip-literal, blocked-address, resolve-failed, credential-misuse. */
+  /** Null when the request named no port it could read. */
+  port: number | null;
+  /** Stable code (RefusalReason): not-allowed, denied, ip-literal, blocked-address, resolve-failed, credential-misuse, and for requests refused before the policy: bad-request, host-mismatch, smuggling, header-too-large, header-timeout, too-many-connections. */
   reason: RefusalReason;
-  /** The sentence the client got in its 403 (or 502) body. */
+  /** The sentence the client got in its answer's body. */
   detail: string;
 }
 

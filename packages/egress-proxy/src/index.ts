@@ -1,4 +1,5 @@
 export { createEgressProxy, type EgressProxy, type EgressProxyOptions } from "./server.js";
+export { DEFAULT_LIMITS, type ProxyLimits } from "./limits.js";
 export {
   compilePolicy,
   decide,

@@ -1,7 +1,7 @@
 /**
  * The standalone proxy, built to one file (dist/main.js) that needs only node:
  *
- *   node main.js --policy FILE [--listen HOST:PORT] [--listen-in SUBNET] [--denials FILE|-]... [--secrets-from-stdin]
+ *   node main.js --policy FILE [--listen HOST:PORT] [--listen-in SUBNET] [--denials FILE|-]... [--secrets-from-stdin] [--LIMIT N]...
  *
  * Prints `listening on HOST:PORT` once it accepts connections. Exits 0 on SIGTERM or
  * SIGINT, 2 on a bad command line, policy or secrets, 1 when it cannot listen.
@@ -11,16 +11,18 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
+import { holdAnchor } from "./anchor-socket.js";
 import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
 import { CredentialError } from "./credentials.js";
 import { parseCidr } from "./addresses.js";
+import { DEFAULT_LIMITS, type ProxyLimits } from "./limits.js";
 import { addressesIn } from "./listen-address.js";
 import { PolicyError, type EgressPolicy } from "./policy.js";
 import { readSecrets, SecretsError, splitPolicy, type Secrets } from "./secrets.js";
 import { createEgressProxy } from "./server.js";
 import { CaError } from "./x509.js";
 
-const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--listen-in SUBNET] [--denials FILE|-]... [--secrets-from-stdin]
+const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--listen-in SUBNET] [--denials FILE|-]... [--secrets-from-stdin] [--LIMIT N]...
   --policy FILE          the policy as JSON: {"mode":"allow","allow":["example.com","*.example.org:443"]},
                          with "credentials": [{"env","hosts","placeholder"}] for credential bindings
   --listen HOST:PORT     where to listen (default 127.0.0.1:3128)
@@ -28,7 +30,22 @@ const USAGE = `usage: node main.js --policy FILE [--listen HOST:PORT] [--listen-
                          on the port of --listen: a proxy on several networks serves only that one
   --denials FILE         append one JSON line per refused request to FILE (created 0600); "-" is stdout; repeatable
   --secrets-from-stdin   read {"ca":{"certPem","keyPem"},"values":{"ENV":"value"},"upstreamCa"?} from stdin
-                         (until it closes) before listening; needed when the policy binds credentials`;
+                         (until it closes) before listening; needed when the policy binds credentials
+  --anchor               take the port over from the anchor (anchor.js) of this network namespace, which
+                         stands in with a 503 whenever this proxy is not running
+  --max-header-bytes N   request line and headers, in bytes; more is a 431 (default ${DEFAULT_LIMITS.maxHeaderBytes})
+  --header-timeout-ms N  time for a request's headers to arrive; slower is a 408 (default ${DEFAULT_LIMITS.headersTimeoutMs})
+  --max-connections-per-client N
+                         connections one client address may hold open; the next is a 429 (default ${DEFAULT_LIMITS.maxConnectionsPerClient})
+  --tunnel-idle-ms N     a CONNECT tunnel silent both ways this long is closed (default ${DEFAULT_LIMITS.tunnelIdleMs})`;
+
+/** The limit options and the ProxyLimits field each sets. */
+const LIMIT_OPTIONS = {
+  "max-header-bytes": "maxHeaderBytes",
+  "header-timeout-ms": "headersTimeoutMs",
+  "max-connections-per-client": "maxConnectionsPerClient",
+  "tunnel-idle-ms": "tunnelIdleMs",
+} as const satisfies Record<string, keyof ProxyLimits>;
 
 class UsageError extends Error {}
 
@@ -47,7 +64,9 @@ function readOptions() {
         "listen-in": { type: "string" },
         denials: { type: "string", multiple: true, default: [] },
         "secrets-from-stdin": { type: "boolean", default: false },
+        anchor: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
+        ...Object.fromEntries(Object.keys(LIMIT_OPTIONS).map((name) => [name, { type: "string" as const }])),
       },
       strict: true,
       allowPositionals: false,
@@ -64,7 +83,21 @@ function readOptions() {
   if (listen === undefined) throw new UsageError(`--listen takes HOST:PORT (e.g. 0.0.0.0:3128), not "${values.listen}"`);
   const subnet = values["listen-in"];
   if (subnet !== undefined) listen.host = listenHostIn(subnet);
-  return { policyFile: values.policy, listen, denials: values.denials ?? [], secretsFromStdin: values["secrets-from-stdin"] === true };
+  const limits: Partial<ProxyLimits> = {};
+  for (const [option, field] of Object.entries(LIMIT_OPTIONS)) {
+    const text = (values as Record<string, unknown>)[option];
+    if (typeof text !== "string") continue;
+    if (!/^[1-9]\d{0,9}$/.test(text)) throw new UsageError(`--${option} takes a positive whole number, not "${text}"`);
+    limits[field] = Number(text);
+  }
+  return {
+    policyFile: values.policy,
+    listen,
+    denials: values.denials ?? [],
+    secretsFromStdin: values["secrets-from-stdin"] === true,
+    anchor: values.anchor === true,
+    limits,
+  };
 }
 
 /** HOST:PORT or [IPv6]:PORT; port 0 picks a free one (the printed line says which). */
@@ -142,12 +175,23 @@ async function main(): Promise<void> {
     }
   }
 
+  if (options.anchor) {
+    try {
+      const anchor = await holdAnchor(options.listen.port);
+      // The anchor owns this network namespace: without it there is no address left to serve.
+      anchor.on("close", () => fail("the anchor went away", 1));
+    } catch (err) {
+      fail(`--anchor: ${(err as Error).message}`, 1);
+    }
+  }
+
   let proxy;
   try {
     proxy = await createEgressProxy({
       policy: policy as EgressPolicy, // validated by createEgressProxy: PolicyError below
       host: options.listen.host,
       port: options.listen.port,
+      limits: options.limits,
       onDenial: (record) => {
         for (const sink of sinks) sink(record);
       },

@@ -197,7 +197,19 @@ export type RefusalReason =
   | "blocked-address"
   | "resolve-failed"
   /** A request to a bound host with a placeholder where it would not be replaced (URL, body), or naming another host. */
-  | "credential-misuse";
+  | "credential-misuse"
+  /** Not a proxy request, a CONNECT target that is not host:port, or bytes the parser refused (400). */
+  | "bad-request"
+  /** A Host header that names another host than the request's target (400). */
+  | "host-mismatch"
+  /** Content-Length with Transfer-Encoding, two Content-Lengths, a Transfer-Encoding other than chunked (400). */
+  | "smuggling"
+  /** Headers over the size limit (431). */
+  | "header-too-large"
+  /** Headers slower than the header timeout: a slowloris client (408). */
+  | "header-timeout"
+  /** One connection more than a client may hold open (429). */
+  | "too-many-connections";
 
 export interface Refusal {
   reason: RefusalReason;

@@ -1,7 +1,8 @@
 /**
  * The proxy server: parses the request, then decide (policy.ts), resolve and vet
  * (resolve.ts), connect (dial.ts, tunnel.ts, forward.ts). Every refusal answers 403
- * (502 when the name does not resolve) and is recorded once to `onDenial`.
+ * (502 when the name does not resolve), or 400/408/429/431 for a request refused
+ * before the policy (request-checks.ts, limits.ts), and is recorded once to `onDenial`.
  */
 import dns from "node:dns";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
@@ -12,6 +13,7 @@ import { credentialHandler, type CredentialOptions } from "./credentials.js";
 import type { DenialRecord, DenialSink } from "./denials.js";
 import { defaultConnect, dialVetted, type ConnectFunction } from "./dial.js";
 import { forward } from "./forward.js";
+import { connectionCounter, resolveLimits, type ProxyLimits } from "./limits.js";
 import {
   compilePolicy,
   decide,
@@ -23,6 +25,7 @@ import {
   type Refusal,
 } from "./policy.js";
 import { cachedResolver, lookupAll, resolveAndVet, type LookupFunction, type VettedAddress } from "./resolve.js";
+import { framingProblem, hostProblem, parseProblem, type RequestProblem } from "./request-checks.js";
 import { sendRawText, sendText } from "./responses.js";
 import { tunnel, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
 
@@ -58,6 +61,8 @@ export interface EgressProxyOptions {
    * Consulted before `connectHandler`.
    */
   credentials?: CredentialOptions;
+  /** Header size and time, connections per client, idle tunnels (limits.ts); each defaults to DEFAULT_LIMITS. */
+  limits?: Partial<ProxyLimits>;
   /** Called with errors no request is left to report to (a bug, or a sink that failed). */
   onError?: (err: unknown) => void;
 }
@@ -88,6 +93,8 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   const resolve = cachedResolver(lookupAll(lookup), options.dnsCacheMs ?? 5000, () => performance.now());
   const connect = options.connect ?? defaultConnect;
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const limits = resolveLimits(options.limits);
+  const perClient = connectionCounter(limits.maxConnectionsPerClient);
   const reportError = (err: unknown) => {
     try {
       options.onError?.(err);
@@ -105,7 +112,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   const dial = (addresses: readonly VettedAddress[], port: number, signal?: AbortSignal) =>
     dialVetted(addresses, port, { connect, timeoutMs, signal }).then(track);
 
-  const recordDenial = (host: string, port: number, { reason, detail }: Refusal) => {
+  const recordDenial = (host: string, port: number | null, { reason, detail }: Refusal) => {
     const record: DenialRecord = { time: now().toISOString(), host, port, reason, detail };
     try {
       options.onDenial?.(record);
@@ -128,30 +135,58 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
     options.credentials &&
     credentialHandler(options.credentials, {
       misuse: ({ host, port }, detail) => recordDenial(host, port, { reason: "credential-misuse", detail }),
+      refused: ({ host, port }, problem) => recordDenial(host, port, problem),
       reportError,
     });
 
   const statusOf = (refusal: Refusal) => (refusal.reason === "resolve-failed" ? 502 : 403);
 
+  /** Sockets already answered with a refusal: whatever the parser still makes of them is dropped. */
+  const refused = new WeakSet<Duplex>();
+  /** A request refused before the policy: recorded, answered on the raw socket, closed. */
+  const refuseRaw = (socket: Duplex, target: { host: string; port: number | null }, problem: RequestProblem) => {
+    refused.add(socket);
+    recordDenial(target.host, target.port, problem);
+    sendRawText(socket, problem.status, problem.detail);
+  };
+  const refuseParsed = (res: ServerResponse, target: { host: string; port: number | null }, problem: RequestProblem) => {
+    refused.add(res.socket as Duplex);
+    recordDenial(target.host, target.port, problem);
+    // Its body, if any, is not read: the connection closes after the answer.
+    res.shouldKeepAlive = false;
+    sendText(res, problem.status, problem.detail);
+  };
+  const badRequest = (detail: string): RequestProblem => ({ status: 400, reason: "bad-request", detail });
+  /** Where this proxy listens, once it does (no request arrives before): a Host naming it names no other target. */
+  let self = { host: "", port: 0 };
+  const NO_TARGET = { host: "", port: null };
+
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (refused.has(req.socket)) return void res.destroy();
     let url: URL;
     try {
       url = new URL(req.url ?? "");
     } catch {
-      sendText(res, 400, `"${req.method} ${req.url}" is not a proxy request; ${USAGE}`);
+      refuseParsed(res, NO_TARGET, badRequest(`"${req.method} ${req.url}" is not a proxy request; ${USAGE}`));
       return;
     }
     if (url.protocol !== "http:") {
       const hint = url.protocol === "https:" ? "; for https use CONNECT (set HTTPS_PROXY)" : "";
-      sendText(res, 400, `${url.protocol} URLs are not proxied here${hint}; ${USAGE}`);
+      refuseParsed(res, NO_TARGET, badRequest(`${url.protocol} URLs are not proxied here${hint}; ${USAGE}`));
       return;
     }
     const host = normalizeHost(url.hostname);
     if (host === undefined) {
-      sendText(res, 400, `"${url.hostname}" is not a host name`);
+      refuseParsed(res, NO_TARGET, badRequest(`"${url.hostname}" is not a host name`));
       return;
     }
     const port = url.port === "" ? 80 : Number(url.port);
+    // Before the policy: a request that could mean two things is never vetted, let alone sent.
+    const problem = framingProblem(req) ?? hostProblem(req, { host, port }, 80, self);
+    if (problem) {
+      refuseParsed(res, { host, port }, problem);
+      return;
+    }
     const target = await vet(host, port);
     if (!target.ok) {
       sendText(res, statusOf(target.refusal), target.refusal.detail);
@@ -161,9 +196,16 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   }
 
   async function onConnect(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    if (refused.has(client)) return void client.destroy();
     const authority = parseAuthority(req.url ?? "");
     if (authority === undefined) {
-      sendRawText(client, 400, `"CONNECT ${req.url}" needs a host and a port (CONNECT example.com:443); ${USAGE}`);
+      const shown = (req.url ?? "").replace(/[^\x20-\x7e]/g, "?").slice(0, 300);
+      refuseRaw(client, NO_TARGET, badRequest(`"CONNECT ${shown}" needs a host and a port (CONNECT example.com:443) (rule: connect-target); ${USAGE}`));
+      return;
+    }
+    const problem = hostProblem(req, authority, undefined, self);
+    if (problem) {
+      refuseRaw(client, authority, problem);
       return;
     }
     const target = await vet(authority.host, authority.port);
@@ -174,11 +216,29 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
     if (client.destroyed) return;
     const connectTarget: ConnectTarget = { host: target.host, port: target.port, addresses: target.addresses };
     const handler = boundHandler?.(connectTarget) ?? options.connectHandler?.(connectTarget) ?? tunnel;
-    await handler({ target: connectTarget, client, head, dial: () => dial(target.addresses, target.port) });
+    await handler({ target: connectTarget, client, head, dial: () => dial(target.addresses, target.port), idleMs: limits.tunnelIdleMs });
   }
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, noDelay: true });
-  server.on("connection", (socket: net.Socket) => track(socket));
+  const server = http.createServer({
+    // A body may stream for as long as it takes; only the headers are timed (slowloris).
+    requestTimeout: 0,
+    headersTimeout: limits.headersTimeoutMs,
+    // How often Node looks for connections past headersTimeout: its default (30 s) would let a slow client stay that long.
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    maxHeaderSize: limits.maxHeaderBytes,
+    noDelay: true,
+  });
+  server.on("connection", (socket: net.Socket) => {
+    track(socket);
+    const client = socket.remoteAddress ?? "";
+    if (!perClient.admit(socket, client)) {
+      refuseRaw(socket, NO_TARGET, {
+        status: 429,
+        reason: "too-many-connections",
+        detail: `${client} has ${perClient.open(client)} connections open to this proxy, its limit (rule: max-connections-per-client); close some and retry`,
+      });
+    }
+  });
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     onRequest(req, res).catch((err) => {
       reportError(err);
@@ -197,7 +257,9 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
       socket.destroy();
       return;
     }
-    sendRawText(socket, 400, `the request could not be parsed (${err.code ?? "bad request"}); ${USAGE}`);
+    // Already answered (a request refused on its headers, whose body the parser then choked on): the answer closes it.
+    if (refused.has(socket)) return;
+    refuseRaw(socket, NO_TARGET, parseProblem(err.code, limits));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -210,6 +272,7 @@ export async function createEgressProxy(options: EgressProxyOptions): Promise<Eg
   server.on("error", reportError);
   const bound = server.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port, family: bound.family as "IPv4" | "IPv6" };
+  self = { host: normalizeHost(bound.address) ?? bound.address, port: bound.port };
   const urlHost = address.family === "IPv6" ? `[${address.host}]` : address.host;
 
   let closing: Promise<void> | undefined;

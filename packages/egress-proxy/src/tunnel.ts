@@ -28,6 +28,8 @@ export interface ConnectContext {
   head: Buffer;
   /** A TCP connection to a vetted address of the target; rejects with DialError. */
   dial(): Promise<net.Socket>;
+  /** How long a tunnel may carry nothing either way before it is closed (ProxyLimits.tunnelIdleMs). */
+  idleMs: number;
 }
 
 /** Takes over a CONNECT after it passed the policy; responsible for the client socket from then on. */
@@ -40,12 +42,21 @@ export function dialFailure(err: unknown, host: string, port: number): { status:
   return { status, message: `could not connect to ${authority(host, port)} (${code})` };
 }
 
-/** Splices two sockets; an error or close on either side ends both. */
-export function splice(client: Duplex, upstream: Duplex): void {
+/**
+ * Splices two sockets; an error or close on either side ends both, and so do
+ * `idleMs` without a byte either way (a tunnel nobody uses holds two sockets).
+ */
+export function splice(client: Duplex, upstream: Duplex, idleMs: number): void {
+  // One timer for both directions: a long download with a silent client is not idle.
+  const idle = setTimeout(() => destroyBoth(), idleMs);
+  const busy = () => idle.refresh();
   const destroyBoth = () => {
+    clearTimeout(idle);
     client.destroy();
     upstream.destroy();
   };
+  client.on("data", busy);
+  upstream.on("data", busy);
   client.on("error", destroyBoth);
   upstream.on("error", destroyBoth);
   client.on("close", destroyBoth);
@@ -80,5 +91,5 @@ export const tunnel: ConnectHandler = async (ctx) => {
   const upstream = await establish(ctx);
   if (upstream === undefined) return;
   if (ctx.head.length > 0) upstream.write(ctx.head);
-  splice(ctx.client, upstream);
+  splice(ctx.client, upstream, ctx.idleMs);
 };

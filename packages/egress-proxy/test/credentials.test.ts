@@ -495,3 +495,27 @@ describe("StreamMatcher", () => {
     expect(passed).toBe("xx");
   });
 });
+
+describe("request smuggling inside the TLS connection to a bound host", () => {
+  it.each([
+    ["Content-Length and Transfer-Encoding", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"],
+    ["a Transfer-Encoding other than chunked", "Transfer-Encoding: gzip\r\n", "abc"],
+  ])("refuses %s with a 400 naming the rule; the server gets nothing, not even the headers with the value", async (_what, framing, body) => {
+    const t = await setUp();
+    const tunnel = await connectVia(t.proxy, `${BOUND}:${t.server.port}`);
+    expect(tunnel.status).toBe(200);
+    const secure = tls.connect({ socket: tunnel.socket, servername: BOUND, ca: t.ca.certPem });
+    let answer = "";
+    secure.on("data", (c: Buffer) => (answer += c.toString("latin1")));
+    secure.on("error", () => {});
+    secure.write(`POST /v1/messages HTTP/1.1\r\nHost: ${BOUND}:${t.server.port}\r\nx-api-key: ${PLACEHOLDER}\r\n${framing}\r\n${body}`);
+    await vi.waitFor(() => expect(answer).toMatch(/\r\n\r\n.*\n$/s));
+    secure.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toContain("(rule: request-smuggling)");
+    expect(t.server.received()).toBe("");
+    expect(t.proxy.denials).toEqual([expect.objectContaining({ host: BOUND, reason: "smuggling" })]);
+    t.noValueLeaked();
+    t.done();
+  });
+});

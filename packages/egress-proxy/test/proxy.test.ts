@@ -78,7 +78,8 @@ describe("allowed traffic", () => {
     const web = await startHttpServer();
     const proxy = await startProxy({ mode: "allow", allow: ["allowed.test"], ...LOOPBACK_OK }, { "allowed.test": "127.0.0.1" });
     const upload = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port: proxy.port, method: "POST", path: `http://allowed.test:${web.port}/echo`, agent: false });
+      const target = `allowed.test:${web.port}`;
+      const req = http.request({ host: "127.0.0.1", port: proxy.port, method: "POST", path: `http://${target}/echo`, headers: { host: target }, agent: false });
       req.on("error", reject);
       req.on("response", (res) => {
         let body = "";
@@ -101,7 +102,6 @@ describe("allowed traffic", () => {
     const proxy = await startProxy({ mode: "allow", allow: ["allowed.test"], ...LOOPBACK_OK }, { "allowed.test": "127.0.0.1" });
     const reply = await viaProxy(proxy, `http://allowed.test:${web.port}/`, {
       headers: {
-        host: "spoofed.example",
         "proxy-authorization": "Basic c2VjcmV0",
         "proxy-connection": "keep-alive",
         connection: "keep-alive, x-private",
@@ -357,7 +357,8 @@ describe("malformed requests", () => {
     expect(text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(text).toMatch(message);
     expect(proxy.dials).toEqual([]);
-    expect(proxy.denials).toEqual([]);
+    // Recorded too: `logs --egress` shows what a bottle tried, not only what the policy refused.
+    expect(proxy.denials).toEqual([expect.objectContaining({ host: "", port: null, reason: "bad-request" })]);
   });
 });
 

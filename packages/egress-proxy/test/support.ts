@@ -254,7 +254,8 @@ export function raw(proxy: { port: number }, bytes: string, until?: RegExp): Pro
 /** Sends CONNECT; resolves with the proxy's answer and, on 200, the tunnel socket. */
 export function connectVia(proxy: { port: number }, authority: string): Promise<Reply & { socket: net.Socket }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port: proxy.port, method: "CONNECT", path: authority, agent: false });
+    // Host names the target, as curl, Go and Python send it (Node's default would name the proxy).
+    const req = http.request({ host: "127.0.0.1", port: proxy.port, method: "CONNECT", path: authority, headers: { host: authority }, agent: false });
     req.on("error", reject);
     req.on("connect", (res, socket, head: Buffer) => {
       if (res.statusCode === 200) {
@@ -305,7 +306,8 @@ export class TunnelAgent extends https.Agent {
   }
 
   override createConnection(options: tls.ConnectionOptions & { host?: string; port?: number }, callback?: (err: Error | null, s: net.Socket) => void): undefined {
-    const req = http.request({ host: "127.0.0.1", port: this.proxyPort, method: "CONNECT", path: `${options.host}:${options.port}`, agent: false });
+    const target = `${options.host}:${options.port}`;
+    const req = http.request({ host: "127.0.0.1", port: this.proxyPort, method: "CONNECT", path: target, headers: { host: target }, agent: false });
     req.once("error", (err) => callback?.(err, undefined as unknown as net.Socket));
     req.once("connect", (res, socket: net.Socket) => {
       if (res.statusCode !== 200) {

@@ -1,6 +1,7 @@
 import { Labels, bottleNotFoundError, type BottleInfo, type BottleState } from "@claude-bottle/core";
 import type { EngineApi } from "@claude-bottle/docker-engine";
 import { EGRESS_FOR_LABEL } from "../egress/labels.js";
+import { egressNames } from "../egress/sidecar.js";
 import { BACKEND_NAME } from "./labels.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
@@ -12,26 +13,51 @@ interface ContainerSummary {
   Names: string[];
   Labels: Record<string, string>;
   State: string;
+  /** The engine's sentence, e.g. "Exited (137) 5 seconds ago". */
+  Status: string;
   Created: number;
+  HostConfig?: { NetworkMode?: string };
 }
 
-/** This backend's containers that are bottles: a bottle's egress proxy carries the same labels, and more. */
-async function listContainers(api: EngineApi, filters: Record<string, string[]>): Promise<ContainerSummary[]> {
+/** This backend's containers, bottles and proxies apart: a bottle's egress proxy carries the same labels, and more. */
+async function listContainers(api: EngineApi, filters: Record<string, string[]>): Promise<{ bottles: ContainerSummary[]; proxies: ContainerSummary[] }> {
   const containers = await api.json<ContainerSummary[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify(filters) } });
-  return containers.filter((c) => c.Labels[EGRESS_FOR_LABEL] === undefined);
+  return {
+    bottles: containers.filter((c) => c.Labels[EGRESS_FOR_LABEL] === undefined),
+    proxies: containers.filter((c) => c.Labels[EGRESS_FOR_LABEL] !== undefined),
+  };
 }
 
-/** Every bottle of this backend, running or not. */
+const nameOf = (c: ContainerSummary) => (c.Names[0] ?? c.Id).replace(/^\//, "");
+
+/** Every bottle of this backend, running or not; a running one whose egress proxy is not running is `degraded`. */
 export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
-  const containers = await listContainers(api, { label: OWN_BOTTLES });
-  return containers.map((c) => ({
-    name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
-    agent: c.Labels[Labels.agent] ?? "",
-    backend: c.Labels[Labels.backend] ?? BACKEND_NAME,
-    state: bottleState(c.State),
-    workspace: c.Labels[Labels.workspace] ?? "",
-    created: new Date(c.Created * 1000).toISOString(),
-  }));
+  const { bottles, proxies } = await listContainers(api, { label: OWN_BOTTLES });
+  const byName = new Map(proxies.map((p) => [nameOf(p), p]));
+  return bottles.map((c) => {
+    const name = nameOf(c);
+    const names = egressNames(name);
+    const degraded = bottleState(c.State) === "running" ? proxyProblem(name, c, byName.get(names.proxy), byName.get(names.anchor)) : undefined;
+    return {
+      name,
+      agent: c.Labels[Labels.agent] ?? "",
+      backend: c.Labels[Labels.backend] ?? BACKEND_NAME,
+      state: bottleState(c.State),
+      workspace: c.Labels[Labels.workspace] ?? "",
+      created: new Date(c.Created * 1000).toISOString(),
+      ...(degraded && { degraded }),
+    };
+  });
+}
+
+/** Why a bottle on its own egress network cannot get out: its proxy, or the anchor that holds the proxy's address, is gone or not running. */
+function proxyProblem(name: string, bottle: ContainerSummary, proxy: ContainerSummary | undefined, anchor: ContainerSummary | undefined): string | undefined {
+  if (bottle.HostConfig?.NetworkMode !== egressNames(name).network) return undefined;
+  for (const [what, container] of [["egress proxy", proxy], ["egress anchor", anchor]] as const) {
+    if (container === undefined) return `its ${what} is gone: every request it makes fails`;
+    if (container.State !== "running") return `its ${what} is not running (${container.Status.toLowerCase()}): every request it makes fails`;
+  }
+  return undefined;
 }
 
 function bottleState(state: string): BottleState {
@@ -55,7 +81,7 @@ function bottleState(state: string): BottleState {
 /** The container ID of the bottle called `name`; a container of another tool or backend does not count. */
 export async function findBottle(api: EngineApi, name: string): Promise<string> {
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const [match] = await listContainers(api, { name: [`^/${escaped}$`], label: OWN_BOTTLES });
+  const [match] = (await listContainers(api, { name: [`^/${escaped}$`], label: OWN_BOTTLES })).bottles;
   if (!match) throw bottleNotFoundError(BACKEND_NAME, name);
   return match.Id;
 }

@@ -59,14 +59,27 @@ export interface EgressSettings {
 
 const SCRIPT_TARGET = "/opt/claude-bottle/egress/main.js";
 const POLICY_TARGET = "/opt/claude-bottle/egress/policy.json";
+const ANCHOR_TARGET = "/opt/claude-bottle/egress/anchor.js";
 
 /** The proxy: one self-contained file of @claude-bottle/egress-proxy, run by a bare `node`. */
 export function proxyScriptPath(): string {
   return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/main.js");
 }
 
-export function egressNames(bottle: string): { network: string; proxy: string } {
-  return { network: `${bottle}-net`, proxy: `${bottle}-egress` };
+/** The anchor, the same way: it holds the proxy's address (see the egress proxy's anchor.ts). */
+function anchorScriptPath(): string {
+  return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/anchor.js");
+}
+
+export interface EgressNames {
+  network: string;
+  proxy: string;
+  /** The container whose network namespace the proxy runs in: the address outlives the proxy. */
+  anchor: string;
+}
+
+export function egressNames(bottle: string): EgressNames {
+  return { network: `${bottle}-net`, proxy: `${bottle}-egress`, anchor: `${bottle}-egress-anchor` };
 }
 
 /**
@@ -101,13 +114,12 @@ export async function startEgress(
         },
       });
       const subnet = await subnetOf(api, network.Id);
-      const created = await api.json<{ Id: string }>("POST", "/containers/create", {
-        query: { name: names.proxy },
-        body: proxyContainer(settings, files.policy, { name: names.network, subnet }, labels, credentials !== undefined),
-      });
-      for (const network of ["bridge", ...(settings.networks ?? [])]) {
-        await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: created.Id } });
-      }
+      const anchor = await createAnchor(api, bottle, names, settings, subnet, labels);
+      // The proxy waits for the anchor by itself (it retries its socket): no need to wait for the anchor here.
+      const [, created] = await Promise.all([
+        api.json("POST", `/containers/${anchor}/start`),
+        createProxy(api, names, settings, files.policy, subnet, labels, credentials !== undefined),
+      ]);
       // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
       const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
       await api.json("POST", `/containers/${created.Id}/start`);
@@ -115,7 +127,8 @@ export async function startEgress(
         stdin.end(JSON.stringify({ ca: credentials.ca, values: credentials.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
       }
       await waitUntilListening(api, created.Id, ctx.signal);
-      const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${created.Id}/json`);
+      // The address is the anchor's: the proxy has none of its own.
+      const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${anchor}/json`);
       const address = info.NetworkSettings.Networks[names.network]?.IPAddress;
       if (!address) throw new Error(`the egress proxy has no address on ${names.network}`);
       return {
@@ -135,8 +148,68 @@ export async function startEgress(
   });
 }
 
+/**
+ * The anchor: a container on the bottle's network, the default bridge (the way out)
+ * and the networks the settings name, whose network namespace the proxy joins. It
+ * answers for the proxy (a 503 naming it) while the proxy is down, so a dead proxy
+ * is a clear, immediate error in the bottle rather than connections that hang, and
+ * a restarted proxy has the same address. Created and connected, not started.
+ */
+async function createAnchor(
+  api: EngineApi,
+  bottle: string,
+  names: EgressNames,
+  settings: EgressSettings,
+  subnet: string,
+  labels: Record<string, string>,
+): Promise<string> {
+  const { Id } = await api.json<{ Id: string }>("POST", "/containers/create", {
+    query: { name: names.anchor },
+    body: {
+      Image: settings.image,
+      Entrypoint: ["node"],
+      Cmd: [ANCHOR_TARGET, "--listen-in", subnet, "--port", String(PROXY_PORT), "--bottle", bottle],
+      User: "65534:65534",
+      Labels: labels,
+      HostConfig: {
+        NetworkMode: names.network,
+        Mounts: [{ Type: "bind", Source: anchorScriptPath(), Target: ANCHOR_TARGET, ReadOnly: true }],
+        ReadonlyRootfs: true,
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        Memory: 64 * 2 ** 20,
+        MemorySwap: 64 * 2 ** 20,
+        PidsLimit: 16,
+        // The namespace's hosts file and DNS are the anchor's: the proxy, which joins it, resolves with them.
+        ...(settings.extraHosts && { ExtraHosts: Object.entries(settings.extraHosts).map(([name, ip]) => `${name}:${ip}`) }),
+        ...(settings.dns && { Dns: [...settings.dns] }),
+      },
+    } satisfies Dockerode.ContainerCreateOptions,
+  });
+  for (const network of ["bridge", ...(settings.networks ?? [])]) {
+    await api.json("POST", `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: Id } });
+  }
+  return Id;
+}
+
+/** The proxy's container, in the anchor's network namespace; not started. */
+export async function createProxy(
+  api: EngineApi,
+  names: EgressNames,
+  settings: EgressSettings,
+  policyFile: string,
+  subnet: string,
+  labels: Record<string, string>,
+  secretsOnStdin: boolean,
+): Promise<{ Id: string }> {
+  return api.json<{ Id: string }>("POST", "/containers/create", {
+    query: { name: names.proxy },
+    body: proxyContainer(settings, policyFile, { anchor: names.anchor, subnet }, labels, secretsOnStdin),
+  });
+}
+
 /** The IPv4 subnet the engine gave a network. */
-async function subnetOf(api: EngineApi, id: string): Promise<string> {
+export async function subnetOf(api: EngineApi, id: string): Promise<string> {
   const info = await api.json<Dockerode.NetworkInspectInfo>("GET", `/networks/${id}`);
   const subnet = info.IPAM?.Config?.map((c) => c.Subnet).find((s): s is string => s !== undefined && s.includes("."));
   if (!subnet) throw new Error(`the network ${info.Name} has no IPv4 subnet`);
@@ -146,7 +219,7 @@ async function subnetOf(api: EngineApi, id: string): Promise<string> {
 function proxyContainer(
   settings: EgressSettings,
   policyFile: string,
-  network: { name: string; subnet: string },
+  network: { anchor: string; subnet: string },
   labels: Record<string, string>,
   secretsOnStdin: boolean,
 ): Dockerode.ContainerCreateOptions {
@@ -165,6 +238,7 @@ function proxyContainer(
       network.subnet,
       "--denials",
       "-",
+      "--anchor",
       ...(secretsOnStdin ? ["--secrets-from-stdin"] : []),
     ],
     ...(secretsOnStdin && { OpenStdin: true, StdinOnce: true, AttachStdin: true }),
@@ -172,7 +246,7 @@ function proxyContainer(
     User: "65534:65534",
     Labels: labels,
     HostConfig: {
-      NetworkMode: network.name,
+      NetworkMode: `container:${network.anchor}`,
       Mounts: [
         { Type: "bind", Source: proxyScriptPath(), Target: SCRIPT_TARGET, ReadOnly: true },
         { Type: "bind", Source: policyFile, Target: POLICY_TARGET, ReadOnly: true },
@@ -183,8 +257,6 @@ function proxyContainer(
       Memory: 256 * 2 ** 20,
       MemorySwap: 256 * 2 ** 20,
       PidsLimit: 64,
-      ...(settings.extraHosts && { ExtraHosts: Object.entries(settings.extraHosts).map(([name, ip]) => `${name}:${ip}`) }),
-      ...(settings.dns && { Dns: [...settings.dns] }),
     },
   };
 }
@@ -214,11 +286,16 @@ async function writeBottleCa(cacheDir: string, bottle: string, credentials: Prox
 /** Where hosts keep the CA bundle OpenSSL-based tools read (Debian/Ubuntu/Alpine, Fedora/RHEL, macOS with Homebrew's OpenSSL). */
 const HOST_CA_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
 
+/** Where a bottle's policy file is kept while the bottle exists (a restarted proxy reads it again). */
+export function policyFileOf(cacheDir: string, bottle: string): string {
+  return join(cacheDir, "docker", "egress", `${bottle}.policy.json`);
+}
+
 /** The policy (names only, never a secret) and the resolv.conf, in the cache, readable by the proxy's user. */
 async function writeEgressFiles(cacheDir: string, bottle: string, policy: object): Promise<{ policy: string; resolvConf: string }> {
   const dir = join(cacheDir, "docker", "egress");
   await mkdir(dir, { recursive: true });
-  const policyFile = join(dir, `${bottle}.policy.json`);
+  const policyFile = policyFileOf(cacheDir, bottle);
   await writeFile(policyFile, JSON.stringify(policy), { mode: 0o644 });
   const resolvConf = join(dir, "no-dns.resolv.conf");
   // Nothing answers on the bottle's own loopback: a lookup from inside fails at once, and leaves nothing.
@@ -226,14 +303,25 @@ async function writeEgressFiles(cacheDir: string, bottle: string, policy: object
   return { policy: policyFile, resolvConf };
 }
 
-/** Polls the proxy's output for its "listening on" line (it prints it once bound). */
-async function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal): Promise<void> {
+/** The proxy's output so far (stdout and stderr, as the engine keeps it). */
+async function proxyOutput(api: EngineApi, id: string): Promise<string> {
+  const response = await api.request("GET", `/containers/${id}/logs`, { query: { stdout: true, stderr: true } });
+  let text = "";
+  for await (const chunk of response) text += (chunk as Buffer).toString("latin1");
+  return text;
+}
+
+/** How many times the proxy has said it listens: once per start, so a restart waits for one more than before. */
+export async function listeningLines(api: EngineApi, id: string): Promise<number> {
+  return (await proxyOutput(api, id)).split("listening on").length - 1;
+}
+
+/** Polls the proxy's output for a "listening on" line beyond the `before` of earlier runs (it prints one once bound). */
+export async function waitUntilListening(api: EngineApi, id: string, signal: AbortSignal, before = 0): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const response = await api.request("GET", `/containers/${id}/logs`, { query: { stdout: true, stderr: true } });
-    let text = "";
-    for await (const chunk of response) text += (chunk as Buffer).toString("latin1");
-    if (text.includes("listening on")) return;
+    const text = await proxyOutput(api, id);
+    if (text.split("listening on").length - 1 > before) return;
     const state = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${id}/json`);
     if (!state.State.Running) throw new Error(`the proxy exited (${state.State.ExitCode}): ${text.replace(/[^\x20-\x7e\n]/g, "").trim().slice(-400)}`);
     throwIfAborted(signal);
@@ -249,6 +337,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
     if (statusCodeOf(error) !== 404) throw error;
   };
   await api.json("DELETE", `/containers/${names.proxy}`, { query: { force: true } }).catch(ignoreMissing);
+  await api.json("DELETE", `/containers/${names.anchor}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
   if (cacheDir) {
     for (const suffix of ["policy.json", "ca.pem", "bundle.pem"]) await rm(join(cacheDir, "docker", "egress", `${bottle}.${suffix}`), { force: true });
@@ -268,11 +357,14 @@ export async function removeEgressInBackground(api: EngineApi, bottle: string, c
   child.unref();
 }
 
-/** Stops a detached bottle's proxy with it; `rm` removes both. */
+/** Stops a detached bottle's proxy and anchor with it; `rm` removes them. */
 export async function stopEgress(api: EngineApi, bottle: string): Promise<void> {
-  await api.json("POST", `/containers/${egressNames(bottle).proxy}/stop`, { query: { t: 1 } }).catch((error: unknown) => {
-    if (statusCodeOf(error) !== 404) throw error;
-  });
+  const names = egressNames(bottle);
+  for (const container of [names.proxy, names.anchor]) {
+    await api.json("POST", `/containers/${container}/stop`, { query: { t: 1 } }).catch((error: unknown) => {
+      if (statusCodeOf(error) !== 404) throw error;
+    });
+  }
 }
 
 /**

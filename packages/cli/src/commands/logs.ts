@@ -40,9 +40,10 @@ function denialTable(out: NodeJS.WritableStream): Writable {
       pending = lines.pop() ?? "";
       for (const line of lines) {
         try {
-          // port is null for a name refused before any connection (smolvm's refused lookups).
+          // port is null for a name refused before any connection (smolvm's refused lookups); host is "" too for a
+          // request the proxy refused before it named a target (bytes that are not HTTP, too many connections).
           const record = JSON.parse(line) as { time: string; host: string; port: number | null; reason: string; detail: string };
-          const where = record.port === null ? record.host : `${record.host}:${record.port}`;
+          const where = record.host === "" ? "-" : record.port === null ? record.host : `${record.host}:${record.port}`;
           out.write(`${printableLine(record.time)}  ${printableLine(where)}  ${printableLine(record.reason)}  ${printableLine(record.detail)}\n`);
         } catch {
           // A line that is not a record is not a refusal.

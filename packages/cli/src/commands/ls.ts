@@ -3,6 +3,7 @@ import { forgetVanished, vanishedWorktreeBottles, viewOf, type BottleView } from
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { formatAge } from "../render/format.js";
+import { printableLine } from "../render/printable.js";
 import { formatTable } from "../render/table.js";
 import { loadSelectedBackend } from "../select-backend.js";
 
@@ -30,10 +31,15 @@ export function statusCell(view: Pick<BottleView, "status">, now = Date.now()): 
 
 function asTable(bottles: BottleView[]): string {
   if (!bottles.length) return "No bottles.\n";
-  return formatTable(
+  const table = formatTable(
     ["NAME", "AGENT", "BACKEND", "STATE", "STATUS", "CREATED", "BRANCH", "WORKSPACE"],
     bottles.map((b) =>
-      [b.name, b.agent, b.backend, b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", b.workspace],
+      [b.name, b.agent, b.backend, b.degraded ? "degraded" : b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", b.workspace],
     ),
   );
+  // What is wrong, and the way back, under the table: a cell would be too narrow for it.
+  const notes = bottles
+    .filter((b) => b.degraded)
+    .map((b) => `${b.name} is degraded: ${printableLine(b.degraded!)}. Bring it back with: claude-bottle proxy restart ${b.name}\n`);
+  return notes.length ? `${table}\n${notes.join("")}` : table;
 }

@@ -7,7 +7,7 @@ import type { ResolvedAgent } from "../agent/model.js";
 import type { Backend, BackendFactory, Launched, LaunchOptions, Prepared } from "../backend.js";
 import type { BackendContext } from "../context.js";
 import { ENFORCEMENTS, type Enforcement } from "../enforcement.js";
-import { ErrorCodes } from "../errors.js";
+import { BottleError, ErrorCodes } from "../errors.js";
 import { checkedBackend } from "../plugin/checked-backend.js";
 import { requireCapability, validateBackend } from "../plugin/validate-backend.js";
 import { captureStdio, createTestContext, expectBottleError, type CapturedStdio, type TestContext } from "./harness.js";
@@ -369,6 +369,17 @@ export function describeBackendConformance<O, P extends Prepared>(vitest: Vitest
                 .toContain("started");
             }, timeout);
           }
+          if (has("restartProxy")) {
+            it("restartProxy: leaves a running bottle running (UNSUPPORTED when it has no proxy)", async () => {
+              await requireCapability(backend, "restartProxy")(bottle.name, {}, bottle.ctx).catch((error: unknown) => {
+                if (!BottleError.isInstance(error) || error.code !== ErrorCodes.UNSUPPORTED) throw error;
+              });
+              if (has("list")) {
+                const listed = (await requireCapability(backend, "list")(bottle.ctx)).find((b) => b.name === bottle.name);
+                expect(listed?.state).toBe("running");
+              }
+            }, timeout);
+          }
           if (has("stop")) {
             it("stop: the bottle is no longer running", async () => {
               await requireCapability(backend, "stop")(bottle.name, {}, bottle.ctx);
@@ -400,7 +411,7 @@ export function describeBackendConformance<O, P extends Prepared>(vitest: Vitest
           }, timeout);
         }
 
-        for (const operation of ["stop", "remove", "logs", "attach", "exec"] as const) {
+        for (const operation of ["stop", "remove", "logs", "attach", "exec", "restartProxy"] as const) {
           if (!has(operation)) continue;
           it(`${operation}: an unknown bottle is BOTTLE_NOT_FOUND`, async () => {
             const ctx = context();
@@ -412,6 +423,7 @@ export function describeBackendConformance<O, P extends Prepared>(vitest: Vitest
               logs: () => requireCapability(backend, "logs")(name, { follow: false, stdio: io.stdio }, ctx),
               attach: () => requireCapability(backend, "attach")(name, { stdio: io.stdio }, ctx),
               exec: () => requireCapability(backend, "exec")(name, { command: ["true"], stdio: io.stdio }, ctx),
+              restartProxy: () => requireCapability(backend, "restartProxy")(name, {}, ctx),
             }[operation];
             await expectBottleError(call(), ErrorCodes.BOTTLE_NOT_FOUND);
           }, timeout);
