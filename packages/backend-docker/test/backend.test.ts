@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { chmodSync, existsSync, mkdtempSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,6 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, DockerErrorCodes, homeVolumeName, type DockerBackendOptions } from "../src/index.js";
 import { imageId } from "@claude-bottle/docker-engine";
-import { bundleForChildProcess } from "./support/bundle.js";
 import { createTestContext, deadSocket, rejectionOf, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 const suffix = uniqueSuffix();
@@ -631,9 +631,10 @@ describe("errors a user meets", () => {
 
   it("permission denied on the socket: DOCKER_PERMISSION_DENIED with the docker group hint", async () => {
     // Root opens any socket, so the attempt runs in a child process as an unprivileged user.
-    const bundle = await bundleForChildProcess("permission");
+    // The engine package as it is published (its build), which finds the engine for this backend.
+    const built = createRequire(join(import.meta.dirname, "..", "package.json")).resolve("@claude-bottle/docker-engine");
     const script = `
-      import { connectDocker } from ${JSON.stringify(bundle)};
+      import { connectDocker } from ${JSON.stringify(built)};
       try { await connectDocker({ env: {} }); console.log(JSON.stringify({ connected: true })); }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })); }
     `;
