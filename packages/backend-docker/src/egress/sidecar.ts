@@ -10,7 +10,7 @@ import type { EngineApi } from "@claude-bottle/docker-engine";
 import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
 import { DockerErrorCodes } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
-import { EGRESS_FOR_LABEL, EGRESS_OWNER_LABEL, egressOwner, ownerIsAlive } from "./labels.js";
+import { EGRESS_FOR_LABEL } from "./labels.js";
 
 /** The port the proxy listens on, inside the bottle's network. */
 export const PROXY_PORT = 3128;
@@ -100,7 +100,7 @@ export async function startEgress(
 ): Promise<Egress> {
   return phase(ctx, "egress", "Starting the egress proxy", async () => {
     const names = egressNames(bottle);
-    const labels = toolLabels({ [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle, [EGRESS_OWNER_LABEL]: egressOwner() });
+    const labels = toolLabels({ [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle });
     const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
     try {
       const network = await api.json<{ Id: string }>("POST", "/networks/create", {
@@ -379,11 +379,10 @@ export async function reapEgress(api: EngineApi): Promise<void> {
     api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify({ label: [Labels.tool] }) } }),
   ]);
   const living = new Set(bottles.flatMap((c) => c.Names.map((n) => n.replace(/^\//, ""))));
-  const labelled = [...proxies.map((p) => p.Labels), ...networks.map((n) => n.Labels ?? {})];
-  // A start still making its bottle (building through its proxy, say) owns an egress whose bottle is not there yet.
-  const starting = new Set(labelled.filter((l) => ownerIsAlive(l[EGRESS_OWNER_LABEL])).map((l) => l[EGRESS_FOR_LABEL]));
   const orphans = new Set(
-    labelled.map((l) => l[EGRESS_FOR_LABEL]).filter((bottle): bottle is string => bottle !== undefined && !living.has(bottle) && !starting.has(bottle)),
+    [...proxies.map((p) => p.Labels[EGRESS_FOR_LABEL]), ...networks.map((n) => n.Labels?.[EGRESS_FOR_LABEL])].filter(
+      (bottle): bottle is string => bottle !== undefined && !living.has(bottle),
+    ),
   );
   await Promise.all([...orphans].map((bottle) => removeEgress(api, bottle)));
 }
