@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-/** Files that never reach an engine: `pnpm test:unit` runs them where no Docker is installed. */
-export const UNIT = ["test/create-options.test.ts"];
+/** Files that need a Docker engine are named `*.engine.test.ts`; `pnpm test:unit` runs the others where no Docker is installed. */
+export const ENGINE = "test/**/*.engine.test.ts";
 
 export default defineConfig({
   test: {
@@ -11,8 +11,8 @@ export default defineConfig({
     // Files share one engine; running them one at a time keeps image and volume assertions deterministic.
     fileParallelism: false,
     projects: [
-      { extends: true, test: { name: "unit", include: UNIT } },
-      { extends: true, test: { name: "engine", include: ["test/**/*.test.ts"], exclude: UNIT } },
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: [ENGINE] } },
+      { extends: true, test: { name: "engine", include: [ENGINE] } },
     ],
   },
 });

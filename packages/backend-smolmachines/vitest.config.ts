@@ -5,9 +5,9 @@ import { defineConfig } from "vitest/config";
  * once against each. Files that never run smolvm run with the first only.
  */
 export const DOUBLE_VERSIONS = ["1.9.2", "1.23.7"] as const;
-const SMOLVM_FREE = ["test/egress-policy.test.ts", "test/local-registry.test.ts", "test/artifact-cache.test.ts", "test/machines.test.ts", "test/desktop-insecure-registry.test.ts"];
-/** Files that never reach a Docker engine: the "unit" projects, which `pnpm test:unit` runs without Docker. */
-export const UNIT = ["test/artifact-cache.test.ts", "test/machines.test.ts", "test/smolvm.test.ts", "test/features.test.ts", "test/egress-policy.test.ts"];
+const SMOLVM_FREE = ["test/egress-policy.test.ts", "test/local-registry.engine.test.ts", "test/artifact-cache.test.ts", "test/machines.test.ts", "test/desktop-insecure-registry.engine.test.ts"];
+/** Files that need a Docker engine are named `*.engine.test.ts`; the "unit" projects, which `pnpm test:unit` runs without Docker, take the others. */
+export const ENGINE = "test/**/*.engine.test.ts";
 
 export default defineConfig({
   test: {
@@ -22,8 +22,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: `${kind} smolvm ${version}`,
-          include: kind === "unit" ? UNIT : ["test/**/*.test.ts"],
-          exclude: [...(kind === "engine" ? UNIT : []), ...(index === 0 ? [] : SMOLVM_FREE)],
+          include: kind === "unit" ? ["test/**/*.test.ts"] : [ENGINE],
+          exclude: [...(kind === "unit" ? [ENGINE] : []), ...(index === 0 ? [] : SMOLVM_FREE)],
           env: { SMOLVM_DOUBLE_VERSION: version },
         },
       })),
