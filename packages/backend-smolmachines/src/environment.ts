@@ -1,4 +1,4 @@
-import { passthroughNames, type EnvEntry } from "@claude-bottle/core";
+import { bottleEnvironment, passthroughNames, type EnvEntry } from "@claude-bottle/core";
 
 export { passthroughNames };
 
@@ -15,17 +15,13 @@ export interface GuestEnvironment {
  * in its environment, and is left out when the host does not set it.
  */
 export function guestEnvironment(entries: readonly EnvEntry[], hostEnv: Readonly<Record<string, string | undefined>>): GuestEnvironment {
-  const args: string[] = [];
-  const values: Record<string, string> = {};
-  for (const entry of entries) {
-    if (!entry.passthrough) {
-      args.push("-e", `${entry.name}=${entry.value}`);
-      continue;
-    }
-    const value = hostEnv[entry.name];
-    if (value === undefined) continue;
-    args.push("-e", entry.name);
-    values[entry.name] = value;
-  }
+  const values = bottleEnvironment(
+    entries.filter((e) => e.passthrough),
+    hostEnv,
+  );
+  const args = entries.flatMap((entry) => {
+    if (!entry.passthrough) return ["-e", `${entry.name}=${entry.value}`];
+    return Object.hasOwn(values, entry.name) ? ["-e", entry.name] : [];
+  });
   return { args, values };
 }

@@ -1,4 +1,4 @@
-import { WORKSPACE_TARGET, effectiveResources, pinnedDirectories, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
+import { WORKSPACE_TARGET, bottleEnvironment, effectiveResources, pinnedDirectories, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { BottleCredentials, Egress } from "../egress/sidecar.js";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
@@ -133,11 +133,7 @@ function networkSettings(plan: ContainerPlan): Dockerode.HostConfig {
  * in the spellings curl, Python, Go and Node (NODE_USE_ENV_PROXY) read.
  */
 function environment(plan: ContainerPlan): string[] {
-  const env = new Map<string, string>([["HOME", HOME_DIR]]);
-  for (const entry of plan.agent.env) {
-    const value = entry.passthrough ? plan.env[entry.name] : entry.value;
-    if (value !== undefined) env.set(entry.name, value);
-  }
+  const env = new Map<string, string>([["HOME", HOME_DIR], ...Object.entries(bottleEnvironment(plan.agent.env, plan.env))]);
   if (plan.egress) {
     for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"]) env.set(name, plan.egress.proxyUrl);
     for (const name of ["NO_PROXY", "no_proxy"]) env.set(name, "localhost,127.0.0.1,::1");
