@@ -53,8 +53,8 @@ import { ensureAgentImage, planAgentImage, type ImagePlan } from "./image/agent-
 import type { BuildNetworkMode } from "./image/build.js";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
+import { reapEgress } from "./egress/reap.js";
 import {
-  reapEgress,
   removeEgress,
   removeEgressInBackground,
   startEgress,
@@ -232,7 +232,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     async list(ctx) {
       const { api } = await engine(ctx);
       // What a killed CLI left (a proxy, a network) goes with the next look.
-      const [bottles] = await Promise.all([listBottles(api), reapEgress(api).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
+      const [bottles] = await Promise.all([listBottles(api), reapEgress(api, ctx.cacheDir).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
       return bottles;
     },
 

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BottleError, Labels, phase, throwIfAborted, toolLabels, type BackendContext, type NetworkPolicy } from "@claude-bottle/core";
@@ -9,7 +10,7 @@ import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
 import { engineMessage, statusCodeOf } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
-import { EGRESS_FOR_LABEL } from "./labels.js";
+import { EGRESS_FOR_LABEL, EGRESS_OWNER_HOST_LABEL, EGRESS_OWNER_PID_LABEL } from "./labels.js";
 
 /** The port the proxy listens on, inside the bottle's network. */
 export const PROXY_PORT = 3128;
@@ -64,6 +65,13 @@ export function proxyScriptPath(): string {
   return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/main.js");
 }
 
+/** Where a bottle's egress files are kept (the policy, its CA): `<bottle>.<suffix>`, beside the shared resolv.conf. */
+export function egressDir(cacheDir: string): string {
+  return join(cacheDir, "docker", "egress");
+}
+
+export const EGRESS_FILE_SUFFIXES = ["policy.json", "ca.pem", "bundle.pem"] as const;
+
 export function egressNames(bottle: string): { network: string; proxy: string } {
   return { network: `${bottle}-net`, proxy: `${bottle}-egress` };
 }
@@ -87,7 +95,6 @@ export async function startEgress(
   return phase(ctx, "egress", "Starting the egress proxy", async () => {
     const names = egressNames(bottle);
     const labels = toolLabels({ [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle });
-    const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
     try {
       const network = await api.json<{ Id: string }>("POST", "/networks/create", {
         body: {
@@ -96,9 +103,12 @@ export async function startEgress(
           // No route out, and the host has no address on it: the proxy is the only thing the bottle can reach.
           Internal: true,
           Options: { "com.docker.network.bridge.inhibit_ipv4": "true" },
-          Labels: labels,
+          // Its owner, so that another process's reap leaves it alone while this start builds (egress/reap.ts).
+          Labels: { ...labels, [EGRESS_OWNER_PID_LABEL]: String(process.pid), [EGRESS_OWNER_HOST_LABEL]: hostname() },
         },
       });
+      // After the network: a reaper that finds these files without their network knows they are left over.
+      const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
       const subnet = await subnetOf(api, network.Id);
       const created = await api.json<{ Id: string }>("POST", "/containers/create", {
         query: { name: names.proxy },
@@ -194,7 +204,7 @@ function proxyContainer(
  * appended, for tools that read one file (curl, Python, git).
  */
 async function writeBottleCa(cacheDir: string, bottle: string, credentials: ProxyCredentials): Promise<BottleCredentials> {
-  const dir = join(cacheDir, "docker", "egress");
+  const dir = egressDir(cacheDir);
   const caFile = join(dir, `${bottle}.ca.pem`);
   await writeFile(caFile, credentials.ca.certPem, { mode: 0o644 });
   const hostBundle = HOST_CA_BUNDLES.find((path) => existsSync(path));
@@ -215,7 +225,7 @@ const HOST_CA_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/cer
 
 /** The policy (names only, never a secret) and the resolv.conf, in the cache, readable by the proxy's user. */
 async function writeEgressFiles(cacheDir: string, bottle: string, policy: object): Promise<{ policy: string; resolvConf: string }> {
-  const dir = join(cacheDir, "docker", "egress");
+  const dir = egressDir(cacheDir);
   await mkdir(dir, { recursive: true });
   const policyFile = join(dir, `${bottle}.policy.json`);
   await writeFile(policyFile, JSON.stringify(policy), { mode: 0o644 });
@@ -250,7 +260,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
   await api.json("DELETE", `/containers/${names.proxy}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
   if (cacheDir) {
-    for (const suffix of ["policy.json", "ca.pem", "bundle.pem"]) await rm(join(cacheDir, "docker", "egress", `${bottle}.${suffix}`), { force: true });
+    for (const suffix of EGRESS_FILE_SUFFIXES) await rm(join(egressDir(cacheDir), `${bottle}.${suffix}`), { force: true });
   }
 }
 
@@ -272,24 +282,4 @@ export async function stopEgress(api: EngineApi, bottle: string): Promise<void> 
   await api.json("POST", `/containers/${egressNames(bottle).proxy}/stop`, { query: { t: 1 } }).catch((error: unknown) => {
     if (statusCodeOf(error) !== 404) throw error;
   });
-}
-
-/**
- * Proxies and networks whose bottle is gone (a CLI killed with SIGKILL, an
- * engine restarted): removed by the next command, as stale registries are.
- */
-export async function reapEgress(api: EngineApi): Promise<void> {
-  const filters = JSON.stringify({ label: [EGRESS_FOR_LABEL] });
-  const [proxies, networks, bottles] = await Promise.all([
-    api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters } }),
-    api.json<Dockerode.NetworkInspectInfo[]>("GET", "/networks", { query: { filters } }),
-    api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify({ label: [Labels.tool] }) } }),
-  ]);
-  const living = new Set(bottles.flatMap((c) => c.Names.map((n) => n.replace(/^\//, ""))));
-  const orphans = new Set(
-    [...proxies.map((p) => p.Labels[EGRESS_FOR_LABEL]), ...networks.map((n) => n.Labels?.[EGRESS_FOR_LABEL])].filter(
-      (bottle): bottle is string => bottle !== undefined && !living.has(bottle),
-    ),
-  );
-  await Promise.all([...orphans].map((bottle) => removeEgress(api, bottle)));
 }
