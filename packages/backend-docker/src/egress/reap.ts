@@ -1,17 +1,10 @@
 import { readdir } from "node:fs/promises";
-import { hostname } from "node:os";
-import { Labels, isProcessAlive } from "@claude-bottle/core";
+import { Labels } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
-import { EGRESS_FOR_LABEL, EGRESS_OWNER_HOST_LABEL, EGRESS_OWNER_PID_LABEL } from "./labels.js";
+import { ownerMayBeAlive } from "../container/owner.js";
+import { EGRESS_FOR_LABEL } from "./labels.js";
 import { EGRESS_FILE_SUFFIXES, egressDir, removeEgress } from "./sidecar.js";
-
-/**
- * An owner on another host sharing the engine cannot be asked whether it
- * lives: its egress counts as left behind after this long without a bottle
- * (a build that long is not a start this reaper can be racing).
- */
-const FOREIGN_OWNER_STALE_AFTER_MS = 60 * 60 * 1000;
 
 /**
  * Removes what a `start` killed with SIGKILL (or an engine restarted) left of
@@ -30,18 +23,10 @@ export async function reapEgress(api: EngineApi, cacheDir?: string): Promise<voi
     api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify({ label: [Labels.tool] }) } }),
   ]);
   const living = new Set(containers.flatMap((c) => c.Names.map((n) => n.replace(/^\//, ""))));
-  const owned = new Set(networks.filter(ownerIsAlive).map((n) => n.Labels?.[EGRESS_FOR_LABEL]));
+  const owned = new Set(networks.filter((n) => ownerMayBeAlive(n.Labels, Date.parse(n.Created))).map((n) => n.Labels?.[EGRESS_FOR_LABEL]));
   const served = [...proxies.map((p) => p.Labels[EGRESS_FOR_LABEL]), ...networks.map((n) => n.Labels?.[EGRESS_FOR_LABEL]), ...withFiles];
   const orphans = new Set(served.filter((bottle): bottle is string => bottle !== undefined && !living.has(bottle) && !owned.has(bottle)));
   await Promise.all([...orphans].map((bottle) => removeEgress(api, bottle, cacheDir)));
-}
-
-/** Whether the start that made this network may still be using it. */
-function ownerIsAlive(network: Dockerode.NetworkInspectInfo): boolean {
-  const pid = Number(network.Labels?.[EGRESS_OWNER_PID_LABEL] ?? NaN);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (network.Labels?.[EGRESS_OWNER_HOST_LABEL] === hostname()) return isProcessAlive(pid);
-  return Date.now() - Date.parse(network.Created) < FOREIGN_OWNER_STALE_AFTER_MS;
 }
 
 /** The bottles that have egress files in the cache. */

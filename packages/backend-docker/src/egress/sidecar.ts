@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BottleError, Labels, phase, throwIfAborted, toolLabels, type BackendContext, type NetworkPolicy } from "@claude-bottle/core";
@@ -10,7 +9,8 @@ import type Dockerode from "dockerode";
 import type { EngineApi } from "../engine/api.js";
 import { engineMessage, statusCodeOf } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
-import { EGRESS_FOR_LABEL, EGRESS_OWNER_HOST_LABEL, EGRESS_OWNER_PID_LABEL } from "./labels.js";
+import { ownerLabels } from "../container/owner.js";
+import { EGRESS_FOR_LABEL } from "./labels.js";
 
 /** The port the proxy listens on, inside the bottle's network. */
 export const PROXY_PORT = 3128;
@@ -104,7 +104,7 @@ export async function startEgress(
           Internal: true,
           Options: { "com.docker.network.bridge.inhibit_ipv4": "true" },
           // Its owner, so that another process's reap leaves it alone while this start builds (egress/reap.ts).
-          Labels: { ...labels, [EGRESS_OWNER_PID_LABEL]: String(process.pid), [EGRESS_OWNER_HOST_LABEL]: hostname() },
+          Labels: { ...labels, ...ownerLabels() },
         },
       });
       // After the network: a reaper that finds these files without their network knows they are left over.
