@@ -40,6 +40,7 @@ export {
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";
+export { writeFileAtomically } from "./support/atomic-write.js";
 export { isProcessTerminal, pipeStdio } from "./support/stdio.js";
 export { BottleStore, type BottleRecord } from "./support/bottle-store.js";
 export {
