@@ -90,7 +90,7 @@ describe("SIGKILL at every phase (docker)", () => {
 
   /** A bottle that started before its CLI died is the user's: `ls` lists it (it can be attached to), and `rm` removes all of it. */
   async function expectKeptThenRemoved(slug: string): Promise<void> {
-    const kept = (await cli.ls()).filter((b) => b.agent === slug);
+    const kept = (await cli.ls()).filter((b) => b.name.startsWith(`claude-bottle-${slug}-`));
     expect(kept.map((b) => b.state)).toEqual(["running"]);
     const removed = await cli.run(["rm", "--force", kept[0]!.name]);
     expect(removed.code, removed.stderr).toBe(0);
@@ -179,7 +179,7 @@ describe("SIGKILL at every phase (docker)", () => {
     expect(await leftovers(warm)).toEqual([]);
     // A detached start ends a few milliseconds after this line: the kill lands before or after the engine started the bottle.
     await killAt(["start", "--detach", warm, "--", "sleep 60"], /Starting claude-bottle-/);
-    if ((await cli.ls()).some((b) => b.agent === warm)) await expectKeptThenRemoved(warm);
+    if ((await cli.ls()).some((b) => b.name.startsWith(`claude-bottle-${warm}-`))) await expectKeptThenRemoved(warm);
     else expect(await leftovers(warm)).toEqual([]);
   });
 });
