@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildTestNodeImage, busyboxGitContext } from "@claude-bottle/test-support";
@@ -66,7 +66,9 @@ describe("SIGKILL at every phase (docker)", () => {
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
-    await waitFor(`${line} in the progress of ${args.join(" ")}`, () => (line.test(stderr) && also()) || child.exitCode !== null, 120_000);
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    await waitFor(`${line} in the output of ${args.join(" ")}`, () => (line.test(stderr + stdout) && also()) || child.exitCode !== null, 120_000);
     child.kill("SIGKILL");
     await closed;
     expect(child.signalCode, stderr).toBe("SIGKILL");
@@ -181,5 +183,56 @@ describe("SIGKILL at every phase (docker)", () => {
     await killAt(["start", "--detach", warm, "--", "sleep 60"], /Starting claude-bottle-/);
     if ((await cli.ls()).some((b) => b.name.startsWith(`claude-bottle-${warm}-`))) await expectKeptThenRemoved(warm);
     else expect(await leftovers(warm)).toEqual([]);
+  });
+
+  it("a --worktree start killed while its agent works: its commits and uncommitted files stay, ls shows them, rm settles them", async () => {
+    const script = [
+      "cd /workspace",
+      "echo one > one.txt && git add one.txt && git commit -q -m 'bottle commit'",
+      "echo draft > draft.txt",
+      "echo working",
+      // The agent works on, past its CLI's death.
+      "sleep 60",
+    ].join(" && ");
+    await killAt(["start", "--worktree", "wt-killed", warm, "--", script], /^working$/m);
+    const listed = (await cli.ls()).find((b) => b.worktree?.branch === "wt-killed");
+    expect(listed?.worktree).toBeDefined();
+    const worktree = listed!.worktree!.path;
+    expect(hostGit(worktree, "log", "--format=%s", "-1")).toBe("bottle commit\n");
+    expect(readFileSync(join(worktree, "draft.txt"), "utf8")).toBe("draft\n");
+
+    const removed = await cli.run(["rm", "--force", listed!.name]);
+    expect(removed.code, removed.stderr).toBe(0);
+    // The branch has the bottle's commit, and its uncommitted file in the commit rm --force makes of it.
+    expect(hostGit(project.dir, "log", "--format=%s", "main..wt-killed")).toBe(`claude-bottle: uncommitted changes of ${listed!.name}, saved by rm --force\nbottle commit\n`);
+    expect(hostGit(project.dir, "show", "wt-killed:draft.txt")).toBe("draft\n");
+    expect(await leftovers(warm)).toEqual([]);
+  });
+
+  it("a --worktree start killed before its bottle ran: ls shows its worktree, rm settles it, nothing else is left", async () => {
+    await killAt(["start", "--worktree", "wt-early", warm, "--", "cat"], /Creating claude-bottle-/);
+    const listed = (await cli.ls()).filter((b) => b.worktree?.branch === "wt-early");
+    expect(listed.map((b) => b.state)).toEqual(["removed"]);
+    const removed = await cli.run(["rm", listed[0]!.name]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(await leftovers(warm)).toEqual([]);
+    expect(hostGit(project.dir, "branch", "--list", "wt-early")).toContain("wt-early");
+  });
+
+  it("rm --force killed at any moment: the next ls and rm leave nothing", async () => {
+    for (const afterMs of [50, 250, 500, 800]) {
+      const name = await cli.detach([warm, "--", "sleep 60"]);
+      const child = spawn(process.execPath, [CLI_BIN, "rm", "--force", name], { cwd: project.dir, env: { ...process.env, ...cli.env }, stdio: "ignore" });
+      const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+      setTimeout(() => child.kill("SIGKILL"), afterMs);
+      await closed;
+      // What the user does next: look, and remove again what is still listed.
+      if ((await cli.ls()).some((b) => b.name === name)) {
+        const again = await cli.run(["rm", "--force", name]);
+        // The engine may finish the removal the killed rm asked for between the two.
+        if (again.code !== 0) expect(again.stderr, `${afterMs} ms`).toContain(`There is no bottle called ${name}`);
+      }
+      expect(await leftovers(warm)).toEqual([]);
+    }
   });
 });
