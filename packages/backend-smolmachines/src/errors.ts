@@ -12,6 +12,8 @@ export const SmolmachinesErrorCodes = {
   SMOLVM_FAILED: "SMOLVM_FAILED",
   /** Linux: /dev/kvm is missing or not usable by this user. */
   KVM_UNAVAILABLE: "KVM_UNAVAILABLE",
+  /** The disk of claude-bottle's cache filled up while a machine was packed into it. */
+  SMOLMACHINES_DISK_FULL: "SMOLMACHINES_DISK_FULL",
 } as const;
 
 export type SmolmachinesErrorCode = (typeof SmolmachinesErrorCodes)[keyof typeof SmolmachinesErrorCodes];
