@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,17 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker, removeAgentTraces, requireDocker } from "./support/docker.js";
 import { cliFor } from "./support/parallel.js";
 import { createProject, type TestProject } from "./support/project.js";
-import { CLI_BIN, waitFor } from "./support/run-cli.js";
+import { CLI_BIN, runCli, waitFor } from "./support/run-cli.js";
 
 const SMOLVM_DOUBLE = fileURLToPath(new URL("../../backend-smolmachines/test/fixtures/smolvm", import.meta.url));
 
 /**
- * SECURITY.md point 7 on smolmachines, through the smolvm double: the CLI
+ * SECURITY.md point 7 on smolmachines, through the smolvm double. The CLI
  * SIGKILLed as each phase of `start` begins, then the next start (which packs,
  * and reaps what a dead run left) and `ls`: no registry container, temporary
  * tag, staging directory, lock or half-written artifact, and no machine.
+ * And a cache disk that fills up while packing.
  */
-describe("SIGKILL at every phase (smolmachines, through the smolvm double)", () => {
+describe("faults at every phase (smolmachines, through the smolvm double)", () => {
   let project: TestProject;
   let cli: ReturnType<typeof cliFor>;
   const id = randomBytes(3).toString("hex");
@@ -147,5 +148,38 @@ describe("SIGKILL at every phase (smolmachines, through the smolvm double)", () 
   it("a detached start killed at create leaves no machine after ls", async () => {
     const pid = await killAt(["start", "--detach", warm, "--", "sleep 60"], /Creating claude-bottle-/);
     expect(await leftovers(warm, pid)).toEqual([]);
+  });
+
+  it("a full disk while packing: a clear error naming the disk, nothing kept, and the next start works once there is room", async () => {
+    const small = join(dirname(project.dir), "small-cache");
+    mkdirSync(small);
+    const big = `sb-${id}`;
+    const bigContext = mkdtempSync(join(tmpdir(), "claude-bottle-faults-big-"));
+    // The packed machine holds a 12 MiB file (random, so no compression saves it): more than the 8 MiB the cache has.
+    writeFileSync(join(bigContext, "big"), randomBytes(12 * 2 ** 20));
+    writeFileSync(join(bigContext, "Dockerfile"), `FROM ${base}\nCOPY big /big\n`);
+    project.writeUserAgent(big, `build: { dockerfile: ${join(bigContext, "Dockerfile")}, context: ${bigContext} }\ncommand: [sh, -c]\nnetwork: false\n`);
+    const start = () => runCli(["start", big, "--", "echo fits"], { cwd: project.dir, env: { ...cli.env, XDG_CACHE_HOME: small } });
+    const mount = (size: string) => execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", small]);
+    try {
+      mount("8m");
+      const full = await start();
+      const dir = join(small, "claude-bottle", "smolmachines");
+      expect(full.code, full.stderr).toBe(125);
+      expect(full.stderr).toContain(`The disk of ${dir} is full: the packed machine does not fit there. Nothing of it was kept.`);
+      expect(full.stderr).toContain(`hint: Free some space on that disk (df -h ${dir})`);
+      // No staging directory, no lock, no half an artifact, no record of inputs whose machine is not there.
+      expect(readdirSync(dir)).toEqual([]);
+
+      // Room again: a bigger disk.
+      execFileSync("umount", [small]);
+      mount("64m");
+      const fits = await start();
+      expect(fits, fits.stderr).toMatchObject({ code: 0, stdout: "fits\n" });
+    } finally {
+      execFileSync("umount", [small], { stdio: "ignore" });
+      removeAgentTraces([big]);
+      rmSync(bigContext, { recursive: true, force: true });
+    }
   });
 });
