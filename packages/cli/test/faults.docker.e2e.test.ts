@@ -99,15 +99,28 @@ describe("SIGKILL at every phase (docker)", () => {
     expect(await leftovers(slug)).toEqual([]);
   }
 
-  /** Everything of `slug`'s bottles still on the engine or the disk, after an `ls`. */
+  /**
+   * Everything of `slug`'s bottles still on the engine or the disk after an
+   * `ls`. A request the killed CLI had already sent (a network create) may
+   * complete on the engine after that `ls` looked: what is left then must go
+   * with the next command, so one more `ls` runs, a moment later, before
+   * anything counts as left.
+   */
   async function leftovers(slug: string): Promise<string[]> {
+    const first = await leftoversAfterLs(slug);
+    if (!first.length) return first;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return leftoversAfterLs(slug);
+  }
+
+  async function leftoversAfterLs(slug: string): Promise<string[]> {
     const found: string[] = [];
     const listed = await cli.run(["ls"]);
     expect(listed.code, listed.stderr).toBe(0);
     const lines = (text: string) => text.split("\n").filter(Boolean);
     found.push(...lines(docker("ps", "-a", "--format", "container {{.Names}}", "--filter", `name=claude-bottle-${slug}-`)));
     found.push(...lines(docker("network", "ls", "--format", "network {{.Name}}", "--filter", `name=claude-bottle-${slug}-`)));
-    // Intermediate containers of an interrupted build carry no name of ours: they are told by their image's label.
+    // Intermediate containers of an interrupted build carry no name of ours: they are told by the base image they run on.
     found.push(...lines(docker("ps", "-a", "--format", "build-container {{.Names}} {{.Image}}", "--filter", `ancestor=claude-bottle-test/faults-${id}:base`)));
     const volumes = lines(docker("volume", "ls", "-q", "--filter", `label=dev.claude-bottle.home-project=${project.dir}`)).filter((v) => v.includes(`-${slug}-`));
     // The project's home is kept by design (a login made in a bottle lasts); there is one per agent and project.
