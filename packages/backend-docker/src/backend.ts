@@ -46,6 +46,8 @@ import {
   stopContainer,
 } from "./container/lifecycle.js";
 import { copyLogs } from "./container/logs.js";
+import { ownerLabels } from "./container/owner.js";
+import { reapUnstarted } from "./container/reap.js";
 import { registerWait, type WaitCondition } from "./container/wait.js";
 import type { EngineApi } from "@claude-bottle/docker-engine";
 import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
@@ -54,8 +56,8 @@ import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
+import { reapEgress } from "./egress/reap.js";
 import {
-  reapEgress,
   removeEgress,
   removeEgressInBackground,
   startEgress,
@@ -182,7 +184,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
         try {
           container = await phase(ctx, "create", `Creating ${name}`, async () => {
             const home = await homeVolume;
-            const created = await createContainer(api, createOptions);
+            // Its start's pid: a bottle created by a start that died before starting it is reaped by the next `ls` (container/reap.ts).
+            const created = await createContainer(api, { ...createOptions, Labels: { ...createOptions.Labels, ...ownerLabels() } });
             container = created;
             if (home !== "ready") {
               // Rare (a new or foreign volume): tar-stream is loaded for it rather than on every start.
@@ -232,8 +235,9 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
 
     async list(ctx) {
       const { api } = await engine(ctx);
-      // What a killed CLI left (a proxy, a network) goes with the next look.
-      const [bottles] = await Promise.all([listBottles(api), reapEgress(api).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
+      // What a killed CLI left (a bottle it never started, a proxy, a network, their files) goes with the next look.
+      await reapUnstarted(api).catch((error: unknown) => ctx.logger.debug(`reaping unstarted bottles: ${String(error)}`));
+      const [bottles] = await Promise.all([listBottles(api), reapEgress(api, ctx.cacheDir).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
       return bottles;
     },
 

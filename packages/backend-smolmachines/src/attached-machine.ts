@@ -24,6 +24,20 @@ import { runSmolvm, smolvmFailure } from "./smolvm/run.js";
  */
 export const OwnerLabels = { pid: RegistryLabels.ownerPid, host: RegistryLabels.ownerHost } as const;
 
+/**
+ * On a detached bottle's machine: the `start` that creates it. The machine
+ * outlives that start by design once started; one still `created` when its
+ * start is gone was never handed to anyone, and the next command removes it.
+ */
+export const StarterLabels = { pid: "dev.claude-bottle.starter-pid", host: "dev.claude-bottle.starter-host" } as const;
+
+/** smolvm's states of a machine that was made and not yet started (smolvm/lifecycle.ts maps them to "created"). */
+const NEVER_STARTED = new Set(["created", "creating"]);
+
+export function starterLabelArguments(): string[] {
+  return ["--label", `${StarterLabels.pid}=${process.pid}`, "--label", `${StarterLabels.host}=${hostname()}`];
+}
+
 /** What the machine needs beyond a bottle without network: smolvm's flags and the environment it boots in. */
 export interface MachineNetwork {
   /** `--allow-cidr`, `--allow-host-pattern`, `--credential` for `machine create`. */
@@ -94,10 +108,13 @@ export async function launchAttachedMachine(
 }
 
 
-/** Whether a machine is an attached bottle's whose CLI, on this host, is gone. */
-export function isOrphaned(labels: Readonly<Record<string, string>> | null | undefined): boolean {
-  const pid = Number(labels?.[OwnerLabels.pid] ?? NaN);
-  return Number.isInteger(pid) && pid > 0 && labels?.[OwnerLabels.host] === hostname() && !isProcessAlive(pid);
+/** Whether a machine is an attached bottle's whose CLI, on this host, is gone, or a detached one its gone start never started. */
+export function isOrphaned(labels: Readonly<Record<string, string>> | null | undefined, state?: string): boolean {
+  const gone = (keys: { pid: string; host: string }) => {
+    const pid = Number(labels?.[keys.pid] ?? NaN);
+    return Number.isInteger(pid) && pid > 0 && labels?.[keys.host] === hostname() && !isProcessAlive(pid);
+  };
+  return gone(OwnerLabels) || (NEVER_STARTED.has(state?.toLowerCase() ?? "") && gone(StarterLabels));
 }
 
 /**
@@ -106,12 +123,12 @@ export function isOrphaned(labels: Readonly<Record<string, string>> | null | und
  * returns the others. Every command that lists machines runs it, so the
  * next command after a kill leaves nothing behind.
  */
-export async function reapOrphanedMachines<M extends { name: string; labels?: Record<string, string> | null }>(
+export async function reapOrphanedMachines<M extends { name: string; state?: string; labels?: Record<string, string> | null }>(
   smolvm: Smolvm,
   machines: readonly M[],
   ctx: Pick<BackendContext, "cacheDir" | "logger">,
 ): Promise<M[]> {
-  const orphans = machines.filter((m) => isOrphaned(m.labels));
+  const orphans = machines.filter((m) => isOrphaned(m.labels, m.state));
   for (const machine of orphans) {
     ctx.logger.debug(`removing ${machine.name}: the claude-bottle that ran it (pid ${machine.labels?.[OwnerLabels.pid]}) is gone`);
     await runSmolvm(smolvm, ["machine", "delete", "--name", machine.name, "-f"]).catch(() => {});

@@ -10,8 +10,10 @@ export const SmolmachinesErrorCodes = {
   SMOLVM_VERSION: "SMOLVM_VERSION",
   /** smolvm ran and reported a failure of its own. */
   SMOLVM_FAILED: "SMOLVM_FAILED",
-  /** Linux: /dev/kvm is missing or not usable by this user. Prefixed like the others since 0.2 (was KVM_UNAVAILABLE). */
-  SMOLVM_KVM_UNAVAILABLE: "SMOLVM_KVM_UNAVAILABLE",
+  /** Linux: /dev/kvm is missing or not usable by this user. Prefixed with its backend's name since 0.2 (was KVM_UNAVAILABLE). */
+  SMOLMACHINES_KVM_UNAVAILABLE: "SMOLMACHINES_KVM_UNAVAILABLE",
+  /** The disk of claude-bottle's cache filled up while a machine was packed into it. */
+  SMOLMACHINES_DISK_FULL: "SMOLMACHINES_DISK_FULL",
 } as const;
 
 export type SmolmachinesErrorCode = (typeof SmolmachinesErrorCodes)[keyof typeof SmolmachinesErrorCodes];

@@ -18,7 +18,7 @@ import {
   type ResolvedAgent,
 } from "@claude-bottle/core";
 import { execa } from "execa";
-import { launchAttachedMachine, startEnvironment, type MachineNetwork } from "./attached-machine.js";
+import { launchAttachedMachine, starterLabelArguments, startEnvironment, type MachineNetwork } from "./attached-machine.js";
 import { runAttached } from "./attached-process.js";
 import { bottleLogPaths, openBottleLogs, removeBottleLogs, saveGuard } from "./bottle-logs.js";
 import { machineNetworkOf } from "./egress/machine-network.js";
@@ -214,7 +214,11 @@ async function launchDetached(
   const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
   await saveGuard(ctx.cacheDir, name, await guardHost(prepared.agent, overlays));
   await phase(ctx, "create", `Creating ${name}`, () =>
-    runSmolvm(smolvm, machineCreateArguments(prepared, name, literals.args, overlays, network?.args), { signal: ctx.signal, env: network?.env }),
+    // Labelled with this start: if it dies before starting the machine, the next command removes the machine (attached-machine.ts).
+    runSmolvm(smolvm, [...machineCreateArguments(prepared, name, literals.args, overlays, network?.args), ...starterLabelArguments()], {
+      signal: ctx.signal,
+      env: network?.env,
+    }),
   );
   try {
     await phase(ctx, "start", `Starting ${name}`, () =>

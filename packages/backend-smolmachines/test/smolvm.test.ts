@@ -98,7 +98,7 @@ describe("KVM", () => {
   it("needs a readable and writable KVM device on Linux for a real smolvm", async () => {
     const real = fakeSmolvm('echo "smolvm 1.9.2"');
     const error = await bottleErrorOf(locateSmolvm({ path: real, platform: "linux", kvmDevice: "/nonexistent/kvm" }));
-    expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_KVM_UNAVAILABLE);
+    expect(error.code).toBe(SmolmachinesErrorCodes.SMOLMACHINES_KVM_UNAVAILABLE);
     expect(error.message).toContain("/nonexistent/kvm");
   });
 

@@ -25,6 +25,7 @@ export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";
+export { writeFileAtomically } from "./support/atomic-write.js";
 export { isProcessTerminal, pipeStdio } from "./support/stdio.js";
 export {
   createExclusive,

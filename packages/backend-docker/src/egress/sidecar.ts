@@ -10,6 +10,7 @@ import type { EngineApi } from "@claude-bottle/docker-engine";
 import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
 import { DockerErrorCodes } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
+import { ownerLabels } from "../container/owner.js";
 import { EGRESS_FOR_LABEL } from "./labels.js";
 
 /** The port the proxy listens on, inside the bottle's network. */
@@ -66,6 +67,13 @@ export function proxyScriptPath(): string {
   return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/main.js");
 }
 
+/** Where a bottle's egress files are kept (the policy, its CA): `<bottle>.<suffix>`, beside the shared resolv.conf. */
+export function egressDir(cacheDir: string): string {
+  return join(cacheDir, "docker", "egress");
+}
+
+export const EGRESS_FILE_SUFFIXES = ["policy.json", "ca.pem", "bundle.pem"] as const;
+
 /** The anchor, the same way: it holds the proxy's address (see the egress proxy's anchor.ts). */
 function anchorScriptPath(): string {
   return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/anchor.js");
@@ -101,7 +109,6 @@ export async function startEgress(
   return phase(ctx, "egress", "Starting the egress proxy", async () => {
     const names = egressNames(bottle);
     const labels = toolLabels({ [Labels.backend]: BACKEND_NAME, [EGRESS_FOR_LABEL]: bottle });
-    const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
     try {
       const network = await api.json<{ Id: string }>("POST", "/networks/create", {
         body: {
@@ -110,9 +117,12 @@ export async function startEgress(
           // No route out, and the host has no address on it: the proxy is the only thing the bottle can reach.
           Internal: true,
           Options: { "com.docker.network.bridge.inhibit_ipv4": "true" },
-          Labels: labels,
+          // Its owner, so that another process's reap leaves it alone while this start builds (egress/reap.ts).
+          Labels: { ...labels, ...ownerLabels() },
         },
       });
+      // After the network: a reaper that finds these files without their network knows they are left over.
+      const files = await writeEgressFiles(ctx.cacheDir, bottle, credentials ? { ...policy, credentials: credentials.bindings } : policy);
       const subnet = await subnetOf(api, network.Id);
       const anchor = await createAnchor(api, bottle, names, settings, subnet, labels);
       // The proxy waits for the anchor by itself (it retries its socket): no need to wait for the anchor here.
@@ -267,7 +277,7 @@ function proxyContainer(
  * appended, for tools that read one file (curl, Python, git).
  */
 async function writeBottleCa(cacheDir: string, bottle: string, credentials: ProxyCredentials): Promise<BottleCredentials> {
-  const dir = join(cacheDir, "docker", "egress");
+  const dir = egressDir(cacheDir);
   const caFile = join(dir, `${bottle}.ca.pem`);
   await writeFile(caFile, credentials.ca.certPem, { mode: 0o644 });
   const hostBundle = HOST_CA_BUNDLES.find((path) => existsSync(path));
@@ -288,12 +298,12 @@ const HOST_CA_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/cer
 
 /** Where a bottle's policy file is kept while the bottle exists (a restarted proxy reads it again). */
 export function policyFileOf(cacheDir: string, bottle: string): string {
-  return join(cacheDir, "docker", "egress", `${bottle}.policy.json`);
+  return join(egressDir(cacheDir), `${bottle}.policy.json`);
 }
 
 /** The policy (names only, never a secret) and the resolv.conf, in the cache, readable by the proxy's user. */
 async function writeEgressFiles(cacheDir: string, bottle: string, policy: object): Promise<{ policy: string; resolvConf: string }> {
-  const dir = join(cacheDir, "docker", "egress");
+  const dir = egressDir(cacheDir);
   await mkdir(dir, { recursive: true });
   const policyFile = policyFileOf(cacheDir, bottle);
   await writeFile(policyFile, JSON.stringify(policy), { mode: 0o644 });
@@ -340,7 +350,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
   await api.json("DELETE", `/containers/${names.anchor}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
   if (cacheDir) {
-    for (const suffix of ["policy.json", "ca.pem", "bundle.pem"]) await rm(join(cacheDir, "docker", "egress", `${bottle}.${suffix}`), { force: true });
+    for (const suffix of EGRESS_FILE_SUFFIXES) await rm(join(egressDir(cacheDir), `${bottle}.${suffix}`), { force: true });
   }
 }
 
@@ -365,24 +375,4 @@ export async function stopEgress(api: EngineApi, bottle: string): Promise<void> 
       if (statusCodeOf(error) !== 404) throw error;
     });
   }
-}
-
-/**
- * Proxies and networks whose bottle is gone (a CLI killed with SIGKILL, an
- * engine restarted): removed by the next command, as stale registries are.
- */
-export async function reapEgress(api: EngineApi): Promise<void> {
-  const filters = JSON.stringify({ label: [EGRESS_FOR_LABEL] });
-  const [proxies, networks, bottles] = await Promise.all([
-    api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters } }),
-    api.json<Dockerode.NetworkInspectInfo[]>("GET", "/networks", { query: { filters } }),
-    api.json<Dockerode.ContainerInfo[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify({ label: [Labels.tool] }) } }),
-  ]);
-  const living = new Set(bottles.flatMap((c) => c.Names.map((n) => n.replace(/^\//, ""))));
-  const orphans = new Set(
-    [...proxies.map((p) => p.Labels[EGRESS_FOR_LABEL]), ...networks.map((n) => n.Labels?.[EGRESS_FOR_LABEL])].filter(
-      (bottle): bottle is string => bottle !== undefined && !living.has(bottle),
-    ),
-  );
-  await Promise.all([...orphans].map((bottle) => removeEgress(api, bottle)));
 }

@@ -95,6 +95,28 @@ export class ArtifactCache {
   }
 
   /**
+   * Removes what a prepare killed with SIGKILL left and no later prepare of
+   * its key would: its lock, and its staging directory (a kill after the
+   * artifact was committed leaves both, and the next prepare finds the
+   * artifact without taking the lock). A staging directory exists only while
+   * its key's lock is held, so one whose lock is gone or stale is nobody's.
+   */
+  async sweep(): Promise<void> {
+    const entries = await readdir(this.dir).catch(() => []);
+    const liveLocks = new Set<string>();
+    for (const entry of entries.filter((e) => e.endsWith(".lock"))) {
+      const path = join(this.dir, entry);
+      const holder = await readOwner(path);
+      if (holder && isStale(holder)) await takeOver(path, holder);
+      else liveLocks.add(entry.slice(0, -".lock".length));
+    }
+    for (const entry of entries) {
+      const key = /^\.staging-([0-9a-f]{16})-/.exec(entry)?.[1];
+      if (key && !liveLocks.has(key)) await rm(join(this.dir, entry), { recursive: true, force: true });
+    }
+  }
+
+  /**
    * A fresh staging directory for `key`. Staging directories of the same key
    * left by a killed run are removed first; the caller holds the key's lock,
    * so none of them is in use.

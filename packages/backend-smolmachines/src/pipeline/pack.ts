@@ -12,6 +12,7 @@ import {
 import type { Smolvm } from "../smolvm/locate.js";
 import { probeSmolvmFeatures, type SmolvmFeatures } from "../smolvm/features.js";
 import { runSmolvm } from "../smolvm/run.js";
+import { SmolmachinesErrorCodes } from "../errors.js";
 import type { ArtifactCache, Artifact } from "./artifact-cache.js";
 
 /** The repository the image is pushed under in the ephemeral registry. */
@@ -56,10 +57,24 @@ export async function packImage(
   } catch (error) {
     // A request cut short by Ctrl-C surfaces as whatever the cut caused; report the interruption instead.
     if (ctx.signal.aborted && !BottleError.isInstance(error)) throw abortedError(ctx.signal.reason);
+    if (isDiskFull(error)) throw diskFullError(cache.dir, error);
     throw error;
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** ENOSPC from our own writes, or smolvm's report of it while it wrote the machine into the staging directory. */
+function isDiskFull(error: unknown): boolean {
+  if ((error as NodeJS.ErrnoException | undefined)?.code === "ENOSPC") return true;
+  return error instanceof Error && /no space left on device/i.test(error.message);
+}
+
+function diskFullError(dir: string, cause: unknown): BottleError {
+  return new BottleError(SmolmachinesErrorCodes.SMOLMACHINES_DISK_FULL, `The disk of ${dir} is full: the packed machine does not fit there. Nothing of it was kept.`, {
+    hint: `Free some space on that disk (df -h ${dir}), or set XDG_CACHE_HOME to a directory on a disk with room, then start again.`,
+    cause,
+  });
 }
 
 /** `smolvm pack create`: the image by the host's name for the registry, the stub path without `.smolmachine`. */

@@ -52,6 +52,8 @@ export async function prepareSmolmachine(
   // So is the network policy: one smolvm cannot enforce, or enforces only from a newer release, is refused now.
   await machineNetworkOf(smolvm, agent, ctx.env);
   const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
+  // What a killed prepare left (a lock, a staging directory) goes first: a fast path below never meets it again.
+  await cache.sweep();
   const plan = await planAgentImage(agent);
   const prepared = (image: BuiltImage, artifact: Artifact): SmolmachinesPrepared => ({
     agent,

@@ -10,14 +10,14 @@ export function checkKvm(options: { platform?: NodeJS.Platform; device?: string 
   const device = options.device ?? DEFAULT_KVM_DEVICE;
   if (platform !== "linux") return;
   if (!existsSync(device)) {
-    throw new BottleError(SmolmachinesErrorCodes.SMOLVM_KVM_UNAVAILABLE, `${device} does not exist: smolvm needs KVM to run microVMs.`, {
+    throw new BottleError(SmolmachinesErrorCodes.SMOLMACHINES_KVM_UNAVAILABLE, `${device} does not exist: smolvm needs KVM to run microVMs.`, {
       hint: "Enable hardware virtualization (VT-x/AMD-V) in the firmware and load the kvm_intel or kvm_amd module; in a VM, enable nested virtualization.",
     });
   }
   try {
     accessSync(device, constants.R_OK | constants.W_OK);
   } catch {
-    throw new BottleError(SmolmachinesErrorCodes.SMOLVM_KVM_UNAVAILABLE, `${device} exists but this user may not read and write it.`, {
+    throw new BottleError(SmolmachinesErrorCodes.SMOLMACHINES_KVM_UNAVAILABLE, `${device} exists but this user may not read and write it.`, {
       hint: "Add yourself to the kvm group (sudo usermod -aG kvm $USER) and log in again.",
     });
   }

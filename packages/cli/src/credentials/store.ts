@@ -1,6 +1,6 @@
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { BottleError, ErrorCodes, type ResolvedAgent } from "@claude-bottle/core";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BottleError, ErrorCodes, writeFileAtomically, type ResolvedAgent } from "@claude-bottle/core";
 import { stateDir } from "@claude-bottle/core/host";
 
 /**
@@ -88,11 +88,7 @@ export class FileCredentialStore implements CredentialStore {
   }
 
   private async write(values: Record<string, string>): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
-    const temporary = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
-    await chmod(temporary, 0o600);
-    await rename(temporary, this.file);
+    await writeFileAtomically(this.file, `${JSON.stringify(values, null, 2)}\n`, 0o600);
   }
 }
 

@@ -1,7 +1,8 @@
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { BottleError, ErrorCodes } from "../errors.js";
+import { writeFileAtomically } from "../support/atomic-write.js";
 
 /** One thing the user approved for one project: the digest of exactly what they were shown. */
 export interface Approval {
@@ -84,11 +85,7 @@ export class ApprovalStore {
 
   /** Written beside and renamed over, so a crash never leaves half a file; 0600 from the first byte. */
   private async write(store: StoreFile): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
-    const temporary = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(store, null, 2)}\n`, { mode: 0o600 });
-    await chmod(temporary, 0o600);
-    await rename(temporary, this.file);
+    await writeFileAtomically(this.file, `${JSON.stringify(store, null, 2)}\n`, 0o600);
   }
 }
 
