@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-/** Files that need a Docker engine; the others run the CLI against the fake backend (`pnpm test:unit`). */
-export const ENGINE = ["test/**/*.e2e.test.ts", "test/parallel-agents.smolmachines.test.ts"];
+/** Files that need a Docker engine are named `*.engine.test.ts`; the others run the CLI against the fake backend (`pnpm test:unit`). */
+export const ENGINE = ["test/**/*.engine.test.ts"];
 
 export default defineConfig({
   test: {
