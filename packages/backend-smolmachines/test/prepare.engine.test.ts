@@ -143,11 +143,11 @@ describe("prepare", () => {
   });
 
   it("a failed pack leaves no cache entry, no registry and no temporary tag, and says what smolvm said", async () => {
-    const failing = fakeSmolvm(`if [ "$1" = pack ]; then echo "Error: no space left on device" >&2; exit 1; fi\nexec "${SMOLVM_DOUBLE}" "$@"`);
+    const failing = fakeSmolvm(`if [ "$1" = pack ]; then echo "Error: layer sha256:0000 failed to unpack" >&2; exit 1; fi\nexec "${SMOLVM_DOUBLE}" "$@"`);
     const ctx = createTestContext();
     const error = await backend({ smolvm: failing }).prepare(freshAgent(), ctx).catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe(SmolmachinesErrorCodes.SMOLVM_FAILED);
-    expect((error as Error).message).toContain("Error: no space left on device");
+    expect((error as Error).message).toContain("Error: layer sha256:0000 failed to unpack");
     expect((error as Error).message).toMatch(/Command: .*smolvm pack create --image localhost:\d+\/claude-bottle:[0-9a-f]{16} -o /);
     const key = /claude-bottle:([0-9a-f]{16})/.exec((error as Error).message)![1];
     await expectNoLeftovers(key, ctx.cacheDir, false);
