@@ -10,6 +10,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend } from "../src/index.js";
 import { createTestContext, removeHomesOfAgents, uniqueSuffix, useTestEngine } from "./support/engine.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/egress/", import.meta.url));
 const CERTS = fileURLToPath(new URL("../../egress-proxy/test/fixtures/", import.meta.url));
@@ -25,6 +26,7 @@ describe("image builds under the agent's network rules (docker)", () => {
   let docker: Dockerode;
   let nodeImage: string;
   let serverIp: string;
+  let testServer: TestServer | undefined;
   const network = `cb-build-net-${suffix}`;
   const server = `cb-build-server-${suffix}`;
 
@@ -32,25 +34,20 @@ describe("image builds under the agent's network rules (docker)", () => {
 
   beforeAll(async () => {
     nodeImage = buildTestNodeImage();
-    await docker.createNetwork({ Name: network, Labels: { "dev.claude-bottle.test": suffix } });
-    const container = await docker.createContainer({
+    testServer = await startTestServer(docker, {
       name: server,
-      Image: nodeImage,
-      Cmd: ["node", "/fixtures/server.cjs"],
-      Labels: { "dev.claude-bottle.test": suffix },
-      HostConfig: {
-        NetworkMode: network,
-        Binds: [`${join(FIXTURES, "server.cjs")}:/fixtures/server.cjs:ro`, `${join(CERTS, "cert.pem")}:/fixtures/cert.pem:ro`, `${join(CERTS, "key.pem")}:/fixtures/key.pem:ro`],
-      },
+      network,
+      image: nodeImage,
+      cmd: ["node", "/fixtures/server.cjs"],
+      binds: [`${join(FIXTURES, "server.cjs")}:/fixtures/server.cjs:ro`, `${join(CERTS, "cert.pem")}:/fixtures/cert.pem:ro`, `${join(CERTS, "key.pem")}:/fixtures/key.pem:ro`],
+      suffix,
     });
-    await container.start();
-    serverIp = (await container.inspect()).NetworkSettings.Networks[network]!.IPAddress;
+    serverIp = testServer.ip;
   });
 
   afterAll(async () => {
     if (!docker) return;
-    await docker.getContainer(server).remove({ force: true }).catch(() => {});
-    await docker.getNetwork(network).remove().catch(() => {});
+    await testServer?.remove();
     const images = await docker.listImages({ filters: { reference: [`claude-bottle/${slug}*`] } });
     for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
     await removeHomesOfAgents(docker, slug);

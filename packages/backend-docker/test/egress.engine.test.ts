@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, type DockerBackendOptions } from "../src/index.js";
 import { PROXY_PORT } from "../src/egress/sidecar.js";
 import { createTestContext, removeHomesOfAgents, uniqueSuffix, useTestEngine } from "./support/engine.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/egress/", import.meta.url));
 const CERTS = fileURLToPath(new URL("../../egress-proxy/test/fixtures/", import.meta.url));
@@ -35,6 +36,7 @@ describe("egress policy (docker)", () => {
   let docker: Dockerode;
   let nodeImage: string;
   let serverIp: string;
+  let testServer: TestServer | undefined;
   let subnet: string;
   const network = `cb-egress-test-${suffix}`;
   const server = `cb-egress-server-${suffix}`;
@@ -85,25 +87,20 @@ describe("egress policy (docker)", () => {
 
   beforeAll(async () => {
     nodeImage = buildTestNodeImage();
-    await docker.createNetwork({ Name: network, Labels: { "dev.claude-bottle.test": suffix } });
-    const container = await docker.createContainer({
+    testServer = await startTestServer(docker, {
       name: server,
-      Image: nodeImage,
-      Cmd: ["node", "/fixtures/server.cjs"],
-      HostConfig: {
-        NetworkMode: network,
-        Binds: [`${record}:/record`, `${join(FIXTURES, "server.cjs")}:/fixtures/server.cjs:ro`, `${join(CERTS, "cert.pem")}:/fixtures/cert.pem:ro`, `${join(CERTS, "key.pem")}:/fixtures/key.pem:ro`],
-      },
+      network,
+      image: nodeImage,
+      cmd: ["node", "/fixtures/server.cjs"],
+      binds: [`${record}:/record`, `${join(FIXTURES, "server.cjs")}:/fixtures/server.cjs:ro`, `${join(CERTS, "cert.pem")}:/fixtures/cert.pem:ro`, `${join(CERTS, "key.pem")}:/fixtures/key.pem:ro`],
+      suffix,
     });
-    await container.start();
-    const info = await container.inspect();
-    serverIp = info.NetworkSettings.Networks[network]!.IPAddress;
+    serverIp = testServer.ip;
     subnet = `${serverIp}/32`;
   });
 
   afterAll(async () => {
-    await docker?.getContainer(server).remove({ force: true }).catch(() => {});
-    await docker?.getNetwork(network).remove().catch(() => {});
+    await testServer?.remove();
     if (docker) await removeHomesOfAgents(docker, `egress-test-${suffix}`);
   });
 

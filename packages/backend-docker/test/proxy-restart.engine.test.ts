@@ -9,6 +9,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, type DockerBackendOptions } from "../src/index.js";
 import { createTestContext, removeHomesOfAgents, uniqueSuffix, useTestEngine } from "./support/engine.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const suffix = uniqueSuffix();
 
@@ -43,6 +44,7 @@ describe("a bottle whose egress proxy dies (docker)", () => {
   let docker: Dockerode;
   let nodeImage: string;
   let serverIp: string;
+  let testServer: TestServer | undefined;
   const network = `cb-proxy-restart-${suffix}`;
   const server = `cb-proxy-restart-server-${suffix}`;
   const workspace = mkdtempSync(join(tmpdir(), "claude-bottle-proxy-restart-ws-"));
@@ -51,21 +53,18 @@ describe("a bottle whose egress proxy dies (docker)", () => {
 
   beforeAll(async () => {
     nodeImage = buildTestNodeImage();
-    await docker.createNetwork({ Name: network, Labels: { "dev.claude-bottle.test": suffix } });
-    const container = await docker.createContainer({
+    testServer = await startTestServer(docker, {
       name: server,
-      Image: nodeImage,
-      Cmd: ["node", "-e", 'require("node:http").createServer((q, s) => s.end("hello")).listen(8080)'],
-      Labels: { "dev.claude-bottle.test": suffix },
-      HostConfig: { NetworkMode: network },
+      network,
+      image: nodeImage,
+      cmd: ["node", "-e", 'require("node:http").createServer((q, s) => s.end("hello")).listen(8080)'],
+      suffix,
     });
-    await container.start();
-    serverIp = (await container.inspect()).NetworkSettings.Networks[network]!.IPAddress;
+    serverIp = testServer.ip;
   });
 
   afterAll(async () => {
-    await docker?.getContainer(server).remove({ force: true }).catch(() => {});
-    await docker?.getNetwork(network).remove().catch(() => {});
+    await testServer?.remove();
     if (docker) await removeHomesOfAgents(docker, `proxy-restart-${suffix}`);
     execFileSync("rm", ["-rf", workspace]);
   });
