@@ -1,5 +1,6 @@
-import { chmod, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { createExclusive } from "./no-follow.js";
 import { isProcessAlive } from "./process.js";
 
 /**
@@ -14,9 +15,9 @@ export async function writeFileAtomically(file: string, text: string, mode: numb
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await removeLeftTemporaries(file);
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, text, { mode });
-  // writeFile's mode applies only to a new file, and through the umask.
-  await chmod(temporary, mode);
+  // One of this pid's own, left by an earlier process with the same pid: created afresh, never written through.
+  await rm(temporary, { force: true });
+  await createExclusive(temporary, text, mode);
   await rename(temporary, file);
 }
 
