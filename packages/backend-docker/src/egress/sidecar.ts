@@ -67,6 +67,11 @@ export function proxyScriptPath(): string {
   return createRequire(import.meta.url).resolve("@claude-bottle/egress-proxy/main.js");
 }
 
+/** What the anchor and the proxy run under: no root filesystem to write, no capability, no new privileges, bounded. */
+function lockedDown(memory: number, pids: number): Dockerode.HostConfig {
+  return { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Memory: memory, MemorySwap: memory, PidsLimit: pids };
+}
+
 /** Where a bottle's egress files are kept (the policy, its CA): `<bottle>.<suffix>`, beside the shared resolv.conf. */
 export function egressDir(cacheDir: string): string {
   return join(cacheDir, "docker", "egress");
@@ -184,12 +189,7 @@ async function createAnchor(
       HostConfig: {
         NetworkMode: names.network,
         Mounts: [{ Type: "bind", Source: anchorScriptPath(), Target: ANCHOR_TARGET, ReadOnly: true }],
-        ReadonlyRootfs: true,
-        CapDrop: ["ALL"],
-        SecurityOpt: ["no-new-privileges"],
-        Memory: 64 * 2 ** 20,
-        MemorySwap: 64 * 2 ** 20,
-        PidsLimit: 16,
+        ...lockedDown(64 * 2 ** 20, 16),
         // The namespace's hosts file and DNS are the anchor's: the proxy, which joins it, resolves with them.
         ...(settings.extraHosts && { ExtraHosts: Object.entries(settings.extraHosts).map(([name, ip]) => `${name}:${ip}`) }),
         ...(settings.dns && { Dns: [...settings.dns] }),
@@ -261,12 +261,7 @@ function proxyContainer(
         { Type: "bind", Source: proxyScriptPath(), Target: SCRIPT_TARGET, ReadOnly: true },
         { Type: "bind", Source: policyFile, Target: POLICY_TARGET, ReadOnly: true },
       ],
-      ReadonlyRootfs: true,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      Memory: 256 * 2 ** 20,
-      MemorySwap: 256 * 2 ** 20,
-      PidsLimit: 64,
+      ...lockedDown(256 * 2 ** 20, 64),
     },
   };
 }
