@@ -1,9 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
   assertAgentPaths,
-  bottleName,
   BottleError,
   ErrorCodes,
   phase,
@@ -19,7 +17,7 @@ import {
   type LaunchOptions,
   type Mount,
   type Prepared,
-  type ResolvedAgent,
+  type BottleSpec,
 } from "@claude-bottle/core";
 import { bwrapArgs } from "./bwrap-args.js";
 import { doctorChecks } from "./doctor.js";
@@ -61,35 +59,35 @@ export function createBubblewrapBackend(options: BubblewrapBackendOptions = {}):
     // limit) before prepare runs, and says which of its defaults are not kept (the host's network has no floor).
     enforces: ["network.none", "mounts.readOnly", "hostControls.readOnly"],
     // Its own phase name: the CLI already wraps the whole of prepare in a "prepare" phase.
-    prepare: (agent, ctx) =>
-      phase(ctx, "sandbox-check", "Checking bubblewrap and the agent's paths", () => prepare(agent, ctx, options)),
+    prepare: (spec, ctx) =>
+      phase(ctx, "sandbox-check", "Checking bubblewrap and the agent's paths", () => prepare(spec, ctx, options)),
     launch: (prepared, opts, ctx) => launch(prepared, opts, ctx),
     doctor: (ctx) => doctorChecks(ctx, options.bwrap),
   };
 }
 
 /** Validates everything that can be checked before a start and creates the agent's home. Idempotent. */
-async function prepare(agent: ResolvedAgent, ctx: BackendContext, options: BubblewrapBackendOptions): Promise<BubblewrapPrepared> {
+async function prepare(spec: BottleSpec, ctx: BackendContext, options: BubblewrapBackendOptions): Promise<BubblewrapPrepared> {
   throwIfAborted(ctx.signal);
-  if (!agent.command?.length) {
+  if (!spec.command?.length) {
     throw new BottleError(
       ErrorCodes.AGENT_INVALID,
-      `The agent "${agent.slug}" has no command. The bubblewrap backend runs programs of this host, not an image's entrypoint, so it needs one.`,
-      { hint: `Add a command to ${agent.file ?? "the agent file"}, for example: command: [claude]` },
+      `The agent "${spec.slug}" has no command. The bubblewrap backend runs programs of this host, not an image's entrypoint, so it needs one.`,
+      { hint: `Add a command to ${spec.file ?? "the agent file"}, for example: command: [claude]` },
     );
   }
-  ctx.logger.info(`The bubblewrap backend runs this host's programs: the agent's image (${describeImage(agent.image)}) is not used.`);
+  ctx.logger.info(`The bubblewrap backend runs this host's programs: the agent's image (${describeImage(spec.image)}) is not used.`);
 
-  // Core's checks: the hard limits no agent lifts, the workspace and the mount sources, with the standard codes.
-  assertAgentPaths(agent, { env: ctx.env });
+  // Core checked the hard limits on the spec; here the workspace and the mount sources exist, with the standard codes.
+  assertAgentPaths(spec);
   const bwrap = await requireBwrap(ctx.env, options.bwrap);
 
   // Outside the workspace and kept between bottles, so a login (~/.claude) survives.
-  const home = join(ctx.cacheDir, "bubblewrap", "home", agent.slug);
+  const home = join(ctx.cacheDir, "bubblewrap", "home", spec.slug);
   await mkdir(home, { recursive: true, mode: 0o700 });
-  const hostControls = await hostControlBinds(agent);
+  const hostControls = await hostControlBinds(spec);
   throwIfAborted(ctx.signal);
-  return { backend: "bubblewrap", agent, bwrap, home, hostControls };
+  return { backend: "bubblewrap", spec, bwrap, home, hostControls };
 }
 
 async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
@@ -98,26 +96,26 @@ async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: Ba
       hint: "Start it attached, or use a backend that supports detach (docker).",
     });
   }
-  const { agent, bwrap, home } = prepared;
+  const { spec, bwrap, home } = prepared;
   throwIfAborted(ctx.signal);
   // Again at launch: the paths may have gone since prepare.
-  assertAgentPaths(agent, { env: ctx.env });
-  const name = opts.name ?? bottleName(agent.slug, randomBytes(3).toString("hex"));
+  assertAgentPaths(spec);
+  const { name } = spec;
 
   const started = await phase(ctx, "start", "Starting the sandbox", async () => {
     const terminal = usesProcessTerminal(opts.stdio);
     const seccomp = ttyInjectionFilter();
     const args = bwrapArgs(
       {
-        slug: agent.slug,
-        workspace: agent.workspace,
+        slug: spec.slug,
+        workspace: spec.workspace,
         home,
-        mounts: agent.mounts,
+        mounts: spec.mounts,
         hostControls: prepared.hostControls,
-        network: agent.network,
+        network: spec.network,
         terminal,
         ...(seccomp ? { seccompFd: SECCOMP_FD } : {}),
-        command: [...agent.command!, ...agent.args, ...opts.extraArgs],
+        command: [...spec.command!, ...spec.args, ...opts.extraArgs],
       },
       await readHostLayout(),
     );
@@ -126,7 +124,7 @@ async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: Ba
     return startSandbox({
       bwrap,
       args,
-      env: sandboxEnv(agent, ctx.env),
+      env: sandboxEnv(spec, ctx.env),
       stdio: opts.stdio,
       ...(seccomp ? { seccomp } : {}),
       signal: ctx.signal,
@@ -141,9 +139,9 @@ async function launch(prepared: BubblewrapPrepared, opts: LaunchOptions, ctx: Ba
  * itself first so that the bottle cannot rename it away (a mountpoint cannot
  * be renamed) and put a git directory of its own in its place.
  */
-async function hostControlBinds(agent: ResolvedAgent): Promise<Mount[]> {
-  const binds = [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts];
-  const overlays = readOnlyOverlays(await prepareHostControls(agent.workspace), binds);
+async function hostControlBinds(spec: BottleSpec): Promise<Mount[]> {
+  const binds = [{ source: spec.workspace, target: WORKSPACE_TARGET }, ...spec.mounts];
+  const overlays = readOnlyOverlays(await prepareHostControls(spec.workspace), binds);
   return [
     ...pinnedDirectories(overlays, binds).map((pin) => ({ source: pin.source, target: pin.target, readOnly: pin.readOnly })),
     ...overlays.map((overlay) => ({ source: overlay.source, target: overlay.target, readOnly: true })),

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedAgent } from "@claude-bottle/core";
-import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
+import { captureStdio, createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { createBubblewrapBackend } from "../src/index.js";
 
 /** An agent that runs the host's sh in a fresh workspace. The image is a placeholder: this backend runs host programs. */
@@ -33,7 +33,7 @@ export async function runInSandbox(agent: ResolvedAgent, options: { cacheDir?: s
   });
   const backend = createBubblewrapBackend();
   const io = captureStdio(options.input ?? "");
-  const launched = await backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
+  const launched = await backend.launch(await backend.prepare(testSpec(agent), ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
   if (launched.detached) throw new Error("an attached launch came back detached");
   return { exitCode: launched.exitCode, stdout: io.stdout(), stderr: io.stderr() };
 }

@@ -6,7 +6,7 @@ import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCodes, type Logger } from "@claude-bottle/core";
 import { checkedBackend } from "@claude-bottle/core/host";
-import { createTestContext } from "@claude-bottle/core/testing";
+import { createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { createBubblewrapBackend } from "../src/index.js";
 import { hostAgent, hostEnv, runInSandbox } from "./fixtures.js";
 import { bottleErrorOf } from "@claude-bottle/core/testing";
@@ -109,7 +109,7 @@ describe("what the agent can see and change", () => {
     ] as const) {
       const workspace = mkdtempSync(join(tmpdir(), "bubblewrap-refused-"));
       const agent = hostAgent({ network: true, command: ["true"], workspace, ...patch });
-      const error = await bottleErrorOf(checkedBackend(createBubblewrapBackend()).prepare(agent, createTestContext({ env: hostEnv })));
+      const error = await bottleErrorOf(checkedBackend(createBubblewrapBackend()).prepare(testSpec(agent), createTestContext({ env: hostEnv })));
       expect(error.code).toBe(ErrorCodes.POLICY_NOT_ENFORCED);
       expect(error.message).toContain(`${field} needs a backend that enforces ${enforcement}; bubblewrap does not.`);
       // Refused before prepare: it would have made .claude-bottle for the host controls.
@@ -121,7 +121,7 @@ describe("what the agent can see and change", () => {
     const warned: string[] = [];
     const logger: Logger = { debug: () => {}, info: () => {}, warn: (m) => warned.push(m) };
     const agent = hostAgent({ network: true, command: ["true"] });
-    await checkedBackend(createBubblewrapBackend()).prepare(agent, createTestContext({ env: hostEnv, logger }));
+    await checkedBackend(createBubblewrapBackend()).prepare(testSpec(agent), createTestContext({ env: hostEnv, logger }));
     expect(warned).toEqual([expect.stringContaining("The bubblewrap backend does not keep: private addresses refused")]);
   });
 
@@ -172,7 +172,7 @@ describe("what the agent can see and change", () => {
         if (output.includes("inside:")) resolve();
       }),
     );
-    const launched = backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio: { stdin, stdout, stderr: new PassThrough() } }, ctx);
+    const launched = backend.launch(await backend.prepare(testSpec(agent), ctx), { extraArgs: [], detach: false, stdio: { stdin, stdout, stderr: new PassThrough() } }, ctx);
     await ready;
     const leaking = hostCommandLines().filter((line) => line.includes(secret));
     stdin.end("go\n");
@@ -195,7 +195,7 @@ describe("lifecycle and errors", () => {
     const stdout = new PassThrough();
     stdout.on("data", (chunk: Buffer) => chunk.toString().includes("started") && ctx.controller.abort());
     const error = await bottleErrorOf(
-      backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio: { stdin: new PassThrough(), stdout, stderr: new PassThrough() } }, ctx),
+      backend.launch(await backend.prepare(testSpec(agent), ctx), { extraArgs: [], detach: false, stdio: { stdin: new PassThrough(), stdout, stderr: new PassThrough() } }, ctx),
     );
     expect(error.code).toBe(ErrorCodes.ABORTED);
     expect(hostCommandLines().filter((line) => line === "sleep\u00003171\u0000")).toEqual([]);
@@ -203,7 +203,7 @@ describe("lifecycle and errors", () => {
 
   it("refuses an agent without a command, saying why", async () => {
     const { command: _, ...agent } = hostAgent();
-    const error = await bottleErrorOf(createBubblewrapBackend().prepare(agent, createTestContext({ env: hostEnv })));
+    const error = await bottleErrorOf(createBubblewrapBackend().prepare(testSpec(agent), createTestContext({ env: hostEnv })));
     expect(error.code).toBe(ErrorCodes.AGENT_INVALID);
     expect(error.message).toContain("no command");
     expect(error.hint).toContain("command:");
@@ -211,13 +211,13 @@ describe("lifecycle and errors", () => {
 
   it("refuses a mount whose source does not exist", async () => {
     const agent = hostAgent({ mounts: [{ source: join(outside, "missing"), target: "/mnt/x", readOnly: true }] });
-    const error = await bottleErrorOf(createBubblewrapBackend().prepare(agent, createTestContext({ env: hostEnv })));
+    const error = await bottleErrorOf(createBubblewrapBackend().prepare(testSpec(agent), createTestContext({ env: hostEnv })));
     expect(error.code).toBe(ErrorCodes.MOUNT_NOT_FOUND);
   });
 
   it("says how to install bubblewrap when it is missing", async () => {
     const backend = createBubblewrapBackend({ bwrap: join(outside, "no-bwrap-here") });
-    const error = await bottleErrorOf(backend.prepare(hostAgent(), createTestContext({ env: hostEnv })));
+    const error = await bottleErrorOf(backend.prepare(testSpec(hostAgent()), createTestContext({ env: hostEnv })));
     expect(error.code).toBe("BUBBLEWRAP_NOT_FOUND");
     expect(error.hint).toContain("apt install bubblewrap");
     const checks = await backend.doctor!(createTestContext({ env: hostEnv }));
@@ -227,7 +227,7 @@ describe("lifecycle and errors", () => {
 
   it("finds bwrap through CLAUDE_BOTTLE_BWRAP", async () => {
     const ctx = createTestContext({ env: { CLAUDE_BOTTLE_BWRAP: join(outside, "elsewhere", "bwrap") } });
-    const error = await bottleErrorOf(createBubblewrapBackend().prepare(hostAgent(), ctx));
+    const error = await bottleErrorOf(createBubblewrapBackend().prepare(testSpec(hostAgent()), ctx));
     expect(error.message).toContain(join(outside, "elsewhere", "bwrap"));
   });
 
@@ -244,7 +244,7 @@ describe("lifecycle and errors", () => {
     const infos: string[] = [];
     const ctx = createTestContext({ env: hostEnv, logger: { debug() {}, info: (m) => infos.push(m), warn() {} } });
     const backend = createBubblewrapBackend();
-    await backend.launch(await backend.prepare(hostAgent(), ctx), { extraArgs: [], detach: false, stdio: { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() } }, ctx);
+    await backend.launch(await backend.prepare(testSpec(hostAgent()), ctx), { extraArgs: [], detach: false, stdio: { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() } }, ctx);
     expect(infos.filter((m) => m.includes("image (host) is not used"))).toHaveLength(1);
     expect(ctx.events.filter((e) => e.type === "phase-end").map((e) => [e.phase, e.type === "phase-end" && e.ok])).toEqual([
       ["sandbox-check", true],

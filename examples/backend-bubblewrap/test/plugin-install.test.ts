@@ -34,7 +34,7 @@ async function pack(dir: string, destination: string): Promise<string> {
 // What a user's program does with the installed packages: load the backend by name, start a bottle.
 const userProgram = `
 import { silentLogger } from "@claude-bottle/core";
-import { loadBackend } from "@claude-bottle/core/host";
+import { loadBackend, resolveBottleSpec } from "@claude-bottle/core/host";
 const [hostDir, cacheDir] = process.argv.slice(2);
 const { backend, source } = await loadBackend({ name: "bubblewrap", env: {}, projectDir: process.cwd(), hostDir, builtins: {} });
 const ctx = { emit() {}, signal: new AbortController().signal, cacheDir, env: process.env, cwd: process.cwd(), logger: silentLogger };
@@ -44,7 +44,9 @@ const agent = {
   workspace: process.cwd(), mounts: [], env: [], network: false, resources: {},
 };
 const stdio = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
-const launched = await backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio }, ctx);
+// The host resolves the spec (hard limits, defaults, the bottle's name); the backend runs it.
+const spec = resolveBottleSpec(agent, { name: "claude-bottle-from-npm-0a0b0c", host: { home: process.env.HOME ?? "/nonexistent", env: process.env } });
+const launched = await backend.launch(await backend.prepare(spec, ctx), { extraArgs: [], detach: false, stdio }, ctx);
 console.log("RESULT " + JSON.stringify({ source, name: backend.name, exitCode: launched.exitCode }));
 `;
 

@@ -49,12 +49,12 @@ describe("ttyInjectionFilter", () => {
       if (!existsSync(DIST)) throw new Error(`${DIST} is missing: build this package first (pnpm build).`);
       const driver = [
         `const { createBubblewrapBackend } = await import(${JSON.stringify(DIST)});`,
-        `const { createTestContext } = await import("@claude-bottle/core/testing");`,
+        `const { createTestContext, testSpec } = await import("@claude-bottle/core/testing");`,
         `const ctx = createTestContext({ env: { PATH: process.env.PATH } });`,
         `const agent = ${JSON.stringify(hostAgent({ command: [PERL, "-e", `open(my $tty, "<", "/dev/tty") ? print "controlling-tty\\n" : print "no-tty:$!\\n"; ${tryIoctls}`] }))};`,
         `const backend = createBubblewrapBackend();`,
         `const stdio = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };`,
-        `const launched = await backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio }, ctx);`,
+        `const launched = await backend.launch(await backend.prepare(testSpec(agent), ctx), { extraArgs: [], detach: false, stdio }, ctx);`,
         `console.log("exit:" + launched.exitCode);`,
       ].join("\n");
       const output = await new Promise<string>((resolve, reject) =>

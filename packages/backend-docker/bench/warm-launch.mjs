@@ -23,6 +23,7 @@ const slug = `bench-${process.pid}`;
 const launchOnce = `
   const started = performance.now();
   const { createDockerBackend } = await import(${JSON.stringify(dist)});
+  const { testSpec } = await import("@claude-bottle/core/testing");
   const imported = performance.now();
   const { PassThrough } = await import("node:stream");
   const backend = createDockerBackend();
@@ -33,7 +34,7 @@ const launchOnce = `
     env: [], network: false, resources: {} };
   const stdin = new PassThrough();
   stdin.end();
-  const launched = await backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false,
+  const launched = await backend.launch(await backend.prepare(testSpec(agent), ctx), { extraArgs: [], detach: false,
     stdio: { stdin, stdout: process.stdout, stderr: process.stderr } }, ctx);
   if (launched.exitCode !== 0) process.exit(1);
   console.log(JSON.stringify({ importSeconds: (imported - started) / 1000, launchSeconds: (performance.now() - imported) / 1000 }));

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { ErrorCodes, Labels, testRunLabels, type Backend, type ResolvedAgent, type Stdio } from "@claude-bottle/core";
-import { captureStdio } from "@claude-bottle/core/testing";
+import { captureStdio, testSpec } from "@claude-bottle/core/testing";
 import { buildTestNodeImage, busyboxAgent, busyboxContext } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,7 +37,7 @@ function agent(patch: Partial<ResolvedAgent> = {}): ResolvedAgent {
 /** prepare + an attached launch with captured stdio. */
 async function run(target: Backend, theAgent: ResolvedAgent, ctx = createTestContext(), input = "") {
   const io = captureStdio(input);
-  const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
+  const launched = await target.launch(await target.prepare(testSpec(theAgent), ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
   if (launched.detached) throw new Error("an attached launch came back detached");
   return { exitCode: launched.exitCode, stdout: io.stdout(), stderr: io.stderr(), ctx };
 }
@@ -124,7 +124,7 @@ describe("the image", () => {
 
     const missing = agent({ image: { kind: "ref", ref: `localhost:1/claude-bottle-missing-${suffix}:nope` }, command: ["true"] });
     const ctx = createTestContext();
-    const error = await rejectionOf(target.launch(await target.prepare(missing, ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    const error = await rejectionOf(target.launch(await target.prepare(testSpec(missing), ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
     expect(error.code).toBe(ErrorCodes.IMAGE_NOT_FOUND);
     expect(error.message).toContain(`claude-bottle-missing-${suffix}`);
   });
@@ -134,7 +134,7 @@ describe("the image", () => {
     const theAgent = busyboxAgent({ slug: `${slug}-broken`, workspace: workspace(), command: ["true"] }, broken);
     const ctx = createTestContext();
     const target = backend();
-    const error = await rejectionOf(target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    const error = await rejectionOf(target.launch(await target.prepare(testSpec(theAgent), ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
     expect(error.code).toBe(ErrorCodes.IMAGE_BUILD_FAILED);
     expect(error.message).toContain("the-last-words");
     expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}-broken`] } })).toEqual([]);
@@ -151,7 +151,7 @@ describe("the image", () => {
       };
     });
     const target = backend();
-    const launch = target.prepare(theAgent, ctx).then((prepared) => target.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    const launch = target.prepare(testSpec(theAgent), ctx).then((prepared) => target.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
     await building;
     ctx.controller.abort();
     expect((await rejectionOf(launch)).code).toBe(ErrorCodes.ABORTED);
@@ -269,7 +269,7 @@ describe("the bottle", () => {
     const target = backend();
     const theAgent = agent({ command: ["sh", "-c", 'echo "inside:$CB_TEST_SECRET"; sleep 300'], env: [{ name: "CB_TEST_SECRET", passthrough: true }] });
     const io = captureStdio();
-    const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
+    const launched = await target.launch(await target.prepare(testSpec(theAgent), ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
     detachedNames.add(launched.name);
     const info = await docker.getContainer(launched.name).inspect();
     expect(JSON.stringify(info.Config.Labels)).not.toContain(secret);
@@ -302,7 +302,7 @@ describe("the bottle", () => {
     const ctx = createTestContext();
     const target = backend();
     const io = captureStdio();
-    const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
+    const launched = await target.launch(await target.prepare(testSpec(theAgent), ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
     detachedNames.add(launched.name);
     const info = await docker.getContainer(launched.name).inspect();
     expect(info.HostConfig.NanoCpus).toBe(500_000_000);
@@ -321,7 +321,7 @@ describe("the bottle", () => {
     // The proxy's image is the offline stand-in; its DNS stays on loopback (see egress.test.ts for real traffic).
     const target = backend({ egress: { image: buildTestNodeImage(), dns: ["127.0.0.1"] } });
     const launched = await target.launch(
-      await target.prepare(agent({ network: true, command: ["sleep", "300"] }), ctx),
+      await target.prepare(testSpec(agent({ network: true, command: ["sleep", "300"] })), ctx),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
       ctx,
     );
@@ -342,7 +342,7 @@ describe("the bottle", () => {
       if (event.type === "phase-end" && event.phase === "start") ctx.controller.abort();
     };
     const target = backend();
-    const prepared = await target.prepare(agent({ command: ["sleep", "300"] }), ctx);
+    const prepared = await target.prepare(testSpec(agent({ command: ["sleep", "300"] })), ctx);
     const error = await rejectionOf(target.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
     expect(error.code).toBe(ErrorCodes.ABORTED);
     expect(await docker.listContainers({ all: true, filters: { label: [`${Labels.agent}=${slug}`] } })).toEqual([]);
@@ -393,7 +393,7 @@ describe("a terminal", () => {
     ].join("\n");
     const ctx = createTestContext();
     const target = backend();
-    const launching = target.launch(await target.prepare(agent({ command: ["sh", "-c", script] }), ctx), { extraArgs: [], detach: false, stdio: terminal.stdio }, ctx);
+    const launching = target.launch(await target.prepare(testSpec(agent({ command: ["sh", "-c", script] })), ctx), { extraArgs: [], detach: false, stdio: terminal.stdio }, ctx);
 
     await terminal.waitFor("sized-40x100");
     Object.assign(terminal.stdout, { columns: 120, rows: 50 });
@@ -415,7 +415,7 @@ describe("a terminal", () => {
     const ctx = createTestContext();
     const target = backend();
     const launched = await target.launch(
-      await target.prepare(agent({ command: ["/no/such/program"] }), ctx),
+      await target.prepare(testSpec(agent({ command: ["/no/such/program"] })), ctx),
       { extraArgs: [], detach: false, stdio: terminal.stdio },
       ctx,
     );
@@ -430,7 +430,7 @@ describe("a terminal", () => {
     const ctx = createTestContext();
     const target = backend();
     const theAgent = agent({ command: ["true"] });
-    const prepared = await target.prepare(theAgent, ctx);
+    const prepared = await target.prepare(testSpec(theAgent), ctx);
     const { rmSync } = await import("node:fs");
     rmSync(theAgent.workspace, { recursive: true });
     const error = await rejectionOf(target.launch(prepared, { extraArgs: [], detach: false, stdio: terminal.stdio }, ctx));
@@ -445,7 +445,7 @@ describe("the lifecycle", () => {
     const target = backend({ user: { uid: 1234, gid: 1234 } });
     const ctx = createTestContext();
     const theAgent = agent({ command: ["sh", "-c", "echo started; read reply; echo reply:$reply; exit 4"] });
-    const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const launched = await target.launch(await target.prepare(testSpec(theAgent), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     detachedNames.add(launched.name);
     expect(launched).toEqual({ detached: true, name: expect.stringMatching(new RegExp(`^claude-bottle-${slug}-[0-9a-f]{6}$`)) });
 
@@ -478,7 +478,7 @@ describe("the lifecycle", () => {
   it("leaves a bottle it attached to running when interrupted", async () => {
     const target = backend();
     const ctx = createTestContext();
-    const launched = await target.launch(await target.prepare(agent({ command: ["sh", "-c", "echo up; sleep 300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const launched = await target.launch(await target.prepare(testSpec(agent({ command: ["sh", "-c", "echo up; sleep 300"] })), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     detachedNames.add(launched.name);
     const attachCtx = createTestContext();
     attachCtx.emit = (event) => {
@@ -495,7 +495,7 @@ describe("the lifecycle", () => {
   it("follows the logs until interrupted, and execs in a terminal when stdin is one", async () => {
     const target = backend();
     const ctx = createTestContext();
-    const launched = await target.launch(await target.prepare(agent({ command: ["sh", "-c", "echo first-line; sleep 300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const launched = await target.launch(await target.prepare(testSpec(agent({ command: ["sh", "-c", "echo first-line; sleep 300"] })), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     detachedNames.add(launched.name);
 
     const followCtx = createTestContext();
@@ -522,7 +522,7 @@ describe("the lifecycle", () => {
   it("stops a running bottle and refuses to remove a running one without force", async () => {
     const target = backend();
     const ctx = createTestContext();
-    const launched = await target.launch(await target.prepare(agent({ command: ["sleep", "300"] }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const launched = await target.launch(await target.prepare(testSpec(agent({ command: ["sleep", "300"] })), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     detachedNames.add(launched.name);
     expect((await rejectionOf(target.remove!(launched.name, { force: false }, ctx))).code).toBe(ErrorCodes.BOTTLE_RUNNING);
     // Paused, the engine says Running but refuses attach and exec: the backend says so first.
@@ -565,11 +565,11 @@ describe("the lifecycle", () => {
   });
 
   it("says DOCKER_CREATE_FAILED with the engine's words when the engine refuses the bottle, and leaves nothing", async () => {
-    const target = backend({ randomHex: () => "b0771e" });
+    const target = backend();
     const ctx = createTestContext();
     // The engine's floor for a memory limit is 6 MB: 1 MB is refused at create.
     const tooSmall = agent({ command: ["true"], resources: { memory: 1024 * 1024 } });
-    const error = await rejectionOf(target.launch(await target.prepare(tooSmall, ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
+    const error = await rejectionOf(target.launch(await target.prepare(testSpec(tooSmall, { name: `claude-bottle-${slug}-b0771e` }), ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx));
     expect(error.code).toBe("DOCKER_CREATE_FAILED");
     expect(error.message).toMatch(/memory/i);
     expect(error.hint).toContain("resources");
@@ -577,9 +577,9 @@ describe("the lifecycle", () => {
   });
 
   it("says NAME_CONFLICT when the bottle's name is taken", async () => {
-    const target = backend({ randomHex: () => "c0ffee" });
+    const target = backend();
     const ctx = createTestContext();
-    const prepared = await target.prepare(agent({ command: ["sleep", "300"] }), ctx);
+    const prepared = await target.prepare(testSpec(agent({ command: ["sleep", "300"] }), { name: `claude-bottle-${slug}-c0ffee` }), ctx);
     const first = await target.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     detachedNames.add(first.name);
     expect(first.name).toBe(`claude-bottle-${slug}-c0ffee`);
@@ -602,7 +602,7 @@ describe("errors a user meets", () => {
   it("no engine: DOCKER_UNAVAILABLE from prepare, and a failed doctor check instead of a throw", async () => {
     const socket = await deadSocket();
     const ctx = createTestContext({ env: { DOCKER_HOST: `unix://${socket}` } });
-    const error = await rejectionOf(backend().prepare(agent({ command: ["true"] }), ctx));
+    const error = await rejectionOf(backend().prepare(testSpec(agent({ command: ["true"] })), ctx));
     expect(error.code).toBe(DockerErrorCodes.DOCKER_UNAVAILABLE);
     expect(error.message).toContain(socket);
     const checks = await backend().doctor!(ctx);
@@ -610,13 +610,13 @@ describe("errors a user meets", () => {
   });
 
   it("a workspace that does not exist: WORKSPACE_NOT_FOUND", async () => {
-    const error = await rejectionOf(backend().prepare(agent({ workspace: join(tmpdir(), `missing-${suffix}`) }), createTestContext()));
+    const error = await rejectionOf(backend().prepare(testSpec(agent({ workspace: join(tmpdir(), `missing-${suffix}`) })), createTestContext()));
     expect(error.code).toBe(ErrorCodes.WORKSPACE_NOT_FOUND);
   });
 
   it("a mount source that does not exist: MOUNT_NOT_FOUND", async () => {
     const error = await rejectionOf(
-      backend().prepare(agent({ mounts: [{ source: join(tmpdir(), `missing-${suffix}`), target: "/x", readOnly: true }] }), createTestContext()),
+      backend().prepare(testSpec(agent({ mounts: [{ source: join(tmpdir(), `missing-${suffix}`), target: "/x", readOnly: true }] })), createTestContext()),
     );
     expect(error.code).toBe(ErrorCodes.MOUNT_NOT_FOUND);
   });
@@ -624,7 +624,7 @@ describe("errors a user meets", () => {
   it("a Dockerfile that does not exist: AGENT_INVALID", async () => {
     const theAgent = agent();
     const error = await rejectionOf(
-      backend().prepare({ ...theAgent, image: { kind: "build", dockerfile: join(context, "Missing.Dockerfile"), context, args: {} } }, createTestContext()),
+      backend().prepare(testSpec({ ...theAgent, image: { kind: "build", dockerfile: join(context, "Missing.Dockerfile"), context, args: {} } }), createTestContext()),
     );
     expect(error.code).toBe(ErrorCodes.AGENT_INVALID);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NetworkPolicy, ResolvedAgent } from "@claude-bottle/core";
-import { captureStdio } from "@claude-bottle/core/testing";
+import { captureStdio, testSpec } from "@claude-bottle/core/testing";
 import { buildTestNodeImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,7 +86,7 @@ describe("image builds under the agent's network rules (docker)", () => {
   async function build(theAgent: ResolvedAgent) {
     const target = backend();
     const ctx = createTestContext();
-    const launched = await target.launch(await target.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const launched = await target.launch(await target.prepare(testSpec(theAgent), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     try {
       const lines = ctx.events.flatMap((e) => (e.type === "output" && e.phase === "build" ? [e.line] : []));
       const result = (name: string) => lines.find((line) => line.startsWith(`${name}: `)) ?? `${name}: (no line) ${lines.join("\n")}`;
@@ -119,7 +119,7 @@ describe("image builds under the agent's network rules (docker)", () => {
       const theAgent = agentFor(`add-${i}`, {}, { network: i % 2 === 0 ? false : true });
       writeFileSync(theAgent.image.kind === "build" ? theAgent.image.dockerfile : "", spelling.startsWith("# escape") ? spelling : `FROM ${nodeImage}\n${spelling}\n`);
       const error = await backend()
-        .prepare(theAgent, createTestContext())
+        .prepare(testSpec(theAgent), createTestContext())
         .then(
           () => undefined,
           (e: unknown) => e as { code?: string; message: string; hint?: string },
@@ -129,7 +129,7 @@ describe("image builds under the agent's network rules (docker)", () => {
     // A local ADD stays allowed.
     const local = agentFor("add-local", {}, {});
     writeFileSync(local.image.kind === "build" ? local.image.dockerfile : "", `FROM ${nodeImage}\nADD fetch.cjs /fetch.cjs\n`);
-    await expect(backend().prepare(local, createTestContext())).resolves.toBeDefined();
+    await expect(backend().prepare(testSpec(local), createTestContext())).resolves.toBeDefined();
   });
 
   it("network: false: a RUN step reaches nothing, by address or by name", async () => {

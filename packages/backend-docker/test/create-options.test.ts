@@ -1,8 +1,9 @@
-import { DEFAULT_PIDS_LIMIT, Labels, defaultMemoryLimit, testRunLabels, type ResolvedAgent } from "@claude-bottle/core";
+import { DEFAULT_PIDS_LIMIT, Labels, defaultMemoryLimit, testRunLabels, type BottleSpec, type ResolvedAgent } from "@claude-bottle/core";
+import { testSpec } from "@claude-bottle/core/testing";
 import { describe, expect, it } from "vitest";
 import { containerCreateOptions, homeVolumeName, type ContainerPlan } from "../src/index.js";
 
-const agent = (patch: Partial<ResolvedAgent> = {}): ResolvedAgent => ({
+const agent = (patch: Partial<ResolvedAgent> = {}): BottleSpec => testSpec({
   slug: "reviewer",
   origin: "project",
   image: { kind: "ref", ref: "example/agent:1" },
@@ -13,11 +14,10 @@ const agent = (patch: Partial<ResolvedAgent> = {}): ResolvedAgent => ({
   network: true,
   resources: {},
   ...patch,
-});
+}, { name: "claude-bottle-reviewer-abc123" });
 
 const plan = (patch: Partial<ContainerPlan> = {}): ContainerPlan => ({
-  agent: agent(),
-  name: "claude-bottle-reviewer-abc123",
+  spec: agent(),
   image: "sha256:feed",
   imageConfig: { Entrypoint: null, Cmd: ["/bin/sh"] },
   extraArgs: [],
@@ -33,7 +33,7 @@ const plan = (patch: Partial<ContainerPlan> = {}): ContainerPlan => ({
 
 describe("container create options", () => {
   it("hardens the container: no new privileges, every capability dropped, no Docker socket", () => {
-    const options = containerCreateOptions(plan({ agent: agent({ mounts: [{ source: "/home/me/.gitconfig", target: "/home/agent/.gitconfig", readOnly: true }] }) }));
+    const options = containerCreateOptions(plan({ spec: agent({ mounts: [{ source: "/home/me/.gitconfig", target: "/home/agent/.gitconfig", readOnly: true }] }) }));
     expect(options.HostConfig?.SecurityOpt).toEqual(["no-new-privileges"]);
     expect(options.HostConfig?.CapDrop).toEqual(["ALL"]);
     expect(options.HostConfig?.CapAdd).toBeUndefined();
@@ -62,7 +62,7 @@ describe("container create options", () => {
   });
 
   it("gives a bottle working elsewhere for a project (a worktree) that project's home", () => {
-    const options = containerCreateOptions(plan({ agent: agent({ workspace: "/home/me/.local/share/wt/b1", homeProject: "/home/me/project" }) }));
+    const options = containerCreateOptions(plan({ spec: agent({ workspace: "/home/me/.local/share/wt/b1", homeProject: "/home/me/project" }) }));
     expect(options.HostConfig?.Mounts).toEqual(
       expect.arrayContaining([
         { Type: "bind", Source: "/home/me/.local/share/wt/b1", Target: "/workspace" },
@@ -77,7 +77,7 @@ describe("container create options", () => {
 
   it("labels the bottle with tool, agent, workspace and backend, and nothing from the environment", () => {
     const options = containerCreateOptions(
-      plan({ agent: agent({ env: [{ name: "API_KEY", passthrough: true }] }), env: { API_KEY: "s3cret-value" } }),
+      plan({ spec: agent({ env: [{ name: "API_KEY", passthrough: true }] }), env: { API_KEY: "s3cret-value" } }),
     );
     expect(options.Labels).toEqual({
       [Labels.tool]: "true",
@@ -94,7 +94,7 @@ describe("container create options", () => {
   it("passes literals, passes set passthroughs, leaves unset passthroughs out, and lets the agent set HOME", () => {
     const options = containerCreateOptions(
       plan({
-        agent: agent({
+        spec: agent({
           env: [
             { name: "LIT", passthrough: false, value: "1" },
             { name: "SET", passthrough: true },
@@ -109,7 +109,7 @@ describe("container create options", () => {
   });
 
   it("cuts the network when the agent has none, and applies CPU and memory limits", () => {
-    const options = containerCreateOptions(plan({ agent: agent({ network: false, resources: { cpus: 1.5, memory: 512 * 1024 * 1024 } }) }));
+    const options = containerCreateOptions(plan({ spec: agent({ network: false, resources: { cpus: 1.5, memory: 512 * 1024 * 1024 } }) }));
     expect(options.HostConfig?.NetworkMode).toBe("none");
     expect(options.HostConfig?.NanoCpus).toBe(1_500_000_000);
     expect(options.HostConfig?.Memory).toBe(536_870_912);
@@ -122,7 +122,7 @@ describe("container create options", () => {
     expect(HostConfig?.PidsLimit).toBe(DEFAULT_PIDS_LIMIT);
     expect(HostConfig?.Memory).toBe(defaultMemoryLimit());
     expect(HostConfig?.MemorySwap).toBe(defaultMemoryLimit());
-    expect(containerCreateOptions(plan({ agent: agent({ resources: { pids: 64 } }) })).HostConfig?.PidsLimit).toBe(64);
+    expect(containerCreateOptions(plan({ spec: agent({ resources: { pids: 64 } }) })).HostConfig?.PidsLimit).toBe(64);
   });
 
   it("lays the host controls read-only over the workspace and over any mount that exposes them", () => {
@@ -131,7 +131,7 @@ describe("container create options", () => {
       { source: "/home/me/project/.git/config", kind: "file" as const },
     ];
     const options = containerCreateOptions(
-      plan({ controls, agent: agent({ mounts: [{ source: "/home/me/project/.git", target: "/gitdir", readOnly: false }] }) }),
+      plan({ controls, spec: agent({ mounts: [{ source: "/home/me/project/.git", target: "/gitdir", readOnly: false }] }) }),
     );
     const readOnly = options.HostConfig?.Mounts?.filter((m) => m.ReadOnly).map((m) => [m.Source, m.Target]);
     expect(readOnly).toEqual([
@@ -146,16 +146,16 @@ describe("container create options", () => {
   });
 
   it("builds the command: the agent's command replaces the image's, args and extra args follow", () => {
-    const withCommand = containerCreateOptions(plan({ agent: agent({ command: ["claude"], args: ["--model", "sonnet"] }), extraArgs: ["-p", "hi"] }));
+    const withCommand = containerCreateOptions(plan({ spec: agent({ command: ["claude"], args: ["--model", "sonnet"] }), extraArgs: ["-p", "hi"] }));
     expect(withCommand.Entrypoint).toEqual(["claude"]);
     expect(withCommand.Cmd).toEqual(["--model", "sonnet", "-p", "hi"]);
 
-    const appendedToCmd = containerCreateOptions(plan({ agent: agent({ args: ["-c", "true"] }) }));
+    const appendedToCmd = containerCreateOptions(plan({ spec: agent({ args: ["-c", "true"] }) }));
     expect(appendedToCmd.Entrypoint).toBeUndefined();
     expect(appendedToCmd.Cmd).toEqual(["/bin/sh", "-c", "true"]);
 
     const appendedToEntrypoint = containerCreateOptions(
-      plan({ agent: agent({ args: ["--verbose"] }), imageConfig: { Entrypoint: ["claude"], Cmd: ["--help"] } }),
+      plan({ spec: agent({ args: ["--verbose"] }), imageConfig: { Entrypoint: ["claude"], Cmd: ["--help"] } }),
     );
     expect(appendedToEntrypoint.Cmd).toEqual(["--verbose"]);
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BottleError, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
-import { captureStdio } from "@claude-bottle/core/testing";
+import { captureStdio, testSpec } from "@claude-bottle/core/testing";
 import { buildTestNodeImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,7 +121,7 @@ describe("egress policy (docker)", () => {
       { name: "lookup", lookup: "allowed.test" },
       { name: "embedded dns", resolve: "allowed.test", server: "127.0.0.11" },
     ];
-    const launched = await backend.launch(await backend.prepare(agent(allowTestServer(), steps), ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
+    const launched = await backend.launch(await backend.prepare(testSpec(agent(allowTestServer(), steps)), ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
     expect(launched).toMatchObject({ exitCode: 0 });
     const result = probes(io.stdout());
     expect(result["http allowed"]).toMatchObject({ ok: true, status: 200, body: "hello from allowed.test:8080 /hi\n" });
@@ -147,7 +147,7 @@ describe("egress policy (docker)", () => {
       { name: "private", http: `http://${serverIp}:8080/` },
       { name: "loopback", http: "http://127.0.0.1:8080/" },
     ];
-    await backend.launch(await backend.prepare(agent({ mode: "all", deny: [], allowPrivate: [] }, steps), ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
+    await backend.launch(await backend.prepare(testSpec(agent({ mode: "all", deny: [], allowPrivate: [] }, steps)), ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
     const result = probes(io.stdout());
     for (const name of ["metadata", "private", "loopback"]) expect(result[name]).toMatchObject({ ok: false, status: 403 });
   });
@@ -156,19 +156,19 @@ describe("egress policy (docker)", () => {
     const backend = createDockerBackend({ egress: settings() });
     const ctx = createTestContext();
     const sleeper = await backend.launch(
-      await backend.prepare({ ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"] }, ctx),
+      await backend.prepare(testSpec({ ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"] }), ctx),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
       ctx,
     );
     const sleeperIp = (await docker.getContainer(sleeper.name).inspect()).NetworkSettings.Networks[`${sleeper.name}-net`]!.IPAddress;
     const prober = await backend.launch(
-      await backend.prepare(
+      await backend.prepare(testSpec(
         agent(allowTestServer({ deny: ["rebind.test"] }), [
           { name: "off the list", http: "http://other.test:8080/" },
           { name: "denied", http: "http://rebind.test:8080/" },
           { name: "other bottle", direct: { host: sleeperIp, port: 3128 } },
           { name: "other bottle's proxy", http: `http://${sleeperIp}:3128/` },
-        ]),
+        ])),
         ctx,
       ),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
@@ -220,7 +220,7 @@ describe("egress policy (docker)", () => {
       ]),
       credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }],
     };
-    const launched = await backend.launch(await backend.prepare(theAgent, ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
+    const launched = await backend.launch(await backend.prepare(testSpec(theAgent), ctx), { extraArgs: [], detach: true, stdio: io.stdio }, ctx);
     try {
       await docker.getContainer(launched.name).wait();
       const output = captureStdio();
@@ -253,8 +253,8 @@ describe("egress policy (docker)", () => {
     const backend = createDockerBackend({ egress: { ...settings(), upstreamCa: readFileSync(join(CERTS, "cert.pem"), "utf8") } });
     const ctx = createTestContext({ env: { EXAMPLE_TOKEN: secret } });
     const sleeper = await backend.launch(
-      await backend.prepare(
-        { ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"], credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }] },
+      await backend.prepare(testSpec(
+        { ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"], credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }] }),
         ctx,
       ),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
@@ -283,7 +283,7 @@ describe("egress policy (docker)", () => {
       expect(await attempt(network, proxy[network]!.IPAddress)).toBe("ECONNREFUSED");
       // Another bottle's network has no route to it at all.
       const other = await backend.launch(
-        await backend.prepare({ ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"] }, ctx),
+        await backend.prepare(testSpec({ ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"] }), ctx),
         { extraArgs: [], detach: true, stdio: captureStdio().stdio },
         ctx,
       );
@@ -302,7 +302,7 @@ describe("egress policy (docker)", () => {
     const backend = createDockerBackend({ egress: settings() });
     const ctx = createTestContext();
     const launch = backend.launch(
-      await backend.prepare({ ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"] }, ctx),
+      await backend.prepare(testSpec({ ...agent(allowTestServer(), []), command: ["node", "-e", "setTimeout(() => {}, 120000)"] }), ctx),
       { extraArgs: [], detach: false, stdio: captureStdio().stdio },
       ctx,
     );

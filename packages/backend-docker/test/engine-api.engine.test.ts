@@ -5,7 +5,7 @@ import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { captureStdio } from "@claude-bottle/core/testing";
+import { captureStdio, testSpec } from "@claude-bottle/core/testing";
 import { busyboxAgent } from "@claude-bottle/test-support";
 import Dockerode from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
@@ -131,7 +131,7 @@ describe("the warm path", () => {
     const ctx = createTestContext();
     const backend = createDockerBackend();
     const io = captureStdio();
-    await backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
+    await backend.launch(await backend.prepare(testSpec(agent), ctx), { extraArgs: [], detach: false, stdio: io.stdio }, ctx);
     expect(io.stdout()).toBe("warm\n");
 
     // Warm, in a fresh process: prepare, launch and list, then which modules were loaded.
@@ -142,7 +142,7 @@ describe("the warm path", () => {
       const ctx = { emit() {}, signal: new AbortController().signal, cacheDir: "/tmp", env: process.env, cwd: process.cwd(),
         logger: { debug() {}, info() {}, warn() {}, error() {} } };
       const backend = createDockerBackend();
-      const prepared = await backend.prepare(${JSON.stringify(agent)}, ctx);
+      const prepared = await backend.prepare(testSpec(${JSON.stringify(agent)}), ctx);
       const launched = await backend.launch(prepared, { extraArgs: [], detach: false, stdio: process }, ctx);
       await backend.list(ctx);
       const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /[\\\\/](dockerode|docker-modem)[\\\\/]/.test(path));

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bottleErrorOf, captureStdio } from "@claude-bottle/core/testing";
+import { bottleErrorOf, captureStdio, testSpec } from "@claude-bottle/core/testing";
 import type { ResolvedAgent } from "@claude-bottle/core";
 import { buildTestNodeImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
@@ -88,7 +88,7 @@ describe("a bottle whose egress proxy dies (docker)", () => {
   it("fails the bottle's requests at once, shows it degraded, and comes back with restartProxy without restarting the agent", async () => {
     const backend = createDockerBackend({ egress: settings() });
     const ctx = createTestContext();
-    const { name } = await backend.launch(await backend.prepare(agent(), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const { name } = await backend.launch(await backend.prepare(testSpec(agent()), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     const probe = async () => {
       const io = captureStdio();
       await backend.exec!(name, { command: ["node", "-e", PROBE], stdio: io.stdio }, ctx);
@@ -147,7 +147,7 @@ describe("a bottle whose egress proxy dies (docker)", () => {
     const backend = createDockerBackend({ egress: settings() });
     const ctx = createTestContext({ env: { EXAMPLE_TOKEN: `real-value-${suffix}` } });
     const { name } = await backend.launch(
-      await backend.prepare({ ...agent(), credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }] }, ctx),
+      await backend.prepare(testSpec({ ...agent(), credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }] }), ctx),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
       ctx,
     );
@@ -169,7 +169,7 @@ describe("a bottle whose egress proxy dies (docker)", () => {
   it("refuses to restart the proxy of a bottle that does not run, or has no network", async () => {
     const backend = createDockerBackend({ egress: settings() });
     const ctx = createTestContext();
-    const { name } = await backend.launch(await backend.prepare({ ...agent(), network: false }, ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
+    const { name } = await backend.launch(await backend.prepare(testSpec({ ...agent(), network: false }), ctx), { extraArgs: [], detach: true, stdio: captureStdio().stdio }, ctx);
     try {
       expect((await bottleErrorOf(backend.restartProxy!(name, {}, ctx))).code).toBe("UNSUPPORTED");
       await backend.stop!(name, {}, ctx);

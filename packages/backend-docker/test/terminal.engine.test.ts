@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { setTimeout as delay } from "node:timers/promises";
 import { Labels } from "@claude-bottle/core";
 import { busyboxContext } from "@claude-bottle/test-support";
@@ -49,6 +51,7 @@ beforeAll(async () => {
     import { execFileSync } from "node:child_process";
     import { writeFileSync } from "node:fs";
     import createDockerBackend from ${JSON.stringify(bundle)};
+    import { testSpec } from ${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve("@claude-bottle/core/testing")).href)};
     const terminalMode = () => execFileSync("stty", ["-g"], { stdio: ["inherit", "pipe", "inherit"], encoding: "utf8" }).trim();
     const before = terminalMode();
     const backend = createDockerBackend();
@@ -57,7 +60,7 @@ beforeAll(async () => {
     const agent = { slug: ${JSON.stringify(slug)}, origin: "project",
       image: { kind: "build", dockerfile: ${JSON.stringify(join(context, "Dockerfile"))}, context: ${JSON.stringify(context)}, args: {} },
       command: ["sh", "-c", ${JSON.stringify(inTheBottle)}], args: [], workspace: ${JSON.stringify(dir)}, mounts: [], env: [], network: false, resources: {} };
-    const launched = await backend.launch(await backend.prepare(agent, ctx), { extraArgs: [], detach: false, stdio: process }, ctx);
+    const launched = await backend.launch(await backend.prepare(testSpec(agent), ctx), { extraArgs: [], detach: false, stdio: process }, ctx);
     writeFileSync(${JSON.stringify(results)}, JSON.stringify({ launched, restored: terminalMode() === before, stdinIsTTY: process.stdin.isTTY === true }));
     console.log("start-finished");
     process.exit(launched.exitCode);

@@ -75,9 +75,9 @@ export async function launchAttachedMachine(
   opts: LaunchOptions,
   ctx: BackendContext,
 ): Promise<Launched> {
-  const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
-  const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
-  const guarded = await guardHost(prepared.agent, overlays);
+  const literals = guestEnvironment(prepared.spec.env.filter((e) => !e.passthrough), {});
+  const passthroughs = guestEnvironment(prepared.spec.env.filter((e) => e.passthrough), ctx.env);
+  const guarded = await guardHost(prepared.spec, overlays);
   // Kept on disk too: whoever reaps the machine of a killed CLI puts the files back.
   await saveGuard(ctx.cacheDir, name, guarded);
   const owner = ["--label", `${OwnerLabels.pid}=${process.pid}`, "--label", `${OwnerLabels.host}=${hostname()}`];

@@ -67,8 +67,8 @@ export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions, Smol
     name: BACKEND_NAME,
     capabilities: CAPABILITIES,
     enforces: ENFORCED,
-    prepare: (agent, ctx) =>
-      prepareSmolmachine(agent, ctx, {
+    prepare: (spec, ctx) =>
+      prepareSmolmachine(spec, ctx, {
         smolvm,
         docker,
         registry: {

@@ -7,7 +7,7 @@ import {
   type GuardedDirectory,
   type GuardedFile,
   type ReadOnlyOverlay,
-  type ResolvedAgent,
+  type BottleSpec,
 } from "@claude-bottle/core";
 import { guardedFilesOf, pinnedShares } from "./mounts.js";
 
@@ -23,7 +23,7 @@ export interface HostGuard {
   directories: GuardedDirectory[];
 }
 
-export async function guardHost(agent: ResolvedAgent, overlays: readonly ReadOnlyOverlay[]): Promise<HostGuard> {
+export async function guardHost(agent: BottleSpec, overlays: readonly ReadOnlyOverlay[]): Promise<HostGuard> {
   const directories = [...pinnedShares(agent, overlays), ...overlays.filter((o) => o.kind === "directory")].map((d) => d.source);
   return { directories: await guardDirectories(directories), files: await guardFiles(guardedFilesOf(overlays)) };
 }

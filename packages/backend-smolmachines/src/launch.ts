@@ -1,21 +1,18 @@
 import { spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
 import {
   BottleError,
   ErrorCodes,
   WORKSPACE_TARGET,
   abortedError,
   bottleLabels,
-  bottleName,
-  effectiveResources,
   phase,
   throwIfAborted,
   type BackendContext,
   type LaunchOptions,
   type Launched,
   type ReadOnlyOverlay,
-  type ResolvedAgent,
+  type BottleSpec,
 } from "@claude-bottle/core";
 import { execa } from "execa";
 import { launchAttachedMachine, starterLabelArguments, startEnvironment, type MachineNetwork } from "./attached-machine.js";
@@ -40,9 +37,9 @@ export const PASSTHROUGH_LABEL = "dev.claude-bottle.env-passthrough";
  * the image's own command when there are any, as `docker run IMAGE args` does.
  */
 export function bottleCommand(prepared: SmolmachinesPrepared, extraArgs: readonly string[]): string[] {
-  const { agent } = prepared;
-  const args = [...agent.args, ...extraArgs];
-  if (agent.command) return [...agent.command, ...args];
+  const { spec } = prepared;
+  const args = [...spec.args, ...extraArgs];
+  if (spec.command) return [...spec.command, ...args];
   return [...prepared.imageEntrypoint, ...(args.length > 0 ? args : prepared.imageCmd)];
 }
 
@@ -52,10 +49,10 @@ export function bottleCommand(prepared: SmolmachinesPrepared, extraArgs: readonl
  * has); a process limit needs nothing here, since a fork bomb stays inside
  * the VM's own kernel.
  */
-export function resourceArguments(agent: ResolvedAgent): string[] {
-  const resources = effectiveResources(agent.resources);
+export function resourceArguments(spec: Pick<BottleSpec, "network" | "resources">): string[] {
+  const { resources } = spec;
   const args: string[] = [];
-  if (agent.network) args.push("--net");
+  if (spec.network) args.push("--net");
   if (resources.cpus !== undefined) args.push("--cpus", String(Math.max(1, Math.ceil(resources.cpus))));
   args.push("--mem", String(Math.max(1, Math.ceil(resources.memory / 2 ** 20))));
   return args;
@@ -74,8 +71,8 @@ export function machineRunArguments(
     "run",
     "--from",
     prepared.artifact.machine,
-    ...resourceArguments(prepared.agent),
-    ...volumeArguments(prepared.agent, overlays),
+    ...resourceArguments(prepared.spec),
+    ...volumeArguments(prepared.spec, overlays),
     "-w",
     WORKSPACE_TARGET,
     ...envArgs,
@@ -99,10 +96,10 @@ export function machineCreateArguments(
   overlays: readonly ReadOnlyOverlay[] = [],
   network: readonly string[] = [],
 ): string[] {
-  const { agent } = prepared;
+  const { spec } = prepared;
   const labels: Record<string, string> = {
-    ...bottleLabels(BACKEND_NAME, agent),
-    [PASSTHROUGH_LABEL]: passthroughNames(agent.env).join(","),
+    ...bottleLabels(BACKEND_NAME, spec),
+    [PASSTHROUGH_LABEL]: passthroughNames(spec.env).join(","),
   };
   return [
     "machine",
@@ -111,9 +108,9 @@ export function machineCreateArguments(
     name,
     "--from",
     prepared.artifact.machine,
-    ...resourceArguments(agent),
+    ...resourceArguments(spec),
     ...network,
-    ...volumeArguments(agent, overlays),
+    ...volumeArguments(spec, overlays),
     ...literalEnvArgs,
     ...Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`]),
   ];
@@ -126,25 +123,25 @@ export async function launchSmolmachine(
   ctx: BackendContext,
 ): Promise<Launched> {
   throwIfAborted(ctx.signal);
-  assertMountSources(prepared.agent, ctx.env);
-  const name = opts.name ?? bottleName(prepared.agent.slug, randomBytes(3).toString("hex"));
+  assertMountSources(prepared.spec);
+  const { name } = prepared.spec;
   const command = bottleCommand(prepared, opts.extraArgs);
   if (command.length === 0) {
-    throw new BottleError(ErrorCodes.AGENT_INVALID, `Agent "${prepared.agent.slug}" names no command and its image has none.`, {
-      hint: `Add command: to ${prepared.agent.file ?? "the agent's recipe"}.`,
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `Agent "${prepared.spec.slug}" names no command and its image has none.`, {
+      hint: `Add command: to ${prepared.spec.file ?? "the agent's recipe"}.`,
     });
   }
-  const overlays = await hostControlOverlays(prepared.agent);
-  const network = await machineNetworkOf(smolvm, prepared.agent, ctx.env);
+  const overlays = await hostControlOverlays(prepared.spec);
+  const network = await machineNetworkOf(smolvm, prepared.spec, ctx.env);
   // A policy that admits nothing is a bottle without network, which says exactly that.
-  if (!network && prepared.agent.network) prepared = { ...prepared, agent: { ...prepared.agent, network: false } };
+  if (!network && prepared.spec.network) prepared = { ...prepared, spec: { ...prepared.spec, network: false } };
   if (opts.detach) return launchDetached(smolvm, prepared, name, command, overlays, network, ctx);
   // smolvm's policy flags are refused by `run --from`: a bottle with network is a machine while it runs.
   if (network) return launchAttachedMachine(smolvm, prepared, name, command, overlays, network, opts, ctx);
 
-  const env = guestEnvironment(prepared.agent.env, ctx.env);
+  const env = guestEnvironment(prepared.spec.env, ctx.env);
   const args = machineRunArguments(prepared, env.args, command, opts.stdio.stdin.isTTY === true, overlays);
-  const guarded = await guardHost(prepared.agent, overlays);
+  const guarded = await guardHost(prepared.spec, overlays);
   // The start phase ends when smolvm is running, so the host knows when the agent takes over the terminal.
   let spawned = () => {};
   const started = phase(ctx, "start", `Starting ${name}`, () => new Promise<void>((resolve) => (spawned = resolve)));
@@ -210,9 +207,9 @@ async function launchDetached(
   network: MachineNetwork | undefined,
   ctx: BackendContext,
 ): Promise<Launched> {
-  const literals = guestEnvironment(prepared.agent.env.filter((e) => !e.passthrough), {});
-  const passthroughs = guestEnvironment(prepared.agent.env.filter((e) => e.passthrough), ctx.env);
-  await saveGuard(ctx.cacheDir, name, await guardHost(prepared.agent, overlays));
+  const literals = guestEnvironment(prepared.spec.env.filter((e) => !e.passthrough), {});
+  const passthroughs = guestEnvironment(prepared.spec.env.filter((e) => e.passthrough), ctx.env);
+  await saveGuard(ctx.cacheDir, name, await guardHost(prepared.spec, overlays));
   await phase(ctx, "create", `Creating ${name}`, () =>
     // Labelled with this start: if it dies before starting the machine, the next command removes the machine (attached-machine.ts).
     runSmolvm(smolvm, [...machineCreateArguments(prepared, name, literals.args, overlays, network?.args), ...starterLabelArguments()], {

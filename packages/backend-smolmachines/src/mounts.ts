@@ -7,17 +7,17 @@ import {
   readOnlyOverlays,
   type PinnedDirectory,
   type ReadOnlyOverlay,
-  type ResolvedAgent,
+  type BottleSpec,
 } from "@claude-bottle/core";
 
 /**
  * smolvm mounts existing host directories only (`-v HOST:GUEST`, HOST not a
  * file; SMOLVM.md, "Running a packed machine"), so the workspace and every
- * extra mount are checked up front with core's checks (hard limits included),
+ * extra mount are checked up front with core's checks (core checked the hard limits),
  * a file mount refused with UNSUPPORTED rather than smolvm's own refusal.
  */
-export function assertMountSources(agent: ResolvedAgent, env: Readonly<Record<string, string | undefined>>): void {
-  assertAgentPaths(agent, { env, mountSources: "directory", backend: "smolmachines" });
+export function assertMountSources(spec: BottleSpec): void {
+  assertAgentPaths(spec, { mountSources: "directory", backend: "smolmachines" });
 }
 
 /**
@@ -29,7 +29,7 @@ export function assertMountSources(agent: ResolvedAgent, env: Readonly<Record<st
  * `.git/worktrees/<id>`), not over it. Files (git config) cannot be shared one
  * by one (SMOLVM.md, "Volumes"): the launch guards them instead (see guardHost).
  */
-export function volumeArguments(agent: ResolvedAgent, overlays: readonly ReadOnlyOverlay[] = []): string[] {
+export function volumeArguments(agent: BottleSpec, overlays: readonly ReadOnlyOverlay[] = []): string[] {
   const shares = [
     ...agent.mounts.map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
     ...pinnedShares(agent, overlays),
@@ -50,14 +50,14 @@ export function volumeArguments(agent: ResolvedAgent, overlays: readonly ReadOnl
  * since smolvm mounts in the order given. Root in the guest could still
  * unmount one: the launch checks each when the bottle ends (see guardHost).
  */
-export function pinnedShares(agent: ResolvedAgent, overlays: readonly ReadOnlyOverlay[]): PinnedDirectory[] {
+export function pinnedShares(agent: BottleSpec, overlays: readonly ReadOnlyOverlay[]): PinnedDirectory[] {
   const pins = pinnedDirectories(overlays, [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts]);
   const depth = (target: string) => target.split("/").length;
   return pins.sort((a, b) => depth(a.target) - depth(b.target));
 }
 
 /** The host controls of a bottle, and where its mounts expose them. */
-export async function hostControlOverlays(agent: ResolvedAgent): Promise<ReadOnlyOverlay[]> {
+export async function hostControlOverlays(agent: BottleSpec): Promise<ReadOnlyOverlay[]> {
   const controls = await prepareHostControls(agent.workspace);
   return readOnlyOverlays(controls, [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts]);
 }

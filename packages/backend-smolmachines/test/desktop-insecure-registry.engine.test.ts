@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
-import { createTestContext } from "@claude-bottle/core/testing";
+import { createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -53,7 +53,7 @@ describe("a prepare on Docker Desktop whose engine refuses plain HTTP", () => {
     const backend = createSmolmachinesBackend({ smolvm: SMOLVM_DOUBLE, registryImage, docker: refusingPush, dockerDesktop: true });
     const ctx = createTestContext();
     const agent = busyboxAgent({ slug: testSlug("smol-desktop-test"), command: ["true"] }, busyboxContext(`LABEL m="${Date.now()}"`));
-    const error = await backend.prepare(agent, ctx).catch((e: unknown) => e);
+    const error = await backend.prepare(testSpec(agent), ctx).catch((e: unknown) => e);
 
     expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.REGISTRY_INSECURE);
     expect((error as BottleError).hint).toContain(DOCKER_DESKTOP_HOST_RANGE);

@@ -3,7 +3,7 @@ import { SmolmachinesErrorCodes } from "../src/index.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCodes, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
-import { bottleErrorOf, captureStdio, createTestContext } from "@claude-bottle/core/testing";
+import { bottleErrorOf, captureStdio, createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -23,7 +23,7 @@ const options = () => ({ smolvm: SMOLVM_DOUBLE, registryImage: buildTestRegistry
 const allowList = (allow: string[]): NetworkPolicy => ({ mode: "allow", allow, deny: [], allowPrivate: [] });
 const agent = (patch: Partial<ResolvedAgent> = {}) => busyboxAgent({ slug: testSlug("smol-egress-test"), workspace, network: true, ...patch });
 const context = () => createTestContext({ cacheDir, env: { CB_TOKEN: SECRET } });
-const prepare = async (patch: Partial<ResolvedAgent> = {}) => (await backend.prepare(agent(patch), context())) as SmolmachinesPrepared;
+const prepare = async (patch: Partial<ResolvedAgent> = {}) => (await backend.prepare(testSpec(agent(patch)), context())) as SmolmachinesPrepared;
 
 /** The double's machines, ours or not, as `machine ls --json` has them. */
 async function machines(): Promise<{ name: string; state: string; labels: Record<string, string> }[]> {
@@ -90,7 +90,7 @@ describe("an attached bottle with network is a machine while it runs", () => {
     const patch = { egress: allowList(["api.example.com", "*.example.org"]), command: ["sh", "-c", "exit 0"] };
     if (!NEWER_DOUBLE) {
       const before = invocations(state).length;
-      const error = await bottleErrorOf(backend.prepare(agent(patch), context()));
+      const error = await bottleErrorOf(backend.prepare(testSpec(agent(patch)), context()));
       expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_VERSION);
       expect(error.message).toContain("machine create --allow-host-pattern");
       expect(error.message).toContain("1.22.0");
@@ -111,7 +111,7 @@ describe("an attached bottle with network is a machine while it runs", () => {
 
   it("a policy smolvm cannot say is refused before anything is built, naming the field", async () => {
     const before = invocations(state).length;
-    const error = await bottleErrorOf(backend.prepare(agent({ egress: allowList(["api.example.com:443"]) }), context()));
+    const error = await bottleErrorOf(backend.prepare(testSpec(agent({ egress: allowList(["api.example.com:443"]) })), context()));
     expect(error.code).toBe(ErrorCodes.UNSUPPORTED);
     expect(error.message).toContain('field "network.allow"');
     expect(since(before).filter((a) => a[0] !== "--version" && a.at(-1) !== "--help")).toEqual([]);
@@ -202,7 +202,7 @@ describe("credentials (issue 12): --credential, the value only in smolvm's envir
   it("the bottle holds a placeholder and no argv, label, state file or log holds the value; a smolvm without --credential is SMOLVM_VERSION", async () => {
     if (!NEWER_DOUBLE) {
       // Before anything is built, naming the flag and the release.
-      const error = await bottleErrorOf(backend.prepare(agent({ ...patch(["true"]), egress: undefined }), context()));
+      const error = await bottleErrorOf(backend.prepare(testSpec(agent({ ...patch(["true"]), egress: undefined })), context()));
       expect(error.code).toBe(SmolmachinesErrorCodes.SMOLVM_VERSION);
       expect(error.message).toContain("machine create --credential");
       expect(error.message).toContain("CB_TOKEN");

@@ -1,4 +1,4 @@
-import { createTestContext } from "@claude-bottle/core/testing";
+import { createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -38,7 +38,7 @@ describe("a prepare killed with SIGKILL in the middle of a push", () => {
     expect(leftTag).toMatch(new RegExp(`^localhost:\\d+/claude-bottle:${key}$`));
 
     const ctx = createTestContext({ cacheDir });
-    const prepared = (await createSmolmachinesBackend(options).prepare(agent, ctx)) as SmolmachinesPrepared;
+    const prepared = (await createSmolmachinesBackend(options).prepare(testSpec(agent), ctx)) as SmolmachinesPrepared;
     expect(prepared.artifact.key).toBe(key);
     expect(await registriesOf(child.pid!)).toEqual([]);
     expect(await temporaryTags(docker, key)).toEqual([]);

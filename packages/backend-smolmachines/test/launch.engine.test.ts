@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BottleError, ErrorCodes, Labels, defaultMemoryLimit, type ResolvedAgent } from "@claude-bottle/core";
-import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
+import { captureStdio, createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { busyboxAgent, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
@@ -26,7 +26,7 @@ function agent(patch: Partial<ResolvedAgent> = {}): ResolvedAgent {
 const context = () => createTestContext({ cacheDir, env: { CB_SECRET: SECRET } });
 
 async function prepare(patch: Partial<ResolvedAgent> = {}) {
-  return (await backend.prepare(agent(patch), context())) as SmolmachinesPrepared;
+  return (await backend.prepare(testSpec(agent(patch)), context())) as SmolmachinesPrepared;
 }
 
 beforeAll(async () => {
@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe("arguments", () => {
   const prepared = {
-    agent: busyboxAgent({
+    spec: testSpec(busyboxAgent({
       slug: "args",
       workspace: "/ws",
       mounts: [{ source: "/data", target: "/data", readOnly: true }],
@@ -53,7 +53,7 @@ describe("arguments", () => {
       ],
       network: true,
       resources: { cpus: 1.5, memory: 3 * 2 ** 30 },
-    }),
+    })),
     backend: "smolmachines",
     imageId: `sha256:${"a".repeat(64)}`,
     artifact: { key: "a".repeat(16), stub: "/c/aaaa", machine: "/c/aaaa.smolmachine" },
@@ -73,7 +73,7 @@ describe("arguments", () => {
     ]);
     expect(machineRunArguments(prepared, [], ["claude"], false)).not.toContain("-t");
     // Memory is bounded by default, at claude-bottle's default rather than smolvm's 8 GiB.
-    expect(resourceArguments({ ...prepared.agent, network: false, resources: {} })).toEqual(["--mem", String(defaultMemoryLimit() / 2 ** 20)]);
+    expect(resourceArguments(testSpec(busyboxAgent({ network: false, resources: {} })))).toEqual(["--mem", String(defaultMemoryLimit() / 2 ** 20)]);
   });
 
   it("creates a detached machine with labels that name the agent, the workspace and the passthrough names only", () => {
@@ -87,9 +87,9 @@ describe("arguments", () => {
   });
 
   it("runs the recipe's command with its args, or the image's entrypoint with the args in place of its command", () => {
-    expect(bottleCommand({ ...prepared, agent: { ...prepared.agent, command: ["claude"], args: ["--x"] } }, ["y"])).toEqual(["claude", "--x", "y"]);
-    expect(bottleCommand({ ...prepared, agent: { ...prepared.agent, command: undefined, args: [] } }, [])).toEqual(["/entry", "default"]);
-    expect(bottleCommand({ ...prepared, agent: { ...prepared.agent, command: undefined, args: [] } }, ["z"])).toEqual(["/entry", "z"]);
+    expect(bottleCommand({ ...prepared, spec: { ...prepared.spec, command: ["claude"], args: ["--x"] } }, ["y"])).toEqual(["claude", "--x", "y"]);
+    expect(bottleCommand({ ...prepared, spec: { ...prepared.spec, command: undefined, args: [] } }, [])).toEqual(["/entry", "default"]);
+    expect(bottleCommand({ ...prepared, spec: { ...prepared.spec, command: undefined, args: [] } }, ["z"])).toEqual(["/entry", "z"]);
   });
 });
 
@@ -121,7 +121,7 @@ describe("attached launch through the double", () => {
   it("reports smolvm's own refusal as SMOLVM_FAILED, with the command line", async () => {
     const refusing = fakeSmolvm(`if [ "$1" = machine ]; then echo "Error: --from: not a packed machine" >&2; exit 1; fi\nexec "${SMOLVM_DOUBLE}" "$@"`);
     const other = createSmolmachinesBackend({ smolvm: refusing, registryImage: buildTestRegistryImage(), dockerDesktop: false });
-    const prepared = await other.prepare(agent({ command: ["true"] }), context());
+    const prepared = await other.prepare(testSpec(agent({ command: ["true"] })), context());
     const error = await other.launch(prepared, { extraArgs: [], detach: false, stdio: captureStdio().stdio }, context()).catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe(SmolmachinesErrorCodes.SMOLVM_FAILED);
     expect((error as Error).message).toContain("Error: --from: not a packed machine");
@@ -139,7 +139,7 @@ describe("attached launch through the double", () => {
   it("refuses a file as a mount source: smolvm mounts directories only", async () => {
     const file = join(workspace, "in.txt");
     const error = await backend
-      .prepare(agent({ mounts: [{ source: file, target: "/etc/thing", readOnly: true }] }), context())
+      .prepare(testSpec(agent({ mounts: [{ source: file, target: "/etc/thing", readOnly: true }] })), context())
       .catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.UNSUPPORTED);
   });

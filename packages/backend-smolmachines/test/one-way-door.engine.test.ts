@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { captureStdio, createTestContext } from "@claude-bottle/core/testing";
+import { captureStdio, createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { attempt, busyboxAgent, busyboxGitContext, buildTestRegistryImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSmolmachinesBackend } from "../src/backend.js";
@@ -63,7 +63,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     const workspace = repository();
     const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
     const io = captureStdio();
-    const prepared = await backend.prepare(agent(workspace), context());
+    const prepared = await backend.prepare(testSpec(agent(workspace)), context());
     const launched = await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
     expect(launched).toMatchObject({ detached: false, exitCode: 0 });
     expect(io.stdout().trim().split("\n")).toEqual(["agent file: refused", "hook: refused", "config append: written", "commit: written"]);
@@ -93,7 +93,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     ].join("; ");
     const io = captureStdio();
     warnings.length = 0;
-    const prepared = await backend.prepare(agent(workspace, script), context());
+    const prepared = await backend.prepare(testSpec(agent(workspace, script)), context());
     await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
     expect(io.stdout().trim().split("\n")).toEqual(["config append: written", "absolute link: written", "commondir: written", "relative link: written"]);
 
@@ -113,7 +113,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
     const script = attempt("config replaced by a link", `rm /workspace/.git/config && ln -s ${victim} /workspace/.git/config`);
     const io = captureStdio();
-    const prepared = await backend.prepare(agent(workspace, script), context());
+    const prepared = await backend.prepare(testSpec(agent(workspace, script)), context());
     await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
     expect(io.stdout().trim()).toBe("config replaced by a link: written");
 
@@ -134,7 +134,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
       attempt("commit", "cd /workspace && echo work > work.txt && git add work.txt && git -c user.name=Agent -c user.email=agent@example.com commit -q -m 'agent work'"),
     ].join("; ");
     const io = captureStdio();
-    const prepared = await backend.prepare(agent(workspace, script), context());
+    const prepared = await backend.prepare(testSpec(agent(workspace, script)), context());
     await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
     expect(io.stdout().trim().split("\n")).toEqual([
       "git dir moved away: refused",
@@ -166,7 +166,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     ].join("; ");
     const io = captureStdio();
     warnings.length = 0;
-    const prepared = await backend.prepare(agent(workspace, script), context());
+    const prepared = await backend.prepare(testSpec(agent(workspace, script)), context());
     await backend.launch(prepared, { extraArgs: [], detach: false, stdio: io.stdio }, context());
     // The double's guest is root with the host's capabilities: it shows what a guest root could do.
     expect(io.stdout().trim().split("\n")).toEqual(["unmount the shares: written", "git dir moved away: written", "agents dir replaced: written"]);
@@ -188,7 +188,7 @@ describe("a bottle is a one-way door (smolmachines)", () => {
     const workspace = repository();
     const configBefore = readFileSync(join(workspace, ".git", "config"), "utf8");
     warnings.length = 0;
-    const prepared = await backend.prepare(agent(workspace), context());
+    const prepared = await backend.prepare(testSpec(agent(workspace)), context());
     const launched = await backend.launch(prepared, { extraArgs: [], detach: true, stdio: captureStdio().stdio }, context());
     const deadline = Date.now() + 60_000;
     while (!readFileSync(join(workspace, ".git", "config"), "utf8").includes("fsmonitor") && Date.now() < deadline) {

@@ -4,7 +4,7 @@ import { SmolmachinesErrorCodes } from "../src/index.js";
 import { join } from "node:path";
 import { buildImage } from "@claude-bottle/docker-engine";
 import { BottleError, ErrorCodes, type ProgressEvent, type ResolvedAgent } from "@claude-bottle/core";
-import { createTestContext } from "@claude-bottle/core/testing";
+import { createTestContext, testSpec } from "@claude-bottle/core/testing";
 import { busyboxAgent, busyboxContext, buildTestRegistryImage, registryImageContext, removeAgentTraces } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ beforeEach(() => {
 describe("prepare", () => {
   it("cold: builds, packs through a registry, moves the artifact into the cache, and leaves no registry or tag", async () => {
     const ctx = createTestContext();
-    const prepared = (await backend().prepare(freshAgent(), ctx)) as SmolmachinesPrepared;
+    const prepared = (await backend().prepare(testSpec(freshAgent()), ctx)) as SmolmachinesPrepared;
 
     const key = keyOf(prepared.imageId);
     expect(prepared.artifact).toEqual({
@@ -89,12 +89,12 @@ describe("prepare", () => {
   it("warm: an unchanged agent skips the build, the registry, the push and the pack", async () => {
     const agent = freshAgent();
     const cold = createTestContext();
-    const first = (await backend().prepare(agent, cold)) as SmolmachinesPrepared;
+    const first = (await backend().prepare(testSpec(agent), cold)) as SmolmachinesPrepared;
     const packsBefore = packInvocations(state).length;
 
     const since = Date.now();
     const warm = createTestContext({ cacheDir: cold.cacheDir });
-    const second = (await backend().prepare(agent, warm)) as SmolmachinesPrepared;
+    const second = (await backend().prepare(testSpec(agent), warm)) as SmolmachinesPrepared;
 
     expect(second.artifact).toEqual(first.artifact);
     expect(startedPhases(warm.events)).toEqual(["cache-check"]);
@@ -106,23 +106,23 @@ describe("prepare", () => {
   it("warm, with unchanged build inputs, needs no engine at all: the packed machine is self-contained", async () => {
     const agent = freshAgent();
     const cold = createTestContext();
-    const first = (await backend().prepare(agent, cold)) as SmolmachinesPrepared;
+    const first = (await backend().prepare(testSpec(agent), cold)) as SmolmachinesPrepared;
     const deadEngine = new (docker.constructor as typeof Dockerode)({ socketPath: join(cold.cacheDir, "no-engine.sock") });
-    const second = (await backend({ docker: deadEngine }).prepare(agent, createTestContext({ cacheDir: cold.cacheDir }))) as SmolmachinesPrepared;
+    const second = (await backend({ docker: deadEngine }).prepare(testSpec(agent), createTestContext({ cacheDir: cold.cacheDir }))) as SmolmachinesPrepared;
     expect(second.artifact).toEqual(first.artifact);
     expect(second.imageId).toBe(first.imageId);
     // A changed input must not be served from that record: it needs the engine, which is not there.
     const changed = freshAgent("changed");
     const error = await backend({ docker: deadEngine })
-      .prepare(changed, createTestContext({ cacheDir: cold.cacheDir }))
+      .prepare(testSpec(changed), createTestContext({ cacheDir: cold.cacheDir }))
       .then(() => undefined, (e: unknown) => e);
     expect(error).toBeDefined();
   });
 
   it("a changed Dockerfile makes a new image, a new key and a new artifact", async () => {
     const ctx = createTestContext();
-    const first = (await backend().prepare(freshAgent("one"), ctx)) as SmolmachinesPrepared;
-    const second = (await backend().prepare(freshAgent("two"), createTestContext({ cacheDir: ctx.cacheDir }))) as SmolmachinesPrepared;
+    const first = (await backend().prepare(testSpec(freshAgent("one")), ctx)) as SmolmachinesPrepared;
+    const second = (await backend().prepare(testSpec(freshAgent("two")), createTestContext({ cacheDir: ctx.cacheDir }))) as SmolmachinesPrepared;
     expect(second.imageId).not.toBe(first.imageId);
     expect(second.artifact.key).not.toBe(first.artifact.key);
     expect(existsSync(first.artifact.machine) && existsSync(second.artifact.machine)).toBe(true);
@@ -132,7 +132,7 @@ describe("prepare", () => {
     const agent = freshAgent();
     const { cacheDir } = createTestContext();
     const results = (await Promise.all(
-      Array.from({ length: 4 }, () => backend().prepare(agent, createTestContext({ cacheDir }))),
+      Array.from({ length: 4 }, () => backend().prepare(testSpec(agent), createTestContext({ cacheDir }))),
     )) as SmolmachinesPrepared[];
     const key = results[0]!.artifact.key;
     expect(new Set(results.map((r) => r.imageId)).size).toBe(1);
@@ -145,7 +145,7 @@ describe("prepare", () => {
   it("a failed pack leaves no cache entry, no registry and no temporary tag, and says what smolvm said", async () => {
     const failing = fakeSmolvm(`if [ "$1" = pack ]; then echo "Error: layer sha256:0000 failed to unpack" >&2; exit 1; fi\nexec "${SMOLVM_DOUBLE}" "$@"`);
     const ctx = createTestContext();
-    const error = await backend({ smolvm: failing }).prepare(freshAgent(), ctx).catch((e: unknown) => e);
+    const error = await backend({ smolvm: failing }).prepare(testSpec(freshAgent()), ctx).catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe(SmolmachinesErrorCodes.SMOLVM_FAILED);
     expect((error as Error).message).toContain("Error: layer sha256:0000 failed to unpack");
     expect((error as Error).message).toMatch(/Command: .*smolvm pack create --image localhost:\d+\/claude-bottle:[0-9a-f]{16} -o /);
@@ -163,7 +163,7 @@ describe("prepare", () => {
     await buildImage(docker, { dockerfile: join(context, "Dockerfile"), context, tags: [`claude-bottle-test/registry-readonly:${testSlug("t")}`] }, ctx);
 
     const error = await backend({ registryImage: `claude-bottle-test/registry-readonly:${testSlug("t")}` })
-      .prepare(freshAgent(), ctx)
+      .prepare(testSpec(freshAgent()), ctx)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/claude-bottle:[0-9a-f]{16}/);
@@ -180,7 +180,7 @@ describe("prepare", () => {
         events.push(event);
         if (event.type === "phase-start" && event.phase === interruptedPhase) ctx.controller.abort();
       };
-      const error = await backend().prepare(freshAgent(), ctx).catch((e: unknown) => e);
+      const error = await backend().prepare(testSpec(freshAgent()), ctx).catch((e: unknown) => e);
       expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.ABORTED);
       expect(startedPhases(events).at(-1)).toBe("registry-down");
       const lookedFor = events.find((e) => e.type === "phase-start" && e.phase === "cache-check" && /packed machine/.test(e.title));
@@ -195,13 +195,13 @@ describe("prepare", () => {
     const context = busyboxContext('RUN for i in /sys/class/net/*; do echo "${i##*/}"; done > /interfaces');
     const ctx = createTestContext();
     try {
-      const prepared = (await backend().prepare(busyboxAgent({ slug, network: true, command: ["true"] }, context), ctx)) as SmolmachinesPrepared;
+      const prepared = (await backend().prepare(testSpec(busyboxAgent({ slug, network: true, command: ["true"] }, context)), ctx)) as SmolmachinesPrepared;
       const seen = spawnSync("docker", ["run", "--rm", "--network", "none", prepared.imageId, "cat", "/interfaces"], { encoding: "utf8" });
       expect(seen.stdout.trim().split("\n")).toEqual(["lo"]);
 
       // A step that needs an interface to the outside fails, and the hint says why (no traffic is sent to find out).
       const needy = busyboxContext('RUN test -e /sys/class/net/eth0 || { echo "no network"; exit 1; }');
-      const error = await backend().prepare(busyboxAgent({ slug, network: true, command: ["true"] }, needy), ctx).catch((e: unknown) => e as BottleError);
+      const error = await backend().prepare(testSpec(busyboxAgent({ slug, network: true, command: ["true"] }, needy)), ctx).catch((e: unknown) => e as BottleError);
       expect(error).toBeInstanceOf(Error);
       expect((error as BottleError).code).toBe(ErrorCodes.IMAGE_BUILD_FAILED);
       expect((error as BottleError).hint).toContain("builds an agent's image with no network");
@@ -214,7 +214,7 @@ describe("prepare", () => {
   it("stops before any work when the signal has already fired", async () => {
     const ctx = createTestContext();
     ctx.controller.abort();
-    const error = await backend().prepare(freshAgent(), ctx).catch((e: unknown) => e);
+    const error = await backend().prepare(testSpec(freshAgent()), ctx).catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe(ErrorCodes.ABORTED);
     expect(ctx.events).toEqual([]);
   });

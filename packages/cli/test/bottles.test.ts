@@ -122,11 +122,12 @@ describe("worktrees and wait through a backend that runs nothing", () => {
     expect(git("worktree", "list")).not.toContain("try-1");
   });
 
-  it("keeps a detached worktree bottle under the name its backend gave it, so ls shows its branch", async () => {
+  it("keeps a detached worktree bottle under the name in its spec, so ls shows its branch", async () => {
     const started = await run(["start", "-d", "--worktree", "try-2", "bb"]);
-    expect(started).toMatchObject({ code: 0, stdout: "claude-bottle-bb-fake01\n" });
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toMatch(/^claude-bottle-bb-[0-9a-f]{6}\n$/);
     const [listed] = JSON.parse((await run(["ls", "--json"])).stdout) as { name: string; worktree?: { branch: string; path: string } }[];
-    expect(listed).toMatchObject({ name: "claude-bottle-bb-fake01", worktree: { branch: "try-2" } });
+    expect(listed).toMatchObject({ name: started.stdout.trim(), worktree: { branch: "try-2" } });
     // At the branch's commit, detached: the bottle cannot write the branch, the host moves it once the bottle is gone.
     const revParse = (...args: string[]) => execFileSync("git", ["-C", listed!.worktree!.path, "rev-parse", ...args], { encoding: "utf8" });
     expect(revParse("--abbrev-ref", "HEAD")).toBe("HEAD\n");
@@ -134,7 +135,8 @@ describe("worktrees and wait through a backend that runs nothing", () => {
   });
 
   it("wait: the state reached on stdout, 124 on a timeout, 125 for an unknown bottle", async () => {
-    expect(await run(["wait", "claude-bottle-bb-fake01", "--for", "done", "--timeout", "0.3"])).toMatchObject({ code: 124, stdout: "running\n" });
+    const [listed] = JSON.parse((await run(["ls", "--json"])).stdout) as { name: string }[];
+    expect(await run(["wait", listed!.name, "--for", "done", "--timeout", "0.3"])).toMatchObject({ code: 124, stdout: "running\n" });
     const unknown = await run(["wait", "nope"]);
     expect(unknown.code).toBe(125);
     expect(unknown.stderr).toContain("There is no bottle called nope");

@@ -96,7 +96,7 @@ describe("claude-bottle start", () => {
   it("prints the bottle's name and nothing else on stdout with --detach", async () => {
     const result = await run(["start", "--detach", "bb"]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe("claude-bottle-bb-fake01\n");
+    expect(result.stdout).toMatch(/^claude-bottle-bb-[0-9a-f]{6}\n$/);
   });
 
   describe("errors", () => {
@@ -200,7 +200,7 @@ describe("claude-bottle start", () => {
 
     it("is printed at detach, and on a failure with the failed phase marked", async () => {
       const detached = await run(["start", "--detach", "--timing", "bb"]);
-      expect(detached.stdout).toBe("claude-bottle-bb-fake01\n");
+      expect(detached.stdout).toMatch(/^claude-bottle-bb-[0-9a-f]{6}\n$/);
       expect(detached.stderr).toMatch(/^start\s/m);
       const failed = await run(["start", "--timing=json", "bb"], { FAKE_MODE: "bottle-error" });
       const json = JSON.parse(failed.stderr.split("\n").find((line) => line.startsWith("{"))!);

@@ -1,6 +1,6 @@
-import type { ResolvedAgent } from "./agent/model.js";
 import type { BackendContext } from "./context.js";
 import type { Enforcement } from "./enforcement.js";
+import type { BottleSpec } from "./spec/bottle-spec.js";
 
 /** The contract version this core speaks. A backend declares the one it implements. */
 export const BACKEND_API_VERSION = 1 as const;
@@ -26,7 +26,8 @@ export type Capability = (typeof BACKEND_CAPABILITIES)[number];
 export interface Prepared<B extends string = string> {
   /** The name of the backend whose prepare made this: the same string as its `name`. Required: launch refuses a value without it. */
   readonly backend: B;
-  readonly agent: ResolvedAgent;
+  /** The spec prepare was given, which launch starts. */
+  readonly spec: BottleSpec;
 }
 
 /**
@@ -46,13 +47,6 @@ export interface LaunchOptions {
   /** Leave the bottle running and return at once (needs the `detach` capability). */
   detach: boolean;
   stdio: Stdio;
-  /**
-   * The bottle's name, chosen by the host (which keeps state under it before
-   * the bottle exists). A backend that is given one names the bottle exactly
-   * so, and fails with `NAME_CONFLICT` when it is taken; without one it makes
-   * its own (`bottleName`).
-   */
-  name?: string;
 }
 
 export type Launched =
@@ -143,9 +137,15 @@ export interface Backend<P extends Prepared = Prepared> {
    */
   readonly enforces: readonly Enforcement[];
 
-  /** Once per agent before launch: validate, build, fetch, pack. Idempotent, cached. */
-  prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<P>;
-  /** Start a bottle from what prepare returned; attached (returns its exit code) or detached. */
+  /**
+   * Before launch: translate the spec, build, fetch, pack (idempotent, cached).
+   * The spec is resolved and checked by core: read it, never re-derive it.
+   */
+  prepare(spec: BottleSpec, ctx: BackendContext): Promise<P>;
+  /**
+   * Start the bottle named `prepared.spec.name` (NAME_CONFLICT when that name
+   * is taken); attached (returns its exit code) or detached.
+   */
   launch(prepared: P, opts: LaunchOptions, ctx: BackendContext): Promise<Launched>;
 
   /** Bottles of this backend only. */

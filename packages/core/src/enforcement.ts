@@ -1,11 +1,11 @@
 import { DEFAULT_PIDS_LIMIT, defaultMemoryLimit } from "./agent/resources.js";
-import type { ResolvedAgent } from "./agent/model.js";
+import type { BottleSpec } from "./spec/bottle-spec.js";
 import { BottleError, ErrorCodes } from "./errors.js";
 
 /**
  * What a bottle's spec can ask of the backend that runs it (SECURITY.md point
  * 8). A backend lists in `enforces` the ones it keeps; core refuses, before
- * `prepare`, an agent that asks for one its backend does not list.
+ * `prepare`, a spec that asks for one its backend does not list.
  */
 export const ENFORCEMENTS = [
   /** `network: false`: no interface but loopback. */
@@ -46,28 +46,28 @@ export interface Requirement {
   source: "asked" | "default";
 }
 
-/** What `agent` needs its backend to keep, one entry per field. */
-export function requirementsOf(agent: ResolvedAgent): Requirement[] {
+/** What `spec` needs its backend to keep, one entry per field. */
+export function requirementsOf(spec: BottleSpec): Requirement[] {
   const required: Requirement[] = [];
   const add = (enforcement: Enforcement, field: string, source: Requirement["source"] = "asked") => required.push({ enforcement, field, source });
-  if (!agent.network) {
+  if (!spec.network) {
     add("network.none", "network");
   } else {
     add("egress.private", "network", "default");
-    const policy = agent.egress;
+    const policy = spec.egress;
     if (policy?.mode === "allow") add("egress.allow", "network.allow");
     if (policy?.deny.length) add("egress.deny", "network.deny");
     if (policy?.allowPrivate.length) add("egress.allowPrivate", "network.allowPrivate");
     const entries = [...(policy?.mode === "allow" ? policy.allow : []), ...(policy?.deny ?? [])];
     if (entries.some((entry) => /:\d+$/.test(entry))) add("egress.ports", policy?.mode === "allow" ? "network.allow" : "network.deny");
   }
-  if (agent.credentials?.length) add("credentials", "credentials");
-  const { cpus, memory, pids } = agent.resources;
+  if (spec.credentials.length) add("credentials", "credentials");
+  const { cpus, memory, pids } = spec.resources;
   if (cpus !== undefined) add("limits.cpus", "resources.cpus");
   // A limit equal to core's default is the default, whether or not the file wrote it.
-  if (memory !== undefined) add("limits.memory", "resources.memory", memory === defaultMemoryLimit() ? "default" : "asked");
-  if (pids !== undefined) add("limits.pids", "resources.pids", pids === DEFAULT_PIDS_LIMIT ? "default" : "asked");
-  agent.mounts.forEach((mount, index) => {
+  add("limits.memory", "resources.memory", memory === defaultMemoryLimit() ? "default" : "asked");
+  add("limits.pids", "resources.pids", pids === DEFAULT_PIDS_LIMIT ? "default" : "asked");
+  spec.mounts.forEach((mount, index) => {
     if (mount.readOnly) add("mounts.readOnly", `mounts[${index}]`, "default");
   });
   add("hostControls.readOnly", "workspace", "default");
@@ -80,10 +80,10 @@ export interface EnforcingBackend {
   readonly enforces?: readonly Enforcement[];
 }
 
-/** The requirements of `agent` that `backend` does not keep, asked ones and defaults apart. */
-export function unkeptRequirements(agent: ResolvedAgent, backend: EnforcingBackend): { asked: Requirement[]; defaults: Requirement[] } {
+/** The requirements of `spec` that `backend` does not keep, asked ones and defaults apart. */
+export function unkeptRequirements(spec: BottleSpec, backend: EnforcingBackend): { asked: Requirement[]; defaults: Requirement[] } {
   const kept = new Set(backend.enforces ?? []);
-  const unkept = requirementsOf(agent).filter((requirement) => !kept.has(requirement.enforcement));
+  const unkept = requirementsOf(spec).filter((requirement) => !kept.has(requirement.enforcement));
   return { asked: unkept.filter((r) => r.source === "asked"), defaults: unkept.filter((r) => r.source === "default") };
 }
 
@@ -93,10 +93,10 @@ export function unkeptRequirements(agent: ResolvedAgent, backend: EnforcingBacke
  * core adds by default and the backend does not keep is returned, for the
  * caller to say: the user chose this backend, the agent file did not.
  */
-export function assertEnforced(agent: ResolvedAgent, backend: EnforcingBackend): Requirement[] {
-  const { asked, defaults } = unkeptRequirements(agent, backend);
+export function assertEnforced(spec: BottleSpec, backend: EnforcingBackend): Requirement[] {
+  const { asked, defaults } = unkeptRequirements(spec, backend);
   if (asked.length) {
-    const where = agent.file ?? `The agent "${agent.slug}"`;
+    const where = spec.file ?? `The agent "${spec.slug}"`;
     const lines = asked.map((r) => `${r.field} needs a backend that enforces ${r.enforcement}; ${backend.name} does not.`);
     throw new BottleError(ErrorCodes.POLICY_NOT_ENFORCED, `${where}: ${lines.join(" ")}`, {
       hint: `Use a backend that enforces ${[...new Set(asked.map((r) => r.enforcement))].join(", ")} (the docker backend enforces every one), or remove ${asked.length > 1 ? "these fields" : "the field"} from the agent file.`,

@@ -7,10 +7,12 @@
  */
 export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, widenNetworkPolicy } from "./agent/network.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
+export { resolveBottleSpec, withAdditions, type BottleSpecInput } from "./spec/resolve-bottle-spec.js";
 export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";
 export { ApprovalStore, stateDir, type Approval } from "./trust/store.js";
 export {
   assertSlug,
+  builtinCredentialNames,
   findProject,
   findProjectAgentsDir,
   listAgents,

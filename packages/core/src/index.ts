@@ -1,5 +1,6 @@
 export * from "./errors.js";
 export * from "./backend.js";
+export { BOTTLE_SPEC_VERSION, NO_ADDITIONS, type BottleAdditions, type BottleSpec, type EffectiveResources } from "./spec/bottle-spec.js";
 export {
   assertEnforced,
   describeUnkeptDefaults,

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, ENFORCEMENTS, ErrorCodes, requirementsOf, type ResolvedAgent } from "../src/index.js";
+import { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, ENFORCEMENTS, ErrorCodes, requirementsOf, type BottleSpec, type ResolvedAgent } from "../src/index.js";
 import { loadBackend } from "../src/host.js";
-import { bottleErrorOf, createTestContext } from "../src/testing/index.js";
+import { bottleErrorOf, createTestContext, testSpec } from "../src/testing/index.js";
 
 /**
  * A backend written from the README by a third party, as its package would
@@ -32,10 +32,10 @@ export default () => ({
 
 const workspace = mkdtempSync(join(tmpdir(), "cb-enforce-ws-"));
 
-/** An agent asking for every policy field there is. */
-const everything: ResolvedAgent = {
+/** An agent asking for every policy field there is (a user's own: a project's may not open private ranges). */
+const asked: ResolvedAgent = {
   slug: "narrow",
-  origin: "project",
+  origin: "user",
   file: "/p/.claude-bottle/agents/narrow.yaml",
   image: { kind: "ref", ref: "x/y:1" },
   args: [],
@@ -47,6 +47,7 @@ const everything: ResolvedAgent = {
   credentials: [{ env: "TOKEN", hosts: ["api.example.com"] }],
   resources: { cpus: 2, memory: 3 * 2 ** 30 + 5, pids: 77 },
 };
+const everything: BottleSpec = testSpec(asked);
 
 async function load(enforces?: unknown) {
   const installed = installThirdParty(enforces);
@@ -73,7 +74,7 @@ describe("what a backend declares it enforces", () => {
       expect(error.message).toContain(`${field} needs a backend that enforces ${enforcement}; acme does not.`);
     }
     expect(error.message).toContain(everything.file);
-    const offline = await bottleErrorOf(backend.prepare({ ...everything, network: false, egress: undefined, credentials: undefined, resources: {} }, createTestContext()));
+    const offline = await bottleErrorOf(backend.prepare(testSpec({ ...asked, network: false, egress: undefined, credentials: undefined, resources: {} }), createTestContext()));
     expect(offline.message).toContain("network needs a backend that enforces network.none; acme does not.");
   });
 
@@ -89,7 +90,7 @@ describe("what a backend declares it enforces", () => {
     const { backend } = await load(["network.none"]);
     const warned: string[] = [];
     const ctx = createTestContext({ logger: { debug: () => {}, info: () => {}, warn: (m) => warned.push(m) } });
-    const defaults: ResolvedAgent = { ...everything, egress: { mode: "all", deny: [], allowPrivate: [] }, credentials: undefined, mounts: [], resources: { memory: defaultMemoryLimit(), pids: DEFAULT_PIDS_LIMIT } };
+    const defaults = testSpec({ ...asked, egress: { mode: "all", deny: [], allowPrivate: [] }, credentials: undefined, mounts: [], resources: {} });
     await expect(backend.prepare(defaults, ctx)).resolves.toMatchObject({ backend: "acme" });
     expect(warned).toEqual([
       "The acme backend does not keep: private addresses refused (the bottle reaches your LAN, this host and cloud metadata); the default memory limit; the default process limit; read-only git hooks, git config and .claude-bottle.",
@@ -104,7 +105,7 @@ describe("what a backend declares it enforces", () => {
   });
 
   it("reads a limit equal to core's default as the default, and any other as asked", () => {
-    const sources = (resources: ResolvedAgent["resources"]) =>
+    const sources = (resources: BottleSpec["resources"]) =>
       requirementsOf({ ...everything, resources }).filter((r) => r.enforcement.startsWith("limits.")).map((r) => `${r.enforcement}:${r.source}`);
     expect(sources({ memory: defaultMemoryLimit(), pids: DEFAULT_PIDS_LIMIT })).toEqual(["limits.memory:default", "limits.pids:default"]);
     expect(sources({ memory: 2 ** 30, pids: 10, cpus: 1 })).toEqual(["limits.cpus:asked", "limits.memory:asked", "limits.pids:asked"]);

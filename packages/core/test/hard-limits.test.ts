@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { overlaps } from "../src/agent/host-paths.js";
 import { isInside } from "../src/index.js";
-import { resolveAgent, type BuiltinAgent } from "../src/host.js";
+import { builtinCredentialNames, resolveAgent, resolveBottleSpec, type BuiltinAgent } from "../src/host.js";
 import { bottleErrorOf } from "../src/testing/index.js";
 
 const builtin: BuiltinAgent = {
@@ -26,7 +26,9 @@ function layout() {
   const env = { XDG_CONFIG_HOME: join(home, ".config"), DOCKER_HOST: `unix://${socket}` };
   const projectAgent = (slug: string, yaml: string) => writeFileSync(join(agents, `${slug}.yaml`), yaml);
   const userAgent = (slug: string, yaml: string) => writeFileSync(join(userAgents, `${slug}.yaml`), yaml);
-  const resolve = (slug: string, cwd = project) => resolveAgent(slug, { cwd, env, home, builtins: [builtin] });
+  // Checked where a start checks them: on the spec, made from the resolved agent and the host.
+  const resolve = async (slug: string, cwd = project) =>
+    resolveBottleSpec(await resolveAgent(slug, { cwd, env, home, builtins: [builtin] }), { name: `claude-bottle-${slug}-000000`, host: { home, env, credentialNames: builtinCredentialNames([builtin]) } });
   return { root, home, project, socket, projectAgent, userAgent, resolve };
 }
 

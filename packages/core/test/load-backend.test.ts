@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BackendCrash, type ResolvedAgent, type Stdio } from "../src/index.js";
+import { BackendCrash, type Stdio } from "../src/index.js";
 import { findInstalledBackends, loadBackend, requireCapability, type LoadBackendOptions } from "../src/host.js";
-import { bottleErrorOf } from "../src/testing/index.js";
+import { bottleErrorOf, testSpec } from "../src/testing/index.js";
 
 /** A backend as a third party would publish it: plain ESM, no dependency on this workspace. */
 function backendSource(name: string, extra = ""): string {
@@ -15,7 +15,7 @@ export default function create(options) {
     name: ${JSON.stringify(name)},
     capabilities: ["doctor"],
     options,
-    async prepare(agent) { return { backend: ${JSON.stringify(name)}, agent }; },
+    async prepare(spec) { return { backend: ${JSON.stringify(name)}, spec }; },
     async launch() { return { detached: false, name: "x", exitCode: 0 }; },
     async doctor() { return [{ name: "ok", ok: true, detail: "fine" }]; },
     ${extra}
@@ -224,7 +224,7 @@ describe("loadBackend", () => {
   });
 
   // Asks for nothing a backend must declare: network with core's defaults, which are said rather than refused.
-  const agent = { slug: "a", workspace: "/tmp", network: true, mounts: [], resources: {} } as unknown as ResolvedAgent;
+  const agent = testSpec({ slug: "a", origin: "user", image: { kind: "ref", ref: "x/y:1" }, args: [], workspace: "/tmp", network: true, mounts: [], env: [], resources: {} });
   const quiet = { logger: { debug() {}, info() {}, warn() {} } } as never;
   const stdio = {} as Stdio;
 
@@ -234,7 +234,7 @@ describe("loadBackend", () => {
       t.project,
       "claude-bottle-backend-sloppy",
       backendSource("sloppy")
-        .replace('return { backend: "sloppy", agent };', 'return { backend: agent.slug === "other" ? "docker" : agent.slug === "bare" ? undefined : "sloppy", agent };')
+        .replace('return { backend: "sloppy", spec };', 'return { backend: spec.slug === "other" ? "docker" : spec.slug === "bare" ? undefined : "sloppy", spec };')
         .replace('return { detached: false, name: "x", exitCode: 0 };', 'return { detached: false, name: "x" };'),
     );
     const { backend } = await loadBackend(t.options({ name: "sloppy" }));

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ApprovalStore, approvalsNeeded, locateBackend, planOf, resolveAgent, type BuiltinAgent, type LocatedBackend } from "../src/host.js";
+import { ApprovalStore, approvalsNeeded, locateBackend, planOf, resolveAgent, resolveBottleSpec, type BuiltinAgent, type LocatedBackend } from "../src/host.js";
 
 const builtin: BuiltinAgent = { slug: "claude", dir: "/opt/claude-bottle/agents/claude", recipe: { image: "x/claude:1" } };
 const dockerBackend: LocatedBackend = { kind: "builtin", name: "docker", fromProject: false };
@@ -15,8 +15,8 @@ function project() {
   const write = (path: string, text: string) => writeFileSync(join(dir, path), text);
   const options = { cwd: dir, env: { XDG_CONFIG_HOME: join(root, "config") }, home: join(root, "home"), builtins: [builtin] };
   const needed = async (slug: string, backend: LocatedBackend = dockerBackend) => {
-    const agent = await resolveAgent(slug, options);
-    return approvalsNeeded(agent, planOf(agent, backend), backend);
+    const spec = resolveBottleSpec(await resolveAgent(slug, options), { name: `claude-bottle-${slug}-000000`, host: { home: options.home, env: options.env } });
+    return approvalsNeeded(spec, planOf(spec, backend), backend);
   };
   return { root, dir, write, needed, options };
 }

@@ -1,4 +1,4 @@
-import { WORKSPACE_TARGET, bottleEnvironment, effectiveResources, pinnedDirectories, readOnlyOverlays, type HostControl, type ResolvedAgent } from "@claude-bottle/core";
+import { WORKSPACE_TARGET, bottleEnvironment, pinnedDirectories, readOnlyOverlays, type BottleSpec, type HostControl } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { BottleCredentials, Egress } from "../egress/sidecar.js";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
@@ -11,8 +11,8 @@ export interface HostUser {
 }
 
 export interface ContainerPlan {
-  agent: ResolvedAgent;
-  name: string;
+  /** The bottle as core resolved it; its name is the container's. */
+  spec: BottleSpec;
   /** Image ID or reference to run. */
   image: string;
   /** The image's own entrypoint and command, to append the agent's args to when it sets no command. */
@@ -44,15 +44,15 @@ export interface ContainerPlan {
 
 /** `docker create` options for a bottle: hardened, labelled, with the workspace and home mounted. */
 export function containerCreateOptions(plan: ContainerPlan): Dockerode.ContainerCreateOptions {
-  const { agent } = plan;
-  const labels = bottleLabels(agent);
-  const binds = [{ source: agent.workspace, target: WORKSPACE_TARGET }, ...agent.mounts];
+  const { spec } = plan;
+  const labels = bottleLabels(spec);
+  const binds = [{ source: spec.workspace, target: WORKSPACE_TARGET }, ...spec.mounts];
   const overlays = readOnlyOverlays(plan.controls, binds);
   const mounts: Dockerode.MountSettings[] = [
-    { Type: "bind", Source: agent.workspace, Target: WORKSPACE_TARGET },
+    { Type: "bind", Source: spec.workspace, Target: WORKSPACE_TARGET },
     // Created beforehand with its labels (ensureHomeVolume).
-    { Type: "volume", Source: homeVolumeName(agent.slug, agent.homeProject ?? agent.workspace), Target: HOME_VOLUME_TARGET },
-    ...agent.mounts.map(
+    { Type: "volume", Source: homeVolumeName(spec.slug, spec.homeProject), Target: HOME_VOLUME_TARGET },
+    ...spec.mounts.map(
       (m): Dockerode.MountSettings => ({ Type: "bind", Source: m.source, Target: m.target, ReadOnly: m.readOnly }),
     ),
     // The engine mounts parents before children, so these land on top of the binds that expose them:
@@ -66,7 +66,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     ...(plan.egress ? [{ Type: "bind" as const, Source: plan.egress.resolvConf, Target: "/etc/resolv.conf", ReadOnly: true }] : []),
     ...caMounts(plan.egress?.credentials),
   ];
-  const resources = effectiveResources(agent.resources);
+  const { resources } = spec;
   const hostConfig: Dockerode.HostConfig = {
     Mounts: mounts,
     AutoRemove: plan.autoRemove,
@@ -84,7 +84,7 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     ...(plan.tty && plan.consoleSize ? { ConsoleSize: [plan.consoleSize.rows, plan.consoleSize.columns] } : {}),
   };
   return {
-    name: plan.name,
+    name: spec.name,
     Image: plan.image,
     ...commandFor(plan),
     Env: environment(plan),
@@ -107,8 +107,8 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
  * the image would run.
  */
 function commandFor(plan: ContainerPlan): Pick<Dockerode.ContainerCreateOptions, "Entrypoint" | "Cmd"> {
-  const args = [...plan.agent.args, ...plan.extraArgs];
-  if (plan.agent.command) return { Entrypoint: [...plan.agent.command], Cmd: args };
+  const args = [...plan.spec.args, ...plan.extraArgs];
+  if (plan.spec.command) return { Entrypoint: [...plan.spec.command], Cmd: args };
   if (args.length === 0) return {};
   if (plan.imageConfig.Entrypoint?.length) return { Cmd: args };
   return { Cmd: [...(plan.imageConfig.Cmd ?? []), ...args] };
@@ -122,7 +122,7 @@ function commandFor(plan: ContainerPlan): Pick<Dockerode.ContainerCreateOptions,
  * nothing answers, so no name leaves by DNS.
  */
 function networkSettings(plan: ContainerPlan): Dockerode.HostConfig {
-  if (!plan.agent.network) return { NetworkMode: "none" };
+  if (!plan.spec.network) return { NetworkMode: "none" };
   if (!plan.egress) return {};
   return { NetworkMode: plan.egress.network, Dns: ["127.0.0.1"], DnsSearch: [], DnsOptions: ["timeout:1", "attempts:1"] };
 }
@@ -133,7 +133,7 @@ function networkSettings(plan: ContainerPlan): Dockerode.HostConfig {
  * in the spellings curl, Python, Go and Node (NODE_USE_ENV_PROXY) read.
  */
 function environment(plan: ContainerPlan): string[] {
-  const env = new Map<string, string>([["HOME", HOME_DIR], ...Object.entries(bottleEnvironment(plan.agent.env, plan.env))]);
+  const env = new Map<string, string>([["HOME", HOME_DIR], ...Object.entries(bottleEnvironment(plan.spec.env, plan.env))]);
   if (plan.egress) {
     for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"]) env.set(name, plan.egress.proxyUrl);
     for (const name of ["NO_PROXY", "no_proxy"]) env.set(name, "localhost,127.0.0.1,::1");

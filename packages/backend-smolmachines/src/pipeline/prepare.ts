@@ -7,7 +7,7 @@ import {
   throwIfAborted,
   type BackendContext,
   type Prepared,
-  type ResolvedAgent,
+  type BottleSpec,
 } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { ArtifactCache, artifactCacheDir, cacheKeyOf, type Artifact, type BuiltImage } from "./artifact-cache.js";
@@ -41,22 +41,22 @@ export interface PrepareDependencies {
  * into the cache → tag removed → registry down.
  */
 export async function prepareSmolmachine(
-  agent: ResolvedAgent,
+  spec: BottleSpec,
   ctx: BackendContext,
   deps: PrepareDependencies,
 ): Promise<SmolmachinesPrepared> {
   throwIfAborted(ctx.signal);
-  assertMountSources(agent, ctx.env);
+  assertMountSources(spec);
   // smolvm is checked before the build so that a missing one costs no build time.
   const smolvm = await deps.smolvm(ctx);
   // So is the network policy: one smolvm cannot enforce, or enforces only from a newer release, is refused now.
-  await machineNetworkOf(smolvm, agent, ctx.env);
+  await machineNetworkOf(smolvm, spec, ctx.env);
   const cache = new ArtifactCache(artifactCacheDir(ctx.cacheDir));
   // What a killed prepare left (a lock, a staging directory) goes first: a fast path below never meets it again.
   await cache.sweep();
-  const plan = await planAgentImage(agent);
+  const plan = await planAgentImage(spec);
   const prepared = (image: BuiltImage, artifact: Artifact): SmolmachinesPrepared => ({
-    agent,
+    spec,
     backend: "smolmachines",
     imageId: image.id,
     artifact,
@@ -74,7 +74,7 @@ export async function prepareSmolmachine(
   }
 
   const docker = await deps.docker(ctx);
-  const image = await buildOnce(docker, agent, plan, cache, ctx);
+  const image = await buildOnce(docker, spec, plan, cache, ctx);
   throwIfAborted(ctx.signal);
   const key = cacheKeyOf(image.id);
   const remember = async (artifact: Artifact) => {
@@ -107,7 +107,7 @@ export async function prepareSmolmachine(
  * would each make an image of their own, with different IDs and so different
  * cache keys; a lock per build input hash makes the second find the first's.
  */
-async function buildOnce(docker: Dockerode, agent: ResolvedAgent, plan: ImagePlan, cache: ArtifactCache, ctx: BackendContext): Promise<AgentImage> {
+async function buildOnce(docker: Dockerode, agent: BottleSpec, plan: ImagePlan, cache: ArtifactCache, ctx: BackendContext): Promise<AgentImage> {
   if (plan.kind === "ref") return ensureAgentImage(docker, plan, agent.slug, ctx);
   const lock = await cache.lock(`image-${plan.contextHash.slice(0, 16)}`, ctx.signal, () =>
     ctx.emit({ type: "progress", phase: "build", message: "Waiting for another build of the same image" }),

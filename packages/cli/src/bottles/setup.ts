@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
-import { rename } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { bottleName, createExclusive, prepareHostControls, type BackendContext, type ResolvedAgent } from "@claude-bottle/core";
+import { createExclusive, prepareHostControls, type BackendContext, type BottleSpec, type Mount } from "@claude-bottle/core";
+import { withAdditions } from "@claude-bottle/core/host";
 import { quarantineBottleGit, quarantineReport, type GitWatch } from "./bottle-written-git.js";
 import { identityEnv, type GitIdentity } from "./identity.js";
-import { bottleDir, bottlePaths, createBottleDir, readRecord, removeBottleDir, writeRecord, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
+import { bottleDir, createBottleDir, removeBottleDir, type BottlePaths, type BottleRecord, type WorktreeRecord } from "./records.js";
 import { CLAUDE_SETTINGS_FILE, HOOKS_TARGET, STATUS_TARGET, claudeCodeHookSettings } from "./status.js";
 import { settleBranch } from "./branch.js";
 import { createWorktree, findRepository, mergeCommand, removeWorktree, uncommittedChanges, worktreeMounts } from "./worktree.js";
@@ -18,17 +17,13 @@ export interface BottleSetupOptions {
   identity: Promise<GitIdentity>;
 }
 
-/** A bottle about to start: its name, the agent as it will run, and what to do once an attached one has ended. */
+/** A bottle about to start: its name, its spec with claude-bottle's additions, and what to do once an attached one has ended. */
 export interface BottleSetup {
   name: string;
-  agent: ResolvedAgent;
+  spec: BottleSpec;
   worktree?: WorktreeRecord;
-  /**
-   * Called when `start` returns, however: tidies what an attached (or never
-   * started) bottle leaves; keeps a detached one's directory under the name
-   * the backend gave it (one that ignores `LaunchOptions.name` picks its own).
-   */
-  finish(outcome: { detached: boolean; name?: string }): Promise<void>;
+  /** Called when `start` returns, however: tidies what an attached (or never started) bottle leaves; a detached one keeps its directory. */
+  finish(outcome: { detached: boolean }): Promise<void>;
 }
 
 /**
@@ -40,17 +35,17 @@ export interface BottleSetup {
  *   `claude` is given them with `--settings`);
  * - the user's git identity as GIT_AUTHOR_* and GIT_COMMITTER_*.
  */
-export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx: BackendContext, options: BottleSetupOptions): Promise<BottleSetup> {
-  const name = bottleName(agent.slug, randomBytes(3).toString("hex"));
+export async function setUpBottle(spec: BottleSpec, backendName: string, ctx: BackendContext, options: BottleSetupOptions): Promise<BottleSetup> {
+  const { name } = spec;
   let worktree: WorktreeRecord | undefined;
   if (options.worktree !== undefined) {
-    const repository = await findRepository(agent.workspace);
+    const repository = await findRepository(spec.workspace);
     worktree = await createWorktree(ctx.env, repository, name, options.worktree === true ? name : options.worktree);
     ctx.logger.info(`worktree ${worktree.path} on the new branch ${worktree.branch}`);
   }
   try {
     const dir = bottleDir(ctx.env, backendName, name);
-    const workspace = worktree?.path ?? agent.workspace;
+    const workspace = worktree?.path ?? spec.workspace;
     // The host controls as the backend lays them, made now: what only the user can change is never taken for the bottle's writing.
     const gitWatch: GitWatch = {
       roots: [...new Set(worktree ? [worktree.path, worktree.commonDir, worktree.gitDir] : [workspace])],
@@ -60,7 +55,7 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
       version: 1,
       name,
       backend: backendName,
-      agent: agent.slug,
+      agent: spec.slug,
       pid: process.pid,
       createdAt: new Date().toISOString(),
       ...(worktree ? { worktree } : {}),
@@ -70,33 +65,27 @@ export async function setUpBottle(agent: ResolvedAgent, backendName: string, ctx
     if (paths) await createExclusive(join(paths.hooks, CLAUDE_SETTINGS_FILE), `${JSON.stringify(claudeCodeHookSettings(), null, 2)}\n`, 0o644);
     const identity = await options.identity;
     const settings = posix.join(HOOKS_TARGET, CLAUDE_SETTINGS_FILE);
-    const bottled: ResolvedAgent = {
-      ...agent,
-      workspace,
-      // A worktree is the same project: its bottles keep the project's home (a login made there is here too).
-      homeProject: agent.homeProject ?? agent.workspace,
-      mounts: [
-        ...agent.mounts,
-        ...(worktree ? worktreeMounts(worktree) : []),
-        ...(paths
-          ? [
-              { source: paths.status, target: STATUS_TARGET, readOnly: false },
-              { source: paths.hooks, target: HOOKS_TARGET, readOnly: true },
-            ]
-          : []),
-      ],
-      env: [...agent.env, ...identityEnv(identity, agent.env)],
-      args: options.builtinClaude && paths ? ["--settings", settings, ...agent.args] : agent.args,
-    };
+    const mounts: Mount[] = [
+      ...(worktree ? worktreeMounts(worktree) : []),
+      ...(paths
+        ? [
+            { source: paths.status, target: STATUS_TARGET, readOnly: false },
+            { source: paths.hooks, target: HOOKS_TARGET, readOnly: true },
+          ]
+        : []),
+    ];
+    const bottled = withAdditions(spec, {
+      ...(worktree ? { workspace: worktree.path } : {}),
+      mounts,
+      env: identityEnv(identity, spec.env),
+      args: options.builtinClaude && paths ? ["--settings", settings] : [],
+    });
     return {
       name,
-      agent: bottled,
+      spec: bottled,
       ...(worktree ? { worktree } : {}),
-      async finish({ detached, name: given }) {
-        if (detached) {
-          if (dir && given && given !== name) await renameBottleDir(dir, bottleDir(ctx.env, backendName, given), given).catch(() => {});
-          return;
-        }
+      async finish({ detached }) {
+        if (detached) return;
         if (dir) await removeBottleDir(dir).catch(() => {});
         // The worktree first: its status must hold on the checkout exactly as the bottle left it.
         if (worktree) await settleWorktree(worktree, name, ctx);
@@ -116,15 +105,6 @@ export async function quarantine(bottle: string, watch: GitWatch, since: Date, c
   } catch (error) {
     ctx.logger.warn(`could not look for git files ${bottle} wrote in ${watch.roots.join(", ")} (${(error as Error).message}); check them before you run git there.`);
   }
-}
-
-/** Moves a bottle's directory to the name it ended up with; its mounts follow the directory. */
-async function renameBottleDir(from: string, to: string | undefined, name: string): Promise<void> {
-  if (!to) return;
-  await removeBottleDir(to);
-  await rename(from, to);
-  const record = await readRecord(to);
-  if (record) await writeRecord(bottlePaths(to), { ...record, name });
 }
 
 /**

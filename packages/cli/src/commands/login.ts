@@ -1,5 +1,6 @@
 import { BottleError, ErrorCodes, abortedError } from "@claude-bottle/core";
 import { resolveAgent } from "@claude-bottle/core/host";
+import { bottleSpecOf } from "../bottles/spec.js";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { askSecret } from "../credentials/ask.js";
@@ -92,7 +93,7 @@ async function claudeSetupToken(session: Session): Promise<string> {
     seen = (seen + (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"))).slice(-8192);
     return (process.stdout.write as (...args: unknown[]) => boolean)(chunk, ...rest);
   }) as NodeJS.WriteStream["write"];
-  const prepared = await backend.prepare({ ...agent, args: ["setup-token"] }, session.context);
+  const prepared = await backend.prepare(bottleSpecOf({ ...agent, args: ["setup-token"] }, session.context.env), session.context);
   const launched = await backend.launch(prepared, { extraArgs: [], detach: false, stdio: { stdin: process.stdin, stdout, stderr: process.stderr } }, session.context);
   if (session.context.signal.aborted) throw abortedError();
   const token = OAUTH_TOKEN.exec(seen.replace(/\s+/g, ""))?.[0];

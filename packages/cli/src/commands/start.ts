@@ -1,5 +1,5 @@
-import { BottleError, ErrorCodes, phase, type Launched, type ResolvedAgent } from "@claude-bottle/core";
-import { HOST_ENTRY_PATTERN, approvalsNeeded, planOf, resolveAgent, widenNetworkPolicy } from "@claude-bottle/core/host";
+import { BottleError, ErrorCodes, phase, type Launched } from "@claude-bottle/core";
+import { HOST_ENTRY_PATTERN, approvalsNeeded, planOf, resolveAgent } from "@claude-bottle/core/host";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
@@ -10,6 +10,7 @@ import { credentialNames, withStoredCredentials } from "../credentials/store.js"
 import { requireApproval } from "../trust/approve.js";
 import { setUpBottle } from "../bottles/setup.js";
 import { hostGitIdentity } from "../bottles/identity.js";
+import { bottleSpecOf } from "../bottles/spec.js";
 
 export interface StartOptions {
   detach: boolean;
@@ -63,14 +64,14 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   const { detach } = options;
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
-  const agent = withAllowedHosts(
-    await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
-      resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
-    ),
-    options.allowHosts,
+  assertHostEntries(options.allowHosts);
+  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
   );
-  const plan = planOf(agent, located);
-  const requests = await approvalsNeeded(agent, plan, located);
+  // One value from here on: the plan shown and approved is rendered from it, and the backend is given it.
+  const spec = bottleSpecOf(agent, context.env, { allowHosts: options.allowHosts });
+  const plan = planOf(spec, located);
+  const requests = await approvalsNeeded(spec, plan, located);
   if (requests.length) {
     // No phase runs while the user reads the plan, so no spinner draws over it.
     await requireApproval(plan, requests, {
@@ -86,8 +87,8 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   // Credentials the host has not set come from `claude-bottle login`; one that is found nowhere stops here, with how to log in.
   // Only for the agent's credential bindings, which reach the bottle as placeholders: a pass-through name in `env:`
   // gets the host's own variable or nothing, never a stored value (SECURITY.md point 4).
-  const bottleContext = { ...context, env: await withStoredCredentials(context.env, credentialNames(agent)) };
-  const names = credentialNames(agent);
+  const bottleContext = { ...context, env: await withStoredCredentials(context.env, credentialNames(spec)) };
+  const names = credentialNames(spec);
   if (names.length && names.every((name) => !bottleContext.env[name])) {
     // The built-in claude can still log in inside the bottle (kept in the project's home); any other agent needs its credential.
     if (agent.origin === "builtin") {
@@ -105,17 +106,17 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
     });
   }
   // Its own worktree, status directory and hooks, and the user's git identity (bottles/setup.ts).
-  const bottle = await setUpBottle(agent, backend.name, bottleContext, {
+  const bottle = await setUpBottle(spec, backend.name, bottleContext, {
     worktree: options.worktree,
     builtinClaude: agent.origin === "builtin" && agent.slug === "claude",
     identity,
   });
   let launched: Launched | undefined;
   try {
-    const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(bottle.agent, bottleContext));
-    launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio(), name: bottle.name }, bottleContext);
+    const prepared = await phase(context, "prepare", `Preparing "${slug}"`, () => backend.prepare(bottle.spec, bottleContext));
+    launched = await backend.launch(prepared, { extraArgs, detach, stdio: processStdio() }, bottleContext);
   } finally {
-    await bottle.finish({ detached: launched?.detached === true, ...(launched ? { name: launched.name } : {}) });
+    await bottle.finish({ detached: launched?.detached === true });
   }
   if (launched.detached) {
     process.stdout.write(`${launched.name}\n`);
@@ -124,9 +125,8 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   return launched.exitCode;
 }
 
-/** `--allow-host` widens the agent's policy for this run; the plan shows the result. */
-function withAllowedHosts(agent: ResolvedAgent, hosts: readonly string[]): ResolvedAgent {
-  if (!hosts.length) return agent;
+/** `--allow-host` widens the agent's policy for this run (in the spec, so the plan shows the result): each must be a host entry. */
+function assertHostEntries(hosts: readonly string[]): void {
   const entry = new RegExp(HOST_ENTRY_PATTERN);
   const bad = hosts.find((host) => !entry.test(host));
   if (bad !== undefined) {
@@ -134,6 +134,4 @@ function withAllowedHosts(agent: ResolvedAgent, hosts: readonly string[]): Resol
       hint: "For example: --allow-host api.example.com --allow-host '*.example.org:443'",
     });
   }
-  const egress = widenNetworkPolicy(agent.network ? agent.egress : undefined, hosts)!;
-  return { ...agent, network: true, egress };
 }

@@ -1,5 +1,6 @@
 import { BottleError, ErrorCodes } from "@claude-bottle/core";
 import { ApprovalStore, approvalsNeeded, findProject, listAgents, planOf, resolveAgent, type Approval, type ApprovalRequest, type BottlePlan } from "@claude-bottle/core/host";
+import { bottleSpecOf } from "../bottles/spec.js";
 import { realpathSync } from "node:fs";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment } from "../context.js";
@@ -48,9 +49,10 @@ export async function trust(environment: CommandEnvironment, slugs: readonly str
     const invalid: { slug: string; error: BottleError }[] = [];
     for (const slug of names) {
       try {
-        const agent = await resolveAgent(slug, search);
-        const plan = planOf(agent, located);
-        reviews.push({ plan, requests: await approvalsNeeded(agent, plan, located) });
+        // The spec a start would make (the hard limits checked on it); its plan is what a start shows and checks against.
+        const spec = bottleSpecOf(await resolveAgent(slug, search), session.context.env);
+        const plan = planOf(spec, located);
+        reviews.push({ plan, requests: await approvalsNeeded(spec, plan, located) });
       } catch (error) {
         if (!BottleError.isInstance(error) || error.code === ErrorCodes.AGENT_NOT_FOUND) throw error;
         invalid.push({ slug, error });

@@ -3,7 +3,6 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Logger } from "../context.js";
 import { BottleError, ErrorCodes } from "../errors.js";
-import { assertHardLimits } from "./hard-limits.js";
 import { networkPolicyOf } from "./network.js";
 import { effectiveResources } from "./resources.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
@@ -168,12 +167,11 @@ export async function resolveAgent(slug: string, options: AgentSearchOptions): P
   const shadows = all.filter((c) => c.slug === slug && c !== candidate).map((c) => c.origin);
   if (shadows.length) agent.shadows = shadows;
   if (candidate.projectRoot) agent.projectRoot = candidate.projectRoot;
-  assertHardLimits(agent, { home: options.home ?? homedir(), env: options.env, uid: process.getuid?.(), credentialNames: builtinCredentialNames(options.builtins) });
   return agent;
 }
 
-/** The variables the built-in agents bind as credentials: what `claude-bottle login` keeps for them. */
-function builtinCredentialNames(builtins: readonly BuiltinAgent[]): string[] {
+/** The variables the built-in agents bind as credentials: what `claude-bottle login` keeps for them (HostFacts.credentialNames). */
+export function builtinCredentialNames(builtins: readonly BuiltinAgent[]): string[] {
   return builtins.flatMap((builtin) => (builtin.recipe.credentials ?? []).map((credential) => credential.env));
 }
 

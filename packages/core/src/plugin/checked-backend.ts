@@ -1,14 +1,14 @@
-import type { ResolvedAgent } from "../agent/model.js";
 import { BACKEND_CAPABILITIES, type Backend, type Launched, type Prepared } from "../backend.js";
 import type { BackendContext } from "../context.js";
 import { assertEnforced, describeUnkeptDefaults } from "../enforcement.js";
 import { BackendCrash, BottleError, ErrorCodes, type BackendOrigin } from "../errors.js";
+import { BOTTLE_SPEC_VERSION, type BottleSpec } from "../spec/bottle-spec.js";
 
 /** Checks what `launch` is about to be given: an object prepared by this very backend, saying so in `backend`. */
 export function assertPreparedFor(backend: Pick<Backend, "name">, prepared: unknown): asserts prepared is Prepared {
   const value = prepared as Partial<Prepared> | null;
-  if (typeof value !== "object" || value === null || typeof value.agent !== "object" || value.agent === null) {
-    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned ${describeValue(prepared)}, not an object with the agent.`);
+  if (typeof value !== "object" || value === null || typeof value.spec !== "object" || value.spec === null) {
+    throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned ${describeValue(prepared)}, not an object with the spec it was given.`);
   }
   if (value.backend === undefined) {
     throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's prepare returned a value without \`backend\`.`, {
@@ -24,8 +24,12 @@ export function assertPreparedFor(backend: Pick<Backend, "name">, prepared: unkn
   }
 }
 
-/** Checks what `launch` returned: `{ detached: false, name, exitCode }` (an integer 0-255) or `{ detached: true, name }`. */
-export function assertLaunched(backend: Pick<Backend, "name">, launched: unknown, detach: boolean): asserts launched is Launched {
+/**
+ * Checks what `launch` returned: `{ detached: false, name, exitCode }` (an
+ * integer 0-255) or `{ detached: true, name }`, `name` the spec's: the host
+ * keeps the bottle's state under that name before the bottle exists.
+ */
+export function assertLaunched(backend: Pick<Backend, "name">, launched: unknown, detach: boolean, name?: string): asserts launched is Launched {
   const value = launched as Partial<{ detached: unknown; name: unknown; exitCode: unknown }> | null;
   const problem =
     typeof value !== "object" || value === null
@@ -36,10 +40,22 @@ export function assertLaunched(backend: Pick<Backend, "name">, launched: unknown
           ? `detached: ${String(value.detached)} for a ${detach ? "detached" : "attached"} launch`
           : !detach && !(Number.isInteger(value.exitCode) && (value.exitCode as number) >= 0 && (value.exitCode as number) <= 255)
             ? "no exit code (an integer from 0 to 255)"
-            : undefined;
+            : name !== undefined && value.name !== name
+              ? `another name than the spec's ${name}`
+              : undefined;
   if (problem) {
     throw new BottleError(ErrorCodes.BACKEND_INVALID, `The ${backend.name} backend's launch returned ${describeValue(launched)}: ${problem}.`, {
-      hint: "This is a bug in the backend: launch must resolve with { detached: false, name, exitCode } or { detached: true, name }.",
+      hint: "This is a bug in the backend: launch must name the bottle as the spec says and resolve with { detached: false, name, exitCode } or { detached: true, name }.",
+    });
+  }
+}
+
+/** A spec of this core's version, made by `resolveBottleSpec`: a backend reads it without checking it again. */
+function assertSpec(spec: unknown): asserts spec is BottleSpec {
+  const value = spec as Partial<BottleSpec> | null;
+  if (typeof value !== "object" || value === null || value.specVersion !== BOTTLE_SPEC_VERSION || typeof value.name !== "string" || !value.name) {
+    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `prepare was given ${describeValue(spec)}, not a bottle spec of version ${BOTTLE_SPEC_VERSION}.`, {
+      hint: "Make the spec with resolveBottleSpec (from @claude-bottle/core/host), from a resolved agent and a bottle name.",
     });
   }
 }
@@ -55,7 +71,7 @@ function describeValue(value: unknown): string {
 const METHODS = new Set<string | symbol>(["prepare", "launch", "removeHome", ...BACKEND_CAPABILITIES]);
 
 /**
- * The backend as the host calls it: `prepare` first refuses an agent that asks
+ * The backend as the host calls it: `prepare` first refuses a spec that asks
  * for what the backend does not declare it enforces (and says which of core's
  * defaults it does not keep), `launch` checks its input and its result, and, for a third-party backend (`origin`), an error that is not a
  * BottleError comes out as a `BackendCrash` naming its package, so the user
@@ -72,12 +88,13 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
       if (typeof value !== "function" || !METHODS.has(key)) return value;
       const method = value as (...args: unknown[]) => unknown;
       if (key === "prepare") {
-        return async (agent: ResolvedAgent, ctx: BackendContext) => {
-          const unkeptDefaults = assertEnforced(agent, target);
+        return async (spec: BottleSpec, ctx: BackendContext) => {
+          assertSpec(spec);
+          const unkeptDefaults = assertEnforced(spec, target);
           const said = describeUnkeptDefaults(target, unkeptDefaults);
           if (said) ctx.logger.warn(said);
           return Promise.resolve()
-            .then(() => method.call(target, agent, ctx))
+            .then(() => method.call(target, spec, ctx))
             .catch(crash);
         };
       }
@@ -87,7 +104,7 @@ export function checkedBackend(backend: Backend, origin?: BackendOrigin): Backen
           const launched = await Promise.resolve()
             .then(() => method.call(target, prepared, opts, ctx))
             .catch(crash);
-          assertLaunched(target, launched, opts.detach);
+          assertLaunched(target, launched, opts.detach, (prepared as Prepared).spec.name);
           return launched;
         };
       }

@@ -1,12 +1,8 @@
 import { statSync } from "node:fs";
-import { homedir } from "node:os";
-import { assertHardLimits } from "../agent/hard-limits.js";
 import type { ResolvedAgent } from "../agent/model.js";
 import { BottleError, ErrorCodes } from "../errors.js";
 
 export interface AgentPathOptions {
-  /** The host environment (the context's), for the hard limits' socket paths. */
-  env: Readonly<Record<string, string | undefined>>;
   /**
    * What a mount source may be: `"any"` (a file or a directory, the default),
    * or `"directory"` for an isolation that shares directories only; a file
@@ -26,14 +22,13 @@ function kindOf(path: string): "directory" | "file" | "missing" {
 }
 
 /**
- * The checks every backend makes in `prepare` and again in `launch` (the
- * paths may have gone in between): the hard limits (`assertHardLimits`, for
- * an agent built by hand rather than by `resolveAgent`), then the workspace
- * (an existing directory, else WORKSPACE_NOT_FOUND) and each mount source
- * (existing, else MOUNT_NOT_FOUND). Errors name the agent's file and field.
+ * The check every backend makes in `prepare` and again in `launch` (the paths
+ * may have gone in between; the hard limits were checked by core, on the
+ * spec): the workspace is an existing directory (else WORKSPACE_NOT_FOUND)
+ * and each mount source exists (else MOUNT_NOT_FOUND). Errors name the
+ * agent's file and field.
  */
-export function assertAgentPaths(agent: ResolvedAgent, options: AgentPathOptions): void {
-  assertHardLimits(agent, { home: homedir(), env: options.env, uid: process.getuid?.() });
+export function assertAgentPaths(agent: Pick<ResolvedAgent, "workspace" | "mounts" | "file" | "slug">, options: AgentPathOptions = {}): void {
   const where = agent.file ?? `agent "${agent.slug}"`;
   if (kindOf(agent.workspace) !== "directory") {
     throw new BottleError(ErrorCodes.WORKSPACE_NOT_FOUND, `The workspace ${agent.workspace} does not exist or is not a directory.`, {

@@ -5,12 +5,14 @@ import { join } from "node:path";
 import type { ExpectStatic } from "vitest";
 import type { ResolvedAgent } from "../agent/model.js";
 import type { Backend, BackendFactory, Launched, LaunchOptions, Prepared } from "../backend.js";
+import type { BottleSpec } from "../spec/bottle-spec.js";
 import type { BackendContext } from "../context.js";
 import { ENFORCEMENTS, type Enforcement } from "../enforcement.js";
 import { BottleError, ErrorCodes } from "../errors.js";
 import { checkedBackend } from "../plugin/checked-backend.js";
 import { requireCapability, validateBackend } from "../plugin/validate-backend.js";
 import { captureStdio, createTestContext, expectBottleError, type CapturedStdio, type TestContext } from "./harness.js";
+import { testSpec } from "./spec.js";
 
 /** The parts of vitest the suite uses; pass vitest's own so results land in your run. */
 export interface VitestApi {
@@ -64,7 +66,8 @@ const ASKING: Partial<Record<Enforcement, Partial<ResolvedAgent>>> = {
   "egress.allow": { network: true, egress: { mode: "allow", allow: ["conformance.invalid"], deny: [], allowPrivate: [] } },
   "egress.deny": { network: true, egress: { mode: "all", deny: ["conformance.invalid"], allowPrivate: [] } },
   "egress.ports": { network: true, egress: { mode: "allow", allow: ["conformance.invalid:443"], deny: [], allowPrivate: [] } },
-  "egress.allowPrivate": { network: true, egress: { mode: "all", deny: [], allowPrivate: ["10.99.0.0/16"] } },
+  // Only a user's own agent file may open private ranges (core's hard limits).
+  "egress.allowPrivate": { origin: "user", network: true, egress: { mode: "all", deny: [], allowPrivate: ["10.99.0.0/16"] } },
   credentials: { network: true, credentials: [{ env: "CONFORMANCE_TOKEN", hosts: ["conformance.invalid"] }] },
   "limits.cpus": { resources: { cpus: 1 } },
   "limits.memory": { resources: { memory: 48 * 2 ** 20 } },
@@ -113,7 +116,8 @@ export function describeBackendConformance<O, P extends Prepared>(vitest: Vitest
     const given = options.context?.() ?? {};
     return createTestContext({ cacheDir, ...given, ...patch, env: { ...given.env, ...patch.env } });
   };
-  const agentWith = (patch: Partial<ResolvedAgent>): ResolvedAgent => ({ ...baseAgent, workspace, ...patch });
+  /** A spec of the base agent with `patch`, under a name of its own: each launch is a new bottle. */
+  const agentWith = (patch: Partial<ResolvedAgent>): BottleSpec => testSpec({ ...baseAgent, workspace, ...patch });
   const launchOptions = (io: CapturedStdio, patch: Partial<LaunchOptions> = {}): LaunchOptions => ({
     extraArgs: [],
     detach: false,
@@ -242,11 +246,11 @@ export function describeBackendConformance<O, P extends Prepared>(vitest: Vitest
         expect(backend.name).toMatch(/^[a-z0-9][a-z0-9-]*$/);
       });
 
-      it("prepare returns the agent and this backend's name as `backend`", async () => {
-        const agent = agentWith({ command: ["sh", "-c", "exit 0"] });
-        const prepared: Prepared = await backend.prepare(agent, context());
+      it("prepare returns the spec it was given and this backend's name as `backend`", async () => {
+        const spec = agentWith({ command: ["sh", "-c", "exit 0"] });
+        const prepared: Prepared = await backend.prepare(spec, context());
         expect(prepared.backend).toBe(backend.name);
-        expect(prepared.agent.slug).toBe(agent.slug);
+        expect(prepared.spec).toEqual(spec);
       }, timeout);
 
       it("prepare is idempotent: twice in a row, then twice at once, and each result launches", async () => {

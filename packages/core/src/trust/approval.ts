@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { realpath } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { realPath } from "../agent/host-paths.js";
-import type { ResolvedAgent } from "../agent/model.js";
 import { BottleError, ErrorCodes } from "../errors.js";
 import type { BackendSnapshot } from "../plugin/backend-copy.js";
 import type { LocatedBackend } from "../plugin/locate-backend.js";
+import type { BottleSpec } from "../spec/bottle-spec.js";
 import { fingerprintFiles, type FileFingerprint } from "./fingerprint.js";
 import { closureBase, readModuleClosure, readPackageClosure } from "./package-closure.js";
 import type { BottlePlan } from "./plan.js";
@@ -25,7 +25,7 @@ export type ApprovalRequest = Omit<Approval, "approvedAt"> & {
  * package found in the project (with every file it can load). Built-in and
  * user-level agents and backends installed beside claude-bottle need none.
  */
-export async function approvalsNeeded(agent: ResolvedAgent | undefined, plan: BottlePlan | undefined, backend: LocatedBackend): Promise<ApprovalRequest[]> {
+export async function approvalsNeeded(agent: BottleSpec | undefined, plan: BottlePlan | undefined, backend: LocatedBackend): Promise<ApprovalRequest[]> {
   const needed: ApprovalRequest[] = [];
   if (agent && plan && agent.origin === "project" && agent.file) {
     const buildFiles = agent.image.kind === "build" ? [agent.image.dockerfile, join(agent.image.context, ".dockerignore")] : [];

@@ -1,14 +1,15 @@
 import { buildNetworkOf, type BuildNetwork } from "../agent/build-network.js";
-import type { AgentOrigin, ResolvedAgent } from "../agent/model.js";
+import type { AgentOrigin } from "../agent/model.js";
 import type { NetworkPolicy } from "../agent/network.js";
-import { effectiveResources } from "../agent/resources.js";
 import type { LocatedBackend } from "../plugin/locate-backend.js";
+import type { BottleSpec } from "../spec/bottle-spec.js";
 
 /**
- * Everything a start is about to do that its configuration decides: what the
- * user is shown before project configuration takes effect, and what their
- * approval is a digest of. Values of passed-through variables never appear,
- * only their names.
+ * Everything a start is about to do that its configuration decides, rendered
+ * from the bottle's spec: what the user is shown before project configuration
+ * takes effect, and what their approval is a digest of. What claude-bottle
+ * adds after approval (the spec's `additions`) is not configuration and not
+ * shown. Values of passed-through variables never appear, only their names.
  */
 export interface BottlePlan {
   agent: {
@@ -44,8 +45,9 @@ export interface BottlePlan {
   };
 }
 
-export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePlan {
-  const resources = effectiveResources(agent.resources);
+export function planOf(spec: BottleSpec, backend: LocatedBackend): BottlePlan {
+  const agent = spec;
+  const { additions } = spec;
   return {
     agent: {
       slug: agent.slug,
@@ -59,16 +61,16 @@ export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePla
         ? { build: { dockerfile: agent.image.dockerfile, context: agent.image.context, args: { ...agent.image.args }, network: buildNetworkOf(agent) } }
         : { ref: agent.image.ref },
     command: agent.command ? [...agent.command] : null,
-    args: [...agent.args],
-    workspace: agent.workspace,
-    mounts: agent.mounts.map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
+    args: agent.args.slice(additions.args.length),
+    workspace: configured(agent.workspace, additions.workspace, agent.homeProject),
+    mounts: withoutAdded(agent.mounts, additions.mounts).map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
     env: {
-      passthrough: agent.env.filter((e) => e.passthrough).map((e) => e.name),
-      literal: Object.fromEntries(agent.env.flatMap((e) => (e.passthrough ? [] : [[e.name, e.value]]))),
+      passthrough: withoutAdded(agent.env, additions.env).filter((e) => e.passthrough).map((e) => e.name),
+      literal: Object.fromEntries(withoutAdded(agent.env, additions.env).flatMap((e) => (e.passthrough ? [] : [[e.name, e.value]]))),
     },
-    network: agent.network ? (agent.egress ?? { mode: "all", deny: [], allowPrivate: [] }) : "off",
-    credentials: (agent.credentials ?? []).map((c) => ({ env: c.env, hosts: [...c.hosts] })),
-    resources: { cpus: resources.cpus ?? null, memoryBytes: resources.memory, pids: resources.pids },
+    network: agent.egress ?? "off",
+    credentials: agent.credentials.map((c) => ({ env: c.env, hosts: [...c.hosts] })),
+    resources: { cpus: agent.resources.cpus ?? null, memoryBytes: agent.resources.memory, pids: agent.resources.pids },
     backend: {
       name: backend.name,
       source: backend.kind === "builtin" ? "built-in" : backend.entry,
@@ -77,4 +79,14 @@ export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePla
       fromProject: backend.fromProject,
     },
   };
+}
+
+/** The configured entries of a list claude-bottle's additions were appended to. */
+function withoutAdded<T>(all: readonly T[], added: readonly T[]): readonly T[] {
+  return all.slice(0, all.length - added.length);
+}
+
+/** The configured workspace: a worktree bottle's is the project's, whose home it keeps. */
+function configured(workspace: string, added: string | undefined, homeProject: string): string {
+  return added === undefined ? workspace : homeProject;
 }
