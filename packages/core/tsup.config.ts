@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", host: "src/host.ts", "testing/index": "src/testing/index.ts" },
+  entry: { index: "src/index.ts", host: "src/host.ts", "egress-policy/index": "src/egress-policy/index.ts", "testing/index": "src/testing/index.ts" },
   format: ["esm"],
   dts: true,
   clean: true,
