@@ -60,6 +60,7 @@ export function parseHostPattern(text: string): HostPattern | string {
   const host = name.trim() === name ? normalizeHost(name) : undefined;
   if (host === undefined) return `"${text}" is not a host name, "*.domain" pattern or IP address`;
   const ip = isIP(host) !== 0;
+  if (!ip && !/^[a-z0-9](?:.*[a-z0-9])?$/i.test(name)) return `"${text}" is not a host name: a name starts and ends with a letter or digit`;
   if (wildcard && ip) return `"${text}": a pattern takes a domain, not an IP address`;
   // WHATWG URL reads `0x7f.1` and `2130706433` as 127.0.0.1: the entry would admit an address it does not show.
   if (isIP(host) === 4 && host !== name) return `"${text}" is an IPv4 address in a short form: write "${host}"`;
