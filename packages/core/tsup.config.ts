@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   target: "node20",
   sourcemap: true,
+  // Keep `node:net`, not `net`: the egress proxy bundles ./egress-policy into its one-file entry, which imports node: built-ins only.
+  removeNodeProtocol: false,
 });

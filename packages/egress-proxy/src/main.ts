@@ -11,10 +11,10 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
+import { formatDenial, parseCidr } from "@claude-bottle/core/egress-policy";
 import { holdAnchor } from "./anchor-socket.js";
-import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
+import { appendDenialsTo, type DenialSink } from "./denials.js";
 import { CredentialError } from "./credentials.js";
-import { parseCidr } from "./addresses.js";
 import { DEFAULT_LIMITS, type ProxyLimits } from "./limits.js";
 import { addressesIn } from "./listen-address.js";
 import { PolicyError, type EgressPolicy } from "./policy.js";
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   const sinks: DenialSink[] = [];
   for (const target of options.denials) {
     if (target === "-") {
-      sinks.push((record) => process.stdout.write(denialLine(record)));
+      sinks.push((record) => process.stdout.write(formatDenial(record)));
       continue;
     }
     try {
