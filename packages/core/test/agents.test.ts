@@ -147,6 +147,7 @@ describe("agents", () => {
     ["an allowed IPv4 address in a short form", "image: a/b:1\nnetwork: { allow: ['0x7f.1'] }", 'write "127.0.0.1"'],
     ["a private range with a zone", "image: a/b:1\nnetwork: { allowPrivate: ['fe80::1%eth0/64'] }", 'field "network.allowPrivate.0": "fe80::1%eth0/64" is not a CIDR'],
     ["a private range of 33 bits", "image: a/b:1\nnetwork: { allowPrivate: [10.0.0.0/33] }", "bad prefix length"],
+    ["a credential host with a port", "image: a/b:1\ncredentials: [{ env: TOKEN, hosts: ['api.example.com:8443'] }]", 'field "credentials.0.hosts.0": "api.example.com:8443" names a port'],
     ["a credential sent to an IP address", "image: a/b:1\ncredentials: [{ env: TOKEN, hosts: [203.0.113.9] }]", 'field "credentials.0.hosts.0": "203.0.113.9" is an IP address'],
   ])("rejects %s with an error naming the file and the field", async (_, yaml, expected) => {
     const t = layout();

@@ -100,9 +100,10 @@ describe("host patterns", () => {
     expect(parseHostPattern("*.example.com_")).toMatch(/starts and ends with a letter or digit/);
   });
 
-  it("a credential host is a name: an IP literal is refused, TLS needs a name", () => {
+  it("a credential host is a name without a port: an IP literal is refused (TLS needs a name), and so is a port (the CA's constraint has none)", () => {
     expect(parseNamePattern("api.example.com")).toMatchObject({ host: "api.example.com" });
-    expect(parseNamePattern("*.example.com:8443")).toMatchObject({ wildcard: true, port: 8443 });
+    expect(parseNamePattern("*.Example.com")).toMatchObject({ wildcard: true, host: "example.com" });
+    expect(parseNamePattern("*.example.com:8443")).toMatch(/names a port/);
     expect(parseNamePattern("203.0.113.9")).toMatch(/is an IP address; a credential goes to host names only/);
     expect(parseNamePattern("[2001:db8::1]")).toMatch(/is an IP address/);
   });

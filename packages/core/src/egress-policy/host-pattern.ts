@@ -67,10 +67,15 @@ export function parseHostPattern(text: string): HostPattern | string {
   return { host, wildcard, port, ip, text };
 }
 
-/** A host entry that must name a host, not an IP literal: where a credential goes (TLS needs a name). */
+/**
+ * A host entry that must name a host, with no port: where a credential goes. TLS needs
+ * a name, not an IP literal; the bottle's CA is constrained to names, which have no port.
+ */
 export function parseNamePattern(text: string): HostPattern | string {
   const parsed = parseHostPattern(text);
-  if (typeof parsed !== "string" && parsed.ip) return `"${parsed.text}" is an IP address; a credential goes to host names only (TLS needs one)`;
+  if (typeof parsed === "string") return parsed;
+  if (parsed.ip) return `"${parsed.text}" is an IP address; a credential goes to host names only (TLS needs one)`;
+  if (parsed.port !== undefined) return `"${parsed.text}" names a port; a credential goes to a host name or *.domain, on the ports the policy allows`;
   return parsed;
 }
 
