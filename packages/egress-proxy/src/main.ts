@@ -11,7 +11,7 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { formatDenial, parseCidr } from "@claude-bottle/core/egress-policy";
+import { formatDenial, parseCidr, splitHostPort } from "@claude-bottle/core/egress-policy";
 import { holdAnchor } from "./anchor-socket.js";
 import { appendDenialsTo, type DenialSink } from "./denials.js";
 import { CredentialError } from "./credentials.js";
@@ -102,10 +102,9 @@ function readOptions() {
 
 /** HOST:PORT or [IPv6]:PORT; port 0 picks a free one (the printed line says which). */
 function parseListen(text: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) return undefined;
-  return { host: match[1] ?? match[2] ?? "", port };
+  const split = splitHostPort(text);
+  if (!split || split.host === "" || split.port === undefined || !/^\d{1,5}$/.test(split.port) || Number(split.port) > 65535) return undefined;
+  return { host: split.host, port: Number(split.port) };
 }
 
 /** The one address of this machine in `subnet`; none, or several (which one would be a guess), is a usage error. */
