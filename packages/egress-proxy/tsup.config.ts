@@ -4,7 +4,9 @@ export default defineConfig({
   // index: the library a backend imports. main: the standalone proxy, run by a bare
   // `node` image from a read-only bind mount, so it is one file: no shared chunks
   // (splitting off) and anything it imports bundled (noExternal); only node: built-ins
-  // stay outside. anchor: the same, for the process that holds the proxy's address (anchor.ts).
+  // stay outside. So core's egress-policy module is inside each file: core is a dependency
+  // for the types index.d.ts names, never imported at run time. anchor: the same, for the
+  // process that holds the proxy's address (anchor.ts).
   entry: { index: "src/index.ts", main: "src/main.ts", anchor: "src/anchor.ts" },
   format: ["esm"],
   dts: { entry: { index: "src/index.ts" } },

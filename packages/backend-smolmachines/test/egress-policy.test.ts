@@ -1,7 +1,7 @@
-import { BottleError, ErrorCodes, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, cidrContains, ErrorCodes, formatCidr, parseCidr, parseDenial, type Cidr, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
 import { busyboxAgent } from "@claude-bottle/test-support";
 import { describe, expect, it } from "vitest";
-import { containsRange, formatCidrRange, parseCidrRange, subtractRanges } from "../src/egress/cidr.js";
+import { subtractRanges } from "../src/egress/subtract-ranges.js";
 import { denialOf } from "../src/egress/denials.js";
 import { PUBLIC_V6, publicRanges, smolvmCredentialPlan, smolvmEgressPlan } from "../src/egress/policy.js";
 
@@ -27,15 +27,16 @@ function refusalOf(run: () => unknown): BottleError {
   throw new Error("expected a refusal");
 }
 
-const inPublic = (address: string) => publicRanges().some((cidr) => containsRange(parseCidrRange(cidr)!, parseCidrRange(address)!));
+const range = (text: string) => parseCidr(text) as Cidr;
+const inPublic = (address: string) => publicRanges().some((cidr) => cidrContains(range(cidr), range(address)));
 
 describe("address ranges", () => {
-  it("parses, formats and subtracts IPv4 and IPv6 ranges", () => {
-    expect(formatCidrRange(parseCidrRange("10.1.2.3/8")!)).toBe("10.0.0.0/8");
-    expect(formatCidrRange(parseCidrRange("2001:DB8::1")!)).toBe("2001:db8::1/128");
-    expect(parseCidrRange("10.0.0.0/33")).toBeUndefined();
-    expect(parseCidrRange("example.com")).toBeUndefined();
-    expect(subtractRanges(parseCidrRange("10.0.0.0/8")!, [parseCidrRange("10.0.0.0/9")!]).map(formatCidrRange)).toEqual(["10.128.0.0/9"]);
+  it("subtracts IPv4 and IPv6 ranges, as the fewest aligned ranges", () => {
+    expect(subtractRanges(range("10.0.0.0/8"), [range("10.0.0.0/9")]).map(formatCidr)).toEqual(["10.128.0.0/9"]);
+    expect(subtractRanges(range("10.0.0.0/30"), [range("10.0.0.1")]).map(formatCidr)).toEqual(["10.0.0.0/32", "10.0.0.2/31"]);
+    expect(subtractRanges(range("2001:db8::/126"), [range("2001:db8::/127")]).map(formatCidr)).toEqual(["2001:db8::2/127"]);
+    expect(subtractRanges(range("10.0.0.0/8"), [range("0.0.0.0/0")])).toEqual([]);
+    expect(subtractRanges(range("10.0.0.0/8"), [range("::/0")]).map(formatCidr)).toEqual(["10.0.0.0/8"]);
   });
 
   it("network: true is every public address and none of the always-blocked ones", () => {
@@ -74,7 +75,7 @@ describe("a network policy as smolvm's flags", () => {
   });
 
   it("an allow-list: names stay exact and patterns subdomains-only (--allow-host-pattern), addresses are ranges of one", () => {
-    const plan = smolvmEgressPlan(agent(allow(["api.anthropic.com", "*.GitHub.com.", "203.0.113.9", "[2001:db8::1]"])))!;
+    const plan = smolvmEgressPlan(agent(allow(["api.anthropic.com", "*.GitHub.com", "203.0.113.9", "[2001:db8::1]"])))!;
     expect(values(plan.args, "--allow-host-pattern")).toEqual(["api.anthropic.com", "*.github.com"]);
     expect(values(plan.args, "--allow-cidr")).toEqual(["203.0.113.9/32", "2001:db8::1/128"]);
     // --allow-host would also admit every subdomain of an exact name: never used.
@@ -82,6 +83,18 @@ describe("a network policy as smolvm's flags", () => {
     expect(plan.env).toMatchObject({ SMOLVM_EGRESS_FLOOR: "strict" });
     expect(plan.needs.map((n) => n.feature)).toEqual(["allowHostPattern"]);
     expect(plan.needs[0]!.neededFor).toContain("api.anthropic.com");
+  });
+
+  // These compiled before to a name smolvm would look up ("0x7f.1", "example.com."); core's parser, which the agent schema runs, refuses them.
+  it.each([
+    ["0x7f.1", 'write "127.0.0.1"'],
+    ["example.com.", "ends with a dot"],
+    ["2001:db8::1", "in brackets"],
+  ])("refuses the entry %j as the agent file does, naming it", (entry, why) => {
+    const error = refusalOf(() => smolvmEgressPlan(agent(allow(["ok.example", entry]))));
+    expect(error.code).toBe(ErrorCodes.AGENT_INVALID);
+    expect(error.message).toContain('field "network.allow.1"');
+    expect(error.message).toContain(why);
   });
 
   it("deny: an allowed entry it covers whole is left out; one that covers nothing is moot", () => {
@@ -99,6 +112,7 @@ describe("a network policy as smolvm's flags", () => {
     ["a deny of one port of an allowed host", allow(["example.com"], { deny: ["example.com:22"] }), "network.deny", "one port"],
     ["a private range beside an allow-list", allow(["example.com"], { allowPrivate: ["10.0.0.0/8"] }), "network.allowPrivate", "DNS rebinding"],
     ["cloud metadata", { mode: "all", deny: [], allowPrivate: ["169.254.169.254"] }, "network.allowPrivate", "never lets a guest reach"],
+    ["link-local IPv6 named by a range inside it", { mode: "all", deny: [], allowPrivate: ["fe80::/16"] }, "network.allowPrivate", "never lets a guest reach"],
   ];
   it.each(refusals)("refuses %s, naming the field and why", (_what, policy, field, why) => {
     const error = refusalOf(() => smolvmEgressPlan(agent(policy)));
@@ -147,5 +161,14 @@ describe("smolvm's egress events as denial records", () => {
     });
     expect(denialOf({ timestamp: "x", operation: "connect", dest: "[2606:4700::1]:443" })).toMatchObject({ host: "2606:4700::1", port: 443, reason: "ip-literal" });
     expect(denialOf({ operation: "sendto", dest: "10.0.0.5:53" })).toMatchObject({ port: 53, reason: "blocked-address" });
+  });
+
+  it("writes what the CLI reads back: core's record, whatever smolvm's destination looks like", () => {
+    for (const dest of ["evil.example", "203.0.113.9:443", "[2001:db8::1]:443", "2001:db8::1", "[::ffff:169.254.169.254]:80", "a:b:c", "x:99999", ""]) {
+      const record = denialOf({ timestamp: 1767323045, operation: "connect", dest });
+      expect(parseDenial(JSON.stringify(record)), dest).toEqual(record);
+    }
+    expect(denialOf({ operation: "connect", dest: "[::ffff:169.254.169.254]:80" })).toMatchObject({ host: "::ffff:169.254.169.254", port: 80, reason: "blocked-address" });
+    expect(denialOf({ operation: "connect", dest: "x:99999" })).toMatchObject({ host: "x:99999", port: null });
   });
 });

@@ -82,6 +82,20 @@ describe("lifecycle commands", () => {
     expect(result.stdout).toMatch(/^exec in some-bottle: \/bin\/sh -c /);
   });
 
+  it("logs --egress prints each denial record as a line for a person, and nothing for a line that is not one", async () => {
+    const result = await run(["logs", "claude-bottle-bb-fake01", "--egress"], { FAKE_DENIALS: "1" });
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe(
+      [
+        "2026-01-02T03:04:05.000Z  evil.example:443  not-allowed  evil.example:443 is not on this bottle's allow-list",
+        "2026-01-02T03:04:05.000Z  [2001:db8::1]:443  ip-literal  an address",
+        "2026-01-02T03:04:05.000Z  -  bad-request  not HTTP",
+        "2026-01-02T03:04:05.000Z  quiet.example  not-allowed  smolvm refused to resolve it",
+        "",
+      ].join("\n"),
+    );
+  });
+
   it.each([
     [["stop", "x"], "stop"],
     [["rm", "-f", "x"], "remove"],

@@ -46,7 +46,7 @@ describe("the plan of a project agent", () => {
   it("refuses an --allow-host that is not a host", async () => {
     const result = await run(["start", "net", "--allow-host", "http://x/"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("--allow-host http://x/: not a host name");
+    expect(result.stderr).toContain('--allow-host http://x/: "http://x/" is not a host name');
   });
 
   it("refuses allowPrivate in a project's file, before anything runs", async () => {

@@ -5,7 +5,7 @@
  * checking and loading backend packages. The contract a backend implements
  * is the package's main entry.
  */
-export { CLAUDE_CODE_HOSTS, HOST_ENTRY_PATTERN, widenNetworkPolicy } from "./agent/network.js";
+export { CLAUDE_CODE_HOSTS, widenNetworkPolicy } from "./agent/network.js";
 export { planOf, type BottlePlan } from "./trust/plan.js";
 export { resolveBottleSpec, withAdditions, type BottleSpecInput } from "./spec/resolve-bottle-spec.js";
 export { approvalsNeeded, backendApprovalNeeded, digestOf, type ApprovalRequest } from "./trust/approval.js";

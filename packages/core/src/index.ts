@@ -21,6 +21,7 @@ export { pinnedDirectories, prepareHostControls, readOnlyOverlays, type HostCont
 export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
 export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, type RecoveredDirectory } from "./agent/directory-guard.js";
 export { networkPolicyOf, type NetworkPolicy } from "./agent/network.js";
+export * from "./egress-policy/index.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";

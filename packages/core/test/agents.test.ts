@@ -140,6 +140,15 @@ describe("agents", () => {
     ["__proto__ as a field", "image: a/b:1\n__proto__: { network: false }", 'unknown field "__proto__"'],
     ["hasOwnProperty inside resources", "image: a/b:1\nresources: { hasOwnProperty: 1 }", 'unknown field "hasOwnProperty" in "resources"'],
     ["zero processes", "image: a/b:1\nresources: { pids: 0 }", 'field "resources.pids": must be a positive whole number'],
+    // Host entries and CIDRs are decided by the egress-policy parsers, whose message says what to write.
+    ["an allowed host with a bad port", "image: a/b:1\nnetwork: { allow: ['a.example:0'] }", 'field "network.allow.0": "a.example:0" has a bad port'],
+    ["an allowed host with a trailing dot", "image: a/b:1\nnetwork: { allow: [ok.example, 'a.example.'] }", 'field "network.allow.1": "a.example." ends with a dot'],
+    ["a denied pattern of an IP", "image: a/b:1\nnetwork: { deny: ['*.10.0.0.1'] }", 'field "network.deny.0": "*.10.0.0.1": a pattern takes a domain'],
+    ["an allowed IPv4 address in a short form", "image: a/b:1\nnetwork: { allow: ['0x7f.1'] }", 'write "127.0.0.1"'],
+    ["a private range with a zone", "image: a/b:1\nnetwork: { allowPrivate: ['fe80::1%eth0/64'] }", 'field "network.allowPrivate.0": "fe80::1%eth0/64" is not a CIDR'],
+    ["a private range of 33 bits", "image: a/b:1\nnetwork: { allowPrivate: [10.0.0.0/33] }", "bad prefix length"],
+    ["a credential host with a port", "image: a/b:1\ncredentials: [{ env: TOKEN, hosts: ['api.example.com:8443'] }]", 'field "credentials.0.hosts.0": "api.example.com:8443" names a port'],
+    ["a credential sent to an IP address", "image: a/b:1\ncredentials: [{ env: TOKEN, hosts: [203.0.113.9] }]", 'field "credentials.0.hosts.0": "203.0.113.9" is an IP address'],
   ])("rejects %s with an error naming the file and the field", async (_, yaml, expected) => {
     const t = layout();
     t.projectAgent("broken", yaml);

@@ -18,7 +18,7 @@
  */
 import net from "node:net";
 import { parseArgs } from "node:util";
-import { parseCidr } from "./addresses.js";
+import { parseCidr } from "@claude-bottle/core/egress-policy";
 import { anchorSocket } from "./anchor-socket.js";
 import { addressesIn } from "./listen-address.js";
 

@@ -18,9 +18,9 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
 import { pipeline, Transform, type Duplex } from "node:stream";
 import tls from "node:tls";
+import { formatAuthority, hostMatches, parseHostAndPort, parseNamePattern, type HostPattern } from "@claude-bottle/core/egress-policy";
 import { decodingFor } from "./decode.js";
 import { endToEndHeaders } from "./forward.js";
-import { authority, hostMatches, normalizeHost, parseHostPattern, type HostPattern } from "./policy.js";
 import { framingProblem, parseProblem, type RequestProblem } from "./request-checks.js";
 import { sendRawText, sendText } from "./responses.js";
 import { StreamMatcher, findIn } from "./scan.js";
@@ -88,9 +88,8 @@ export function compileBindings(input: unknown): CompiledBinding[] {
     if (out.some((o) => o.env === b.env)) throw new CredentialError(`${name}: ${b.env} is bound twice`);
     if (!Array.isArray(b.hosts) || b.hosts.length === 0) throw new CredentialError(`${name}.hosts must be a non-empty list of host names`);
     const hosts = b.hosts.map((h: unknown, j) => {
-      const parsed = parseHostPattern(h as string);
+      const parsed = parseNamePattern(h as string);
       if (typeof parsed === "string") throw new CredentialError(`${name}.hosts[${j}]: ${parsed}`);
-      if (parsed.ip) throw new CredentialError(`${name}.hosts[${j}]: "${parsed.text}" is an IP address; a credential goes to host names only (TLS needs one)`);
       return parsed;
     });
     if (typeof b.placeholder !== "string" || !PLACEHOLDER.test(b.placeholder)) {
@@ -268,7 +267,7 @@ export function credentialHandler(
 
   function onRequest(conn: Bound & { agent: UpstreamAgent }, req: IncomingMessage, res: ServerResponse): void {
     const { host, port } = conn.target;
-    const where = authority(host, port);
+    const where = formatAuthority(host, port);
     const placeholders = conn.bindings.map((b) => b.placeholder);
     const url = req.url ?? "";
     if (!url.startsWith("/")) {
@@ -396,7 +395,7 @@ export function credentialHandler(
     if (!decoding.ok) {
       request.destroy();
       res.shouldKeepAlive = false;
-      sendText(res, 502, `${authority(conn.target.host, conn.target.port)} answered with the coding "${decoding.coding}", which the proxy cannot decode to check the answer for credential values; it was not passed on`);
+      sendText(res, 502, `${formatAuthority(conn.target.host, conn.target.port)} answered with the coding "${decoding.coding}", which the proxy cannot decode to check the answer for credential values; it was not passed on`);
       return;
     }
     if (decoding.codings.length > 0) delete headers["content-encoding"];
@@ -445,8 +444,7 @@ export function credentialHandler(
 /** The host a Host header names, normalised, when its port (if any) is `port`; undefined otherwise. */
 function parseHostHeader(value: string | undefined, port: number): string | undefined {
   if (value === undefined) return undefined;
-  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(value.trim());
-  if (!match) return undefined;
-  if (match[2] !== undefined ? Number(match[2]) !== port : port !== 443) return undefined;
-  return normalizeHost(match[1]!);
+  const named = parseHostAndPort(value);
+  if (named === undefined || (named.port ?? 443) !== port) return undefined;
+  return named.host;
 }

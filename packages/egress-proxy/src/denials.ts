@@ -4,28 +4,9 @@
  * header or body: credentials pass through this proxy.
  */
 import fs from "node:fs";
-import type { RefusalReason } from "./policy.js";
-
-export interface DenialRecord {
-  /** ISO 8601, from the proxy's clock. */
-  time: string;
-  /** The host as the proxy compared it: lowercase, no trailing dot, IPv6 without brackets; "" when the request named none it could read. */
-  host: string;
-  /** Null when the request named no port it could read. */
-  port: number | null;
-  /** Stable code (RefusalReason): not-allowed, denied, ip-literal, blocked-address, resolve-failed, credential-misuse, and for requests refused before the policy: bad-request, host-mismatch, smuggling, header-too-large, header-timeout, too-many-connections. */
-  reason: RefusalReason;
-  /** The sentence the client got in its answer's body. */
-  detail: string;
-}
+import { formatDenial, type DenialRecord } from "@claude-bottle/core/egress-policy";
 
 export type DenialSink = (record: DenialRecord) => void;
-
-/** One line of JSON per record. */
-export function denialLine(record: DenialRecord): string {
-  const { time, host, port, reason, detail } = record;
-  return `${JSON.stringify({ time, host, port, reason, detail })}\n`;
-}
 
 export interface FileDenialSink {
   sink: DenialSink;
@@ -42,7 +23,7 @@ export function appendDenialsTo(path: string): FileDenialSink {
   let open = true;
   return {
     sink(record) {
-      if (open) fs.writeSync(fd, denialLine(record));
+      if (open) fs.writeSync(fd, formatDenial(record));
     },
     close() {
       if (open) fs.closeSync(fd);

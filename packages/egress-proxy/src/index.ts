@@ -1,23 +1,13 @@
 export { createEgressProxy, type EgressProxy, type EgressProxyOptions } from "./server.js";
 export { DEFAULT_LIMITS, type ProxyLimits } from "./limits.js";
-export {
-  compilePolicy,
-  decide,
-  normalizeHost,
-  parsePolicy,
-  PolicyError,
-  type AllowPolicy,
-  type AllPolicy,
-  type CompiledPolicy,
-  type EgressPolicy,
-  type Refusal,
-  type RefusalReason,
-} from "./policy.js";
+export { compilePolicy, decide, parsePolicy, PolicyError, type AllowPolicy, type AllPolicy, type CompiledPolicy, type EgressPolicy, type Refusal } from "./policy.js";
+// The host, CIDR and denial-record types are core's (@claude-bottle/core/egress-policy); these are the ones this API speaks in.
+export { normalizeHost, type DenialReason, type DenialRecord } from "@claude-bottle/core/egress-policy";
 export { ALWAYS_BLOCKED, createAddressGuard, type AddressGuard, type BlockedAddress } from "./addresses.js";
 export { resolveAndVet, type LookupFunction, type Resolver, type VettedAddress } from "./resolve.js";
 export { DialError, type ConnectFunction } from "./dial.js";
 export { establish, tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
-export { appendDenialsTo, denialLine, type DenialRecord, type DenialSink, type FileDenialSink } from "./denials.js";
+export { appendDenialsTo, type DenialSink, type FileDenialSink } from "./denials.js";
 export {
   bindingsFor,
   compileBindings,

@@ -4,18 +4,18 @@
  * engine's default for the way out, a compose stack's) would otherwise serve every
  * container on each of them, credential injection included.
  */
-import net from "node:net";
 import os from "node:os";
-import type { Cidr } from "./addresses.js";
+import { cidrContains, parseCidr, type Cidr } from "@claude-bottle/core/egress-policy";
 
 type Interfaces = ReturnType<typeof os.networkInterfaces>;
 
 /** This machine's addresses inside `subnet`, in interface order. */
 export function addressesIn(subnet: Cidr, interfaces: Interfaces = os.networkInterfaces()): string[] {
-  const list = new net.BlockList();
-  list.addSubnet(subnet.address, subnet.prefix, subnet.family);
   return Object.values(interfaces)
     .flatMap((entries) => entries ?? [])
-    .filter((entry) => (entry.family === "IPv4") === (subnet.family === "ipv4") && list.check(entry.address, subnet.family))
+    .filter((entry) => {
+      const own = parseCidr(entry.address);
+      return typeof own !== "string" && cidrContains(subnet, own);
+    })
     .map((entry) => entry.address);
 }

@@ -11,10 +11,10 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
+import { formatDenial, parseCidr, splitHostPort } from "@claude-bottle/core/egress-policy";
 import { holdAnchor } from "./anchor-socket.js";
-import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
+import { appendDenialsTo, type DenialSink } from "./denials.js";
 import { CredentialError } from "./credentials.js";
-import { parseCidr } from "./addresses.js";
 import { DEFAULT_LIMITS, type ProxyLimits } from "./limits.js";
 import { addressesIn } from "./listen-address.js";
 import { PolicyError, type EgressPolicy } from "./policy.js";
@@ -102,10 +102,9 @@ function readOptions() {
 
 /** HOST:PORT or [IPv6]:PORT; port 0 picks a free one (the printed line says which). */
 function parseListen(text: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) return undefined;
-  return { host: match[1] ?? match[2] ?? "", port };
+  const split = splitHostPort(text);
+  if (!split || split.host === "" || split.port === undefined || !/^\d{1,5}$/.test(split.port) || Number(split.port) > 65535) return undefined;
+  return { host: split.host, port: Number(split.port) };
 }
 
 /** The one address of this machine in `subnet`; none, or several (which one would be a guess), is a usage error. */
@@ -163,7 +162,7 @@ async function main(): Promise<void> {
   const sinks: DenialSink[] = [];
   for (const target of options.denials) {
     if (target === "-") {
-      sinks.push((record) => process.stdout.write(denialLine(record)));
+      sinks.push((record) => process.stdout.write(formatDenial(record)));
       continue;
     }
     try {

@@ -4,11 +4,11 @@
  * parseable. Each failure names the rule it broke, for the 400 and the denial record.
  */
 import type { IncomingMessage } from "node:http";
-import { authority, normalizeHost, parsePort, type RefusalReason } from "./policy.js";
+import { formatAuthority, parseHostAndPort, type DenialReason } from "@claude-bottle/core/egress-policy";
 
 export interface RequestProblem {
   status: number;
-  reason: RefusalReason;
+  reason: DenialReason;
   detail: string;
 }
 
@@ -52,11 +52,11 @@ export function hostProblem(
   const mismatch = (what: string): RequestProblem => ({
     status: 400,
     reason: "host-mismatch",
-    detail: `the request targets ${authority(target.host, target.port)} but ${what}; it was not sent (rule: host-must-match-target)`,
+    detail: `the request targets ${formatAuthority(target.host, target.port)} but ${what}; it was not sent (rule: host-must-match-target)`,
   });
   if (values.length === 0) return undefined;
   if (values.length > 1) return mismatch("has more than one Host header");
-  const named = splitHost(values[0]!);
+  const named = parseHostAndPort(values[0]!);
   if (named?.host === self.host && named.port === self.port) return undefined;
   const port = named?.port ?? defaultPort;
   if (named === undefined || named.host !== target.host || (port !== undefined && port !== target.port)) {
@@ -87,15 +87,6 @@ export function parseProblem(code: string | undefined, limits: { maxHeaderBytes:
         detail: `the request could not be parsed (${code ?? "bad request"}); this is an egress proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port`,
       };
   }
-}
-
-function splitHost(value: string): { host: string; port: number | undefined } | undefined {
-  const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(value.trim());
-  if (!match) return undefined;
-  const host = normalizeHost(match[1]!);
-  const port = match[2] === undefined ? undefined : parsePort(match[2]);
-  if (host === undefined || (match[2] !== undefined && port === undefined)) return undefined;
-  return { host, port };
 }
 
 /** A header value in a message: visible ASCII only, and not too long to read. */

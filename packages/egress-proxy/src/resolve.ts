@@ -6,8 +6,9 @@
  */
 import dns from "node:dns";
 import { isIP } from "node:net";
+import { formatAuthority } from "@claude-bottle/core/egress-policy";
 import type { AddressGuard } from "./addresses.js";
-import { authority, type Refusal } from "./policy.js";
+import type { Refusal } from "./policy.js";
 
 /** The shape of `dns.lookup` with `{ all: true }`; inject one to control resolution in tests. */
 export type LookupFunction = (
@@ -68,7 +69,7 @@ export async function resolveAndVet(
   resolve: Resolver,
   suffix: string,
 ): Promise<Vetted> {
-  const where = authority(host, port);
+  const where = formatAuthority(host, port);
   const literal = isIP(host);
   if (literal !== 0) {
     const blocked = guard.check(host);

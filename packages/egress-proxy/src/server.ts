@@ -8,17 +8,16 @@ import dns from "node:dns";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
+import { normalizeHost, parseAuthority, type DenialRecord } from "@claude-bottle/core/egress-policy";
 import { createAddressGuard } from "./addresses.js";
 import { credentialHandler, type CredentialOptions } from "./credentials.js";
-import type { DenialRecord, DenialSink } from "./denials.js";
+import type { DenialSink } from "./denials.js";
 import { defaultConnect, dialVetted, type ConnectFunction } from "./dial.js";
 import { forward } from "./forward.js";
 import { connectionCounter, resolveLimits, type ProxyLimits } from "./limits.js";
 import {
   compilePolicy,
   decide,
-  normalizeHost,
-  parseAuthority,
   policySuffix,
   type CompiledPolicy,
   type EgressPolicy,

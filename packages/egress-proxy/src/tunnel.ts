@@ -7,8 +7,8 @@
  */
 import type net from "node:net";
 import type { Duplex } from "node:stream";
+import { formatAuthority } from "@claude-bottle/core/egress-policy";
 import { DialError } from "./dial.js";
-import { authority } from "./policy.js";
 import type { VettedAddress } from "./resolve.js";
 import { sendRawText } from "./responses.js";
 
@@ -39,7 +39,7 @@ export type ConnectHandler = (ctx: ConnectContext) => void | Promise<void>;
 export function dialFailure(err: unknown, host: string, port: number): { status: number; message: string } {
   const code = err instanceof DialError ? err.code : "error";
   const status = code === "ETIMEDOUT" ? 504 : 502;
-  return { status, message: `could not connect to ${authority(host, port)} (${code})` };
+  return { status, message: `could not connect to ${formatAuthority(host, port)} (${code})` };
 }
 
 /**

@@ -8,8 +8,8 @@
  * certificate is read back by OpenSSL (crypto.X509Certificate, TLS) in the tests.
  */
 import crypto from "node:crypto";
-import { isIP } from "node:net";
 import tls from "node:tls";
+import { parseNamePattern } from "@claude-bottle/core/egress-policy";
 
 // ---- DER, the subset a certificate needs ----------------------------------------
 
@@ -172,11 +172,9 @@ const DAY_MS = 24 * HOUR_MS;
 
 /** The DNS name a bound host contributes to the CA's name constraints: `*.example.com` permits example.com and below. */
 function constraintName(host: string): string {
-  const bare = host.startsWith("*.") ? host.slice(2) : host;
-  if (!/^[a-z0-9._-]+$/i.test(bare) || isIP(bare) !== 0) {
-    throw new TypeError(`"${host}" is not a host name or *.domain pattern (a bound host must be a name, not an IP address)`);
-  }
-  return bare.toLowerCase().replace(/\.$/, "");
+  const parsed = parseNamePattern(host);
+  if (typeof parsed === "string") throw new TypeError(`${parsed} (a bound host is a name or *.domain pattern)`);
+  return parsed.host;
 }
 
 /**

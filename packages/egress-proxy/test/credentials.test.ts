@@ -440,6 +440,8 @@ describe("bindings", () => {
   it.each([
     [[{ env: "A", hosts: [], placeholder: PLACEHOLDER, value: VALUE }], /credentials\[0\] \(A\)\.hosts must be a non-empty list/],
     [[{ env: "A", hosts: ["127.0.0.1"], placeholder: PLACEHOLDER, value: VALUE }], /is an IP address/],
+    // The CA is name-constrained to the bound hosts, which createBottleCa could not make with a port: refused here, as the agent file does.
+    [[{ env: "A", hosts: ["a.test:8443"], placeholder: PLACEHOLDER, value: VALUE }], /credentials\[0\] \(A\)\.hosts\[0\]: "a.test:8443" names a port/],
     [[{ env: "A", hosts: ["a.test"], placeholder: "short", value: VALUE }], /placeholder must be 8 to 1024/],
     [[{ env: "A", hosts: ["a.test"], placeholder: PLACEHOLDER, value: `${VALUE}\r\nx-injected: 1` }], /value must be a non-empty string without control characters/],
     [[{ env: "A", hosts: ["a.test"], placeholder: PLACEHOLDER, value: VALUE, extra: VALUE }], /credentials\[0\]\.extra is not a binding field/],

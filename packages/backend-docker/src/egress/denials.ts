@@ -1,14 +1,14 @@
 import { Writable } from "node:stream";
-import { BottleError, ErrorCodes, type LogsOptions } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, formatDenial, parseDenial, type LogsOptions } from "@claude-bottle/core";
 import type { EngineApi } from "@claude-bottle/docker-engine";
 import { demultiplex } from "@claude-bottle/docker-engine";
 import { statusCodeOf } from "@claude-bottle/docker-engine";
 import { egressNames } from "./sidecar.js";
 
 /**
- * `logs --egress`: the connections a bottle's proxy refused, one JSON object
- * a line (`{ time, host, port, reason, detail }`), from the proxy's own
- * output; with `follow`, as they happen.
+ * `logs --egress`: the connections a bottle's proxy refused, one denial record
+ * a line (core's `DenialRecord`), from the proxy's own output; with `follow`,
+ * as they happen. A line of that output that is not a record is not passed on.
  */
 export async function copyDenials(api: EngineApi, bottle: string, options: LogsOptions, signal: AbortSignal): Promise<void> {
   let response;
@@ -32,7 +32,10 @@ export async function copyDenials(api: EngineApi, bottle: string, options: LogsO
       pending += chunk.toString("utf8");
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
-      for (const line of lines) if (line.startsWith("{")) options.stdio.stdout.write(`${line}\n`);
+      for (const line of lines) {
+        const record = parseDenial(line);
+        if (record) options.stdio.stdout.write(formatDenial(record));
+      }
       done();
     },
   });

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createAddressGuard } from "@claude-bottle/egress-proxy";
-import { BottleError, ErrorCodes, type LogsOptions } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, formatAuthority, formatDenial, splitHostPort, parsePort, type DenialRecord, type LogsOptions } from "@claude-bottle/core";
 import type { Smolvm } from "../smolvm/locate.js";
 import { runSmolvm, smolvmFailure } from "../smolvm/run.js";
 
@@ -15,19 +15,6 @@ export interface SmolvmEgressEvent {
   dest?: string | null;
 }
 
-/**
- * A refusal as `logs --egress` prints it on every backend (the docker
- * backend's proxy writes the same). `port` is null for a name smolvm refused
- * to resolve: no connection, so no port, was ever attempted.
- */
-export interface DenialRecord {
-  time: string;
-  host: string;
-  port: number | null;
-  reason: "not-allowed" | "ip-literal" | "blocked-address";
-  detail: string;
-}
-
 function isoTime(value: SmolvmEgressEvent["timestamp"]): string {
   const fromNumber = (n: number) => new Date(n > 1e12 ? n : n * 1000);
   const date =
@@ -35,23 +22,23 @@ function isoTime(value: SmolvmEgressEvent["timestamp"]): string {
   return Number.isNaN(date.getTime()) ? String(value ?? "") : date.toISOString();
 }
 
-/** `1.2.3.4:443`, `[2001:db8::1]:443`, a bare address or a name. */
+/** `1.2.3.4:443`, `[2001:db8::1]:443`, a bare address or a name; what cannot be read is kept whole as the host, with no port. */
 function splitDestination(dest: string): { host: string; port: number | null } {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(dest);
-  if (bracketed) return { host: bracketed[1]!, port: bracketed[2] === undefined ? null : Number(bracketed[2]) };
   if (isIP(dest) === 6) return { host: dest, port: null };
-  const match = /^(.*):(\d+)$/.exec(dest);
-  return match ? { host: match[1]!, port: Number(match[2]) } : { host: dest, port: null };
+  const split = splitHostPort(dest);
+  const port = split?.port === undefined ? undefined : parsePort(split.port);
+  if (split === undefined || (split.port !== undefined && port === undefined)) return { host: dest, port: null };
+  return { host: split.host, port: port ?? null };
 }
 
 const guard = createAddressGuard();
 
-/** smolvm's event in the shape of the docker backend's denial records. */
+/** smolvm's event as a denial record, the shape `logs --egress` has on every backend. */
 export function denialOf(event: SmolvmEgressEvent): DenialRecord {
   const operation = event.operation ?? "connect";
   const { host, port } = splitDestination(String(event.dest ?? ""));
   const time = isoTime(event.timestamp);
-  const where = port === null ? host : isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  const where = port === null ? host : formatAuthority(host, port);
   if (operation === "resolve" || isIP(host) === 0) {
     return { time, host, port, reason: "not-allowed", detail: `${where} is not on this bottle's allow-list (smolvm refused to resolve it)` };
   }
@@ -104,7 +91,7 @@ export async function machineDenials(
       seen.set(key, count);
       if (count <= (printed.get(key) ?? 0)) continue;
       printed.set(key, count);
-      opts.stdio.stdout.write(`${JSON.stringify(denialOf(event))}\n`);
+      opts.stdio.stdout.write(formatDenial(denialOf(event)));
     }
   };
   try {

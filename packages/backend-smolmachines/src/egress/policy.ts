@@ -1,8 +1,19 @@
-import { isIP } from "node:net";
 import { ALWAYS_BLOCKED } from "@claude-bottle/egress-proxy";
-import { BottleError, ErrorCodes, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
+import {
+  BottleError,
+  cidrsOverlap,
+  ErrorCodes,
+  formatCidr,
+  parseCidr,
+  parseHostPattern,
+  parseNamePattern,
+  type Cidr,
+  type HostPattern,
+  type NetworkPolicy,
+  type ResolvedAgent,
+} from "@claude-bottle/core";
 import type { SmolvmFeature } from "../smolvm/features.js";
-import { formatCidrRange, parseCidrRange, rangesOverlap, subtractRanges, type CidrRange } from "./cidr.js";
+import { subtractRanges } from "./subtract-ranges.js";
 
 /**
  * How a bottle's network policy (SECURITY.md point 3) becomes smolvm's own
@@ -32,60 +43,26 @@ const FLOOR_VARIABLES = ["SMOLVM_EGRESS_FLOOR", "SMOLVM_EGRESS_ALLOW_PRIVATE", "
 const noFloorVariables = (): Record<string, string | undefined> => Object.fromEntries(FLOOR_VARIABLES.map((name) => [name, undefined]));
 
 /** The ranges no bottle reaches unless `allowPrivate` names them: the egress proxy's own list, so both backends agree. */
-const BLOCKED_V4: readonly CidrRange[] = ALWAYS_BLOCKED.map((b) => parseCidrRange(b.cidr)!).filter((r) => r.family === 4);
+const BLOCKED_V4: readonly Cidr[] = ALWAYS_BLOCKED.map((b) => parseCidr(b.cidr) as Cidr).filter((r) => r.family === 4);
 /** Global unicast: every public IPv6 address, and none of loopback, link-local, unique-local, multicast or the IPv4-mapped forms. */
 export const PUBLIC_V6 = "2000::/3";
 /** Ranges smolvm never opens whatever the list says: cloud metadata (link-local). */
-const NEVER_OPENED: readonly CidrRange[] = ["169.254.0.0/16", "fe80::/10"].map((c) => parseCidrRange(c)!);
+const NEVER_OPENED: readonly Cidr[] = ["169.254.0.0/16", "fe80::/10"].map((c) => parseCidr(c) as Cidr);
 
 /** Every public address: what `network: true` means, written as the only thing smolvm can say, an allow-list of ranges. */
 export function publicRanges(): string[] {
-  return [...subtractRanges(parseCidrRange("0.0.0.0/0")!, BLOCKED_V4).map(formatCidrRange), PUBLIC_V6];
-}
-
-/** One entry of `network.allow`/`deny` taken apart. */
-interface HostEntry {
-  text: string;
-  /** Lowercase, no trailing dot, no brackets, without `*.`. */
-  host: string;
-  wildcard: boolean;
-  port?: string;
-  ip: boolean;
-}
-
-function hostEntry(text: string): HostEntry {
-  let rest = text.trim().toLowerCase();
-  let port: string | undefined;
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
-  if (bracketed) {
-    rest = bracketed[1]!;
-    port = bracketed[2];
-  } else if (/:\d+$/.test(rest) && isIP(rest) !== 6) {
-    port = rest.slice(rest.lastIndexOf(":") + 1);
-    rest = rest.slice(0, rest.lastIndexOf(":"));
-  }
-  rest = rest.replace(/\.$/, "");
-  const wildcard = rest.startsWith("*.");
-  const host = wildcard ? rest.slice(2) : rest;
-  return { text, host, wildcard, ...(port !== undefined && { port }), ip: !wildcard && isIP(host) !== 0 };
+  return [...subtractRanges(parseCidr("0.0.0.0/0") as Cidr, BLOCKED_V4).map(formatCidr), PUBLIC_V6];
 }
 
 /** Whether every name `inner` admits, `outer` admits too (ports aside). */
-function covers(outer: HostEntry, inner: HostEntry): boolean {
+function covers(outer: HostPattern, inner: HostPattern): boolean {
   if (!outer.wildcard) return !inner.wildcard && inner.host === outer.host;
   return inner.host.endsWith(`.${outer.host}`) || (inner.wildcard && inner.host === outer.host);
 }
 
 /** Whether some name is admitted by both. */
-function intersects(a: HostEntry, b: HostEntry): boolean {
+function intersects(a: HostPattern, b: HostPattern): boolean {
   return covers(a, b) || covers(b, a) || (a.wildcard && !b.wildcard && b.host.endsWith(`.${a.host}`)) || (b.wildcard && !a.wildcard && a.host.endsWith(`.${b.host}`));
-}
-
-/** Whether `entry` (no port) admits the name `host`. */
-export function admitsHost(entry: string, host: string): boolean {
-  const e = hostEntry(entry);
-  const h = host.trim().toLowerCase().replace(/\.$/, "");
-  return e.wildcard ? h.endsWith(`.${e.host}`) : h === e.host;
 }
 
 function refusal(agent: ResolvedAgent, field: string, why: string, hint: string): BottleError {
@@ -93,6 +70,15 @@ function refusal(agent: ResolvedAgent, field: string, why: string, hint: string)
 }
 
 const DOCKER_HINT = "The docker backend's egress proxy enforces it (--backend docker).";
+
+/** A list of the policy's host entries, parsed by core's parser (the agent file's schema ran it already). */
+function patternsOf(agent: ResolvedAgent, field: string, entries: readonly string[], parse = parseHostPattern): HostPattern[] {
+  return entries.map((text, index) => {
+    const parsed = parse(text);
+    if (typeof parsed === "string") throw new BottleError(ErrorCodes.AGENT_INVALID, `${agent.file ?? `Agent "${agent.slug}"`}: field "${field}.${index}": ${parsed}`);
+    return parsed;
+  });
+}
 
 /**
  * The smolvm flags for an agent's network, or undefined for a bottle without
@@ -129,8 +115,8 @@ export function smolvmEgressPlan(agent: ResolvedAgent): SmolvmEgressPlan | undef
       `Drop network.allowPrivate, or use it with network: { allowPrivate: [...] } and no allow-list. ${DOCKER_HINT}`,
     );
   }
-  const allow = policy.allow.map(hostEntry);
-  const deny = policy.deny.map(hostEntry);
+  const allow = patternsOf(agent, "network.allow", policy.allow);
+  const deny = patternsOf(agent, "network.deny", policy.deny);
   const withPort = allow.find((a) => a.port !== undefined);
   if (withPort) {
     throw refusal(
@@ -140,7 +126,7 @@ export function smolvmEgressPlan(agent: ResolvedAgent): SmolvmEgressPlan | undef
       `Write "${withPort.text.replace(/:\d+$/, "")}" to allow every port of it. ${DOCKER_HINT}`,
     );
   }
-  const kept: HostEntry[] = [];
+  const kept: HostPattern[] = [];
   for (const entry of allow) {
     const whole = deny.find((d) => d.port === undefined && covers(d, entry));
     if (whole) continue; // deny wins over all of it: leaving it out says exactly that
@@ -156,7 +142,7 @@ export function smolvmEgressPlan(agent: ResolvedAgent): SmolvmEgressPlan | undef
     kept.push(entry);
   }
   if (kept.length === 0) return { network: false, args: [], env: {}, needs: [] };
-  const addresses = kept.filter((e) => e.ip).map((e) => formatCidrRange(parseCidrRange(e.host)!));
+  const addresses = kept.filter((e) => e.ip).map((e) => formatCidr(parseCidr(e.host) as Cidr));
   const names = kept.filter((e) => !e.ip).map((e) => (e.wildcard ? `*.${e.host}` : e.host));
   return {
     network: true,
@@ -170,9 +156,9 @@ export function smolvmEgressPlan(agent: ResolvedAgent): SmolvmEgressPlan | undef
 /** `allowPrivate` as smolvm ranges; a range smolvm never opens (cloud metadata) is refused rather than left closed unsaid. */
 function openedPrivateRanges(agent: ResolvedAgent, allowPrivate: readonly string[]): string[] {
   return allowPrivate.map((text) => {
-    const range = parseCidrRange(text.trim());
-    if (!range) throw refusal(agent, "network.allowPrivate", `"${text}" is not a CIDR.`, "Write a range such as 192.168.1.0/24.");
-    if (NEVER_OPENED.some((never) => rangesOverlap(never, range))) {
+    const range = parseCidr(text);
+    if (typeof range === "string") throw refusal(agent, "network.allowPrivate", `${range}.`, "Write a range such as 192.168.1.0/24.");
+    if (NEVER_OPENED.some((never) => cidrsOverlap(never, range))) {
       throw refusal(
         agent,
         "network.allowPrivate",
@@ -180,7 +166,7 @@ function openedPrivateRanges(agent: ResolvedAgent, allowPrivate: readonly string
         `Remove "${text}" from network.allowPrivate. ${DOCKER_HINT}`,
       );
     }
-    return formatCidrRange(range);
+    return formatCidr(range);
   });
 }
 
@@ -203,10 +189,13 @@ export function smolvmCredentialPlan(agent: ResolvedAgent, hostEnv: Readonly<Rec
   const args: string[] = [];
   const values: Record<string, string> = {};
   const policy = agent.egress;
+  const allow = policy?.mode === "allow" ? patternsOf(agent, "network.allow", policy.allow) : undefined;
+  const deny = policy ? patternsOf(agent, "network.deny", policy.deny) : [];
   for (const [index, binding] of (agent.credentials ?? []).entries()) {
-    if (policy?.mode === "allow") {
-      const reachable = (host: string) => policy.allow.some((a) => admitsHost(a, host)) && !policy.deny.some((d) => admitsHost(d, host));
-      const outside = binding.hosts.find((host) => !reachable(host));
+    if (allow) {
+      const hosts = patternsOf(agent, `credentials.${index}.hosts`, binding.hosts, parseNamePattern);
+      const reachable = (host: HostPattern) => allow.some((a) => covers(a, host)) && !deny.some((d) => covers(d, host));
+      const outside = hosts.find((host) => !reachable(host))?.text;
       if (outside !== undefined) {
         throw refusal(
           agent,

@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import { formatAuthority, parseDenial } from "@claude-bottle/core";
 import { requireCapability } from "@claude-bottle/core/host";
 import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
@@ -39,15 +40,13 @@ function denialTable(out: NodeJS.WritableStream): Writable {
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) {
-        try {
-          // port is null for a name refused before any connection (smolvm's refused lookups); host is "" too for a
-          // request the proxy refused before it named a target (bytes that are not HTTP, too many connections).
-          const record = JSON.parse(line) as { time: string; host: string; port: number | null; reason: string; detail: string };
-          const where = record.host === "" ? "-" : record.port === null ? record.host : `${record.host}:${record.port}`;
-          out.write(`${printableLine(record.time)}  ${printableLine(where)}  ${printableLine(record.reason)}  ${printableLine(record.detail)}\n`);
-        } catch {
-          // A line that is not a record is not a refusal.
-        }
+        // A line that is not a record is not a refusal.
+        const record = parseDenial(line);
+        if (!record) continue;
+        // port is null for a name refused before any connection (smolvm's refused lookups); host is "" too for a
+        // request the proxy refused before it named a target (bytes that are not HTTP, too many connections).
+        const where = record.host === "" ? "-" : record.port === null ? record.host : formatAuthority(record.host, record.port);
+        out.write(`${printableLine(record.time)}  ${printableLine(where)}  ${printableLine(record.reason)}  ${printableLine(record.detail)}\n`);
       }
       done();
     },

@@ -1,5 +1,5 @@
-import { BottleError, ErrorCodes, phase, type Launched } from "@claude-bottle/core";
-import { HOST_ENTRY_PATTERN, approvalsNeeded, planOf, resolveAgent } from "@claude-bottle/core/host";
+import { BottleError, ErrorCodes, parseHostPattern, phase, type Launched } from "@claude-bottle/core";
+import { approvalsNeeded, planOf, resolveAgent } from "@claude-bottle/core/host";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
@@ -127,11 +127,12 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
 
 /** `--allow-host` widens the agent's policy for this run (in the spec, so the plan shows the result): each must be a host entry. */
 function assertHostEntries(hosts: readonly string[]): void {
-  const entry = new RegExp(HOST_ENTRY_PATTERN);
-  const bad = hosts.find((host) => !entry.test(host));
-  if (bad !== undefined) {
-    throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `--allow-host ${bad}: not a host name, *.domain or IP literal (with an optional :port).`, {
-      hint: "For example: --allow-host api.example.com --allow-host '*.example.org:443'",
-    });
+  for (const host of hosts) {
+    const parsed = parseHostPattern(host);
+    if (typeof parsed === "string") {
+      throw new BottleError(ErrorCodes.INVALID_ARGUMENT, `--allow-host ${host}: ${parsed}.`, {
+        hint: "For example: --allow-host api.example.com --allow-host '*.example.org:443'",
+      });
+    }
   }
 }

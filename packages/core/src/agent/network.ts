@@ -51,9 +51,3 @@ export function widenNetworkPolicy(policy: NetworkPolicy | undefined, hosts: rea
   if (policy.mode === "all") return policy;
   return { ...policy, allow: [...new Set([...policy.allow, ...hosts])] };
 }
-
-/** A host entry as the agent file and `--allow-host` accept it: a name or `*.domain`, or an IP literal, with an optional port. */
-export const HOST_ENTRY_PATTERN = "^(?:(?:\\*\\.)?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?$";
-
-/** An IPv4 or IPv6 CIDR, or a bare address. */
-export const CIDR_PATTERN = "^(?:[0-9]{1,3}(?:\\.[0-9]{1,3}){3}|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*)(?:/[0-9]{1,3})?$";

@@ -9,11 +9,15 @@
  * CLI's start together, for a format of a dozen fields.
  */
 
-import { CIDR_PATTERN, HOST_ENTRY_PATTERN } from "./network.js";
+import { CIDR_SHAPE } from "../egress-policy/cidr.js";
+import { HOST_PATTERN_SHAPE } from "../egress-policy/host-pattern.js";
 
 export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
-/** The subset of JSON Schema the agent format uses, plus `x-expected`: how an error phrases what was wanted. */
+/**
+ * The subset of JSON Schema the agent format uses, plus `x-expected`: how an error phrases what was wanted,
+ * and `x-parse`: the egress-policy parser that decides on a string (its `pattern` only screens, for editors).
+ */
 export interface SchemaNode {
   type?: "object" | "string" | "array" | "boolean" | "number" | "integer";
   description?: string;
@@ -27,6 +31,7 @@ export interface SchemaNode {
   anyOf?: SchemaNode[];
   default?: unknown;
   "x-expected"?: string;
+  "x-parse"?: "host-pattern" | "name-pattern" | "cidr";
 }
 
 const nonEmptyString = (description: string): SchemaNode => ({
@@ -98,17 +103,17 @@ export const agentSchema = {
           properties: {
             allow: {
               type: "array",
-              items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
+              items: { type: "string", pattern: HOST_PATTERN_SHAPE, "x-parse": "host-pattern", "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
               description: "Only these hosts: example.com, *.example.com (subdomains), with an optional :port.",
             },
             deny: {
               type: "array",
-              items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
+              items: { type: "string", pattern: HOST_PATTERN_SHAPE, "x-parse": "host-pattern", "x-expected": "must be a host name, *.domain or IP, with an optional :port" },
               description: "Refused even when allowed.",
             },
             allowPrivate: {
               type: "array",
-              items: { type: "string", pattern: CIDR_PATTERN, "x-expected": "must be a CIDR such as 192.168.1.0/24" },
+              items: { type: "string", pattern: CIDR_SHAPE, "x-parse": "cidr", "x-expected": "must be a CIDR such as 192.168.1.0/24" },
               description: "Private ranges the bottle may reach after all; only in your own (user-level) agent files.",
             },
           },
@@ -128,7 +133,7 @@ export const agentSchema = {
           hosts: {
             type: "array",
             minItems: 1,
-            items: { type: "string", pattern: HOST_ENTRY_PATTERN, "x-expected": "must be a host name or *.domain" },
+            items: { type: "string", pattern: HOST_PATTERN_SHAPE, "x-parse": "name-pattern", "x-expected": "must be a host name or *.domain" },
             "x-expected": "must be a non-empty list of host names",
           },
         },

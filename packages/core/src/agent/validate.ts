@@ -1,4 +1,13 @@
+import { parseCidr } from "../egress-policy/cidr.js";
+import { parseHostPattern, parseNamePattern } from "../egress-policy/host-pattern.js";
 import type { SchemaNode } from "./schema.js";
+
+/** What each `x-parse` name runs: the egress-policy parsers, whose message says what is wrong with the entry. */
+const PARSERS: Record<NonNullable<SchemaNode["x-parse"]>, (text: string) => object | string> = {
+  "host-pattern": parseHostPattern,
+  "name-pattern": parseNamePattern,
+  cidr: parseCidr,
+};
 
 /** What is wrong with a value, and where: `path` is the list of keys and indexes down to it. */
 export interface SchemaViolation {
@@ -14,7 +23,11 @@ export function firstViolation(value: unknown, schema: SchemaNode, path: (string
   const fail = (message: string): SchemaViolation => ({ path, message: schema["x-expected"] ?? message });
 
   if (schema.anyOf) {
-    return schema.anyOf.some((option) => !firstViolation(value, option, path)) ? undefined : fail("has an invalid value");
+    const violations = schema.anyOf.map((option) => firstViolation(value, option, path));
+    if (violations.some((violation) => violation === undefined)) return undefined;
+    // The one option whose shape the value has, failing further in (an entry of its list), says which entry and why.
+    const inside = violations.filter((violation) => violation!.path.length > path.length);
+    return inside.length === 1 ? inside[0] : fail("has an invalid value");
   }
   switch (schema.type) {
     case "object": {
@@ -46,6 +59,11 @@ export function firstViolation(value: unknown, schema: SchemaNode, path: (string
     case "string":
       if (typeof value !== "string") return fail("must be a string");
       if (schema.minLength !== undefined && value.length < schema.minLength) return fail("must not be empty");
+      if (schema["x-parse"] !== undefined) {
+        // The parser decides; the pattern beside it is the looser screen editors apply.
+        const parsed = PARSERS[schema["x-parse"]](value);
+        return typeof parsed === "string" ? { path, message: parsed } : undefined;
+      }
       if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) return fail(`must match ${schema.pattern}`);
       return undefined;
     case "boolean":
