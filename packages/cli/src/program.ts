@@ -11,7 +11,8 @@ export interface Outcome {
 const PROGRAM_HELP_FOOTER = `
 Exit codes:
   the agent's own   start, attach and exec pass the bottle's exit code through
-  1                 doctor found a missing prerequisite; wait --for waiting saw the bottle end first
+  1                 doctor found a missing prerequisite; wait --for waiting saw the bottle end first;
+                    merge stopped on a conflict
   2                 usage error (unknown command or option, missing argument)
   124               wait --timeout passed first
   125               claude-bottle failed (agent file, backend, Docker, build...),
@@ -152,6 +153,35 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
       }
       const { ls } = await import("./commands/ls.js");
       outcome.exitCode = await ls(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("diff")
+    .description("show what a worktree bottle's branch and uncommitted changes change, through your pager")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .option("--stat", "a diffstat instead of the changes")
+    .option("--json", "print the files changed and their line counts as JSON")
+    .action(async (bottle: string, options: { stat?: boolean; json?: boolean }, command: Command) => {
+      const { diff } = await import("./commands/diff.js");
+      outcome.exitCode = await diff(environment(command), bottle, { stat: options.stat === true, json: options.json === true });
+    });
+
+  program
+    .command("merge")
+    .description("merge a stopped worktree bottle's branch into your checkout's current branch")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .addOption(new Option("--rebase", "replay its commits on your branch instead of a merge commit").conflicts("squash"))
+    .option("--squash", "one commit of all its work instead of a merge commit")
+    .addOption(new Option("--rm", "then remove the bottle and its worktree without asking (the branch stays)").conflicts("keep"))
+    .option("--keep", "keep the bottle and its worktree without asking")
+    .option("--delete-branch", "then delete its branch too (implies --rm)")
+    .action(async (bottle: string, options: { rebase?: boolean; squash?: boolean; rm?: boolean; keep?: boolean; deleteBranch?: boolean }, command: Command) => {
+      const { merge } = await import("./commands/merge.js");
+      outcome.exitCode = await merge(environment(command), bottle, {
+        mode: options.rebase ? "rebase" : options.squash ? "squash" : "merge",
+        ...(options.rm ? { remove: true } : options.keep ? { remove: false } : {}),
+        deleteBranch: options.deleteBranch === true,
+      });
     });
 
   program
