@@ -13,7 +13,7 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { holdAnchor } from "./anchor-socket.js";
 import { appendDenialsTo, denialLine, type DenialSink } from "./denials.js";
-import { CredentialError } from "./credentials.js";
+import { CredentialError } from "./bindings.js";
 import { parseCidr } from "./addresses.js";
 import { DEFAULT_LIMITS, type ProxyLimits } from "./limits.js";
 import { addressesIn } from "./listen-address.js";
