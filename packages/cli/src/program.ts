@@ -59,26 +59,28 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .option("-d, --detach", "leave the bottle running in the background and print its name")
     .option("--allow-host <host>", "let the bottle reach this host too, on this run (repeatable; *.domain and :port work)", collect, [])
     .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
+    .option("--github", "let it push and use gh: GH_TOKEN/GITHUB_TOKEN bound to github.com and api.github.com (see: login github)")
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
         "table",
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true; github?: boolean }, command: Command) => {
       const { start } = await import("./commands/start.js");
       outcome.exitCode = await start(environment(command), agent, args, {
         detach: options.detach === true,
         timing: options.timing,
         allowHosts: options.allowHost,
         worktree: options.worktree === "" ? true : options.worktree,
+        github: options.github === true,
       });
     });
 
   program
     .command("login")
     .description("keep an agent's credentials on this machine (keychain, else a 0600 file), for every project's bottles")
-    .argument("[agent]", "the agent (default: claude)", "claude")
+    .argument("[agent]", "the agent (default: claude), or github for the token of start --github", "claude")
     .option("--api-key", "claude: store an Anthropic API key read from stdin, instead of Claude Code's own login flow")
     .action(async (agent: string, options: { apiKey?: boolean }, command: Command) => {
       const { login } = await import("./commands/login.js");
