@@ -147,7 +147,13 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .description("list the bottles of the selected backend")
     .option("--json", "print JSON")
     .option("--homes", "list the homes instead: one per agent and project, kept between bottles")
-    .action(async (options: { json?: boolean; homes?: boolean }, command: Command) => {
+    .option("-w, --watch", "a live table on the terminal; rings the bell when a bottle turns waiting (also: claude-bottle top)")
+    .action(async (options: { json?: boolean; homes?: boolean; watch?: boolean }, command: Command) => {
+      if (options.watch) {
+        const { lsWatch } = await import("./commands/ls-watch.js");
+        outcome.exitCode = await lsWatch(environment(command));
+        return;
+      }
       if (options.homes) {
         const { listHomes } = await import("./commands/homes.js");
         outcome.exitCode = await listHomes(environment(command), { json: options.json === true });
@@ -184,6 +190,14 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
         ...(options.rm ? { remove: true } : options.keep ? { remove: false } : {}),
         deleteBranch: options.deleteBranch === true,
       });
+    });
+
+  program
+    .command("top")
+    .description("the bottles as a live table (ls --watch)")
+    .action(async (_options: object, command: Command) => {
+      const { lsWatch } = await import("./commands/ls-watch.js");
+      outcome.exitCode = await lsWatch(environment(command));
     });
 
   program
