@@ -108,6 +108,15 @@ describe("diff and merge of worktree bottles (docker)", () => {
     expect(hostGit(alphaWorktree, "ls-files", "--others")).toBe("alpha-new.txt\n");
     expect(hostGit(alphaWorktree, "diff", "--cached", "--name-only")).toBe("");
     expect(ran()).toEqual([]);
+    // The attack is real: the user's own git, run plainly there, starts the drivers the bottle's attributes name.
+    try {
+      hostGit(alphaWorktree, "diff", "HEAD~3");
+    } catch {
+      // The drivers are stand-ins: what they print is no diff git accepts.
+    }
+    expect(ran()).toContain("external-diff");
+    rmSync(marks, { recursive: true });
+    mkdirSync(marks);
   });
 
   it("merge refuses a checkout with changes, takes the first bottle cleanly, and stops on the second's conflict as git does", async () => {
