@@ -12,8 +12,6 @@ import type { WorktreeRecord } from "./records.js";
  * files among them) while it exists, the branch once it is gone.
  */
 export interface BottleChanges {
-  /** The commit the branch started from. */
-  base: string;
   /** Where git runs, and its environment: the bottle's git directories as recorded, every driver blanked. */
   cwd: string;
   env: Record<string, string>;
@@ -32,7 +30,7 @@ export async function withBottleChanges<T>(worktree: WorktreeRecord, work: (chan
   const base = await startOf(worktree);
   if (!existsSync(worktree.path) || !existsSync(worktree.gitDir)) {
     const env = await bottleWorkEnvironment({ cwd: worktree.repository, env: { GIT_DIR: worktree.commonDir } });
-    return work({ base, cwd: worktree.repository, env, diff: ["diff", ...bottleDiffOptions], revisions: [base, `refs/heads/${worktree.branch}`] });
+    return work({ cwd: worktree.repository, env, diff: ["diff", ...bottleDiffOptions], revisions: [base, `refs/heads/${worktree.branch}`] });
   }
   const scratch = await mkdtemp(join(tmpdir(), "claude-bottle-diff-"));
   try {
@@ -50,7 +48,7 @@ export async function withBottleChanges<T>(worktree: WorktreeRecord, work: (chan
       await writeFile(list, `${added.join("\0")}\0`, { mode: 0o600 });
       must(worktree, await run(["add", "--intent-to-add", `--pathspec-from-file=${list}`, "--pathspec-file-nul"]));
     }
-    return await work({ base, cwd: worktree.path, env, diff: ["diff", ...bottleDiffOptions], revisions: [base] });
+    return await work({ cwd: worktree.path, env, diff: ["diff", ...bottleDiffOptions], revisions: [base] });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
