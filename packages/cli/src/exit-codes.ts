@@ -7,6 +7,8 @@ export const ExitCodes = {
   OK: 0,
   /** `doctor` found a prerequisite missing. */
   CHECK_FAILED: 1,
+  /** `merge` stopped on a conflict, as git does, for the user to resolve. */
+  CONFLICT: 1,
   /** A bad command line: unknown command or option, missing argument. */
   USAGE: 2,
   /**

@@ -11,7 +11,8 @@ export interface Outcome {
 const PROGRAM_HELP_FOOTER = `
 Exit codes:
   the agent's own   start, attach and exec pass the bottle's exit code through
-  1                 doctor found a missing prerequisite; wait --for waiting saw the bottle end first
+  1                 doctor found a missing prerequisite; wait --for waiting saw the bottle end first;
+                    merge stopped on a conflict
   2                 usage error (unknown command or option, missing argument)
   124               wait --timeout passed first
   125               claude-bottle failed (agent file, backend, Docker, build...),
@@ -58,26 +59,28 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .option("-d, --detach", "leave the bottle running in the background and print its name")
     .option("--allow-host <host>", "let the bottle reach this host too, on this run (repeatable; *.domain and :port work)", collect, [])
     .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
+    .option("--github", "let it push and use gh: GH_TOKEN/GITHUB_TOKEN bound to github.com and api.github.com (see: login github)")
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
         "table",
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true; github?: boolean }, command: Command) => {
       const { start } = await import("./commands/start.js");
       outcome.exitCode = await start(environment(command), agent, args, {
         detach: options.detach === true,
         timing: options.timing,
         allowHosts: options.allowHost,
         worktree: options.worktree === "" ? true : options.worktree,
+        github: options.github === true,
       });
     });
 
   program
     .command("login")
     .description("keep an agent's credentials on this machine (keychain, else a 0600 file), for every project's bottles")
-    .argument("[agent]", "the agent (default: claude)", "claude")
+    .argument("[agent]", "the agent (default: claude), or github for the token of start --github", "claude")
     .option("--api-key", "claude: store an Anthropic API key read from stdin, instead of Claude Code's own login flow")
     .action(async (agent: string, options: { apiKey?: boolean }, command: Command) => {
       const { login } = await import("./commands/login.js");
@@ -144,7 +147,13 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .description("list the bottles of the selected backend")
     .option("--json", "print JSON")
     .option("--homes", "list the homes instead: one per agent and project, kept between bottles")
-    .action(async (options: { json?: boolean; homes?: boolean }, command: Command) => {
+    .option("-w, --watch", "a live table on the terminal; rings the bell when a bottle turns waiting (also: claude-bottle top)")
+    .action(async (options: { json?: boolean; homes?: boolean; watch?: boolean }, command: Command) => {
+      if (options.watch) {
+        const { lsWatch } = await import("./commands/ls-watch.js");
+        outcome.exitCode = await lsWatch(environment(command));
+        return;
+      }
       if (options.homes) {
         const { listHomes } = await import("./commands/homes.js");
         outcome.exitCode = await listHomes(environment(command), { json: options.json === true });
@@ -152,6 +161,43 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
       }
       const { ls } = await import("./commands/ls.js");
       outcome.exitCode = await ls(environment(command), { json: options.json === true });
+    });
+
+  program
+    .command("diff")
+    .description("show what a worktree bottle's branch and uncommitted changes change, through your pager")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .option("--stat", "a diffstat instead of the changes")
+    .option("--json", "print the files changed and their line counts as JSON")
+    .action(async (bottle: string, options: { stat?: boolean; json?: boolean }, command: Command) => {
+      const { diff } = await import("./commands/diff.js");
+      outcome.exitCode = await diff(environment(command), bottle, { stat: options.stat === true, json: options.json === true });
+    });
+
+  program
+    .command("merge")
+    .description("merge a stopped worktree bottle's branch into your checkout's current branch")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .addOption(new Option("--rebase", "replay its commits on your branch instead of a merge commit").conflicts("squash"))
+    .option("--squash", "one commit of all its work instead of a merge commit")
+    .addOption(new Option("--rm", "then remove the bottle and its worktree without asking (the branch stays)").conflicts("keep"))
+    .option("--keep", "keep the bottle and its worktree without asking")
+    .option("--delete-branch", "then delete its branch too (implies --rm)")
+    .action(async (bottle: string, options: { rebase?: boolean; squash?: boolean; rm?: boolean; keep?: boolean; deleteBranch?: boolean }, command: Command) => {
+      const { merge } = await import("./commands/merge.js");
+      outcome.exitCode = await merge(environment(command), bottle, {
+        mode: options.rebase ? "rebase" : options.squash ? "squash" : "merge",
+        ...(options.rm ? { remove: true } : options.keep ? { remove: false } : {}),
+        deleteBranch: options.deleteBranch === true,
+      });
+    });
+
+  program
+    .command("top")
+    .description("the bottles as a live table (ls --watch)")
+    .action(async (_options: object, command: Command) => {
+      const { lsWatch } = await import("./commands/ls-watch.js");
+      outcome.exitCode = await lsWatch(environment(command));
     });
 
   program

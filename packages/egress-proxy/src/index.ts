@@ -8,13 +8,7 @@ export { resolveAndVet, type LookupFunction, type Resolver, type VettedAddress }
 export { DialError, type ConnectFunction } from "./dial.js";
 export { establish, tunnel, type ConnectContext, type ConnectHandler, type ConnectTarget } from "./tunnel.js";
 export { appendDenialsTo, type DenialSink, type FileDenialSink } from "./denials.js";
-export {
-  bindingsFor,
-  compileBindings,
-  CredentialError,
-  type CompiledBinding,
-  type CredentialBinding,
-  type CredentialOptions,
-} from "./credentials.js";
+export { bindingsFor, compileBindings, CredentialError, type CompiledBinding, type CredentialBinding } from "./bindings.js";
+export type { CredentialOptions } from "./credentials.js";
 export { CaError, createBottleCa, type BottleCa, type BottleCaOptions } from "./x509.js";
 export { StreamMatcher } from "./scan.js";

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { formatDenial, parseCidr, splitHostPort } from "@claude-bottle/core/egress-policy";
 import { holdAnchor } from "./anchor-socket.js";
 import { appendDenialsTo, type DenialSink } from "./denials.js";
-import { CredentialError } from "./credentials.js";
+import { CredentialError } from "./bindings.js";
 import { DEFAULT_LIMITS, type ProxyLimits } from "./limits.js";
 import { addressesIn } from "./listen-address.js";
 import { PolicyError, type EgressPolicy } from "./policy.js";

@@ -12,7 +12,8 @@
  * messages quote their input, so they are not passed on).
  */
 import type { Readable } from "node:stream";
-import type { CredentialBinding, CredentialOptions } from "./credentials.js";
+import type { CredentialBinding } from "./bindings.js";
+import type { CredentialOptions } from "./credentials.js";
 import type { BottleCa } from "./x509.js";
 
 export class SecretsError extends Error {

@@ -107,6 +107,36 @@ describe("a bound host", () => {
     t.done();
   });
 
+  it("gets the real value inside a Basic authorization, as git sends a token over HTTPS, and only its own", async () => {
+    const t = await setUp();
+    const basic = (text: string) => `Basic ${Buffer.from(text, "latin1").toString("base64")}`;
+    await httpsRequest(t.client(), t.url(BOUND, "/owner/repo.git/git-receive-pack"), { method: "POST", headers: { authorization: basic(`x-access-token:${PLACEHOLDER}`) }, body: ["0000"] });
+    expect(t.server.seen[0]?.headers.authorization).toBe(basic(`x-access-token:${VALUE}`));
+    // Any case of the scheme, the placeholder as the user name; another binding's placeholder stays one.
+    await httpsRequest(t.client(), t.url(BOUND), { headers: { authorization: `bAsIc ${Buffer.from(`${PLACEHOLDER}:${OTHER_PLACEHOLDER}`).toString("base64")}` } });
+    expect(t.server.seen[1]?.headers.authorization).toBe(`bAsIc ${Buffer.from(`${VALUE}:${OTHER_PLACEHOLDER}`).toString("base64")}`);
+    // Not base64 of anything (a stray last group): passed on as written, never decoded loosely into a value.
+    const loose = `Basic ${Buffer.from(`u:${PLACEHOLDER}`).toString("base64").replace(/=*$/, "")}A`;
+    await httpsRequest(t.client(), t.url(BOUND), { headers: { authorization: loose } });
+    expect(t.server.seen[2]?.headers.authorization).toBe(loose);
+    expect(t.proxy.denials).toEqual([]);
+    t.noValueLeaked();
+    t.done();
+  });
+
+  it("does not put a value into a Basic authorization to an unbound host, nor to a bound host's neighbour", async () => {
+    const t = await setUp();
+    const basic = `Basic ${Buffer.from(`x-access-token:${PLACEHOLDER}`).toString("base64")}`;
+    await httpsRequest(t.client(testCert), t.url(UNBOUND), { headers: { authorization: basic } });
+    expect(t.server.seen[0]?.headers.authorization).toBe(basic);
+    // The wildcard binding's host gets its own value only, never ANTHROPIC_API_KEY's.
+    await httpsRequest(t.client(), t.url("x.wild.test"), { headers: { authorization: basic } });
+    expect(t.server.seen[1]?.headers.authorization).toBe(basic);
+    expect(t.server.received()).not.toContain(VALUE);
+    expect(t.server.received()).not.toContain(Buffer.from(`x-access-token:${VALUE}`).toString("base64"));
+    t.done();
+  });
+
   it("is reached only by a client that trusts the bottle's CA", async () => {
     const t = await setUp();
     // Trusting the real server's certificate is not enough: the proxy answers with the bottle's CA.

@@ -26,6 +26,8 @@ export interface WorktreeRecord {
   /** The worktree's own git directory (`.git/worktrees/<id>`) and the repository's shared one. */
   gitDir: string;
   commonDir: string;
+  /** The commit the branch started from; absent in records made before it was kept. */
+  base?: string;
 }
 
 /** What the CLI keeps about a bottle it started, beside (never inside) the directory the bottle writes its status to. */

@@ -58,8 +58,10 @@ export async function createWorktree(
     throw new BottleError(ErrorCodes.NAME_CONFLICT, `${path} already exists.`, { hint: "Start again: the next bottle gets another name." });
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Named by its commit, so what the worktree starts from is what `diff` later compares with.
+  const base = (await git(["rev-parse", "--verify", "HEAD^{commit}"], { cwd: top }, () => notARepository(top, "no commit yet"))).trim();
   // Absolute paths in the .git file, whatever the user's git prefers: the bottle sees the git directory at the same path.
-  await git(["-c", "worktree.useRelativePaths=false", "worktree", "add", "--quiet", "-b", branch, path, "HEAD"], { cwd: top }, (stderr) =>
+  await git(["-c", "worktree.useRelativePaths=false", "worktree", "add", "--quiet", "-b", branch, path, base], { cwd: top }, (stderr) =>
     new BottleError(ErrorCodes.INVALID_ARGUMENT, `git could not make the worktree ${path}: ${stderr}`, { hint: "See git's message above." }),
   );
   // Detached: the bottle commits on its own HEAD, in its own git directory; the host moves the branch (see settleBranch).
@@ -73,7 +75,7 @@ export async function createWorktree(
   // Git config of this worktree alone (read with extensions.worktreeConfig): made now, so it is there to be laid read-only.
   // The repository's git directory is shared read-write with its other bottles, which could plant a link here meanwhile.
   await (await openForAppend(join(gitDir, "config.worktree"), 0o644)).close();
-  return { path, branch, repository: top, gitDir, commonDir };
+  return { path, branch, repository: top, gitDir, commonDir, base };
 }
 
 async function gitDirOfWorktree(path: string): Promise<string> {
@@ -110,7 +112,7 @@ export function worktreeMounts(worktree: WorktreeRecord): Mount[] {
  * from what claude-bottle recorded: never from the `.git` file or `commondir`
  * in the checkout, which the bottle could have pointed elsewhere.
  */
-function worktreeGit(worktree: WorktreeRecord, args: readonly string[], env: Readonly<Record<string, string>> = {}) {
+export function worktreeGit(worktree: WorktreeRecord, args: readonly string[], env: Readonly<Record<string, string>> = {}) {
   return runGitOnBottleWork(args, {
     cwd: worktree.path,
     env: { GIT_DIR: worktree.gitDir, GIT_COMMON_DIR: worktree.commonDir, GIT_WORK_TREE: worktree.path, ...env },
@@ -176,15 +178,15 @@ function unreadable(worktree: WorktreeRecord, stderr: string): BottleError {
   });
 }
 
-/** Commits every change in the worktree on its branch (hooks not run); returns the commit's short id. */
-export async function saveChanges(worktree: WorktreeRecord, bottle: string, identity: Readonly<Record<string, string>>): Promise<string> {
+/** Commits every change in the worktree on its branch (hooks not run), saved by `by` (the command); returns the commit's short id. */
+export async function saveChanges(worktree: WorktreeRecord, bottle: string, identity: Readonly<Record<string, string>>, by = "rm --force"): Promise<string> {
   const fail = (what: string, stderr: string) =>
     new BottleError(ErrorCodes.INVALID_ARGUMENT, `Could not ${what} in ${worktree.path}: ${stderr.trim()}`, {
       hint: "The bottle is removed, its worktree left as it is; commit there yourself.",
     });
   const added = await worktreeGit(worktree, ["add", "--all"]);
   if (added.code !== 0) throw fail("stage the changes", added.stderr);
-  const message = `claude-bottle: uncommitted changes of ${bottle}, saved by rm --force`;
+  const message = `claude-bottle: uncommitted changes of ${bottle}, saved by ${by}`;
   const committed = await worktreeGit(worktree, ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message], identity);
   if (committed.code !== 0) throw fail("commit the changes", committed.stderr || committed.stdout);
   return (await worktreeGit(worktree, ["rev-parse", "--short", "HEAD"])).stdout.trim();

@@ -4,6 +4,7 @@ import { bottleSpecOf } from "../bottles/spec.js";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
 import { askSecret } from "../credentials/ask.js";
+import { GITHUB_LOGIN_VARIABLE } from "../credentials/github.js";
 import { credentialNames, openCredentialStore } from "../credentials/store.js";
 import { ExitCodes } from "../exit-codes.js";
 
@@ -23,8 +24,9 @@ export interface LoginOptions {
  * a 0600 file), so every project's bottles use them with no login per
  * project. For `claude`: Claude Code's own long-lived-token flow
  * (`claude setup-token`) in a bottle of the built-in agent, or, with
- * --api-key, a key pasted on stdin. For another agent: a value for each of
- * its credentials, from stdin.
+ * --api-key, a key pasted on stdin. For `github`: the token `start
+ * --github` binds, from stdin. For another agent: a value for each of its
+ * credentials, from stdin.
  */
 export async function login(environment: CommandEnvironment, slug: string, options: LoginOptions): Promise<number> {
   return withSession(environment, {}, async (session) => {
@@ -34,6 +36,13 @@ export async function login(environment: CommandEnvironment, slug: string, optio
       if (!key) throw new BottleError(ErrorCodes.INVALID_ARGUMENT, "No API key was given.", { hint: "Paste it at the prompt, or pipe it: claude-bottle login --api-key < key-file" });
       await store.set(CLAUDE_API_KEY, key);
       process.stdout.write(`Stored ${CLAUDE_API_KEY} in ${store.description}.\n`);
+      return ExitCodes.OK;
+    }
+    if (slug === "github") {
+      const token = await askSecret("Paste a GitHub token for start --github (it is not shown): ");
+      if (!token) throw new BottleError(ErrorCodes.INVALID_ARGUMENT, "No token was given; nothing was stored.", { hint: "Paste it at the prompt, or pipe it: gh auth token | claude-bottle login github" });
+      await store.set(GITHUB_LOGIN_VARIABLE, token);
+      process.stdout.write(`Stored ${GITHUB_LOGIN_VARIABLE} in ${store.description}; start --github binds it.\n`);
       return ExitCodes.OK;
     }
     if (slug === "claude") {
@@ -65,6 +74,7 @@ export async function logout(environment: CommandEnvironment, slug: string | und
     const store = await openCredentialStore(session.context.env);
     let names: string[] | undefined;
     if (slug === "claude") names = [CLAUDE_API_KEY, CLAUDE_OAUTH_TOKEN];
+    else if (slug === "github") names = [GITHUB_LOGIN_VARIABLE];
     else if (slug) names = credentialNames(await resolveAgent(slug, { cwd: session.context.cwd, env: session.context.env, builtins: builtinAgents() }));
     const removed = await store.delete(names);
     process.stdout.write(removed.length ? `Removed ${removed.join(", ")} from ${store.description}.\n` : "No stored credentials to remove.\n");

@@ -7,6 +7,7 @@ import { formatTiming, type TimingFormat } from "../render/timing.js";
 import { importLocatedBackend, locateSelectedBackend, trustCommand } from "../select-backend.js";
 import { processStdio } from "../stdio.js";
 import { credentialNames, withStoredCredentials } from "../credentials/store.js";
+import { requireGithubToken, withGithubCredential } from "../credentials/github.js";
 import { requireApproval } from "../trust/approve.js";
 import { setUpBottle } from "../bottles/setup.js";
 import { hostGitIdentity } from "../bottles/identity.js";
@@ -19,6 +20,8 @@ export interface StartOptions {
   timing?: TimingFormat;
   /** `--worktree [BRANCH]`: `true` for a branch named after the bottle. */
   worktree?: string | true;
+  /** `--github`: bind a GitHub token for this run (credentials/github.ts). */
+  github?: boolean;
 }
 
 /**
@@ -65,8 +68,11 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
   assertHostEntries(options.allowHosts);
-  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
-    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+  const agent = withGithubCredential(
+    await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+      resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+    ),
+    options.github === true,
   );
   // One value from here on: the plan shown and approved is rendered from it, and the backend is given it.
   const spec = bottleSpecOf(agent, context.env, { allowHosts: options.allowHosts });
@@ -88,6 +94,7 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   // Only for the agent's credential bindings, which reach the bottle as placeholders: a pass-through name in `env:`
   // gets the host's own variable or nothing, never a stored value (SECURITY.md point 4).
   const bottleContext = { ...context, env: await withStoredCredentials(context.env, credentialNames(spec)) };
+  requireGithubToken(bottleContext.env, options.github === true);
   const names = credentialNames(spec);
   if (names.length && names.every((name) => !bottleContext.env[name])) {
     // The built-in claude can still log in inside the bottle (kept in the project's home); any other agent needs its credential.

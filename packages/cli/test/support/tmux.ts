@@ -39,6 +39,16 @@ export class TmuxSession {
     }
   }
 
+  /** Copies every byte the command writes from now on (bells and escapes too, which the screen does not show) to `file`. */
+  record(file: string): void {
+    this.tmux("pipe-pane", "-o", "-t", "main", `cat >> '${file}'`);
+  }
+
+  /** Sends a key by tmux's name for it (C-c). */
+  press(key: string): void {
+    this.tmux("send-keys", "-t", "main", key);
+  }
+
   resize(columns: number, rows: number): void {
     this.tmux("resize-window", "-t", "main", "-x", String(columns), "-y", String(rows));
   }

@@ -1,4 +1,5 @@
-import { lstat, mkdir, readFile, readdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, lstat, mkdir, readFile, readdir, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { BottleError, ErrorCodes } from "../errors.js";
 import { createExclusive } from "../support/no-follow.js";
@@ -230,9 +231,17 @@ async function ensureOwnCommonDir(gitDir: string): Promise<void> {
     });
   }
   if (info) throw unsafe(file, "file");
-  await createExclusive(file, ".\n", 0o644).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== "EEXIST") throw error;
-  });
+  // Written whole under a name of its own, then linked into place (which never replaces): a git running meanwhile
+  // (another bottle's `worktree add`) never reads it empty, which it dies on.
+  const temporary = `${file}.claude-bottle-${randomBytes(4).toString("hex")}`;
+  await createExclusive(temporary, ".\n", 0o644);
+  try {
+    await link(temporary, file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+  } finally {
+    await unlink(temporary).catch(() => {});
+  }
 }
 
 /** `gitdir: PATH` of a `.git` file, made absolute. */
