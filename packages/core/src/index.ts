@@ -20,6 +20,8 @@ export { pinnedDirectories, prepareHostControls, readOnlyOverlays, type HostCont
 export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } from "./agent/file-guard.js";
 export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, type RecoveredDirectory } from "./agent/directory-guard.js";
 export { networkPolicyOf, type NetworkPolicy } from "./agent/network.js";
+export { parsePublishedPort, publishedPortsOf, publishedUrl, PUBLISH_PATTERN, type PublishedPort } from "./agent/ports.js";
+export { HOST_SERVICES_NAME, hostServicesOf, parseHostService } from "./agent/host-services.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";

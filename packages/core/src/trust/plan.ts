@@ -2,6 +2,7 @@ import { buildNetworkOf, type BuildNetwork } from "../agent/build-network.js";
 import type { AgentOrigin, ResolvedAgent } from "../agent/model.js";
 import type { NetworkPolicy } from "../agent/network.js";
 import { effectiveResources } from "../agent/resources.js";
+import type { PublishedPort } from "../agent/ports.js";
 import type { LocatedBackend } from "../plugin/locate-backend.js";
 
 /**
@@ -33,6 +34,12 @@ export interface BottlePlan {
   /** Variables the bottle holds only a placeholder of, and the hosts whose requests get the value. */
   credentials: { env: string; hosts: string[] }[];
   resources: { cpus: number | null; memoryBytes: number; pids: number };
+  /**
+   * Both ways, present only when either is asked (so a plan without them, and
+   * its approval, is as before): the bottle's ports on the user's loopback, and
+   * the ports of the user's loopback the bottle reaches.
+   */
+  ports?: { published: PublishedPort[]; host: number[] };
   backend: {
     name: string;
     /** "built-in", or where its package was found. */
@@ -69,6 +76,9 @@ export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePla
     network: agent.network ? (agent.egress ?? { mode: "all", deny: [], allowPrivate: [] }) : "off",
     credentials: (agent.credentials ?? []).map((c) => ({ env: c.env, hosts: [...c.hosts] })),
     resources: { cpus: resources.cpus ?? null, memoryBytes: resources.memory, pids: resources.pids },
+    ...((agent.ports?.length || agent.hostServices?.length) && {
+      ports: { published: (agent.ports ?? []).map((p) => ({ host: p.host, bottle: p.bottle })), host: [...(agent.hostServices ?? [])] },
+    }),
     backend: {
       name: backend.name,
       source: backend.kind === "builtin" ? "built-in" : backend.entry,
