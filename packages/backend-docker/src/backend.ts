@@ -54,10 +54,14 @@ import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
 import { ensureAgentImage, planAgentImage, type ImagePlan } from "@claude-bottle/docker-engine";
 import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
+import { startHostServices } from "./ports/host-services.js";
+import { assertNetworkForPorts } from "./ports/needs-network.js";
+import { publishPort } from "./ports/publish.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
 import { reapEgress } from "./egress/reap.js";
 import {
+  egressNames,
   removeEgress,
   removeEgressInBackground,
   startEgress,
@@ -92,7 +96,7 @@ export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
   readonly image: ImagePlan;
 }
 
-const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy", "publish"];
 
 /** All of a bottle's spec: the egress proxy keeps the network policy and credentials, the engine the limits and mounts. */
 const ENFORCED: readonly Enforcement[] = ENFORCEMENTS;
@@ -133,6 +137,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     async prepare(agent: ResolvedAgent, ctx: BackendContext): Promise<DockerPrepared> {
       throwIfAborted(ctx.signal);
       validatePaths(agent, ctx);
+      assertNetworkForPorts(agent);
       // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
       const [, image] = await Promise.all([engine(ctx), planAgentImage(agent)]);
       throwIfAborted(ctx.signal);
@@ -161,6 +166,10 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
         throwIfAborted(ctx.signal);
         const controls = await prepareHostControls(agent.workspace);
         const egressReady = await egress;
+        if (agent.hostServices?.length) {
+          const ports = agent.hostServices;
+          await phase(ctx, "egress", `Opening the host services ${ports.join(", ")}`, () => startHostServices(api, name, ports, proxyImage(ctx), ctx.signal));
+        }
         const createOptions = containerCreateOptions({
           controls,
           ...(egressReady && { egress: egressReady }),
@@ -201,6 +210,13 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
             throwIfAborted(ctx.signal);
             return created;
           });
+          if (agent.ports?.length) {
+            const ports = agent.ports;
+            // Before the agent starts: a port taken on the host stops the start here, and the first request finds the way open.
+            await phase(ctx, "publish", `Publishing ${ports.map((p) => p.host).join(", ")} on your loopback`, async () => {
+              for (const port of ports) await publishPort(api, name, port, proxyImage(ctx));
+            });
+          }
           if (opts.detach) {
             await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
             handedOver = true;
@@ -289,6 +305,17 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx);
     },
 
+    async publish(name, { port }, ctx) {
+      const { api } = await engine(ctx);
+      const info = await requireRunning(api, await findBottle(api, name), name);
+      if (info.HostConfig.NetworkMode !== egressNames(name).network) {
+        throw new BottleError(ErrorCodes.UNSUPPORTED, `The bottle ${name} has no network of its own (it runs with network: false), so no port of it can be published.`, {
+          hint: "Start it with a network that reaches nothing else (network: { allow: [] }) and --publish.",
+        });
+      }
+      await publishPort(api, name, port, proxyImage(ctx));
+    },
+
     async homes(ctx) {
       return listHomeVolumes((await engine(ctx)).api);
     },
@@ -316,6 +343,11 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       });
     },
   };
+
+  /** The image the egress proxy and its helpers (forwarders, host services) run from. */
+  function proxyImage(ctx: BackendContext): string {
+    return options.egress?.image ?? proxyImageRef(ctx.env);
+  }
 
   /** The bottle's network and proxy, for its policy; an agent built by hand without one gets everything but private addresses. */
   async function startBottleEgress(docker: DockerConnection, name: string, agent: ResolvedAgent, ctx: BackendContext): Promise<Egress> {
