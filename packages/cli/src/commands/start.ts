@@ -10,11 +10,16 @@ import { credentialNames, withStoredCredentials } from "../credentials/store.js"
 import { requireApproval } from "../trust/approve.js";
 import { setUpBottle } from "../bottles/setup.js";
 import { hostGitIdentity } from "../bottles/identity.js";
+import { withPortFlags } from "../bottles/port-flags.js";
 
 export interface StartOptions {
   detach: boolean;
   /** Hosts the bottle may reach on this run, beyond its agent's policy. */
   allowHosts: readonly string[];
+  /** `--publish`: ports of the bottle on the user's loopback, beyond the agent's `ports:`. */
+  publish?: readonly string[];
+  /** `--host-service`: ports of the user's loopback the bottle may reach, beyond the agent's `network.host`. */
+  hostServices?: readonly string[];
   timing?: TimingFormat;
   /** `--worktree [BRANCH]`: `true` for a branch named after the bottle. */
   worktree?: string | true;
@@ -63,11 +68,15 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   const { detach } = options;
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
-  const agent = withAllowedHosts(
-    await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
-      resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+  const agent = withPortFlags(
+    withAllowedHosts(
+      await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+        resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
+      ),
+      options.allowHosts,
     ),
-    options.allowHosts,
+    options.publish ?? [],
+    options.hostServices ?? [],
   );
   const plan = planOf(agent, located);
   const requests = await approvalsNeeded(agent, plan, located);
