@@ -122,6 +122,23 @@ describe("published ports (docker)", () => {
     expect((await backend().list!(createTestContext())).find((b) => b.name === name)?.ports).toEqual([{ host: port, bottle: 3000 }]);
   });
 
+  it("publishes for an attached bottle too, and takes the port away when it ends", async () => {
+    const port = await freePort();
+    const b = backend();
+    const ctx = createTestContext();
+    // The dev server answers once, then the agent ends.
+    const once = `require("http").createServer((q,s)=>{s.end("once");setTimeout(()=>process.exit(0),100)}).listen(3000,"0.0.0.0")`;
+    const run = b.launch(await b.prepare(agent([{ host: port, bottle: 3000 }], ["node", "-e", once]), ctx), { extraArgs: [], detach: false, stdio: captureStdio().stdio }, ctx);
+    expect(await untilServed(port)).toMatchObject({ ok: true, body: "once" });
+    const launched = await run;
+    expect(launched).toMatchObject({ exitCode: 0 });
+    // Removed in the background after an attached run: give it a moment.
+    const deadline = Date.now() + 15_000;
+    while (leftovers(launched.name) !== "" && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(leftovers(launched.name)).toBe("");
+    expect(await fetchFromHost("127.0.0.1", port)).toMatchObject({ ok: false });
+  });
+
   it("refuses a second bottle on a host port another has, clearly and leaving nothing of it", async () => {
     const port = await freePort();
     await startDetached([{ host: port, bottle: 3000 }]);
