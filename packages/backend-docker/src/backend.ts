@@ -56,7 +56,7 @@ import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
 import { startHostServices } from "./ports/host-services.js";
 import { assertNetworkForPorts } from "./ports/needs-network.js";
-import { publishPort } from "./ports/publish.js";
+import { publishPort, publishPorts } from "./ports/publish.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
 import { reapEgress } from "./egress/reap.js";
@@ -188,6 +188,10 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
           autoRemove: !opts.detach,
         });
 
+        // The forwarders need the bottle's network, not its container (they find it by name): made while it is created.
+        const ports = agent.ports ?? [];
+        const published = ports.length && egressReady ? publishPorts(api, name, ports, proxyImage(ctx)) : undefined;
+        published?.catch(() => {}); // awaited below; a failed create must not leave it unobserved
         let container: string | undefined;
         let handedOver = false;
         try {
@@ -210,13 +214,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
             throwIfAborted(ctx.signal);
             return created;
           });
-          if (agent.ports?.length) {
-            const ports = agent.ports;
-            // Before the agent starts: a port taken on the host stops the start here, and the first request finds the way open.
-            await phase(ctx, "publish", `Publishing ${ports.map((p) => p.host).join(", ")} on your loopback`, async () => {
-              for (const port of ports) await publishPort(api, name, port, proxyImage(ctx));
-            });
-          }
+          // Before the agent starts: a port taken on the host stops the start here, and the first request finds the way open.
+          if (published) await phase(ctx, "publish", `Publishing ${agent.ports!.map((p) => p.host).join(", ")} on your loopback`, () => published);
           if (opts.detach) {
             await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
             handedOver = true;
@@ -233,7 +232,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
           ranToEnd = true;
           return { detached: false, name, exitCode };
         } finally {
-          // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
+          // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind: no forwarder still being made, either.
+          await published?.catch(() => {});
           if (container && !handedOver) await removeContainer(api, container, { force: true }).catch(() => {});
         }
       } finally {

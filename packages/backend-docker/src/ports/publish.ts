@@ -77,6 +77,11 @@ export async function publishPort(api: EngineApi, bottle: string, port: Publishe
   }
 }
 
+/** Publishes each of `ports` (see publishPort), one after another: the first makes their network. */
+export async function publishPorts(api: EngineApi, bottle: string, ports: readonly PublishedPort[], image: string): Promise<void> {
+  for (const port of ports) await publishPort(api, bottle, port, image);
+}
+
 /** The bottle's published ports, by bottle, as the forwarders' labels say. */
 export function portsByBottle(containers: readonly { Labels: Record<string, string> }[]): Map<string, PublishedPort[]> {
   const found = new Map<string, PublishedPort[]>();
