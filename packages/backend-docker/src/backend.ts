@@ -55,7 +55,7 @@ import { ensureAgentImage, planAgentImage, type ImagePlan } from "@claude-bottle
 import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
 import { startHostServices } from "./ports/host-services.js";
-import { assertNetworkForPorts } from "./ports/needs-network.js";
+import { assertHostServicePorts, assertNetworkForPorts } from "./ports/needs-network.js";
 import { publishPort, publishPorts } from "./ports/publish.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
@@ -138,6 +138,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       throwIfAborted(ctx.signal);
       validatePaths(agent, ctx);
       assertNetworkForPorts(agent);
+      assertHostServicePorts(agent);
       // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
       const [, image] = await Promise.all([engine(ctx), planAgentImage(agent)]);
       throwIfAborted(ctx.signal);
