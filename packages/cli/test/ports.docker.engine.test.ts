@@ -1,4 +1,4 @@
-import { request } from "node:http";
+import { createServer as createHttpServer, request } from "node:http";
 import { createServer } from "node:net";
 import { buildTestNodeImage } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,6 +43,9 @@ describe("published ports through the CLI (docker)", () => {
     project = createProject();
     const server = `require("http").createServer((q,s)=>s.end("served "+q.url)).listen(3000,"0.0.0.0")`;
     project.writeUserAgent("web", [`image: ${buildTestNodeImage()}`, `command: [node, -e, ${JSON.stringify(server)}]`, "network: { allow: [] }", ""].join("\n"));
+    // Fetches the URL it is given, without a proxy (as NO_PROXY sends host.claude-bottle.internal), and prints what came back.
+    const fetcher = `require("http").get(process.argv[1],r=>{let b="";r.on("data",c=>b+=c);r.on("end",()=>console.log("got "+b))}).on("error",e=>console.log("failed "+e.code))`;
+    project.writeUserAgent("fetch", [`image: ${buildTestNodeImage()}`, `command: [node, -e, ${JSON.stringify(fetcher)}]`, "network: false", ""].join("\n"));
   });
 
   afterAll(() => {
@@ -74,5 +77,29 @@ describe("published ports through the CLI (docker)", () => {
     expect((await run(["rm", "--force", name])).code).toBe(0);
     name = undefined;
     expect(await bodyOf(`http://127.0.0.1:${first}/`).catch(() => undefined)).toBeUndefined();
+  });
+
+  it("start --host-service lets even a bottle without network reach that port of the host's loopback, and no other", async () => {
+    const hits: string[] = [];
+    const servers = await Promise.all(
+      ["named", "other"].map(async (which) => {
+        const server = createHttpServer((req, res) => {
+          hits.push(which);
+          res.end(`${which} service`);
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        return { server, port: (server.address() as { port: number }).port };
+      }),
+    );
+    try {
+      const [named, other] = servers as [{ port: number }, { port: number }];
+      const reached = await run(["start", "--host-service", String(named.port), "fetch", "--", `http://host.claude-bottle.internal:${named.port}/`]);
+      expect(reached, reached.stderr).toMatchObject({ code: 0, stdout: "got named service\n" });
+      const refused = await run(["start", "--host-service", String(named.port), "fetch", "--", `http://host.claude-bottle.internal:${other.port}/`]);
+      expect(refused.stdout).toBe("failed ECONNREFUSED\n");
+      expect(hits).toEqual(["named"]);
+    } finally {
+      for (const { server } of servers as { server: ReturnType<typeof createHttpServer> }[]) server.close();
+    }
   });
 });
