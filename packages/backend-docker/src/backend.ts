@@ -29,8 +29,10 @@ import { copyDenials } from "./egress/denials.js";
 import { proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
 import { reapEgress } from "./egress/reap.js";
-import { removeEgress, stopEgress, type EgressSettings } from "./egress/sidecar.js";
+import { egressNames, removeEgress, stopEgress, type EgressSettings } from "./egress/sidecar.js";
 import { launchBottle, type DockerPrepared } from "./launch.js";
+import { assertHostServicePorts, assertNetworkForPorts } from "./ports/needs-network.js";
+import { publishPort } from "./ports/publish.js";
 
 export type { DockerPrepared } from "./launch.js";
 
@@ -52,7 +54,7 @@ export interface DockerBackendOptions {
   egress?: Partial<EgressSettings>;
 }
 
-const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
+const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy", "publish"];
 
 /** All of a bottle's spec: the egress proxy keeps the network policy and credentials, the engine the limits and mounts. */
 const ENFORCED: readonly Enforcement[] = ENFORCEMENTS;
@@ -89,6 +91,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     async prepare(spec: BottleSpec, ctx: BackendContext): Promise<DockerPrepared> {
       throwIfAborted(ctx.signal);
       assertAgentPaths(spec);
+      assertNetworkForPorts(spec);
+      assertHostServicePorts(spec);
       // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
       const [, image] = await Promise.all([engine(ctx), planAgentImage(spec)]);
       throwIfAborted(ctx.signal);
@@ -153,6 +157,17 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx);
     },
 
+    async publish(name, { port }, ctx) {
+      const { api } = await engine(ctx);
+      const info = await requireRunning(api, await findBottle(api, name), name);
+      if (info.HostConfig.NetworkMode !== egressNames(name).network) {
+        throw new BottleError(ErrorCodes.UNSUPPORTED, `The bottle ${name} has no network of its own (it runs with network: false), so no port of it can be published.`, {
+          hint: "Start it with a network that reaches nothing else (network: { allow: [] }) and --publish.",
+        });
+      }
+      await publishPort(api, name, port, proxyImage(ctx));
+    },
+
     async homes(ctx) {
       return listHomeVolumes((await engine(ctx)).api);
     },
@@ -180,6 +195,11 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       });
     },
   };
+
+  /** The image the egress proxy and its helpers (forwarders, host services) run from. */
+  function proxyImage(ctx: BackendContext): string {
+    return options.egress?.image ?? proxyImageRef(ctx.env);
+  }
 
   return backend;
 };

@@ -20,6 +20,8 @@ import { noticeLegacyHome } from "./container/legacy-home.js";
 import { createContainer, removeContainer, startContainer } from "./container/lifecycle.js";
 import { ownerLabels } from "./container/owner.js";
 import { proxyCredentials } from "./egress/credential-placeholders.js";
+import { startHostServices } from "./ports/host-services.js";
+import { publishPorts } from "./ports/publish.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import { removeEgress, removeEgressInBackground, startEgress, type Egress, type EgressSettings } from "./egress/sidecar.js";
 
@@ -66,6 +68,10 @@ export async function launchBottle(deps: LaunchDeps, prepared: DockerPrepared, o
     throwIfAborted(ctx.signal);
     const controls = await prepareHostControls(spec.workspace);
     const egressReady = await egress;
+    if (spec.hostServices?.length) {
+      const ports = spec.hostServices;
+      await phase(ctx, "egress", `Opening the host services ${ports.join(", ")}`, () => startHostServices(api, name, ports, proxyImage(deps, ctx), ctx.signal));
+    }
     const createOptions = containerCreateOptions({
       controls,
       ...(egressReady && { egress: egressReady }),
@@ -83,6 +89,10 @@ export async function launchBottle(deps: LaunchDeps, prepared: DockerPrepared, o
       autoRemove: !opts.detach,
     });
 
+    // The forwarders need the bottle's network, not its container (they find it by name): made while it is created.
+    const ports = spec.ports ?? [];
+    const published = ports.length && egressReady ? publishPorts(api, name, ports, proxyImage(deps, ctx)) : undefined;
+    published?.catch(() => {}); // awaited below; a failed create must not leave it unobserved
     let container: string | undefined;
     let handedOver = false;
     try {
@@ -105,6 +115,8 @@ export async function launchBottle(deps: LaunchDeps, prepared: DockerPrepared, o
         throwIfAborted(ctx.signal);
         return created;
       });
+      // Before the agent starts: a port taken on the host stops the start here, and the first request finds the way open.
+      if (published) await phase(ctx, "publish", `Publishing ${ports.map((p) => p.host).join(", ")} on your loopback`, () => published);
       if (opts.detach) {
         await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
         handedOver = true;
@@ -121,7 +133,8 @@ export async function launchBottle(deps: LaunchDeps, prepared: DockerPrepared, o
       ranToEnd = true;
       return { detached: false, name, exitCode };
     } finally {
-      // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind.
+      // Whatever stopped the launch short (an error, Ctrl-C), nothing is left behind: no forwarder still being made, either.
+      await published?.catch(() => {});
       if (container && !handedOver) await removeContainer(api, container, { force: true }).catch(() => {});
     }
   } finally {
@@ -156,6 +169,11 @@ async function buildNetworkFor(spec: BottleSpec, egress: Promise<Egress> | undef
   if (wanted === "off" || egress === undefined) return { mode: "none" };
   const { network, proxyUrl } = await egress;
   return { mode: network, proxyUrl };
+}
+
+/** The image the egress proxy and its helpers (forwarders, host services) run from. */
+function proxyImage(deps: LaunchDeps, ctx: BackendContext): string {
+  return deps.egress?.image ?? proxyImageRef(ctx.env);
 }
 
 /** The attached terminal's size, where stdout is one that knows it. */

@@ -58,6 +58,8 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .argument("[args...]", "appended to the agent's command; put them after --")
     .option("-d, --detach", "leave the bottle running in the background and print its name")
     .option("--allow-host <host>", "let the bottle reach this host too, on this run (repeatable; *.domain and :port work)", collect, [])
+    .option("--publish <port>", "serve the bottle's PORT (or HOST:BOTTLE) on your 127.0.0.1 and [::1] only (repeatable)", collect, [])
+    .option("--host-service <port>", "let the bottle reach this port of your machine's loopback at host.claude-bottle.internal (repeatable)", collect, [])
     .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
     .option("--github", "let it push and use gh: GH_TOKEN/GITHUB_TOKEN bound to github.com and api.github.com (see: login github)")
     .addOption(
@@ -66,12 +68,14 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true; github?: boolean }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; publish: string[]; hostService: string[]; worktree?: string | true; github?: boolean }, command: Command) => {
       const { start } = await import("./commands/start.js");
       outcome.exitCode = await start(environment(command), agent, args, {
         detach: options.detach === true,
         timing: options.timing,
         allowHosts: options.allowHost,
+        publish: options.publish,
+        hostServices: options.hostService,
         worktree: options.worktree === "" ? true : options.worktree,
         github: options.github === true,
       });
@@ -222,6 +226,16 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     });
 
   program
+    .command("port")
+    .description("publish a running bottle's port on your 127.0.0.1 and [::1] only, or list what it publishes, with the URL to open")
+    .argument("<bottle>", "the bottle's name (see: claude-bottle ls)")
+    .argument("[port]", "the bottle's port, or HOST:BOTTLE (8080:3000); without it, the ports published")
+    .action(async (bottle: string, wanted: string | undefined, _options: object, command: Command) => {
+      const { port } = await import("./commands/port.js");
+      outcome.exitCode = await port(environment(command), bottle, wanted);
+    });
+
+  program
     .command("proxy")
     .description("restart a running bottle's egress proxy after it died (ls says degraded); the agent keeps running")
     .usage("restart <bottle>")
@@ -335,7 +349,7 @@ export function normalizeTimingFlag(argv: readonly string[]): string[] {
 }
 
 /** Options whose value is the next word, which is then no agent name. */
-const VALUE_OPTIONS = new Set(["--allow-host", "--backend"]);
+const VALUE_OPTIONS = new Set(["--allow-host", "--publish", "--host-service", "--backend"]);
 
 /**
  * `start --worktree [BRANCH] <agent>`: the word after a bare `--worktree` is

@@ -35,8 +35,8 @@ describe("lifecycle commands", () => {
 
   it("ls prints a table", async () => {
     const result = await run(["ls"]);
-    expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+WORKSPACE$/);
-    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s+running \(\d+ days ago\)\s+\d+ days ago\s+-\s+\/tmp\/ws$/m);
+    expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+PORTS\s+WORKSPACE$/);
+    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s+running \(\d+ days ago\)\s+\d+ days ago\s+-\s+-\s+\/tmp\/ws$/m);
   });
 
   it("ls shows a running bottle that lost its egress proxy as degraded, says why and how to bring it back", async () => {

@@ -1,4 +1,5 @@
 import type { BackendContext } from "./context.js";
+import type { PublishedPort } from "./agent/ports.js";
 import type { Enforcement } from "./enforcement.js";
 import type { BottleSpec } from "./spec/bottle-spec.js";
 
@@ -10,7 +11,7 @@ export const BACKEND_API_VERSION = 1 as const;
  * implements in `capabilities`. Every one but `detach` is also the name of the
  * method that implements it (`homes` promises `removeHome` too).
  */
-export const BACKEND_CAPABILITIES = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"] as const;
+export const BACKEND_CAPABILITIES = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy", "publish"] as const;
 
 export type Capability = (typeof BACKEND_CAPABILITIES)[number];
 
@@ -69,6 +70,8 @@ export interface BottleInfo {
    * proxy died): one sentence saying what, for `ls`. Absent when nothing is wrong.
    */
   degraded?: string;
+  /** Its ports on the user's loopback; absent when none is published. */
+  ports?: PublishedPort[];
 }
 
 /** A home that outlives bottles (logins, settings), kept per agent and per project. */
@@ -114,6 +117,11 @@ export type StopOptions = Record<never, never>;
 
 /** Nothing yet: an object so that options can be added without a new contract version. */
 export type RestartProxyOptions = Record<never, never>;
+
+export interface PublishOptions {
+  /** The bottle's port, and the port of the user's loopback it appears on. */
+  port: PublishedPort;
+}
 
 export interface RemoveOptions {
   /** Stop a running bottle first, rather than refusing with BOTTLE_RUNNING. */
@@ -168,6 +176,12 @@ export interface Backend<P extends Prepared = Prepared> {
    * BOTTLE_NOT_RUNNING for a bottle that does not run, UNSUPPORTED for one without a proxy.
    */
   restartProxy?(name: string, opts: RestartProxyOptions, ctx: BackendContext): Promise<void>;
+  /**
+   * Publishes a port of a running bottle on the user's loopback only (127.0.0.1
+   * and [::1]). Throws PORT_IN_USE when the host port is taken, BOTTLE_NOT_RUNNING
+   * for a bottle that does not run.
+   */
+  publish?(name: string, opts: PublishOptions, ctx: BackendContext): Promise<void>;
   /** Checks prerequisites; never throws for a missing one, reports it. */
   doctor?(ctx: BackendContext): Promise<DoctorCheck[]>;
 }

@@ -29,6 +29,10 @@ export const ENFORCEMENTS = [
   "mounts.readOnly",
   /** The workspace's git hooks and config, and `.claude-bottle`, cannot be changed from the bottle. */
   "hostControls.readOnly",
+  /** `ports:`: each port reaches the bottle from the user's loopback only, never from another address. */
+  "ports.publish",
+  /** `network.host`: the bottle reaches exactly these ports of the host's loopback, and nothing else of the host. */
+  "egress.host",
 ] as const;
 
 export type Enforcement = (typeof ENFORCEMENTS)[number];
@@ -71,6 +75,8 @@ export function requirementsOf(spec: BottleSpec): Requirement[] {
     if (mount.readOnly) add("mounts.readOnly", `mounts[${index}]`, "default");
   });
   add("hostControls.readOnly", "workspace", "default");
+  if (spec.ports?.length) add("ports.publish", "ports");
+  if (spec.hostServices?.length) add("egress.host", "network.host");
   return required;
 }
 

@@ -36,6 +36,8 @@ export const ErrorCodes = {
   IMAGE_BUILD_FAILED: "IMAGE_BUILD_FAILED",
   IMAGE_NOT_FOUND: "IMAGE_NOT_FOUND",
   NAME_CONFLICT: "NAME_CONFLICT",
+  /** A port to publish is already taken on the user's loopback (by another bottle or a program of the host). */
+  PORT_IN_USE: "PORT_IN_USE",
   BOTTLE_NOT_FOUND: "BOTTLE_NOT_FOUND",
   /** The operation needs a stopped bottle (`rm` without `--force`). */
   BOTTLE_RUNNING: "BOTTLE_RUNNING",

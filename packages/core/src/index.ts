@@ -22,6 +22,8 @@ export { guardFiles, restoreGuardedFiles, type GuardedFile, type RestoredFile } 
 export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, type RecoveredDirectory } from "./agent/directory-guard.js";
 export { networkPolicyOf, type NetworkPolicy } from "./agent/network.js";
 export * from "./egress-policy/index.js";
+export { parsePublishedPort, publishedPortsOf, publishedUrl, PUBLISH_PATTERN, type PublishedPort } from "./agent/ports.js";
+export { HOST_SERVICES_NAME, hostServicesOf, parseHostService } from "./agent/host-services.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";

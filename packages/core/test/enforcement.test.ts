@@ -46,6 +46,8 @@ const asked: ResolvedAgent = {
   egress: { mode: "allow", allow: ["api.example.com:443"], deny: ["bad.example.com"], allowPrivate: ["10.1.0.0/16"] },
   credentials: [{ env: "TOKEN", hosts: ["api.example.com"] }],
   resources: { cpus: 2, memory: 3 * 2 ** 30 + 5, pids: 77 },
+  ports: [{ host: 8080, bottle: 3000 }],
+  hostServices: [5432],
 };
 const everything: BottleSpec = testSpec(asked);
 
@@ -70,6 +72,8 @@ describe("what a backend declares it enforces", () => {
       ["resources.cpus", "limits.cpus"],
       ["resources.memory", "limits.memory"],
       ["resources.pids", "limits.pids"],
+      ["ports", "ports.publish"],
+      ["network.host", "egress.host"],
     ]) {
       expect(error.message).toContain(`${field} needs a backend that enforces ${enforcement}; acme does not.`);
     }
@@ -90,7 +94,7 @@ describe("what a backend declares it enforces", () => {
     const { backend } = await load(["network.none"]);
     const warned: string[] = [];
     const ctx = createTestContext({ logger: { debug: () => {}, info: () => {}, warn: (m) => warned.push(m) } });
-    const defaults = testSpec({ ...asked, egress: { mode: "all", deny: [], allowPrivate: [] }, credentials: undefined, mounts: [], resources: {} });
+    const defaults = testSpec({ ...asked, egress: { mode: "all", deny: [], allowPrivate: [] }, credentials: undefined, ports: undefined, hostServices: undefined, mounts: [], resources: {} });
     await expect(backend.prepare(defaults, ctx)).resolves.toMatchObject({ backend: "acme" });
     expect(warned).toEqual([
       "The acme backend does not keep: private addresses refused (the bottle reaches your LAN, this host and cloud metadata); the default memory limit; the default process limit; read-only git hooks, git config and .claude-bottle.",

@@ -2,6 +2,7 @@ import { Labels, bottleNotFoundError, type BottleInfo, type BottleState } from "
 import type { EngineApi } from "@claude-bottle/docker-engine";
 import { EGRESS_FOR_LABEL } from "../egress/labels.js";
 import { egressNames } from "../egress/sidecar.js";
+import { portsByBottle } from "../ports/publish.js";
 import { BACKEND_NAME } from "./labels.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
@@ -34,6 +35,7 @@ const nameOf = (c: ContainerSummary) => (c.Names[0] ?? c.Id).replace(/^\//, "");
 export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
   const { bottles, proxies } = await listContainers(api, { label: OWN_BOTTLES });
   const byName = new Map(proxies.map((p) => [nameOf(p), p]));
+  const published = portsByBottle(proxies.filter((p) => p.State === "running"));
   return bottles.map((c) => {
     const name = nameOf(c);
     const names = egressNames(name);
@@ -46,6 +48,7 @@ export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
       workspace: c.Labels[Labels.workspace] ?? "",
       created: new Date(c.Created * 1000).toISOString(),
       ...(degraded && { degraded }),
+      ...(published.has(name) && { ports: published.get(name) }),
     };
   });
 }

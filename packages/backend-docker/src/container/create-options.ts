@@ -1,4 +1,4 @@
-import { WORKSPACE_TARGET, bottleEnvironment, pinnedDirectories, readOnlyOverlays, type BottleSpec, type HostControl } from "@claude-bottle/core";
+import { HOST_SERVICES_NAME, WORKSPACE_TARGET, bottleEnvironment, pinnedDirectories, readOnlyOverlays, type BottleSpec, type HostControl } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import type { BottleCredentials, Egress } from "../egress/sidecar.js";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
@@ -40,6 +40,12 @@ export interface ContainerPlan {
   controls: readonly HostControl[];
   /** For a bottle with network: its own network and the proxy on it, its only way out. */
   egress?: Egress;
+}
+
+/** The host services name at the proxy's address, and past the proxy: the way to them is direct (see ports/host-services.ts). */
+function hostServicesRoute(plan: ContainerPlan): { extraHosts: string[]; noProxy: string[] } {
+  if (!plan.egress || !plan.spec.hostServices?.length) return { extraHosts: [], noProxy: [] };
+  return { extraHosts: [`${HOST_SERVICES_NAME}:${new URL(plan.egress.proxyUrl).hostname}`], noProxy: [HOST_SERVICES_NAME] };
 }
 
 /** `docker create` options for a bottle: hardened, labelled, with the workspace and home mounted. */
@@ -124,7 +130,8 @@ function commandFor(plan: ContainerPlan): Pick<Dockerode.ContainerCreateOptions,
 function networkSettings(plan: ContainerPlan): Dockerode.HostConfig {
   if (!plan.spec.network) return { NetworkMode: "none" };
   if (!plan.egress) return {};
-  return { NetworkMode: plan.egress.network, Dns: ["127.0.0.1"], DnsSearch: [], DnsOptions: ["timeout:1", "attempts:1"] };
+  const { extraHosts } = hostServicesRoute(plan);
+  return { NetworkMode: plan.egress.network, Dns: ["127.0.0.1"], DnsSearch: [], DnsOptions: ["timeout:1", "attempts:1"], ...(extraHosts.length && { ExtraHosts: extraHosts }) };
 }
 
 /**
@@ -136,7 +143,7 @@ function environment(plan: ContainerPlan): string[] {
   const env = new Map<string, string>([["HOME", HOME_DIR], ...Object.entries(bottleEnvironment(plan.spec.env, plan.env))]);
   if (plan.egress) {
     for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"]) env.set(name, plan.egress.proxyUrl);
-    for (const name of ["NO_PROXY", "no_proxy"]) env.set(name, "localhost,127.0.0.1,::1");
+    for (const name of ["NO_PROXY", "no_proxy"]) env.set(name, ["localhost", "127.0.0.1", "::1", ...hostServicesRoute(plan).noProxy].join(","));
     env.set("NODE_USE_ENV_PROXY", "1");
   }
   const credentials = plan.egress?.credentials;

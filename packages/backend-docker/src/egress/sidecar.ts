@@ -12,6 +12,8 @@ import { DockerErrorCodes } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
 import { ownerLabels } from "../container/owner.js";
 import { EGRESS_FOR_LABEL } from "./labels.js";
+import { removeHostServices, stopHostServices } from "../ports/host-services.js";
+import { removePublishedPorts, stopPublishedPorts } from "../ports/publish.js";
 
 /** The port the proxy listens on, inside the bottle's network. */
 export const PROXY_PORT = 3128;
@@ -68,7 +70,7 @@ export function proxyScriptPath(): string {
 }
 
 /** What the anchor and the proxy run under: no root filesystem to write, no capability, no new privileges, bounded. */
-function lockedDown(memory: number, pids: number): Dockerode.HostConfig {
+export function lockedDown(memory: number, pids: number): Dockerode.HostConfig {
   return { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Memory: memory, MemorySwap: memory, PidsLimit: pids };
 }
 
@@ -335,12 +337,15 @@ export async function waitUntilListening(api: EngineApi, id: string, signal: Abo
   }
 }
 
-/** Removes a bottle's proxy and network; what is already gone is fine. */
+/** Removes a bottle's proxy and network, and its published ports and host services; what is already gone is fine. */
 export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: string): Promise<void> {
   const names = egressNames(bottle);
   const ignoreMissing = (error: unknown) => {
     if (statusCodeOf(error) !== 404) throw error;
   };
+  // First: they are on the bottle's network or in the anchor's namespace.
+  await removePublishedPorts(api, bottle);
+  await removeHostServices(api, bottle);
   await api.json("DELETE", `/containers/${names.proxy}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/containers/${names.anchor}`, { query: { force: true } }).catch(ignoreMissing);
   await api.json("DELETE", `/networks/${names.network}`).catch(ignoreMissing);
@@ -362,9 +367,11 @@ export async function removeEgressInBackground(api: EngineApi, bottle: string, c
   child.unref();
 }
 
-/** Stops a detached bottle's proxy and anchor with it; `rm` removes them. */
+/** Stops a detached bottle's proxy and anchor with it (and its published ports and host services); `rm` removes them. */
 export async function stopEgress(api: EngineApi, bottle: string): Promise<void> {
   const names = egressNames(bottle);
+  await stopPublishedPorts(api, bottle);
+  await stopHostServices(api, bottle);
   for (const container of [names.proxy, names.anchor]) {
     await api.json("POST", `/containers/${container}/stop`, { query: { t: 1 } }).catch((error: unknown) => {
       if (statusCodeOf(error) !== 404) throw error;

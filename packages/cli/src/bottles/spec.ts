@@ -13,11 +13,12 @@ import { builtinAgents } from "../builtin-agents.js";
 export function bottleSpecOf(
   agent: ResolvedAgent,
   env: Readonly<Record<string, string | undefined>>,
-  flags: { allowHosts?: readonly string[]; name?: string } = {},
+  flags: { allowHosts?: readonly string[]; applyFlags?: (agent: ResolvedAgent) => ResolvedAgent; name?: string } = {},
 ): BottleSpec {
   return resolveBottleSpec(agent, {
     name: flags.name ?? bottleName(agent.slug, randomBytes(3).toString("hex")),
     host: { home: homedir(), env, uid: process.getuid?.(), credentialNames: builtinCredentialNames(builtinAgents()) },
     ...(flags.allowHosts?.length ? { allowHosts: flags.allowHosts } : {}),
+    ...(flags.applyFlags ? { applyFlags: flags.applyFlags } : {}),
   });
 }

@@ -4,6 +4,7 @@ import { withSession, type CommandEnvironment } from "../context.js";
 import { ExitCodes } from "../exit-codes.js";
 import { formatAge } from "../render/format.js";
 import { printableLine } from "../render/printable.js";
+import { publishedUrl } from "@claude-bottle/core";
 import { formatTable } from "../render/table.js";
 import { loadSelectedBackend } from "../select-backend.js";
 
@@ -29,12 +30,17 @@ export function statusCell(view: Pick<BottleView, "status">, now = Date.now()): 
   return since ? `${state} (${formatAge(since, now)})` : state;
 }
 
+/** `http://127.0.0.1:8080/->3000`: the URL to open for each published port, and the bottle's port behind it. */
+function portsCell(view: Pick<BottleView, "ports">): string {
+  return view.ports?.length ? view.ports.map((p) => `${publishedUrl(p)}->${p.bottle}`).join(", ") : "-";
+}
+
 function asTable(bottles: BottleView[]): string {
   if (!bottles.length) return "No bottles.\n";
   const table = formatTable(
-    ["NAME", "AGENT", "BACKEND", "STATE", "STATUS", "CREATED", "BRANCH", "WORKSPACE"],
+    ["NAME", "AGENT", "BACKEND", "STATE", "STATUS", "CREATED", "BRANCH", "PORTS", "WORKSPACE"],
     bottles.map((b) =>
-      [b.name, b.agent, b.backend, b.degraded ? "degraded" : b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", b.workspace],
+      [b.name, b.agent, b.backend, b.degraded ? "degraded" : b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", portsCell(b), b.workspace],
     ),
   );
   // What is wrong, and the way back, under the table: a cell would be too narrow for it.

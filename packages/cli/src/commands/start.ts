@@ -11,12 +11,17 @@ import { requireGithubToken, withGithubCredential } from "../credentials/github.
 import { requireApproval } from "../trust/approve.js";
 import { setUpBottle } from "../bottles/setup.js";
 import { hostGitIdentity } from "../bottles/identity.js";
+import { withPortFlags } from "../bottles/port-flags.js";
 import { bottleSpecOf } from "../bottles/spec.js";
 
 export interface StartOptions {
   detach: boolean;
   /** Hosts the bottle may reach on this run, beyond its agent's policy. */
   allowHosts: readonly string[];
+  /** `--publish`: ports of the bottle on the user's loopback, beyond the agent's `ports:`. */
+  publish?: readonly string[];
+  /** `--host-service`: ports of the user's loopback the bottle may reach, beyond the agent's `network.host`. */
+  hostServices?: readonly string[];
   timing?: TimingFormat;
   /** `--worktree [BRANCH]`: `true` for a branch named after the bottle. */
   worktree?: string | true;
@@ -68,14 +73,14 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
   assertHostEntries(options.allowHosts);
-  const agent = withGithubCredential(
-    await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
-      resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
-    ),
-    options.github === true,
+  const agent = await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
+    resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
   );
   // One value from here on: the plan shown and approved is rendered from it, and the backend is given it.
-  const spec = bottleSpecOf(agent, context.env, { allowHosts: options.allowHosts });
+  const spec = bottleSpecOf(agent, context.env, {
+    allowHosts: options.allowHosts,
+    applyFlags: (checked) => withPortFlags(withGithubCredential(checked, options.github === true), options.publish ?? [], options.hostServices ?? []),
+  });
   const plan = planOf(spec, located);
   const requests = await approvalsNeeded(spec, plan, located);
   if (requests.length) {

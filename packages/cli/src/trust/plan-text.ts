@@ -46,6 +46,12 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
     for (const [index, credential] of plan.credentials.entries()) {
       (index ? more : (v: string) => row("secrets", v))(`${credential.env}: a placeholder in the bottle; the value only in requests to ${credential.hosts.join(", ")}`);
     }
+    if (plan.ports) {
+      for (const [index, port] of plan.ports.published.entries()) {
+        (index ? more : (v: string) => row("ports", v))(`the bottle's ${port.bottle} on your 127.0.0.1:${port.host} and [::1]:${port.host} only`);
+      }
+      if (plan.ports.host.length) row("host", `YOUR MACHINE'S LOOPBACK PORTS ${plan.ports.host.join(", ")}, at host.claude-bottle.internal`);
+    }
     const { resources } = plan;
     row("limits", `memory ${formatBytes(resources.memoryBytes)}, ${resources.pids} processes, ${resources.cpus === null ? "CPUs unlimited" : `${resources.cpus} CPUs`}`);
     row("backend", plan.backend.source === "built-in" ? `${plan.backend.name} (built-in)` : backendLine(plan.backend));

@@ -139,6 +139,10 @@ export function assertHardLimits(agent: ResolvedAgent, facts: HostFacts): void {
     refuse("network.allowPrivate", `${agent.egress.allowPrivate.join(", ")} would let the bottle reach your machine or your network; only your own agent files may open private ranges.`, "Move this agent to ~/.config/claude-bottle/agents/ if you mean it, or remove allowPrivate.");
   }
 
+  if (agent.origin === "project" && agent.hostServices?.length) {
+    refuse("network.host", `${agent.hostServices.join(", ")} would let the bottle reach services on your machine; only your own agent files (or --host-service) may name them.`, "Move this agent to ~/.config/claude-bottle/agents/ if you mean it, or pass --host-service PORT to start.");
+  }
+
   if (agent.origin === "project") {
     agent.env.forEach((entry, index) => {
       if (!facts.credentialNames?.includes(entry.name)) return;

@@ -3,7 +3,9 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Logger } from "../context.js";
 import { BottleError, ErrorCodes } from "../errors.js";
+import { hostServicesOf } from "./host-services.js";
 import { networkPolicyOf } from "./network.js";
+import { publishedPortsOf } from "./ports.js";
 import { effectiveResources } from "./resources.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
 import { agentSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
@@ -221,6 +223,11 @@ export function validateRecipe(data: unknown, file: string): AgentFile {
       });
     }
   }
+  const invalid = (field: string) => (index: number, problem: string): never => {
+    throw new BottleError(ErrorCodes.AGENT_INVALID, `${file}: field "${field}.${index}": ${problem}.`);
+  };
+  publishedPortsOf(recipe.ports ?? [], invalid("ports"));
+  if (typeof recipe.network === "object") hostServicesOf(recipe.network.host ?? [], invalid("network.host"));
   return recipe;
 }
 
@@ -236,6 +243,12 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
   const hostPath = (path: string) =>
     resolve(options.cwd, path === "~" ? home : path.startsWith("~/") ? join(home, path.slice(2)) : path);
   const egress = networkPolicyOf(recipe.network);
+  // Checked by validateRecipe already: nothing here fails.
+  const unreachable = (): never => {
+    throw new Error("unreachable");
+  };
+  const ports = publishedPortsOf(recipe.ports ?? [], unreachable);
+  const hostServices = typeof recipe.network === "object" ? hostServicesOf(recipe.network.host ?? [], unreachable) : [];
   const agent: ResolvedAgent = {
     slug: candidate.slug,
     origin: candidate.origin,
@@ -260,6 +273,8 @@ function normalize(candidate: Candidate, recipe: AgentFile, options: AgentSearch
       ...(recipe.resources?.memory !== undefined && { memory: parseMemory(recipe.resources.memory) }),
       ...(recipe.resources?.pids !== undefined && { pids: recipe.resources.pids }),
     }),
+    ...(ports.length && { ports }),
+    ...(hostServices.length && { hostServices }),
   };
   if (recipe.description) agent.description = recipe.description;
   if (candidate.file) agent.file = candidate.file;

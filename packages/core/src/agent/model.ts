@@ -1,4 +1,5 @@
 import type { NetworkPolicy } from "./network.js";
+import type { PublishedPort } from "./ports.js";
 
 /** Where an agent recipe came from; the order is also the precedence (first wins). */
 export type AgentOrigin = "project" | "user" | "builtin";
@@ -87,4 +88,12 @@ export interface ResolvedAgent {
    */
   credentials?: readonly CredentialBinding[];
   resources: Resources;
+  /** Ports of the bottle on the user's loopback only (`ports:`, `--publish`); absent means none. */
+  ports?: readonly PublishedPort[];
+  /**
+   * Ports of the user's own loopback the bottle reaches at HOST_SERVICES_NAME
+   * (`network.host`, `--host-service`), and nothing else of the host. Only
+   * from the user's own files or flags: a project file asking is refused.
+   */
+  hostServices?: readonly number[];
 }

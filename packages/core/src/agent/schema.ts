@@ -11,6 +11,8 @@
 
 import { CIDR_SHAPE } from "../egress-policy/cidr.js";
 import { HOST_PATTERN_SHAPE } from "../egress-policy/host-pattern.js";
+import { HOST_SERVICE_PATTERN } from "./host-services.js";
+import { PUBLISH_PATTERN } from "./ports.js";
 
 export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
@@ -116,10 +118,18 @@ export const agentSchema = {
               items: { type: "string", pattern: CIDR_SHAPE, "x-parse": "cidr", "x-expected": "must be a CIDR such as 192.168.1.0/24" },
               description: "Private ranges the bottle may reach after all; only in your own (user-level) agent files.",
             },
+            host: {
+              type: "array",
+              items: {
+                anyOf: [{ type: "integer" }, { type: "string", pattern: HOST_SERVICE_PATTERN }],
+                "x-expected": "must be a port of your machine's loopback, such as 5432 or \"localhost:8931\"",
+              },
+              description: "Ports of your own machine (its loopback) the bottle reaches at host.claude-bottle.internal; only in your own (user-level) agent files.",
+            },
           },
         },
       ],
-      "x-expected": "must be true, false, or { allow: [hosts], deny: [hosts] }",
+      "x-expected": "must be true, false, or { allow: [hosts], deny: [hosts], host: [ports of your loopback] }",
     },
     credentials: {
       type: "array",
@@ -137,6 +147,14 @@ export const agentSchema = {
             "x-expected": "must be a non-empty list of host names",
           },
         },
+      },
+    },
+    ports: {
+      type: "array",
+      description: "Ports of the bottle published on your 127.0.0.1 and [::1] only: 3000, or HOST:BOTTLE such as \"8080:3000\".",
+      items: {
+        anyOf: [{ type: "integer" }, { type: "string", pattern: PUBLISH_PATTERN }],
+        "x-expected": "must be a port such as 3000 or \"8080:3000\" (HOST:BOTTLE)",
       },
     },
     resources: {
@@ -173,9 +191,10 @@ export interface AgentFile {
   workspace?: string;
   mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
   env?: string[];
-  network?: boolean | { allow?: string[]; deny?: string[]; allowPrivate?: string[] };
+  network?: boolean | { allow?: string[]; deny?: string[]; allowPrivate?: string[]; host?: Array<number | string> };
   credentials?: Array<{ env: string; hosts: string[] }>;
   resources?: { cpus?: number; memory?: number | string; pids?: number };
+  ports?: Array<number | string>;
 }
 
 /** The JSON Schema editors use to complete and check agent files (published as agent.schema.json). */

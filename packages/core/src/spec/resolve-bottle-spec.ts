@@ -11,18 +11,27 @@ export interface BottleSpecInput {
   host: HostFacts;
   /** `start --allow-host`: hosts the bottle may reach on this run beyond its agent's policy. */
   allowHosts?: readonly string[];
+  /**
+   * The user's other flags for this run (`--publish`, `--host-service`,
+   * `--github`), applied to the agent after its file passed the hard limits:
+   * they are the user's own word, as a user-level agent file is, so what a
+   * project file may not ask (a host service) a flag may.
+   */
+  applyFlags?: (agent: ResolvedAgent) => ResolvedAgent;
 }
 
 /**
  * The one place a start's agent, host and flags become the bottle's spec:
- * the hard limits are checked here, once, and every default is filled in.
+ * the hard limits are checked here, once, on what the agent files say (the
+ * flags are the user's), and every default is filled in.
  * The plan the user approves is rendered from the value this returns.
  */
 export function resolveBottleSpec(agent: ResolvedAgent, input: BottleSpecInput): BottleSpec {
-  const egress = widenNetworkPolicy(agent.network ? (agent.egress ?? { mode: "all", deny: [], allowPrivate: [] }) : undefined, input.allowHosts ?? []);
-  const configured: ResolvedAgent = { ...agent, network: egress !== undefined, ...(egress ? { egress } : {}) };
+  assertHardLimits(agent, input.host);
+  const flagged = input.applyFlags ? input.applyFlags(agent) : agent;
+  const egress = widenNetworkPolicy(flagged.network ? (flagged.egress ?? { mode: "all", deny: [], allowPrivate: [] }) : undefined, input.allowHosts ?? []);
+  const configured: ResolvedAgent = { ...flagged, network: egress !== undefined, ...(egress ? { egress } : {}) };
   if (!egress) delete configured.egress;
-  assertHardLimits(configured, input.host);
   const { resources, credentials, homeProject, ...rest } = configured;
   return {
     ...rest,

@@ -1,6 +1,7 @@
 import { buildNetworkOf, type BuildNetwork } from "../agent/build-network.js";
 import type { AgentOrigin } from "../agent/model.js";
 import type { NetworkPolicy } from "../agent/network.js";
+import type { PublishedPort } from "../agent/ports.js";
 import type { LocatedBackend } from "../plugin/locate-backend.js";
 import type { BottleSpec } from "../spec/bottle-spec.js";
 
@@ -34,6 +35,12 @@ export interface BottlePlan {
   /** Variables the bottle holds only a placeholder of, and the hosts whose requests get the value. */
   credentials: { env: string; hosts: string[] }[];
   resources: { cpus: number | null; memoryBytes: number; pids: number };
+  /**
+   * Both ways, present only when either is asked (so a plan without them, and
+   * its approval, is as before): the bottle's ports on the user's loopback, and
+   * the ports of the user's loopback the bottle reaches.
+   */
+  ports?: { published: PublishedPort[]; host: number[] };
   backend: {
     name: string;
     /** "built-in", or where its package was found. */
@@ -71,6 +78,9 @@ export function planOf(spec: BottleSpec, backend: LocatedBackend): BottlePlan {
     network: agent.egress ?? "off",
     credentials: agent.credentials.map((c) => ({ env: c.env, hosts: [...c.hosts] })),
     resources: { cpus: agent.resources.cpus ?? null, memoryBytes: agent.resources.memory, pids: agent.resources.pids },
+    ...((agent.ports?.length || agent.hostServices?.length) && {
+      ports: { published: (agent.ports ?? []).map((p) => ({ host: p.host, bottle: p.bottle })), host: [...(agent.hostServices ?? [])] },
+    }),
     backend: {
       name: backend.name,
       source: backend.kind === "builtin" ? "built-in" : backend.entry,
