@@ -75,6 +75,8 @@ export interface BottleInfo {
    * proxy died): one sentence saying what, for `ls`. Absent when nothing is wrong.
    */
   degraded?: string;
+  /** The boundary below the container the bottle runs on (gvisor, runc), where the backend says. */
+  isolation?: string;
 }
 
 /** A home that outlives bottles (logins, settings), kept per agent and per project. */

@@ -29,6 +29,8 @@ export const ENFORCEMENTS = [
   "mounts.readOnly",
   /** The workspace's git hooks and config, and `.claude-bottle`, cannot be changed from the bottle. */
   "hostControls.readOnly",
+  /** `isolation: gvisor`: the bottle runs on gVisor's user-space kernel, not the host's. */
+  "isolation.gvisor",
 ] as const;
 
 export type Enforcement = (typeof ENFORCEMENTS)[number];
@@ -71,6 +73,7 @@ export function requirementsOf(agent: ResolvedAgent): Requirement[] {
     if (mount.readOnly) add("mounts.readOnly", `mounts[${index}]`, "default");
   });
   add("hostControls.readOnly", "workspace", "default");
+  if (agent.isolation === "gvisor") add("isolation.gvisor", "isolation");
   return required;
 }
 

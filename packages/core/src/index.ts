@@ -22,6 +22,8 @@ export { guardDirectories, recoverGuardedDirectories, type GuardedDirectory, typ
 export { networkPolicyOf, type NetworkPolicy } from "./agent/network.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
+export { ISOLATIONS, isIsolation, parseIsolationFlag, resolveIsolation, strongerIsolation, type Isolation } from "./agent/isolation.js";
+export { readUserConfig, userConfigFile, type UserConfig } from "./agent/user-config.js";
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";

@@ -1,3 +1,4 @@
+import type { Isolation } from "./isolation.js";
 import type { NetworkPolicy } from "./network.js";
 
 /** Where an agent recipe came from; the order is also the precedence (first wins). */
@@ -87,4 +88,9 @@ export interface ResolvedAgent {
    */
   credentials?: readonly CredentialBinding[];
   resources: Resources;
+  /**
+   * The boundary below the container (agent/isolation.ts); absent means the
+   * backend's default. A backend that cannot give `gvisor` refuses the agent.
+   */
+  isolation?: Isolation;
 }

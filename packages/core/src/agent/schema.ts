@@ -9,6 +9,7 @@
  * CLI's start together, for a format of a dozen fields.
  */
 
+import { ISOLATION_PATTERN } from "./isolation.js";
 import { CIDR_PATTERN, HOST_ENTRY_PATTERN } from "./network.js";
 
 export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -155,6 +156,12 @@ export const agentSchema = {
         },
       },
     },
+    isolation: {
+      type: "string",
+      pattern: ISOLATION_PATTERN,
+      description: "What stands between the agent and the host's kernel: gvisor (a user-space kernel, runsc) or runc (the host's kernel). A project's file may ask for more than your default, never less.",
+      "x-expected": "must be gvisor or runc",
+    },
   },
 } as const satisfies SchemaNode;
 
@@ -171,6 +178,7 @@ export interface AgentFile {
   network?: boolean | { allow?: string[]; deny?: string[]; allowPrivate?: string[] };
   credentials?: Array<{ env: string; hosts: string[] }>;
   resources?: { cpus?: number; memory?: number | string; pids?: number };
+  isolation?: "gvisor" | "runc";
 }
 
 /** The JSON Schema editors use to complete and check agent files (published as agent.schema.json). */

@@ -1,4 +1,5 @@
 import { buildNetworkOf, type BuildNetwork } from "../agent/build-network.js";
+import type { Isolation } from "../agent/isolation.js";
 import type { AgentOrigin, ResolvedAgent } from "../agent/model.js";
 import type { NetworkPolicy } from "../agent/network.js";
 import { effectiveResources } from "../agent/resources.js";
@@ -33,6 +34,8 @@ export interface BottlePlan {
   /** Variables the bottle holds only a placeholder of, and the hosts whose requests get the value. */
   credentials: { env: string; hosts: string[] }[];
   resources: { cpus: number | null; memoryBytes: number; pids: number };
+  /** The boundary below the container; absent: the backend's default (absent rather than null, so plans approved before it keep their digest). */
+  isolation?: Isolation;
   backend: {
     name: string;
     /** "built-in", or where its package was found. */
@@ -69,6 +72,7 @@ export function planOf(agent: ResolvedAgent, backend: LocatedBackend): BottlePla
     network: agent.network ? (agent.egress ?? { mode: "all", deny: [], allowPrivate: [] }) : "off",
     credentials: (agent.credentials ?? []).map((c) => ({ env: c.env, hosts: [...c.hosts] })),
     resources: { cpus: resources.cpus ?? null, memoryBytes: resources.memory, pids: resources.pids },
+    ...(agent.isolation && { isolation: agent.isolation }),
     backend: {
       name: backend.name,
       source: backend.kind === "builtin" ? "built-in" : backend.entry,
