@@ -33,6 +33,7 @@ import { connectStdio } from "./container/attach.js";
 import { findBottle, listBottles } from "./container/bottles.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
 import { diagnose } from "./container/doctor.js";
+import { bottleRuntime, type BottleRuntime } from "./container/isolation.js";
 import { execInBottle } from "./container/exec.js";
 import { ensureHomeVolume, homeVolumeName, legacyHomeVolumeName, listHomeVolumes, prepareHomeDirectory } from "./container/home-volume.js";
 import { BACKEND_NAME } from "./container/labels.js";
@@ -90,6 +91,8 @@ export interface DockerBackendOptions {
 /** What prepare hands to launch. */
 export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
   readonly image: ImagePlan;
+  /** The engine runtime for the agent's isolation, found in prepare so a missing runsc stops before any build. */
+  readonly runtime?: BottleRuntime;
 }
 
 const CAPABILITIES: readonly Capability[] = ["detach", "list", "stop", "remove", "logs", "attach", "exec", "doctor", "homes", "restartProxy"];
@@ -134,14 +137,17 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       throwIfAborted(ctx.signal);
       validatePaths(agent, ctx);
       // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
-      const [, image] = await Promise.all([engine(ctx), planAgentImage(agent)]);
+      const [docker, image] = await Promise.all([engine(ctx), planAgentImage(agent)]);
+      const runtime = await bottleRuntime(docker.api, agent.isolation);
       throwIfAborted(ctx.signal);
-      return { backend: BACKEND_NAME, agent, image };
+      return { backend: BACKEND_NAME, agent, image, runtime };
     },
 
     async launch(prepared: DockerPrepared, opts: LaunchOptions, ctx: BackendContext): Promise<Launched> {
       throwIfAborted(ctx.signal);
       const { agent, image: plan } = prepared;
+      // A prepared bottle from elsewhere (a test, an embedder) without one gets it found here.
+      const runtime = prepared.runtime ?? (await bottleRuntime((await engine(ctx)).api, agent.isolation));
       // Again, as the directories may have gone since prepare.
       validatePaths(agent, ctx);
       const docker = await engine(ctx);
@@ -177,6 +183,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
           // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
           stdinOnce: !opts.detach,
           autoRemove: !opts.detach,
+          runtime,
         });
 
         let container: string | undefined;

@@ -3,6 +3,7 @@ import type { EngineApi } from "@claude-bottle/docker-engine";
 import { EGRESS_FOR_LABEL } from "../egress/labels.js";
 import { egressNames } from "../egress/sidecar.js";
 import { BACKEND_NAME } from "./labels.js";
+import { ISOLATION_LABEL } from "./isolation.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
 const OWN_BOTTLES = [Labels.tool, `${Labels.backend}=${BACKEND_NAME}`];
@@ -46,6 +47,8 @@ export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
       workspace: c.Labels[Labels.workspace] ?? "",
       created: new Date(c.Created * 1000).toISOString(),
       ...(degraded && { degraded }),
+      // Bottles from before the label say nothing rather than guess.
+      ...(c.Labels[ISOLATION_LABEL] && { isolation: c.Labels[ISOLATION_LABEL] }),
     };
   });
 }
