@@ -58,19 +58,21 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .option("-d, --detach", "leave the bottle running in the background and print its name")
     .option("--allow-host <host>", "let the bottle reach this host too, on this run (repeatable; *.domain and :port work)", collect, [])
     .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
+    .addOption(new Option("--isolation <isolation>", "the boundary below the container, on this run: gvisor (a user-space kernel) or runc (the host's kernel)").choices(["gvisor", "runc"]))
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
         "table",
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; worktree?: string | true; isolation?: "gvisor" | "runc" }, command: Command) => {
       const { start } = await import("./commands/start.js");
       outcome.exitCode = await start(environment(command), agent, args, {
         detach: options.detach === true,
         timing: options.timing,
         allowHosts: options.allowHost,
         worktree: options.worktree === "" ? true : options.worktree,
+        ...(options.isolation && { isolation: options.isolation }),
       });
     });
 
@@ -289,7 +291,7 @@ export function normalizeTimingFlag(argv: readonly string[]): string[] {
 }
 
 /** Options whose value is the next word, which is then no agent name. */
-const VALUE_OPTIONS = new Set(["--allow-host", "--backend"]);
+const VALUE_OPTIONS = new Set(["--allow-host", "--backend", "--isolation"]);
 
 /**
  * `start --worktree [BRANCH] <agent>`: the word after a bare `--worktree` is

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, u
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ISOLATIONS } from "@claude-bottle/core";
 import { attempt, buildTestRegistryImage, busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containersLabelled, docker, removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
@@ -17,8 +18,10 @@ const git = (cwd: string, ...args: string[]) =>
  * SECURITY.md points 1, 2 and 6 on the docker backend, as the issue's attack
  * goes: a bottle writes the files the host reads, a clone ships an agent file
  * that replaces `claude`, a recipe asks for the engine's socket and /.
+ * Under both runtimes: for gvisor the user's config makes it every bottle's
+ * default, as a user who wants it everywhere would.
  */
-describe("a bottle is a one-way door (docker)", () => {
+describe.each(ISOLATIONS)("a bottle is a one-way door (docker, %s)", (isolation) => {
   let project: TestProject;
   let terminal: TmuxSession | undefined;
   const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: project.dir, env: { ...project.env, ...env } });
@@ -29,6 +32,8 @@ describe("a bottle is a one-way door (docker)", () => {
   beforeAll(() => {
     requireDocker();
     project = createProject();
+    mkdirSync(join(project.configHome, "claude-bottle"), { recursive: true });
+    writeFileSync(join(project.configHome, "claude-bottle", "config.yaml"), `isolation: ${isolation}\n`);
     git(project.dir, "init", "-q");
     writeFileSync(join(project.dir, "README"), "hello\n");
     git(project.dir, "add", "README");
@@ -176,9 +181,12 @@ describe("a bottle is a one-way door (docker)", () => {
     const name = (await run(["start", "--detach", "attacker", "--", "sleep 60"])).stdout.trim();
     try {
       const limits = JSON.parse(docker("inspect", "--format", "{{json .HostConfig}}", name)) as { PidsLimit: number; Memory: number; MemorySwap: number };
-      expect(limits.PidsLimit).toBe(4096);
+      // gVisor's own threads (its sentry and gofer) come on top, so the agent keeps its 4096 (GVISOR_OWN_PIDS).
+      expect(limits.PidsLimit).toBe(isolation === "gvisor" ? 4096 + 64 : 4096);
       expect(limits.Memory).toBeGreaterThanOrEqual(512 * 2 ** 20);
       expect(limits.MemorySwap).toBe(limits.Memory);
+      const listed = (JSON.parse((await run(["ls", "--json"])).stdout) as { name: string; isolation?: string }[]).find((b) => b.name === name);
+      expect(listed?.isolation).toBe(isolation);
     } finally {
       docker("rm", "-f", name);
     }

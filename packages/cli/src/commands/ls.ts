@@ -32,9 +32,9 @@ export function statusCell(view: Pick<BottleView, "status">, now = Date.now()): 
 function asTable(bottles: BottleView[]): string {
   if (!bottles.length) return "No bottles.\n";
   const table = formatTable(
-    ["NAME", "AGENT", "BACKEND", "STATE", "STATUS", "CREATED", "BRANCH", "WORKSPACE"],
+    ["NAME", "AGENT", "BACKEND", "ISOLATION", "STATE", "STATUS", "CREATED", "BRANCH", "WORKSPACE"],
     bottles.map((b) =>
-      [b.name, b.agent, b.backend, b.degraded ? "degraded" : b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", b.workspace],
+      [b.name, b.agent, b.backend, b.isolation ?? "-", b.degraded ? "degraded" : b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", b.workspace],
     ),
   );
   // What is wrong, and the way back, under the table: a cell would be too narrow for it.

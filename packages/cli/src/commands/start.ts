@@ -1,4 +1,4 @@
-import { BottleError, ErrorCodes, phase, type Launched, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, phase, type Isolation, type Launched, type ResolvedAgent } from "@claude-bottle/core";
 import { HOST_ENTRY_PATTERN, approvalsNeeded, planOf, resolveAgent, widenNetworkPolicy } from "@claude-bottle/core/host";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
@@ -18,6 +18,8 @@ export interface StartOptions {
   timing?: TimingFormat;
   /** `--worktree [BRANCH]`: `true` for a branch named after the bottle. */
   worktree?: string | true;
+  /** `--isolation`: the user's choice for this run, over the agent file and the user's config; the plan shows it. */
+  isolation?: Isolation;
 }
 
 /**
@@ -63,12 +65,13 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   const { detach } = options;
   // Nothing from the project runs before the user has seen it: the backend is only located here, and imported after approval.
   const located = await locateSelectedBackend(session);
-  const agent = withAllowedHosts(
+  const resolved = withAllowedHosts(
     await phase(context, "agent-resolve", `Resolving the agent "${slug}"`, () =>
       resolveAgent(slug, { cwd: context.cwd, env: context.env, builtins: builtinAgents(), logger: context.logger }),
     ),
     options.allowHosts,
   );
+  const agent: ResolvedAgent = options.isolation ? { ...resolved, isolation: options.isolation } : resolved;
   const plan = planOf(agent, located);
   const requests = await approvalsNeeded(agent, plan, located);
   if (requests.length) {
