@@ -7,6 +7,7 @@ import { busyboxAgent, busyboxContext, removeAgentTraces } from "@claude-bottle/
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, DockerErrorCodes } from "../src/index.js";
+import { diagnose } from "../src/container/doctor.js";
 import { gvisorRuntimeOf, ISOLATION_LABEL } from "../src/container/isolation.js";
 import { createTestContext, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
@@ -79,6 +80,11 @@ describe("isolation on the docker backend (SECURITY.md point 9)", () => {
     } finally {
       await backend.remove!(launched.name, { force: true }, ctx);
     }
+  });
+
+  it("doctor names the engine's runsc runtime, and fails it only when the user's config asks for gVisor", async () => {
+    const checks = await diagnose(undefined, { env: { XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), "claude-bottle-isolation-config-")) } });
+    expect(checks.find((check) => check.name === "gVisor (isolation: gvisor)")).toMatchObject({ ok: true, detail: expect.stringMatching(/runsc/) });
   });
 
   it("an engine without runsc: gvisor is refused with how to install and register it, runc is not", () => {
