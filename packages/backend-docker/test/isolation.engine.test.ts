@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, DockerErrorCodes } from "../src/index.js";
 import { diagnose } from "../src/container/doctor.js";
 import { gvisorRuntimeOf, ISOLATION_LABEL } from "../src/container/isolation.js";
-import { createTestContext, uniqueSuffix, useTestEngine } from "./support/engine.js";
+import { createTestContext, removeHomesOfAgents, uniqueSuffix, useTestEngine } from "./support/engine.js";
 
 const suffix = uniqueSuffix();
 const slug = `isolation-test-${suffix}`;
@@ -20,8 +20,9 @@ useTestEngine((found) => (docker = found));
 beforeAll(() => {
   context = busyboxContext(`LABEL test.suffix=${suffix}`);
 });
-afterAll(() => {
+afterAll(async () => {
   removeAgentTraces([slug]);
+  if (docker) await removeHomesOfAgents(docker, slug);
 });
 
 /**
