@@ -19,6 +19,7 @@ import { runAttached, STOP_GRACE_SECONDS } from "./container/attached-session.js
 import { findBottle, listBottles } from "./container/bottles.js";
 import type { HostUser } from "./container/create-options.js";
 import { diagnose } from "./container/doctor.js";
+import { bottleRuntime, type BottleRuntime } from "./container/isolation.js";
 import { execInBottle } from "./container/exec.js";
 import { listHomeVolumes } from "./container/home-volume.js";
 import { BACKEND_NAME } from "./container/labels.js";
@@ -94,9 +95,11 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       assertNetworkForPorts(spec);
       assertHostServicePorts(spec);
       // Finding the engine waits on a round trip, hashing the build inputs on the disk: overlap them.
-      const [, image] = await Promise.all([engine(ctx), planAgentImage(spec)]);
+      const [docker, image] = await Promise.all([engine(ctx), planAgentImage(spec)]);
+      // Found now, so a missing runsc stops before any build.
+      const runtime = await bottleRuntime(docker.api, spec.isolation);
       throwIfAborted(ctx.signal);
-      return { backend: BACKEND_NAME, spec, image };
+      return { backend: BACKEND_NAME, spec, image, runtime };
     },
 
     launch: (prepared, opts, ctx) => launchBottle({ engine, user, egress: options.egress }, prepared, opts, ctx),

@@ -13,6 +13,8 @@ export const DockerErrorCodes = {
   DOCKER_START_FAILED: "DOCKER_START_FAILED",
   /** The bottle's egress proxy could not be started. */
   DOCKER_EGRESS_FAILED: "DOCKER_EGRESS_FAILED",
+  /** The bottle asks for an isolation whose runtime (gVisor's runsc) the engine does not have. */
+  DOCKER_RUNTIME_MISSING: "DOCKER_RUNTIME_MISSING",
 } as const;
 
 export type DockerErrorCode = (typeof DockerErrorCodes)[keyof typeof DockerErrorCodes];

@@ -14,6 +14,7 @@ import {
 import { ensureAgentImage, type BuildNetworkMode, type DockerConnection, type ImagePlan } from "@claude-bottle/docker-engine";
 import { runAttached } from "./container/attached-session.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
+import { type BottleRuntime } from "./container/isolation.js";
 import { ensureHomeVolume, homeVolumeName, prepareHomeDirectory } from "./container/home-volume.js";
 import type { BACKEND_NAME } from "./container/labels.js";
 import { noticeLegacyHome } from "./container/legacy-home.js";
@@ -28,6 +29,8 @@ import { removeEgress, removeEgressInBackground, startEgress, type Egress, type 
 /** What prepare hands to launch: the spec and the image it runs. */
 export interface DockerPrepared extends Prepared<typeof BACKEND_NAME> {
   readonly image: ImagePlan;
+  /** The engine runtime for the spec's isolation, found in prepare so a missing runsc stops before any build. */
+  readonly runtime: BottleRuntime;
 }
 
 /** What a launch needs of the backend that made it. */
@@ -87,6 +90,7 @@ export async function launchBottle(deps: LaunchDeps, prepared: DockerPrepared, o
       // Attached: the agent's stdin ends with ours. Detached: it stays open for a later attach.
       stdinOnce: !opts.detach,
       autoRemove: !opts.detach,
+      runtime: prepared.runtime,
     });
 
     // The forwarders need the bottle's network, not its container (they find it by name): made while it is created.

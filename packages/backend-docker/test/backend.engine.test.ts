@@ -590,9 +590,9 @@ describe("the lifecycle", () => {
     detachedNames.delete(first.name);
   });
 
-  it("doctor reports the engine, its API version, its kind and the socket permissions", async () => {
+  it("doctor reports the engine, its API version, its kind, gVisor and the socket permissions", async () => {
     const checks = await backend().doctor!(createTestContext());
-    expect(checks.map((c) => c.name)).toEqual(["engine reachable", "engine version", "engine kind", "socket permissions"]);
+    expect(checks.map((c) => c.name)).toEqual(["engine reachable", "engine version", "engine kind", "gVisor (isolation: gvisor)", "socket permissions"]);
     expect(checks.every((c) => c.ok)).toBe(true);
     expect(checks[1]!.detail).toMatch(/API \d+\.\d+/);
   });

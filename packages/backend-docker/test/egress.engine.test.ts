@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BottleError, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
+import { BottleError, ISOLATIONS, type NetworkPolicy, type ResolvedAgent } from "@claude-bottle/core";
 import { captureStdio, testSpec } from "@claude-bottle/core/testing";
 import { buildTestNodeImage } from "@claude-bottle/test-support";
 import type Dockerode from "dockerode";
@@ -15,7 +15,7 @@ import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/egress/", import.meta.url));
 const CERTS = fileURLToPath(new URL("../../egress-proxy/test/fixtures/", import.meta.url));
-const suffix = uniqueSuffix();
+const fileSuffix = uniqueSuffix();
 
 interface Probe {
   name: string;
@@ -30,9 +30,11 @@ interface Probe {
  * leaves this machine: the test servers are containers on a network this test
  * creates, the proxy learns their names from a hosts list (its DNS points at
  * loopback), and every address outside is refused inside the proxy before
- * anything is sent.
+ * anything is sent. Under both runtimes: the bottle and its proxy on runc, then
+ * both on gVisor (the test servers, the outside world, stay on runc).
  */
-describe("egress policy (docker)", () => {
+describe.each(ISOLATIONS)("egress policy (docker, %s)", (isolation) => {
+  const suffix = `${fileSuffix}-${isolation}`;
   let docker: Dockerode;
   let nodeImage: string;
   let serverIp: string;
@@ -63,6 +65,7 @@ describe("egress policy (docker)", () => {
     network: true,
     egress,
     resources: {},
+    isolation,
   });
   const allowTestServer = (extra: Partial<Extract<NetworkPolicy, { mode: "allow" }>> = {}): NetworkPolicy => ({
     mode: "allow",
@@ -79,9 +82,11 @@ describe("egress policy (docker)", () => {
         .map((line) => JSON.parse(line) as Probe)
         .map((probe) => [probe.name, probe]),
     );
+  // This run's only, when it names itself: other runs share the engine and have proxies of their own.
+  const ownRun = process.env.CLAUDE_BOTTLE_TEST_RUN ? ["--filter", `label=dev.claude-bottle.test-run=${process.env.CLAUDE_BOTTLE_TEST_RUN}`] : [];
   const egressLeftovers = () =>
-    execFileSync("docker", ["ps", "-aq", "--filter", "label=dev.claude-bottle.egress-for"], { encoding: "utf8" }).trim() +
-    execFileSync("docker", ["network", "ls", "-q", "--filter", "label=dev.claude-bottle.egress-for"], { encoding: "utf8" }).trim();
+    execFileSync("docker", ["ps", "-aq", "--filter", "label=dev.claude-bottle.egress-for", ...ownRun], { encoding: "utf8" }).trim() +
+    execFileSync("docker", ["network", "ls", "-q", "--filter", "label=dev.claude-bottle.egress-for", ...ownRun], { encoding: "utf8" }).trim();
 
   useTestEngine((found) => (docker = found));
 

@@ -62,13 +62,14 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
     .option("--host-service <port>", "let the bottle reach this port of your machine's loopback at host.claude-bottle.internal (repeatable)", collect, [])
     .option("--worktree [branch]", "run in a git worktree of its own, on a new branch (default: named after the bottle)")
     .option("--github", "let it push and use gh: GH_TOKEN/GITHUB_TOKEN bound to github.com and api.github.com (see: login github)")
+    .addOption(new Option("--isolation <isolation>", "the boundary below the container, on this run: gvisor (a user-space kernel) or runc (the host's kernel)").choices(["gvisor", "runc"]))
     .addOption(
       new Option("--timing [format]", "print how long each phase took to stderr; --timing=json for JSON").choices([
         "table",
         "json",
       ]),
     )
-    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; publish: string[]; hostService: string[]; worktree?: string | true; github?: boolean }, command: Command) => {
+    .action(async (agent: string, args: string[], options: { detach?: boolean; timing?: TimingFormat; allowHost: string[]; publish: string[]; hostService: string[]; worktree?: string | true; github?: boolean; isolation?: "gvisor" | "runc" }, command: Command) => {
       const { start } = await import("./commands/start.js");
       outcome.exitCode = await start(environment(command), agent, args, {
         detach: options.detach === true,
@@ -78,6 +79,7 @@ export function buildProgram(signal: AbortSignal, outcome: Outcome): Command {
         hostServices: options.hostService,
         worktree: options.worktree === "" ? true : options.worktree,
         github: options.github === true,
+        ...(options.isolation && { isolation: options.isolation }),
       });
     });
 
@@ -349,7 +351,7 @@ export function normalizeTimingFlag(argv: readonly string[]): string[] {
 }
 
 /** Options whose value is the next word, which is then no agent name. */
-const VALUE_OPTIONS = new Set(["--allow-host", "--publish", "--host-service", "--backend"]);
+const VALUE_OPTIONS = new Set(["--allow-host", "--publish", "--host-service", "--backend", "--isolation"]);
 
 /**
  * `start --worktree [BRANCH] <agent>`: the word after a bare `--worktree` is

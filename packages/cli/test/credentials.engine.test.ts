@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { ISOLATIONS } from "@claude-bottle/core";
 import { buildTestNodeImage, busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker, removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
@@ -11,9 +12,9 @@ const SECRET = "sk-ant-api03-e2e-secret-value-0123456789";
 /**
  * SECURITY.md point 4 through the whole CLI on Docker: log in once, start in
  * two projects, the bottle and everything the CLI prints or the engine keeps
- * hold a placeholder only; after logout a start fails naming login.
+ * hold a placeholder only; after logout a start fails naming login. On runc and on gVisor.
  */
-describe("credentials (docker)", () => {
+describe.each(ISOLATIONS)("credentials (docker, %s)", (isolation) => {
   let project: TestProject;
   let second: string;
   const env = () => ({ ...project.env, CLAUDE_BOTTLE_CREDENTIAL_STORE: "file", CLAUDE_BOTTLE_PROXY_IMAGE: buildTestNodeImage() });
@@ -27,7 +28,7 @@ describe("credentials (docker)", () => {
     const context = busyboxContext();
     project.writeUserAgent(
       "keyed",
-      `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: { allow: [api.example.com] }\ncredentials: [{ env: KEYED_TOKEN, hosts: [api.example.com] }]\n`,
+      `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: { allow: [api.example.com] }\ncredentials: [{ env: KEYED_TOKEN, hosts: [api.example.com] }]\nisolation: ${isolation}\n`,
     );
   });
 

@@ -1,5 +1,6 @@
 import { mkdirSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { ISOLATIONS } from "@claude-bottle/core";
 import { busyboxContext } from "@claude-bottle/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
@@ -13,8 +14,8 @@ interface Home {
   projectExists: boolean;
 }
 
-/** Homes per agent and per project (SECURITY.md point 5): listed, removed per project, pruned when the project is gone. */
-describe("homes (docker)", () => {
+/** Homes per agent and per project (SECURITY.md point 5): listed, removed per project, pruned when the project is gone; on runc and on gVisor. */
+describe.each(ISOLATIONS)("homes (docker, %s)", (isolation) => {
   let project: TestProject;
   let first: string;
   let second: string;
@@ -26,7 +27,7 @@ describe("homes (docker)", () => {
     requireDocker();
     project = createProject();
     const context = busyboxContext();
-    project.writeUserAgent("homer", `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: false\n`);
+    project.writeUserAgent("homer", `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: false\nisolation: ${isolation}\n`);
     first = realpathSync(project.dir);
     second = join(first, "..", "second");
     mkdirSync(second);

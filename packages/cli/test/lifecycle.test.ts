@@ -35,14 +35,14 @@ describe("lifecycle commands", () => {
 
   it("ls prints a table", async () => {
     const result = await run(["ls"]);
-    expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+PORTS\s+WORKSPACE$/);
-    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+running\s+running \(\d+ days ago\)\s+\d+ days ago\s+-\s+-\s+\/tmp\/ws$/m);
+    expect(result.stdout.split("\n")[0]).toMatch(/^NAME\s+AGENT\s+BACKEND\s+ISOLATION\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+PORTS\s+WORKSPACE$/);
+    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+-\s+running\s+running \(\d+ days ago\)\s+\d+ days ago\s+-\s+-\s+\/tmp\/ws$/m);
   });
 
   it("ls shows a running bottle that lost its egress proxy as degraded, says why and how to bring it back", async () => {
     const result = await run(["ls"], { FAKE_MODE: "degraded" });
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+degraded\s+running \(/m);
+    expect(result.stdout).toMatch(/^claude-bottle-bb-fake01\s+bb\s+fake\s+-\s+degraded\s+running \(/m);
     expect(result.stdout).toContain(
       "\nclaude-bottle-bb-fake01 is degraded: its egress proxy is not running (exited (137) 2 seconds ago): every request it makes fails. Bring it back with: claude-bottle proxy restart claude-bottle-bb-fake01\n",
     );

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, u
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ISOLATIONS } from "@claude-bottle/core";
 import { attempt, buildTestRegistryImage, busyboxContext, busyboxGitContext } from "@claude-bottle/test-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containersLabelled, docker, removeAgentTraces, removeHomesOf, requireDocker } from "./support/docker.js";
@@ -17,8 +18,10 @@ const git = (cwd: string, ...args: string[]) =>
  * SECURITY.md points 1, 2 and 6 on the docker backend, as the issue's attack
  * goes: a bottle writes the files the host reads, a clone ships an agent file
  * that replaces `claude`, a recipe asks for the engine's socket and /.
+ * Under both runtimes: for gvisor the user's config makes it every bottle's
+ * default, as a user who wants it everywhere would.
  */
-describe("a bottle is a one-way door (docker)", () => {
+describe.each(ISOLATIONS)("a bottle is a one-way door (docker, %s)", (isolation) => {
   let project: TestProject;
   let terminal: TmuxSession | undefined;
   const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: project.dir, env: { ...project.env, ...env } });
@@ -29,6 +32,8 @@ describe("a bottle is a one-way door (docker)", () => {
   beforeAll(() => {
     requireDocker();
     project = createProject();
+    mkdirSync(join(project.configHome, "claude-bottle"), { recursive: true });
+    writeFileSync(join(project.configHome, "claude-bottle", "config.yaml"), `isolation: ${isolation}\n`);
     git(project.dir, "init", "-q");
     writeFileSync(join(project.dir, "README"), "hello\n");
     git(project.dir, "add", "README");
@@ -176,9 +181,12 @@ describe("a bottle is a one-way door (docker)", () => {
     const name = (await run(["start", "--detach", "attacker", "--", "sleep 60"])).stdout.trim();
     try {
       const limits = JSON.parse(docker("inspect", "--format", "{{json .HostConfig}}", name)) as { PidsLimit: number; Memory: number; MemorySwap: number };
-      expect(limits.PidsLimit).toBe(4096);
+      // gVisor's own threads (its sentry and gofer) come on top, so the agent keeps its 4096 (GVISOR_OWN_PIDS).
+      expect(limits.PidsLimit).toBe(isolation === "gvisor" ? 4096 + 64 : 4096);
       expect(limits.Memory).toBeGreaterThanOrEqual(512 * 2 ** 20);
       expect(limits.MemorySwap).toBe(limits.Memory);
+      const listed = (JSON.parse((await run(["ls", "--json"])).stdout) as { name: string; isolation?: string }[]).find((b) => b.name === name);
+      expect(listed?.isolation).toBe(isolation);
     } finally {
       docker("rm", "-f", name);
     }
@@ -186,6 +194,14 @@ describe("a bottle is a one-way door (docker)", () => {
     // Fifty sleeps cannot all start under a limit of 32 processes: the forking shell fails, the bottle goes on.
     // Processes are counted with shell builtins only, as nothing more can be forked while the sleeps hold the limit.
     const forked = await run(["start", "forker", "--", "(for i in $(seq 50); do sleep 5 & done) 2>/dev/null; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n"]);
+    if (isolation === "gvisor") {
+      // Under gVisor (ptrace) each process of the agent costs host threads of the sandbox's: the limit is hit by
+      // gVisor itself, which ends the whole bottle rather than failing the agent's fork. Contained all the same:
+      // the bottle is gone, and the next one starts.
+      expect(forked.code).not.toBe(0);
+      expect((await run(["start", "forker", "--", "echo alive"])).stdout.trim()).toBe("alive");
+      return;
+    }
     expect(forked.code).toBe(0);
     const processes = Number(forked.stdout.trim());
     expect(processes).toBeGreaterThan(10);

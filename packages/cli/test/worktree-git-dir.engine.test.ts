@@ -36,8 +36,9 @@ function snapshot(project: TestProject) {
  * packs, and to make the host's settle write main through its HEAD; each
  * fails. Its own commits (on a detached HEAD) reach its branch when it ends.
  */
-for (const backend of ["docker", "smolmachines"] as const) {
-  describe(`a worktree bottle writes only objects and its own worktree's git state (${backend}${backend === "smolmachines" ? ", through the smolvm double" : ""})`, () => {
+// Docker under runc and under gVisor; smolmachines has its own boundary (a VM).
+for (const [backend, isolation] of [["docker", "runc"], ["docker", "gvisor"], ["smolmachines", undefined]] as const) {
+  describe(`a worktree bottle writes only objects and its own worktree's git state (${backend}${isolation ? `, ${isolation}` : ""}${backend === "smolmachines" ? ", through the smolvm double" : ""})`, () => {
     let project: TestProject;
     let cli: ReturnType<typeof cliFor>;
     const slug = `wtgit-${randomBytes(3).toString("hex")}`;
@@ -55,7 +56,7 @@ for (const backend of ["docker", "smolmachines"] as const) {
       hostGit(project.dir, "gc", "-q");
       const context = busyboxGitContext();
       rmContext = () => rmSync(context, { recursive: true, force: true });
-      project.writeUserAgent(slug, `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: false\n`);
+      project.writeUserAgent(slug, `build: { dockerfile: ${join(context, "Dockerfile")}, context: ${context} }\ncommand: [sh, -c]\nnetwork: false\n${isolation ? `isolation: ${isolation}\n` : ""}`);
       cli = cliFor(
         project,
         backend === "docker"

@@ -72,6 +72,8 @@ export interface BottleInfo {
   degraded?: string;
   /** Its ports on the user's loopback; absent when none is published. */
   ports?: PublishedPort[];
+  /** The boundary below the container the bottle runs on (gvisor, runc), where the backend says. */
+  isolation?: string;
 }
 
 /** A home that outlives bottles (logins, settings), kept per agent and per project. */

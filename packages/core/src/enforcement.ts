@@ -33,6 +33,8 @@ export const ENFORCEMENTS = [
   "ports.publish",
   /** `network.host`: the bottle reaches exactly these ports of the host's loopback, and nothing else of the host. */
   "egress.host",
+  /** `isolation: gvisor`: the bottle runs on gVisor's user-space kernel, not the host's. */
+  "isolation.gvisor",
 ] as const;
 
 export type Enforcement = (typeof ENFORCEMENTS)[number];
@@ -77,6 +79,7 @@ export function requirementsOf(spec: BottleSpec): Requirement[] {
   add("hostControls.readOnly", "workspace", "default");
   if (spec.ports?.length) add("ports.publish", "ports");
   if (spec.hostServices?.length) add("egress.host", "network.host");
+  if (spec.isolation === "gvisor") add("isolation.gvisor", "isolation");
   return required;
 }
 

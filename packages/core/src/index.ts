@@ -26,6 +26,8 @@ export { parsePublishedPort, publishedPortsOf, publishedUrl, PUBLISH_PATTERN, ty
 export { HOST_SERVICES_NAME, hostServicesOf, parseHostService } from "./agent/host-services.js";
 export { DEFAULT_PIDS_LIMIT, defaultMemoryLimit, effectiveResources } from "./agent/resources.js";
 export { buildNetworkOf, type BuildNetwork } from "./agent/build-network.js";
+export { ISOLATIONS, isIsolation, parseIsolationFlag, resolveIsolation, strongerIsolation, type Isolation } from "./agent/isolation.js";
+export { readUserConfig, userConfigFile, type UserConfig } from "./agent/user-config.js";
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";

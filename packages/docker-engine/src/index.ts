@@ -5,6 +5,7 @@ export { EngineErrorCodes, engineMessage, statusCodeOf, type EngineErrorCode } f
 export { connectDocker, engineOf, type ConnectOptions, type DockerConnection, type DockerEngine } from "./connect/connect.js";
 export { EngineApi, EngineError, readText, type EngineAddress, type Query, type RequestInit } from "./engine/api.js";
 export { demultiplex, demultiplexBuffer } from "./engine/demux.js";
+export { engineRuntimes, runtimeByBinary, type EngineRuntime } from "./engine/runtimes.js";
 export { dockerCandidates, fromDockerHost, type ConnectEnvironment, type DockerCandidate } from "./connect/strategies.js";
 export { isDockerDesktop } from "./connect/desktop.js";
 

@@ -4,6 +4,7 @@ import { EGRESS_FOR_LABEL } from "../egress/labels.js";
 import { egressNames } from "../egress/sidecar.js";
 import { portsByBottle } from "../ports/publish.js";
 import { BACKEND_NAME } from "./labels.js";
+import { ISOLATION_LABEL } from "./isolation.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
 const OWN_BOTTLES = [Labels.tool, `${Labels.backend}=${BACKEND_NAME}`];
@@ -49,6 +50,8 @@ export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
       created: new Date(c.Created * 1000).toISOString(),
       ...(degraded && { degraded }),
       ...(published.has(name) && { ports: published.get(name) }),
+      // Bottles from before the label say nothing rather than guess.
+      ...(c.Labels[ISOLATION_LABEL] && { isolation: c.Labels[ISOLATION_LABEL] }),
     };
   });
 }

@@ -3,6 +3,7 @@ import type Dockerode from "dockerode";
 import type { BottleCredentials, Egress } from "../egress/sidecar.js";
 import { HOME_DIR, HOME_VOLUME_TARGET, homeVolumeName } from "./home-volume.js";
 import { bottleLabels } from "./labels.js";
+import { ISOLATION_LABEL, pidsLimitUnder, type BottleRuntime } from "./isolation.js";
 
 /** The host user the bottle runs as, so files it writes in the workspace are the user's. */
 export interface HostUser {
@@ -40,6 +41,8 @@ export interface ContainerPlan {
   controls: readonly HostControl[];
   /** For a bottle with network: its own network and the proxy on it, its only way out. */
   egress?: Egress;
+  /** The engine runtime it runs on (runc, or gVisor's runsc); absent: the engine's default. */
+  runtime?: BottleRuntime;
 }
 
 /** The host services name at the proxy's address, and past the proxy: the way to them is direct (see ports/host-services.ts). */
@@ -51,7 +54,7 @@ function hostServicesRoute(plan: ContainerPlan): { extraHosts: string[]; noProxy
 /** `docker create` options for a bottle: hardened, labelled, with the workspace and home mounted. */
 export function containerCreateOptions(plan: ContainerPlan): Dockerode.ContainerCreateOptions {
   const { spec } = plan;
-  const labels = bottleLabels(spec);
+  const labels = { ...bottleLabels(spec), ...(plan.runtime && { [ISOLATION_LABEL]: plan.runtime.isolation }) };
   const binds = [{ source: spec.workspace, target: WORKSPACE_TARGET }, ...spec.mounts];
   const overlays = readOnlyOverlays(plan.controls, binds);
   const mounts: Dockerode.MountSettings[] = [
@@ -86,7 +89,8 @@ export function containerCreateOptions(plan: ContainerPlan): Dockerode.Container
     // Limits by default: a fork bomb or a runaway build stops inside the bottle. Swap is no way around the memory limit.
     Memory: resources.memory,
     MemorySwap: resources.memory,
-    PidsLimit: resources.pids,
+    PidsLimit: pidsLimitUnder(plan.runtime, resources.pids),
+    ...(plan.runtime && { Runtime: plan.runtime.runtime }),
     ...(plan.tty && plan.consoleSize ? { ConsoleSize: [plan.consoleSize.rows, plan.consoleSize.columns] } : {}),
   };
   return {

@@ -1,9 +1,10 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
-import { BottleError, type DoctorCheck } from "@claude-bottle/core";
+import { BottleError, readUserConfig, type DoctorCheck } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { connectDocker, type ConnectOptions, type DockerConnection } from "@claude-bottle/docker-engine";
 import { isDockerDesktop } from "@claude-bottle/docker-engine";
+import { gvisorCheck } from "./isolation.js";
 
 /** Checks what the backend needs from the engine; every finding is a check, nothing is thrown. */
 export async function diagnose(given: DockerConnection | undefined, connect: ConnectOptions): Promise<DoctorCheck[]> {
@@ -27,6 +28,9 @@ export async function diagnose(given: DockerConnection | undefined, connect: Con
   const checks: DoctorCheck[] = [{ name: "engine reachable", ok: true, detail: source }];
   checks.push(await versionCheck(docker));
   checks.push(await kindCheck(docker));
+  // Missing is a failure only when the user's config makes gVisor every bottle's default.
+  const required = (await readUserConfig(connect.env ?? process.env).catch(() => ({ isolation: undefined }))).isolation === "gvisor";
+  checks.push(await gvisorCheck(connection.api, required));
   const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
   if (typeof socketPath === "string" && !socketPath.startsWith("//")) checks.push(await socketCheck(socketPath));
   return checks;

@@ -38,9 +38,9 @@ function portsCell(view: Pick<BottleView, "ports">): string {
 function asTable(bottles: BottleView[]): string {
   if (!bottles.length) return "No bottles.\n";
   const table = formatTable(
-    ["NAME", "AGENT", "BACKEND", "STATE", "STATUS", "CREATED", "BRANCH", "PORTS", "WORKSPACE"],
+    ["NAME", "AGENT", "BACKEND", "ISOLATION", "STATE", "STATUS", "CREATED", "BRANCH", "PORTS", "WORKSPACE"],
     bottles.map((b) =>
-      [b.name, b.agent, b.backend, b.degraded ? "degraded" : b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", portsCell(b), b.workspace],
+      [b.name, b.agent, b.backend, b.isolation ?? "-", b.degraded ? "degraded" : b.state, statusCell(b), formatAge(b.created), b.worktree?.branch ?? "-", portsCell(b), b.workspace],
     ),
   );
   // What is wrong, and the way back, under the table: a cell would be too narrow for it.

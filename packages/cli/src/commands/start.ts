@@ -1,4 +1,4 @@
-import { BottleError, ErrorCodes, parseHostPattern, phase, type Launched } from "@claude-bottle/core";
+import { BottleError, ErrorCodes, parseHostPattern, phase, type Isolation, type Launched } from "@claude-bottle/core";
 import { approvalsNeeded, planOf, resolveAgent } from "@claude-bottle/core/host";
 import { builtinAgents } from "../builtin-agents.js";
 import { withSession, type CommandEnvironment, type Session } from "../context.js";
@@ -27,6 +27,8 @@ export interface StartOptions {
   worktree?: string | true;
   /** `--github`: bind a GitHub token for this run (credentials/github.ts). */
   github?: boolean;
+  /** `--isolation`: the user's choice for this run, over the agent file and the user's config; the plan shows it. */
+  isolation?: Isolation;
 }
 
 /**
@@ -79,7 +81,10 @@ async function startIn(session: Session, slug: string, extraArgs: readonly strin
   // One value from here on: the plan shown and approved is rendered from it, and the backend is given it.
   const spec = bottleSpecOf(agent, context.env, {
     allowHosts: options.allowHosts,
-    applyFlags: (checked) => withPortFlags(withGithubCredential(checked, options.github === true), options.publish ?? [], options.hostServices ?? []),
+    applyFlags: (checked) => {
+      const flagged = withPortFlags(withGithubCredential(checked, options.github === true), options.publish ?? [], options.hostServices ?? []);
+      return options.isolation ? { ...flagged, isolation: options.isolation } : flagged;
+    },
   });
   const plan = planOf(spec, located);
   const requests = await approvalsNeeded(spec, plan, located);

@@ -54,6 +54,7 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
     }
     const { resources } = plan;
     row("limits", `memory ${formatBytes(resources.memoryBytes)}, ${resources.pids} processes, ${resources.cpus === null ? "CPUs unlimited" : `${resources.cpus} CPUs`}`);
+    row("isolation", plan.isolation ? ISOLATION_LINES[plan.isolation] : "the backend's default (docker: runc, the host's kernel)");
     row("backend", plan.backend.source === "built-in" ? `${plan.backend.name} (built-in)` : backendLine(plan.backend));
   }
   const backendRequest = requests.find((r) => r.subject.startsWith("backend:"));
@@ -66,6 +67,11 @@ export function formatPlan(plan: BottlePlan | undefined, requests: readonly Appr
   if (agentRequest) row("approves", agentRequest.files.filter((f) => f.sha256 !== "absent").map((f) => f.path).join(", "));
   return `${lines.join("\n")}\n`;
 }
+
+const ISOLATION_LINES = {
+  gvisor: "gvisor (gVisor's user-space kernel answers the agent's system calls, not the host's)",
+  runc: "runc (the host's kernel, behind namespaces and seccomp)",
+} as const;
 
 const BUILD_NETWORK_LINES = {
   off: "off (its RUN and ADD steps reach nothing)",

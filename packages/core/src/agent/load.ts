@@ -7,6 +7,8 @@ import { hostServicesOf } from "./host-services.js";
 import { networkPolicyOf } from "./network.js";
 import { publishedPortsOf } from "./ports.js";
 import { effectiveResources } from "./resources.js";
+import { resolveIsolation } from "./isolation.js";
+import { readUserConfig } from "./user-config.js";
 import type { AgentOrigin, EnvEntry, ResolvedAgent } from "./model.js";
 import { agentSchema, parseMemory, SLUG_PATTERN, type AgentFile } from "./schema.js";
 import { firstViolation, type SchemaViolation } from "./validate.js";
@@ -169,6 +171,8 @@ export async function resolveAgent(slug: string, options: AgentSearchOptions): P
   const shadows = all.filter((c) => c.slug === slug && c !== candidate).map((c) => c.origin);
   if (shadows.length) agent.shadows = shadows;
   if (candidate.projectRoot) agent.projectRoot = candidate.projectRoot;
+  const isolation = resolveIsolation(recipe.isolation, candidate.origin, (await readUserConfig(options.env, options.home)).isolation);
+  if (isolation) agent.isolation = isolation;
   return agent;
 }
 

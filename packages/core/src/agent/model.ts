@@ -1,3 +1,4 @@
+import type { Isolation } from "./isolation.js";
 import type { NetworkPolicy } from "./network.js";
 import type { PublishedPort } from "./ports.js";
 
@@ -96,4 +97,9 @@ export interface ResolvedAgent {
    * from the user's own files or flags: a project file asking is refused.
    */
   hostServices?: readonly number[];
+  /**
+   * The boundary below the container (agent/isolation.ts); absent means the
+   * backend's default. A backend that cannot give `gvisor` refuses the agent.
+   */
+  isolation?: Isolation;
 }

@@ -12,6 +12,7 @@
 import { CIDR_SHAPE } from "../egress-policy/cidr.js";
 import { HOST_PATTERN_SHAPE } from "../egress-policy/host-pattern.js";
 import { HOST_SERVICE_PATTERN } from "./host-services.js";
+import { ISOLATION_PATTERN } from "./isolation.js";
 import { PUBLISH_PATTERN } from "./ports.js";
 
 export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -178,6 +179,12 @@ export const agentSchema = {
         },
       },
     },
+    isolation: {
+      type: "string",
+      pattern: ISOLATION_PATTERN,
+      description: "What stands between the agent and the host's kernel: gvisor (a user-space kernel, runsc) or runc (the host's kernel). A project's file may ask for more than your default, never less.",
+      "x-expected": "must be gvisor or runc",
+    },
   },
 } as const satisfies SchemaNode;
 
@@ -195,6 +202,7 @@ export interface AgentFile {
   credentials?: Array<{ env: string; hosts: string[] }>;
   resources?: { cpus?: number; memory?: number | string; pids?: number };
   ports?: Array<number | string>;
+  isolation?: "gvisor" | "runc";
 }
 
 /** The JSON Schema editors use to complete and check agent files (published as agent.schema.json). */

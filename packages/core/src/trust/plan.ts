@@ -1,4 +1,5 @@
 import { buildNetworkOf, type BuildNetwork } from "../agent/build-network.js";
+import type { Isolation } from "../agent/isolation.js";
 import type { AgentOrigin } from "../agent/model.js";
 import type { NetworkPolicy } from "../agent/network.js";
 import type { PublishedPort } from "../agent/ports.js";
@@ -41,6 +42,8 @@ export interface BottlePlan {
    * the ports of the user's loopback the bottle reaches.
    */
   ports?: { published: PublishedPort[]; host: number[] };
+  /** The boundary below the container; absent: the backend's default (absent rather than null, so plans approved before it keep their digest). */
+  isolation?: Isolation;
   backend: {
     name: string;
     /** "built-in", or where its package was found. */
@@ -81,6 +84,7 @@ export function planOf(spec: BottleSpec, backend: LocatedBackend): BottlePlan {
     ...((agent.ports?.length || agent.hostServices?.length) && {
       ports: { published: (agent.ports ?? []).map((p) => ({ host: p.host, bottle: p.bottle })), host: [...(agent.hostServices ?? [])] },
     }),
+    ...(agent.isolation && { isolation: agent.isolation }),
     backend: {
       name: backend.name,
       source: backend.kind === "builtin" ? "built-in" : backend.entry,
