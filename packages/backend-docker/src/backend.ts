@@ -226,7 +226,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
         // After a run that ended on its own, in the background: the user does not wait for it.
         if (egress && !detachedBottle) {
           await egress.then(
-            () => (ranToEnd ? removeEgressInBackground(api, name, ctx.cacheDir, ctx.env) : removeEgress(api, name, ctx.cacheDir)),
+            () => (ranToEnd ? removeEgressInBackground(api, name, ctx.cacheDir, ctx.env) : removeEgress(api, name, ctx.cacheDir, ctx.env)),
             () => {},
           );
         }
@@ -237,7 +237,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       const { api } = await engine(ctx);
       // What a killed CLI left (a bottle it never started, a proxy, a network, their files) goes with the next look.
       await reapUnstarted(api).catch((error: unknown) => ctx.logger.debug(`reaping unstarted bottles: ${String(error)}`));
-      const [bottles] = await Promise.all([listBottles(api), reapEgress(api, ctx.cacheDir).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
+      const [bottles] = await Promise.all([listBottles(api), reapEgress(api, ctx.cacheDir, ctx.env).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
       return bottles;
     },
 
@@ -253,7 +253,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
         if (statusCodeOf(error) === 409) throw bottleRunningError(name, { cause: error });
         if (statusCodeOf(error) !== 404) throw error;
       });
-      await removeEgress(api, name, ctx.cacheDir);
+      await removeEgress(api, name, ctx.cacheDir, ctx.env);
     },
 
     async logs(name, opts, ctx) {
@@ -283,10 +283,10 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       return execInBottle(api, container, opts.command, opts.stdio, Config.User || undefined);
     },
 
-    async restartProxy(name, _opts, ctx) {
+    async restartProxy(name, opts, ctx) {
       const { api } = await engine(ctx);
       const info = await requireRunning(api, await findBottle(api, name), name);
-      await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx);
+      await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx, opts);
     },
 
     async homes(ctx) {

@@ -12,6 +12,7 @@ import { DockerErrorCodes } from "../errors.js";
 import { BACKEND_NAME } from "../container/labels.js";
 import { ownerLabels } from "../container/owner.js";
 import { EGRESS_FOR_LABEL } from "./labels.js";
+import { forgetCaKey, keepCaKey } from "./ca-key.js";
 
 /** The port the proxy listens on, inside the bottle's network. */
 export const PROXY_PORT = 3128;
@@ -108,7 +109,7 @@ export async function startEgress(
   bottle: string,
   policy: NetworkPolicy,
   settings: EgressSettings,
-  ctx: Pick<BackendContext, "emit" | "signal" | "cacheDir">,
+  ctx: Pick<BackendContext, "emit" | "signal" | "cacheDir" | "env">,
   credentials?: ProxyCredentials,
 ): Promise<Egress> {
   return phase(ctx, "egress", "Starting the egress proxy", async () => {
@@ -135,12 +136,9 @@ export async function startEgress(
         api.json("POST", `/containers/${anchor}/start`),
         createProxy(api, names, settings, files.policy, subnet, labels, credentials !== undefined),
       ]);
-      // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
-      const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
-      await api.json("POST", `/containers/${created.Id}/start`);
-      if (stdin && credentials) {
-        stdin.end(JSON.stringify({ ca: credentials.ca, values: credentials.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
-      }
+      // Kept for a restart of the proxy alone (ca-key.ts); after the network, so the reaper knows whose it is.
+      if (credentials) await keepCaKey(ctx.env, bottle, credentials.ca.keyPem);
+      await startProxy(api, created.Id, credentials && { ca: credentials.ca, values: credentials.values }, settings);
       await waitUntilListening(api, created.Id, ctx.signal);
       // The address is the anchor's: the proxy has none of its own.
       const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${anchor}/json`);
@@ -153,7 +151,7 @@ export async function startEgress(
         ...(credentials && { credentials: await writeBottleCa(ctx.cacheDir, bottle, credentials) }),
       };
     } catch (error) {
-      await removeEgress(api, bottle, ctx.cacheDir);
+      await removeEgress(api, bottle, ctx.cacheDir, ctx.env);
       if (BottleError.isInstance(error) || ctx.signal.aborted) throw error;
       throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy could not start: ${engineMessage(error)}`, {
         hint: "Run `claude-bottle doctor`; on an air-gapped machine set CLAUDE_BOTTLE_PROXY_IMAGE to a Node image the engine has.",
@@ -216,6 +214,21 @@ export async function createProxy(
     query: { name: names.proxy },
     body: proxyContainer(settings, policyFile, { anchor: names.anchor, subnet }, labels, secretsOnStdin),
   });
+}
+
+/**
+ * Starts the proxy's container; with secrets, writes them on its stdin, the one
+ * way in: never its argv, its environment (docker inspect) or a file.
+ */
+export async function startProxy(
+  api: EngineApi,
+  id: string,
+  secrets: Pick<ProxyCredentials, "ca" | "values"> | undefined,
+  settings: Pick<EgressSettings, "upstreamCa">,
+): Promise<void> {
+  const stdin = secrets ? await api.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
+  await api.json("POST", `/containers/${id}/start`);
+  if (stdin && secrets) stdin.end(JSON.stringify({ ca: secrets.ca, values: secrets.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
 }
 
 /** The IPv4 subnet the engine gave a network. */
@@ -335,8 +348,8 @@ export async function waitUntilListening(api: EngineApi, id: string, signal: Abo
   }
 }
 
-/** Removes a bottle's proxy and network; what is already gone is fine. */
-export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: string): Promise<void> {
+/** Removes a bottle's proxy and network (and with `env`, its kept CA key); what is already gone is fine. */
+export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: string, env?: Readonly<Record<string, string | undefined>>): Promise<void> {
   const names = egressNames(bottle);
   const ignoreMissing = (error: unknown) => {
     if (statusCodeOf(error) !== 404) throw error;
@@ -347,6 +360,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
   if (cacheDir) {
     for (const suffix of EGRESS_FILE_SUFFIXES) await rm(join(egressDir(cacheDir), `${bottle}.${suffix}`), { force: true });
   }
+  if (env) await forgetCaKey(env, bottle);
 }
 
 /**
@@ -356,7 +370,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
  */
 export async function removeEgressInBackground(api: EngineApi, bottle: string, cacheDir: string, env: Readonly<Record<string, string | undefined>>): Promise<void> {
   const script = join(dirname(fileURLToPath(import.meta.url)), "egress", "remove-detached.js");
-  if (!existsSync(script)) return removeEgress(api, bottle, cacheDir);
+  if (!existsSync(script)) return removeEgress(api, bottle, cacheDir, env);
   const child = spawn(process.execPath, [script, bottle, cacheDir], { detached: true, stdio: "ignore", env: env as NodeJS.ProcessEnv });
   child.on("error", () => {});
   child.unref();
