@@ -30,7 +30,8 @@ import {
 import type Dockerode from "dockerode";
 import { connectDocker, engineOf, type ConnectOptions, type DockerConnection } from "@claude-bottle/docker-engine";
 import { connectStdio } from "./container/attach.js";
-import { findBottle, listBottles } from "./container/bottles.js";
+import { findBottle } from "./container/bottles.js";
+import { listAndReap } from "./container/list.js";
 import { containerCreateOptions, type HostUser } from "./container/create-options.js";
 import { diagnose } from "./container/doctor.js";
 import { execInBottle } from "./container/exec.js";
@@ -47,7 +48,6 @@ import {
 } from "./container/lifecycle.js";
 import { copyLogs } from "./container/logs.js";
 import { ownerLabels } from "./container/owner.js";
-import { reapUnstarted } from "./container/reap.js";
 import { registerWait, type WaitCondition } from "./container/wait.js";
 import type { EngineApi } from "@claude-bottle/docker-engine";
 import { engineMessage, statusCodeOf } from "@claude-bottle/docker-engine";
@@ -56,7 +56,6 @@ import type { BuildNetworkMode } from "@claude-bottle/docker-engine";
 import { copyDenials } from "./egress/denials.js";
 import { ensureProxyImage, proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
-import { reapEgress } from "./egress/reap.js";
 import {
   removeEgress,
   removeEgressInBackground,
@@ -236,9 +235,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     async list(ctx) {
       const { api } = await engine(ctx);
       // What a killed CLI left (a bottle it never started, a proxy, a network, their files) goes with the next look.
-      await reapUnstarted(api).catch((error: unknown) => ctx.logger.debug(`reaping unstarted bottles: ${String(error)}`));
-      const [bottles] = await Promise.all([listBottles(api), reapEgress(api, ctx.cacheDir, ctx.env).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
-      return bottles;
+      return listAndReap(api, ctx);
     },
 
     async stop(name, _opts, ctx) {
