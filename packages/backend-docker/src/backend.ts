@@ -200,6 +200,8 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
             throwIfAborted(ctx.signal);
             return created;
           });
+          // Created while the proxy started: the agent starts only once it listens.
+          await egressReady?.listening;
           if (opts.detach) {
             await phase(ctx, "start", `Starting ${name}`, () => startContainer(api, container!));
             handedOver = true;
@@ -334,7 +336,8 @@ async function buildNetworkFor(agent: ResolvedAgent, egress: Promise<Egress> | u
   const wanted = buildNetworkOf(agent);
   if (wanted === "engine") return undefined;
   if (wanted === "off" || egress === undefined) return { mode: "none" };
-  const { network, proxyUrl } = await egress;
+  const { network, proxyUrl, listening } = await egress;
+  await listening;
   return { mode: network, proxyUrl };
 }
 

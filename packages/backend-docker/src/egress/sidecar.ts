@@ -27,6 +27,12 @@ export interface Egress {
   resolvConf: string;
   /** For credential bindings: what the bottle holds instead of each value, and the CA it must trust. */
   credentials?: BottleCredentials;
+  /**
+   * Resolves once the proxy listens; rejects (DOCKER_EGRESS_FAILED) if it does
+   * not. The bottle can be created before (its address is the anchor's, known
+   * already), and must not start before: nothing would answer it but the anchor's 503.
+   */
+  listening: Promise<void>;
 }
 
 /** The bottle's side of its credentials: placeholders by variable, and where the CA that vouches for the bound hosts is. */
@@ -102,7 +108,9 @@ export function egressNames(bottle: string): EgressNames {
  * on that network and the engine's default one, which lets through only what
  * the policy allows, resolving names itself and refusing private addresses.
  * The proxy listens only on its address on the bottle's network.
- * Resolves once the proxy listens. A failure removes what was made.
+ * Resolves once the anchor holds the address, with the proxy still starting
+ * (`listening`), so the bottle's create overlaps the proxy's start. A failure
+ * before resolving removes what was made; after, the caller removes it.
  */
 export async function startEgress(
   api: EngineApi,
@@ -138,8 +146,15 @@ export async function startEgress(
       ]);
       // Kept for a restart of the proxy alone (ca-key.ts); after the network, so the reaper knows whose it is.
       if (credentials) await keepCaKey(ctx.env, bottle, credentials.ca.keyPem);
-      await startProxy(api, created.Id, credentials && { ca: credentials.ca, values: credentials.values }, settings);
-      await waitUntilListening(api, created.Id, ctx.signal);
+      // Started while the caller creates the bottle: a create does not need the proxy, only its address.
+      const listening = phase(ctx, "proxy", "Waiting for the egress proxy", async () => {
+        await startProxy(api, created.Id, credentials && { ca: credentials.ca, values: credentials.values }, settings);
+        await waitUntilListening(api, created.Id, ctx.signal);
+      }).catch((error: unknown) => {
+        throw egressError(error, ctx.signal);
+      });
+      // Observed here too: a caller that fails before awaiting it (a build error) leaves no unhandled rejection.
+      listening.catch(() => {});
       // The address is the anchor's: the proxy has none of its own.
       const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${anchor}/json`);
       const address = info.NetworkSettings.Networks[names.network]?.IPAddress;
@@ -149,15 +164,21 @@ export async function startEgress(
         proxyUrl: `http://${address}:${PROXY_PORT}`,
         resolvConf: files.resolvConf,
         ...(credentials && { credentials: await writeBottleCa(ctx.cacheDir, bottle, credentials) }),
+        listening,
       };
     } catch (error) {
       await removeEgress(api, bottle, ctx.cacheDir, ctx.env);
-      if (BottleError.isInstance(error) || ctx.signal.aborted) throw error;
-      throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy could not start: ${engineMessage(error)}`, {
-        hint: "Run `claude-bottle doctor`; on an air-gapped machine set CLAUDE_BOTTLE_PROXY_IMAGE to a Node image the engine has.",
-        cause: error,
-      });
+      throw egressError(error, ctx.signal);
     }
+  });
+}
+
+/** A failure of the egress as the user sees it: ours as it is, the engine's with what to do. */
+function egressError(error: unknown, signal: AbortSignal): unknown {
+  if (BottleError.isInstance(error) || signal.aborted) return error;
+  return new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy could not start: ${engineMessage(error)}`, {
+    hint: "Run `claude-bottle doctor`; on an air-gapped machine set CLAUDE_BOTTLE_PROXY_IMAGE to a Node image the engine has.",
+    cause: error,
   });
 }
 
