@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildTestNodeImage, buildTestRegistryImage, busyboxContext } from "@claude-bottle/test-support";
 import { runOnce, sampleInTurns, stats } from "./measure.mjs";
+import { egressMemoryUnderLoad } from "./proxy-rss.mjs";
 
 const REPO = join(import.meta.dirname, "..");
 const CLI = join(REPO, "packages", "cli", "bin.js");
@@ -91,6 +92,18 @@ const [withPolicy, withoutPolicy] = sampleInTurns(
 );
 report("warm start with an egress policy", withPolicy, "warm start without network", withoutPolicy, 1.15);
 
+// 2b'. What a bottle's egress costs in memory: its proxy and its anchor, idle and under 100 open requests (MB, not ms).
+const held = runOnce(cli(["start", "bench-egress", "--detach", "--", "sleep", "600"]), inProject()).stdout.trim().split("\n").pop();
+try {
+  const memory = await egressMemoryUnderLoad(held);
+  const mb = (m) => `RSS ${m.rss.toFixed(1)} MB, PSS ${m.pss.toFixed(1)} MB`;
+  console.error(`egress memory: proxy idle ${mb(memory.idle.proxy)}; under 100 requests ${mb(memory.peak)}; anchor idle ${mb(memory.idle.anchor)} (target 30 MB per bottle)\n`);
+  rows.push({ name: "  proxy RSS idle (MB, not ms)", median: memory.idle.proxy.rss }, { name: "  proxy RSS under 100 requests (MB)", median: memory.peak.rss });
+  rows.push({ name: "  proxy + anchor PSS idle (MB)", median: memory.idle.proxy.pss + memory.idle.anchor.pss });
+} finally {
+  spawnSync(NODE, [CLI, "rm", "-f", held], inProject());
+}
+
 // 2b. The same as a person runs it: on a terminal (a pseudo-terminal from script(1), sized like a window), not in CI.
 const onTerminal = (command: string) => ["script", "-qec", `stty rows 30 cols 100; ${command}`, "/dev/null"];
 const [terminalStart, terminalRun] = sampleInTurns(
@@ -134,14 +147,15 @@ try {
     [[cli(["ls"]), inProject()], [["docker", "ps", "--filter", "label=dev.claude-bottle"]], [[NODE, NODE_FLOOR, "ps"]]],
     { runs: RUNS },
   );
-  report("claude-bottle ls (20 bottles)", list, "docker ps --filter label=dev.claude-bottle", dockerPs, 1.5);
+  report("claude-bottle ls (20 bottles)", list, "docker ps --filter label=dev.claude-bottle", dockerPs, 2);
   report("  floor: node bench/node-floor.mjs ps", nodeFloorPs, "docker ps", dockerPs);
 } finally {
   for (const name of started) spawnSync(NODE, [CLI, "rm", "-f", name], inProject());
 }
 
 // 5. A real Claude Code's first screen on a terminal, when its image has been built (shared/claude-image/build.sh).
-spawnSync(NODE, [join(REPO, "bench", "first-screen.mjs"), "--runs", String(RUNS), "--node", NODE], { stdio: "inherit" });
+// Its egress case needs the proxy's image: the offline stand-in, as above.
+spawnSync(NODE, [join(REPO, "bench", "first-screen.mjs"), "--runs", String(RUNS), "--node", NODE], { stdio: "inherit", env: { ...process.env, CLAUDE_BOTTLE_PROXY_IMAGE: env.CLAUDE_BOTTLE_PROXY_IMAGE } });
 
 // 6. The egress proxy on its own: 100 HTTPS requests through it against the same requests made directly.
 spawnSync(NODE, [join(REPO, "packages", "egress-proxy", "bench", "https-through-proxy.mjs"), "--rounds", String(Math.max(3, Math.ceil(RUNS / 2)))], { stdio: "inherit" });

@@ -16,7 +16,8 @@ import {
 import type Dockerode from "dockerode";
 import { connectDocker, engineOf, planAgentImage, statusCodeOf, type ConnectOptions, type DockerConnection, type EngineApi } from "@claude-bottle/docker-engine";
 import { runAttached, STOP_GRACE_SECONDS } from "./container/attached-session.js";
-import { findBottle, listBottles } from "./container/bottles.js";
+import { findBottle } from "./container/bottles.js";
+import { listAndReap } from "./container/list.js";
 import type { HostUser } from "./container/create-options.js";
 import { diagnose } from "./container/doctor.js";
 import { bottleRuntime, type BottleRuntime } from "./container/isolation.js";
@@ -25,11 +26,9 @@ import { listHomeVolumes } from "./container/home-volume.js";
 import { BACKEND_NAME } from "./container/labels.js";
 import { inspectContainer, removeContainer, stopContainer } from "./container/lifecycle.js";
 import { copyLogs } from "./container/logs.js";
-import { reapUnstarted } from "./container/reap.js";
 import { copyDenials } from "./egress/denials.js";
 import { proxyImageRef } from "./egress/proxy-image.js";
 import { restartEgress } from "./egress/restart.js";
-import { reapEgress } from "./egress/reap.js";
 import { egressNames, removeEgress, stopEgress, type EgressSettings } from "./egress/sidecar.js";
 import { launchBottle, type DockerPrepared } from "./launch.js";
 import { assertHostServicePorts, assertNetworkForPorts } from "./ports/needs-network.js";
@@ -107,9 +106,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     async list(ctx) {
       const { api } = await engine(ctx);
       // What a killed CLI left (a bottle it never started, a proxy, a network, their files) goes with the next look.
-      await reapUnstarted(api).catch((error: unknown) => ctx.logger.debug(`reaping unstarted bottles: ${String(error)}`));
-      const [bottles] = await Promise.all([listBottles(api), reapEgress(api, ctx.cacheDir).catch((error: unknown) => ctx.logger.debug(`reaping egress proxies: ${String(error)}`))]);
-      return bottles;
+      return listAndReap(api, ctx);
     },
 
     async stop(name, _opts, ctx) {
@@ -124,7 +121,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
         if (statusCodeOf(error) === 409) throw bottleRunningError(name, { cause: error });
         if (statusCodeOf(error) !== 404) throw error;
       });
-      await removeEgress(api, name, ctx.cacheDir);
+      await removeEgress(api, name, ctx.cacheDir, ctx.env);
     },
 
     async logs(name, opts, ctx) {
@@ -154,10 +151,10 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
       return execInBottle(api, container, opts.command, opts.stdio, Config.User || undefined);
     },
 
-    async restartProxy(name, _opts, ctx) {
+    async restartProxy(name, opts, ctx) {
       const { api } = await engine(ctx);
       const info = await requireRunning(api, await findBottle(api, name), name);
-      await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx);
+      await restartEgress(api, name, info, { image: proxyImageRef(ctx.env), ...options.egress }, ctx, opts);
     },
 
     async publish(name, { port }, ctx) {

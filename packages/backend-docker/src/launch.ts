@@ -119,6 +119,8 @@ export async function launchBottle(deps: LaunchDeps, prepared: DockerPrepared, o
         throwIfAborted(ctx.signal);
         return created;
       });
+      // Created while the proxy started: the agent starts only once it listens.
+      await egressReady?.listening;
       // Before the agent starts: a port taken on the host stops the start here, and the first request finds the way open.
       if (published) await phase(ctx, "publish", `Publishing ${ports.map((p) => p.host).join(", ")} on your loopback`, () => published);
       if (opts.detach) {
@@ -147,7 +149,7 @@ export async function launchBottle(deps: LaunchDeps, prepared: DockerPrepared, o
     // After a run that ended on its own, in the background: the user does not wait for it.
     if (egress && !detachedBottle) {
       await egress.then(
-        () => (ranToEnd ? removeEgressInBackground(api, name, ctx.cacheDir, ctx.env) : removeEgress(api, name, ctx.cacheDir)),
+        () => (ranToEnd ? removeEgressInBackground(api, name, ctx.cacheDir, ctx.env) : removeEgress(api, name, ctx.cacheDir, ctx.env)),
         () => {},
       );
     }
@@ -171,7 +173,8 @@ async function buildNetworkFor(spec: BottleSpec, egress: Promise<Egress> | undef
   const wanted = buildNetworkOf(spec);
   if (wanted === "engine") return undefined;
   if (wanted === "off" || egress === undefined) return { mode: "none" };
-  const { network, proxyUrl } = await egress;
+  const { network, proxyUrl, listening } = await egress;
+  await listening;
   return { mode: network, proxyUrl };
 }
 

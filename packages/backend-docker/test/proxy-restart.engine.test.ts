@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { bottleErrorOf, captureStdio, testSpec } from "@claude-bottle/core/testing";
 import type { ResolvedAgent } from "@claude-bottle/core";
 import { buildTestNodeImage } from "@claude-bottle/test-support";
@@ -11,6 +12,8 @@ import { createDockerBackend, type DockerBackendOptions } from "../src/index.js"
 import { createTestContext, removeHomesOfAgents, uniqueSuffix, useTestEngine } from "./support/engine.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
+const FIXTURES = fileURLToPath(new URL("./fixtures/egress/", import.meta.url));
+const CERTS = fileURLToPath(new URL("../../egress-proxy/test/fixtures/", import.meta.url));
 const suffix = uniqueSuffix();
 
 /**
@@ -48,6 +51,9 @@ describe("a bottle whose egress proxy dies (docker)", () => {
   const network = `cb-proxy-restart-${suffix}`;
   const server = `cb-proxy-restart-server-${suffix}`;
   const workspace = mkdtempSync(join(tmpdir(), "claude-bottle-proxy-restart-ws-"));
+  // What reached the server (its Authorization headers), as the egress tests record it.
+  const record = mkdtempSync(join(tmpdir(), "claude-bottle-proxy-restart-record-"));
+  copyFileSync(join(FIXTURES, "probe.cjs"), join(workspace, "probe.cjs"));
 
   useTestEngine((found) => (docker = found));
 
@@ -57,7 +63,8 @@ describe("a bottle whose egress proxy dies (docker)", () => {
       name: server,
       network,
       image: nodeImage,
-      cmd: ["node", "-e", 'require("node:http").createServer((q, s) => s.end("hello")).listen(8080)'],
+      cmd: ["node", "/fixtures/server.cjs"],
+      binds: [`${record}:/record`, `${join(FIXTURES, "server.cjs")}:/fixtures/server.cjs:ro`, `${join(CERTS, "cert.pem")}:/fixtures/cert.pem:ro`, `${join(CERTS, "key.pem")}:/fixtures/key.pem:ro`],
       suffix,
     });
     serverIp = testServer.ip;
@@ -66,7 +73,7 @@ describe("a bottle whose egress proxy dies (docker)", () => {
   afterAll(async () => {
     await testServer?.remove();
     if (docker) await removeHomesOfAgents(docker, `proxy-restart-${suffix}`);
-    execFileSync("rm", ["-rf", workspace]);
+    execFileSync("rm", ["-rf", workspace, record]);
   });
 
   const settings = (): DockerBackendOptions["egress"] => ({ image: nodeImage, extraHosts: { "allowed.test": serverIp }, dns: ["127.0.0.1"], networks: [network] });
@@ -98,7 +105,7 @@ describe("a bottle whose egress proxy dies (docker)", () => {
     const agentStarted = async () => (await docker.getContainer(name).inspect()).State.StartedAt;
     try {
       const startedAt = await agentStarted();
-      expect(await probe()).toMatchObject({ ok: true, status: 200, body: "hello" });
+      expect(await probe()).toMatchObject({ ok: true, status: 200, body: "hello from allowed.test:8080 /\n" });
       expect((await listed())?.degraded).toBeUndefined();
 
       // Killed, as the OOM killer or a crash would end it.
@@ -116,7 +123,7 @@ describe("a bottle whose egress proxy dies (docker)", () => {
 
       await backend.restartProxy!(name, {}, ctx);
       expect((await listed())?.degraded).toBeUndefined();
-      expect(await probe()).toMatchObject({ ok: true, status: 200, body: "hello" });
+      expect(await probe()).toMatchObject({ ok: true, status: 200, body: "hello from allowed.test:8080 /\n" });
 
       // Removed altogether: made again from the policy its start left, on the same address.
       await docker.getContainer(`${name}-egress`).remove({ force: true });
@@ -143,26 +150,67 @@ describe("a bottle whose egress proxy dies (docker)", () => {
     }
   });
 
-  it("answers for a dead proxy that held credentials too, and says why restarting it alone cannot bring them back", async () => {
-    const backend = createDockerBackend({ egress: settings() });
-    const ctx = createTestContext({ env: { EXAMPLE_TOKEN: `real-value-${suffix}` } });
+  it("gives a restarted proxy its credentials again from the host, on its stdin: the bound host gets the value, the bottle and the engine never see it", async () => {
+    const secret = `sk-ant-api03-real-value-${suffix}`;
+    const state = mkdtempSync(join(tmpdir(), "claude-bottle-proxy-restart-state-"));
+    const backend = createDockerBackend({ egress: { ...settings(), upstreamCa: readFileSync(join(CERTS, "cert.pem"), "utf8") } });
+    const ctx = createTestContext({ env: { EXAMPLE_TOKEN: secret, XDG_STATE_HOME: state } });
     const { name } = await backend.launch(
       await backend.prepare(testSpec({ ...agent(), credentials: [{ env: "EXAMPLE_TOKEN", hosts: ["allowed.test"] }] }), ctx),
       { extraArgs: [], detach: true, stdio: captureStdio().stdio },
       ctx,
     );
-    try {
-      await docker.getContainer(`${name}-egress`).kill({ signal: "SIGKILL" });
+    /** A request to the bound host through the proxy, with the placeholder where the value goes; what the server saw for that path. */
+    const bound = async (path: string) => {
+      const steps = [{ name: "bound", connect: { host: "allowed.test", port: 8443, path, headers: { Authorization: "Bearer ${env:EXAMPLE_TOKEN}" }, ca: "/etc/claude-bottle/egress-ca.pem" } }];
       const io = captureStdio();
-      await backend.exec!(name, { command: ["node", "-e", PROBE], stdio: io.stdio }, ctx);
-      expect(io.stdout()).toContain('"status":503');
-      const error = await bottleErrorOf(backend.restartProxy!(name, {}, ctx));
-      expect(error.code).toBe("DOCKER_EGRESS_FAILED");
-      expect(error.message).toContain("held its credentials (and the bottle's CA key) in memory only");
-      expect(error.hint).toContain(`claude-bottle stop ${name}`);
-      expect(JSON.stringify(error)).not.toContain(`real-value-${suffix}`);
-    } finally {
+      await backend.exec!(name, { command: ["node", "/workspace/probe.cjs", JSON.stringify({ steps })], stdio: io.stdio }, ctx);
+      const seen = readFileSync(join(record, "requests.log"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { url: string; authorization: string | null });
+      return { probe: io.stdout(), authorization: seen.find((r) => r.url === path)?.authorization };
+    };
+    const proxy = docker.getContainer(`${name}-egress`);
+    try {
+      const startedAt = (await docker.getContainer(name).inspect()).State.StartedAt;
+      expect(await bound("/before")).toMatchObject({ authorization: `Bearer ${secret}` });
+
+      // Killed: the same container is started again, its values written on its stdin once more.
+      await proxy.kill({ signal: "SIGKILL" });
+      expect(await bound("/while-dead").then((r) => r.probe)).toContain('"status":503');
+      // The value is not in this process's environment now: it comes the way the CLI looks it up (its env, else `login`'s store).
+      const withoutValue = createTestContext({ env: { XDG_STATE_HOME: state }, cacheDir: ctx.cacheDir });
+      const asked: string[] = [];
+      const credential = async (variable: string) => (asked.push(variable), variable === "EXAMPLE_TOKEN" ? secret : undefined);
+      await backend.restartProxy!(name, { credential }, withoutValue);
+      expect(asked).toEqual(["EXAMPLE_TOKEN"]);
+      const afterKill = await bound("/after-kill");
+      expect(afterKill.authorization, afterKill.probe).toBe(`Bearer ${secret}`);
+
+      // Removed altogether: a new proxy, made with stdin open, gets them the same way.
+      await proxy.remove({ force: true });
+      await backend.restartProxy!(name, { credential }, withoutValue);
+      expect(await bound("/after-remove")).toMatchObject({ authorization: `Bearer ${secret}` });
+      // Nowhere the engine keeps or shows: the new proxy's configuration, labels, command line.
+      expect(JSON.stringify(await proxy.inspect())).not.toContain(secret);
+      expect(await docker.getContainer(name).inspect().then((c) => c.State.StartedAt)).toBe(startedAt);
+
+      // With the value nowhere: a clear error naming the variable (never a value), and the proxy stays down.
+      await proxy.kill({ signal: "SIGKILL" });
+      const error = await bottleErrorOf(backend.restartProxy!(name, {}, withoutValue));
+      expect(error.code).toBe("ENV_NOT_SET");
+      expect(error.message).toContain("EXAMPLE_TOKEN");
+      expect(error.hint).toContain("claude-bottle login");
+      expect(JSON.stringify(error)).not.toContain(secret);
+
+      // The CA key the restart signs with is the host's only, in the state directory (0600), never the cache the bottle's CA certificate is in.
+      const keyFile = join(state, "claude-bottle", "docker", "egress", `${name}.ca-key.pem`);
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(readdirSync(join(ctx.cacheDir, "docker", "egress")).some((file) => readFileSync(join(ctx.cacheDir, "docker", "egress", file), "utf8").includes("PRIVATE KEY"))).toBe(false);
       await backend.remove!(name, { force: true }, ctx);
+      expect(existsSync(keyFile)).toBe(false);
+    } finally {
+      // Already removed when every step above passed.
+      await backend.remove!(name, { force: true }, ctx).catch(() => {});
+      execFileSync("rm", ["-rf", state]);
     }
   });
 

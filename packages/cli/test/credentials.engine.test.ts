@@ -61,4 +61,27 @@ describe.each(ISOLATIONS)("credentials (docker, %s)", (isolation) => {
     expect(after.code).toBe(125);
     expect(after.stderr).toContain("claude-bottle login keyed");
   });
+
+  it("proxy restart gives a killed credential proxy its value again from login's store, on its stdin; after logout it says where to put it", async () => {
+    expect((await run(["login", "keyed"], project.dir, `${SECRET}\n`)).code).toBe(0);
+    const name = (await run(["start", "--detach", "keyed", "--", "sleep 120"])).stdout.trim();
+    try {
+      docker("kill", `${name}-egress`);
+      // The value is in the store only (not in the CLI's environment): the restarted proxy exits at once without it.
+      const restarted = await run(["proxy", "restart", name]);
+      expect(restarted.code, restarted.stderr).toBe(0);
+      expect(docker("inspect", "--format", "{{.State.Running}}", `${name}-egress`).trim()).toBe("true");
+      expect(docker("inspect", `${name}-egress`)).not.toContain(SECRET);
+      expect(restarted.stdout + restarted.stderr).not.toContain(SECRET);
+
+      expect((await run(["logout", "keyed"])).code).toBe(0);
+      docker("kill", `${name}-egress`);
+      const refused = await run(["proxy", "restart", name]);
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toContain("KEYED_TOKEN, which is neither set here nor stored");
+      expect(refused.stderr).toContain("claude-bottle login");
+    } finally {
+      await run(["rm", "-f", name]);
+    }
+  });
 });

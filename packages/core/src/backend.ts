@@ -117,8 +117,15 @@ export interface AttachOptions {
 /** Nothing yet: an object so that options can be added without a new contract version. */
 export type StopOptions = Record<never, never>;
 
-/** Nothing yet: an object so that options can be added without a new contract version. */
-export type RestartProxyOptions = Record<never, never>;
+export interface RestartProxyOptions {
+  /**
+   * The value the host keeps for a credential variable (its environment, else
+   * `claude-bottle login`'s store), for a proxy that injects credentials: its
+   * values lived only in the dead proxy's memory. Asked only for the variables
+   * the bottle's bindings name.
+   */
+  credential?(name: string): Promise<string | undefined>;
+}
 
 export interface PublishOptions {
   /** The bottle's port, and the port of the user's loopback it appears on. */

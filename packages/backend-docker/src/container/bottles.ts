@@ -5,36 +5,28 @@ import { egressNames } from "../egress/sidecar.js";
 import { portsByBottle } from "../ports/publish.js";
 import { BACKEND_NAME } from "./labels.js";
 import { ISOLATION_LABEL } from "./isolation.js";
+import { nameOf, type ContainerSummary } from "./survey.js";
 
 /** Label filters that select this backend's bottles and nothing else on the engine. */
 const OWN_BOTTLES = [Labels.tool, `${Labels.backend}=${BACKEND_NAME}`];
 
-/** The engine's summary of a container, as `GET /containers/json` lists it. */
-interface ContainerSummary {
-  Id: string;
-  Names: string[];
-  Labels: Record<string, string>;
-  State: string;
-  /** The engine's sentence, e.g. "Exited (137) 5 seconds ago". */
-  Status: string;
-  Created: number;
-  HostConfig?: { NetworkMode?: string };
-}
-
 /** This backend's containers, bottles and proxies apart: a bottle's egress proxy carries the same labels, and more. */
 async function listContainers(api: EngineApi, filters: Record<string, string[]>): Promise<{ bottles: ContainerSummary[]; proxies: ContainerSummary[] }> {
-  const containers = await api.json<ContainerSummary[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify(filters) } });
+  return ownContainers(await api.json<ContainerSummary[]>("GET", "/containers/json", { query: { all: true, filters: JSON.stringify(filters) } }));
+}
+
+/** Of the containers given, this backend's, bottles and proxies apart. */
+function ownContainers(containers: readonly ContainerSummary[]): { bottles: ContainerSummary[]; proxies: ContainerSummary[] } {
+  const own = containers.filter((c) => c.Labels[Labels.tool] !== undefined && c.Labels[Labels.backend] === BACKEND_NAME);
   return {
-    bottles: containers.filter((c) => c.Labels[EGRESS_FOR_LABEL] === undefined),
-    proxies: containers.filter((c) => c.Labels[EGRESS_FOR_LABEL] !== undefined),
+    bottles: own.filter((c) => c.Labels[EGRESS_FOR_LABEL] === undefined),
+    proxies: own.filter((c) => c.Labels[EGRESS_FOR_LABEL] !== undefined),
   };
 }
 
-const nameOf = (c: ContainerSummary) => (c.Names[0] ?? c.Id).replace(/^\//, "");
-
-/** Every bottle of this backend, running or not; a running one whose egress proxy is not running is `degraded`. */
-export async function listBottles(api: EngineApi): Promise<BottleInfo[]> {
-  const { bottles, proxies } = await listContainers(api, { label: OWN_BOTTLES });
+/** Every bottle of this backend among the containers the engine listed (surveyEngine), running or not; a running one whose egress proxy is not running is `degraded`. */
+export function bottlesIn(containers: readonly ContainerSummary[]): BottleInfo[] {
+  const { bottles, proxies } = ownContainers(containers);
   const byName = new Map(proxies.map((p) => [nameOf(p), p]));
   const published = portsByBottle(proxies.filter((p) => p.State === "running"));
   return bottles.map((c) => {

@@ -10,5 +10,5 @@ import { removeEgress } from "./sidecar.js";
 const [bottle, cacheDir] = process.argv.slice(2);
 if (bottle && cacheDir) {
   const { api } = await connectDocker({ env: process.env });
-  await removeEgress(api, bottle, cacheDir);
+  await removeEgress(api, bottle, cacheDir, process.env);
 }

@@ -14,6 +14,7 @@ import { ownerLabels } from "../container/owner.js";
 import { EGRESS_FOR_LABEL } from "./labels.js";
 import { removeHostServices, stopHostServices } from "../ports/host-services.js";
 import { removePublishedPorts, stopPublishedPorts } from "../ports/publish.js";
+import { forgetCaKey, keepCaKey } from "./ca-key.js";
 
 /** The port the proxy listens on, inside the bottle's network. */
 export const PROXY_PORT = 3128;
@@ -28,6 +29,12 @@ export interface Egress {
   resolvConf: string;
   /** For credential bindings: what the bottle holds instead of each value, and the CA it must trust. */
   credentials?: BottleCredentials;
+  /**
+   * Resolves once the proxy listens; rejects (DOCKER_EGRESS_FAILED) if it does
+   * not. The bottle can be created before (its address is the anchor's, known
+   * already), and must not start before: nothing would answer it but the anchor's 503.
+   */
+  listening: Promise<void>;
 }
 
 /** The bottle's side of its credentials: placeholders by variable, and where the CA that vouches for the bound hosts is. */
@@ -103,14 +110,16 @@ export function egressNames(bottle: string): EgressNames {
  * on that network and the engine's default one, which lets through only what
  * the policy allows, resolving names itself and refusing private addresses.
  * The proxy listens only on its address on the bottle's network.
- * Resolves once the proxy listens. A failure removes what was made.
+ * Resolves once the anchor holds the address, with the proxy still starting
+ * (`listening`), so the bottle's create overlaps the proxy's start. A failure
+ * before resolving removes what was made; after, the caller removes it.
  */
 export async function startEgress(
   api: EngineApi,
   bottle: string,
   policy: NetworkPolicy,
   settings: EgressSettings,
-  ctx: Pick<BackendContext, "emit" | "signal" | "cacheDir">,
+  ctx: Pick<BackendContext, "emit" | "signal" | "cacheDir" | "env">,
   credentials?: ProxyCredentials,
 ): Promise<Egress> {
   return phase(ctx, "egress", "Starting the egress proxy", async () => {
@@ -137,13 +146,17 @@ export async function startEgress(
         api.json("POST", `/containers/${anchor}/start`),
         createProxy(api, names, settings, files.policy, subnet, labels, credentials !== undefined),
       ]);
-      // Values and the CA key reach the proxy by its stdin only: never its argv, its environment (docker inspect) or a file.
-      const stdin = credentials ? await api.hijack(`/containers/${created.Id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
-      await api.json("POST", `/containers/${created.Id}/start`);
-      if (stdin && credentials) {
-        stdin.end(JSON.stringify({ ca: credentials.ca, values: credentials.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
-      }
-      await waitUntilListening(api, created.Id, ctx.signal);
+      // Kept for a restart of the proxy alone (ca-key.ts); after the network, so the reaper knows whose it is.
+      if (credentials) await keepCaKey(ctx.env, bottle, credentials.ca.keyPem);
+      // Started while the caller creates the bottle: a create does not need the proxy, only its address.
+      const listening = phase(ctx, "proxy", "Waiting for the egress proxy", async () => {
+        await startProxy(api, created.Id, credentials && { ca: credentials.ca, values: credentials.values }, settings);
+        await waitUntilListening(api, created.Id, ctx.signal);
+      }).catch((error: unknown) => {
+        throw egressError(error, ctx.signal);
+      });
+      // Observed here too: a caller that fails before awaiting it (a build error) leaves no unhandled rejection.
+      listening.catch(() => {});
       // The address is the anchor's: the proxy has none of its own.
       const info = await api.json<Dockerode.ContainerInspectInfo>("GET", `/containers/${anchor}/json`);
       const address = info.NetworkSettings.Networks[names.network]?.IPAddress;
@@ -153,15 +166,21 @@ export async function startEgress(
         proxyUrl: `http://${address}:${PROXY_PORT}`,
         resolvConf: files.resolvConf,
         ...(credentials && { credentials: await writeBottleCa(ctx.cacheDir, bottle, credentials) }),
+        listening,
       };
     } catch (error) {
-      await removeEgress(api, bottle, ctx.cacheDir);
-      if (BottleError.isInstance(error) || ctx.signal.aborted) throw error;
-      throw new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy could not start: ${engineMessage(error)}`, {
-        hint: "Run `claude-bottle doctor`; on an air-gapped machine set CLAUDE_BOTTLE_PROXY_IMAGE to a Node image the engine has.",
-        cause: error,
-      });
+      await removeEgress(api, bottle, ctx.cacheDir, ctx.env);
+      throw egressError(error, ctx.signal);
     }
+  });
+}
+
+/** A failure of the egress as the user sees it: ours as it is, the engine's with what to do. */
+function egressError(error: unknown, signal: AbortSignal): unknown {
+  if (BottleError.isInstance(error) || signal.aborted) return error;
+  return new BottleError(DockerErrorCodes.DOCKER_EGRESS_FAILED, `The egress proxy could not start: ${engineMessage(error)}`, {
+    hint: "Run `claude-bottle doctor`; on an air-gapped machine set CLAUDE_BOTTLE_PROXY_IMAGE to a Node image the engine has.",
+    cause: error,
   });
 }
 
@@ -218,6 +237,21 @@ export async function createProxy(
     query: { name: names.proxy },
     body: proxyContainer(settings, policyFile, { anchor: names.anchor, subnet }, labels, secretsOnStdin),
   });
+}
+
+/**
+ * Starts the proxy's container; with secrets, writes them on its stdin, the one
+ * way in: never its argv, its environment (docker inspect) or a file.
+ */
+export async function startProxy(
+  api: EngineApi,
+  id: string,
+  secrets: Pick<ProxyCredentials, "ca" | "values"> | undefined,
+  settings: Pick<EgressSettings, "upstreamCa">,
+): Promise<void> {
+  const stdin = secrets ? await api.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: true } }) : undefined;
+  await api.json("POST", `/containers/${id}/start`);
+  if (stdin && secrets) stdin.end(JSON.stringify({ ca: secrets.ca, values: secrets.values, ...(settings.upstreamCa && { upstreamCa: settings.upstreamCa }) }));
 }
 
 /** The IPv4 subnet the engine gave a network. */
@@ -337,8 +371,8 @@ export async function waitUntilListening(api: EngineApi, id: string, signal: Abo
   }
 }
 
-/** Removes a bottle's proxy and network, and its published ports and host services; what is already gone is fine. */
-export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: string): Promise<void> {
+/** Removes a bottle's proxy and network, its published ports and host services (and with `env`, its kept CA key); what is already gone is fine. */
+export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: string, env?: Readonly<Record<string, string | undefined>>): Promise<void> {
   const names = egressNames(bottle);
   const ignoreMissing = (error: unknown) => {
     if (statusCodeOf(error) !== 404) throw error;
@@ -352,6 +386,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
   if (cacheDir) {
     for (const suffix of EGRESS_FILE_SUFFIXES) await rm(join(egressDir(cacheDir), `${bottle}.${suffix}`), { force: true });
   }
+  if (env) await forgetCaKey(env, bottle);
 }
 
 /**
@@ -361,7 +396,7 @@ export async function removeEgress(api: EngineApi, bottle: string, cacheDir?: st
  */
 export async function removeEgressInBackground(api: EngineApi, bottle: string, cacheDir: string, env: Readonly<Record<string, string | undefined>>): Promise<void> {
   const script = join(dirname(fileURLToPath(import.meta.url)), "egress", "remove-detached.js");
-  if (!existsSync(script)) return removeEgress(api, bottle, cacheDir);
+  if (!existsSync(script)) return removeEgress(api, bottle, cacheDir, env);
   const child = spawn(process.execPath, [script, bottle, cacheDir], { detached: true, stdio: "ignore", env: env as NodeJS.ProcessEnv });
   child.on("error", () => {});
   child.unref();
