@@ -2,6 +2,7 @@ import {
   BottleError,
   ErrorCodes,
   assertAgentPaths,
+  cachedUntilFailure,
   bottleNotRunningError,
   bottleRunningError,
   ENFORCEMENTS,
@@ -63,22 +64,17 @@ const ENFORCED: readonly Enforcement[] = ENFORCEMENTS;
 export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPrepared> = (options = {}) => {
   const user = options.user === undefined ? hostUser() : (options.user ?? undefined);
   const given: DockerConnection | undefined = options.docker && { ...engineOf(options.docker), source: "the engine passed in the options" };
-  let connection: Promise<DockerConnection> | undefined;
+  let connection: (() => Promise<DockerConnection>) | undefined;
 
-  /** One connection per backend, found on first use; a failed attempt is retried next time. */
+  /** One connection per backend, found on first use (with the first caller's environment); a failed attempt is retried next time. */
   const engine = (ctx: BackendContext): Promise<DockerConnection> => {
     if (given) return Promise.resolve(given);
-    connection ??= connectDocker({ env: ctx.env, ...options.connect }).then(
-      (found) => {
-        ctx.logger.debug(`docker: using the engine at ${found.source}`);
-        return found;
-      },
-      (error: unknown) => {
-        connection = undefined;
-        throw error;
-      },
-    );
-    return connection;
+    connection ??= cachedUntilFailure(async () => {
+      const found = await connectDocker({ env: ctx.env, ...options.connect });
+      ctx.logger.debug(`docker: using the engine at ${found.source}`);
+      return found;
+    });
+    return connection();
   };
 
   const backend: Backend<DockerPrepared> = {

@@ -1,5 +1,5 @@
 import { connectDocker } from "@claude-bottle/docker-engine";
-import { type Backend, type BackendContext, type BackendFactory, type Capability, type Enforcement } from "@claude-bottle/core";
+import { cachedUntilFailure, type Backend, type BackendContext, type BackendFactory, type Capability, type Enforcement } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 import { smolmachinesDoctor } from "./doctor.js";
 import { BACKEND_NAME, launchSmolmachine } from "./launch.js";
@@ -41,25 +41,13 @@ const ENFORCED: readonly Enforcement[] = [
   "hostControls.readOnly",
 ];
 
-/** Keeps the first successful result; a failure is not kept, so the next call tries again. */
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    pending ??= make().catch((error: unknown) => {
-      pending = undefined;
-      throw error;
-    });
-    return pending;
-  };
-}
-
 export const createSmolmachinesBackend: BackendFactory<SmolmachinesOptions, SmolmachinesPrepared> = (options = {}) => {
   let locate: (() => Promise<Smolvm>) | undefined;
   let connect: (() => Promise<Dockerode>) | undefined;
   const smolvm = (ctx: BackendContext) =>
-    (locate ??= once(() => locateSmolvm({ path: options.smolvm, env: ctx.env, cwd: ctx.cwd, kvmDevice: options.kvmDevice })))();
+    (locate ??= cachedUntilFailure(() => locateSmolvm({ path: options.smolvm, env: ctx.env, cwd: ctx.cwd, kvmDevice: options.kvmDevice })))();
   const docker = (ctx: BackendContext) =>
-    (connect ??= once(async () => options.docker ?? (await connectDocker({ env: ctx.env })).docker))();
+    (connect ??= cachedUntilFailure(async () => options.docker ?? (await connectDocker({ env: ctx.env })).docker))();
 
   const backend: Backend<SmolmachinesPrepared> = {
     // The contract version this code implements, written out as core's README asks of every backend.

@@ -31,6 +31,7 @@ export { readUserConfig, userConfigFile, type UserConfig } from "./agent/user-co
 export { assertAgentPaths, type AgentPathOptions } from "./support/paths.js";
 export { bottleEnvironment, passthroughNames } from "./support/environment.js";
 export { exitCodeOf, isProcessAlive } from "./support/process.js";
+export { cachedUntilFailure } from "./support/cached-until-failure.js";
 export { writeFileAtomically } from "./support/atomic-write.js";
 export { isProcessTerminal, pipeStdio } from "./support/stdio.js";
 export {
