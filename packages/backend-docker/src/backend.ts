@@ -104,7 +104,7 @@ const STOP_GRACE_SECONDS = 10;
 export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPrepared> = (options = {}) => {
   const user = options.user === undefined ? hostUser() : (options.user ?? undefined);
   const randomHex = options.randomHex ?? (() => randomBytes(3).toString("hex"));
-  const given: DockerConnection | undefined = options.docker && { ...engineOf(options.docker), source: "the engine passed in the options" };
+  const given: DockerConnection | undefined = options.docker && { ...engineOf(options.docker), source: "the engine passed in the options", remote: false };
   let connection: Promise<DockerConnection> | undefined;
 
   /** One connection per backend, found on first use; a failed attempt is retried next time. */

@@ -7,6 +7,7 @@ export { EngineApi, EngineError, readText, type EngineAddress, type Query, type 
 export { demultiplex, demultiplexBuffer } from "./engine/demux.js";
 export { dockerCandidates, fromDockerHost, type ConnectEnvironment, type DockerCandidate } from "./connect/strategies.js";
 export { isDockerDesktop } from "./connect/desktop.js";
+export { engineIsRemote, ENGINE_LOCALITY_VARIABLE } from "./connect/locality.js";
 
 // Images.
 export { buildImage, type BuildImageOptions, type BuildNetworkMode, type BuildReporter } from "./image/build.js";
