@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, type DockerConnection } from "@claude-bottle/docker-engine";
-import { busyboxContext, TEST_RUN_LABEL } from "@claude-bottle/test-support";
+import { busyboxContext, startSecondEngine, TEST_RUN_LABEL, type SecondEngine } from "@claude-bottle/test-support";
 import { carryWorkspace } from "../src/remote/carry-in.js";
 import { createCarriedVolume, fillVolume, removeCarriedVolumes, workspaceVolumeName } from "../src/remote/carried-volumes.js";
 
@@ -62,4 +62,50 @@ describe("carrying a repository into a volume on the engine (real git, real engi
   it("refuses a bottle named after a branch the user already has", async () => {
     await expect(carryWorkspace(repo, "main", undefined)).rejects.toMatchObject({ code: "NAME_CONFLICT" });
   });
+});
+
+describe("carrying a repository to an engine that does not share this machine's files (a second dockerd of the test's own)", () => {
+  let second: SecondEngine | undefined;
+  let image = "";
+  let repo = "";
+  const bottle = `carry-remote-${process.pid}`;
+
+  beforeAll(async () => {
+    const context = busyboxContext();
+    const run = process.env.CLAUDE_BOTTLE_TEST_RUN;
+    image = docker("build", "-q", ...(run ? ["--label", `${TEST_RUN_LABEL}=${run}`] : []), context).trim();
+    rmSync(context, { recursive: true, force: true });
+    second = await startSecondEngine();
+    second.loadImage(image);
+    repo = mkdtempSync(join(tmpdir(), "claude-bottle-carry-repo-"));
+    git(repo, "init", "-q", "-b", "main");
+    writeFileSync(join(repo, "a.txt"), "committed\n");
+    git(repo, "add", ".");
+    git(repo, "commit", "-qm", "first");
+    writeFileSync(join(repo, "a.txt"), "edited\n");
+  }, 180_000);
+
+  afterAll(async () => {
+    await second?.stop();
+    if (image) docker("rmi", "-f", image);
+    rmSync(repo, { recursive: true, force: true });
+    // Its own network namespace kept the main engine's bridge out of its reach.
+    expect(execFileSync("ip", ["link", "show", "docker0"], { encoding: "utf8" })).toContain("docker0");
+  }, 60_000);
+
+  it("a bind mount of the workspace is empty there, the carried volume holds it", async () => {
+    const remote = second!;
+    // What the backend did before: bind the workspace's path. On another machine that path is nothing.
+    expect(remote.docker("run", "--rm", "--network", "none", "-v", `${repo}:/workspace`, image, "ls", "-A", "/workspace").trim()).toBe("");
+    const engine = await connectDocker({ env: { DOCKER_HOST: remote.host, CLAUDE_BOTTLE_ENGINE: "remote" } });
+    expect(engine.remote).toBe(true);
+    const carried = await carryWorkspace(repo, bottle, undefined);
+    const volume = workspaceVolumeName(bottle);
+    await createCarriedVolume(engine.api, volume, bottle);
+    await fillVolume(engine.api, image, volume, carried.archive);
+    const seen = remote.docker("run", "--rm", "--network", "none", "-v", `${volume}:/workspace`, image, "sh", "-c", "cat /workspace/a.txt /workspace/.git/HEAD");
+    expect(seen).toBe(`edited\nref: refs/heads/${bottle}\n`);
+    await removeCarriedVolumes(engine.api, bottle);
+    expect(remote.docker("volume", "ls", "-q").trim()).toBe("");
+  }, 120_000);
 });
