@@ -63,7 +63,7 @@ const ENFORCED: readonly Enforcement[] = ENFORCEMENTS;
 /** Runs agents in containers on a Docker engine. */
 export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPrepared> = (options = {}) => {
   const user = options.user === undefined ? hostUser() : (options.user ?? undefined);
-  const given: DockerConnection | undefined = options.docker && { ...engineOf(options.docker), source: "the engine passed in the options" };
+  const given: DockerConnection | undefined = options.docker && { ...engineOf(options.docker), source: "the engine passed in the options", remote: false };
   let connection: (() => Promise<DockerConnection>) | undefined;
 
   /** One connection per backend, found on first use (with the first caller's environment); a failed attempt is retried next time. */

@@ -8,6 +8,7 @@ export { demultiplex, demultiplexBuffer } from "./engine/demux.js";
 export { engineRuntimes, runtimeByBinary, type EngineRuntime } from "./engine/runtimes.js";
 export { dockerCandidates, fromDockerHost, type ConnectEnvironment, type DockerCandidate } from "./connect/strategies.js";
 export { isDockerDesktop } from "./connect/desktop.js";
+export { engineIsRemote, ENGINE_LOCALITY_VARIABLE } from "./connect/locality.js";
 
 // Images.
 export { buildImage, type BuildImageOptions, type BuildNetworkMode, type BuildReporter } from "./image/build.js";

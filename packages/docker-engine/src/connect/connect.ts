@@ -5,6 +5,7 @@ import { EngineErrorCodes } from "../errors.js";
 import type Dockerode from "dockerode";
 import { EngineApi } from "../engine/api.js";
 import { loadDockerode } from "./load-dockerode.js";
+import { ENGINE_LOCALITY_VARIABLE, engineIsRemote, invalidLocality } from "./locality.js";
 import { dockerCandidates, type ConnectEnvironment, type DockerCandidate } from "./strategies.js";
 
 export interface ConnectOptions {
@@ -29,6 +30,8 @@ export interface DockerEngine {
 export interface DockerConnection extends DockerEngine {
   /** Which strategy found the engine, e.g. `default socket /var/run/docker.sock`. */
   readonly source: string;
+  /** The engine does not share this machine's files (locality.ts): the workspace is carried to it, not bound. */
+  readonly remote: boolean;
 }
 
 /** Both clients for an engine, which callers may give as a dockerode instance (embedding, tests). */
@@ -49,6 +52,12 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
     platform: options.platform ?? process.platform,
     home: options.home ?? homedir(),
   };
+  const badLocality = invalidLocality(where.env);
+  if (badLocality !== undefined) {
+    throw new BottleError(EngineErrorCodes.DOCKER_UNAVAILABLE, `${ENGINE_LOCALITY_VARIABLE}=${badLocality} is neither remote nor local.`, {
+      hint: `Set ${ENGINE_LOCALITY_VARIABLE}=remote for an engine on another machine, =local for one that shares this machine's files, or unset it.`,
+    });
+  }
   let candidates: DockerCandidate[];
   try {
     candidates = dockerCandidates(where);
@@ -69,7 +78,7 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
       const api = new EngineApi(candidate.options);
       // A timeout on every request would also cut long builds and attaches; this bounds only the ping.
       await api.request("GET", "/_ping", { signal: AbortSignal.timeout(options.pingTimeoutMs ?? 5_000) }).then((r) => r.resume());
-      return connection(api, candidate);
+      return connection(api, candidate, engineIsRemote(candidate.options, where.env));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       attempts.push({ candidate, detail: describeFailure(error), denied: code === "EACCES" || code === "EPERM" });
@@ -78,11 +87,12 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
   throw unavailableError(attempts, where);
 }
 
-function connection(api: EngineApi, candidate: DockerCandidate): DockerConnection {
+function connection(api: EngineApi, candidate: DockerCandidate, remote: boolean): DockerConnection {
   let docker: Dockerode | undefined;
   return {
     api,
     source: candidate.source,
+    remote,
     get docker() {
       try {
         docker ??= new (loadDockerode())(candidate.options);
