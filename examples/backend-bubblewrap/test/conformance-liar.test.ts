@@ -67,7 +67,7 @@ describe("the conformance suite's enforcement group", () => {
       "mounts.readOnly: an extra mount without readOnly: false cannot be written, nor a file added to it": "passed",
       "hostControls.readOnly: git hooks, git config and .claude-bottle stay the host's, and .git cannot be swapped for the bottle's": "passed",
       ...Object.fromEntries(
-        ["egress.allow", "egress.deny", "egress.ports", "egress.allowPrivate", "credentials", "limits.cpus", "limits.memory", "limits.pids"].map((e) => [
+        ["egress.allow", "egress.deny", "egress.ports", "egress.allowPrivate", "credentials", "limits.cpus", "limits.memory", "limits.pids", "ports.publish", "egress.host"].map((e) => [
           `${e}: not declared, so an agent asking for it is refused before prepare (POLICY_NOT_ENFORCED)`,
           "passed",
         ]),

@@ -73,7 +73,8 @@ const ASKING: Partial<Record<Enforcement, Partial<ResolvedAgent>>> = {
   "limits.memory": { resources: { memory: 48 * 2 ** 20 } },
   "limits.pids": { resources: { pids: 24 } },
   "ports.publish": { ports: [{ host: 39_999, bottle: 3000 }] },
-  "egress.host": { network: true, hostServices: [39_998] },
+  // Like allowPrivate, only a user's own agent file may name host services.
+  "egress.host": { origin: "user", network: true, hostServices: [39_998] },
 };
 
 function git(args: readonly string[], cwd: string): Promise<void> {
