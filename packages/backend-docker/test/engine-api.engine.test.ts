@@ -142,7 +142,7 @@ describe("the warm path", () => {
       const ctx = { emit() {}, signal: new AbortController().signal, cacheDir: "/tmp", env: process.env, cwd: process.cwd(),
         logger: { debug() {}, info() {}, warn() {}, error() {} } };
       const backend = createDockerBackend();
-      const prepared = await backend.prepare(testSpec(${JSON.stringify(agent)}), ctx);
+      const prepared = await backend.prepare(${JSON.stringify(testSpec(agent))}, ctx);
       const launched = await backend.launch(prepared, { extraArgs: [], detach: false, stdio: process }, ctx);
       await backend.list(ctx);
       const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /[\\\\/](dockerode|docker-modem)[\\\\/]/.test(path));
