@@ -6,7 +6,9 @@ import {
   type BackendContext,
   type Launched,
   type LaunchOptions,
-  type ReadOnlyOverlay, isProcessAlive } from "@claude-bottle/core";
+  type ReadOnlyOverlay, isProcessAlive,
+  Labels,
+} from "@claude-bottle/core";
 import { runAttached, type AttachedResult } from "./attached-process.js";
 import { loadGuard, removeBottleLogs, saveGuard } from "./bottle-logs.js";
 import { guestEnvironment } from "./environment.js";
@@ -29,7 +31,7 @@ export const OwnerLabels = { pid: RegistryLabels.ownerPid, host: RegistryLabels.
  * outlives that start by design once started; one still `created` when its
  * start is gone was never handed to anyone, and the next command removes it.
  */
-export const StarterLabels = { pid: "dev.claude-bottle.starter-pid", host: "dev.claude-bottle.starter-host" } as const;
+export const StarterLabels = { pid: Labels.starterPid, host: Labels.starterHost } as const;
 
 /** smolvm's states of a machine that was made and not yet started (smolvm/lifecycle.ts maps them to "created"). */
 const NEVER_STARTED = new Set(["created", "creating"]);

@@ -13,6 +13,7 @@ import {
   type Launched,
   type ReadOnlyOverlay,
   type BottleSpec,
+  Labels,
 } from "@claude-bottle/core";
 import { execa } from "execa";
 import { launchAttachedMachine, starterLabelArguments, startEnvironment, type MachineNetwork } from "./attached-machine.js";
@@ -29,7 +30,7 @@ import { runSmolvm, smolvmErrorLines, smolvmFailure } from "./smolvm/run.js";
 export const BACKEND_NAME = "smolmachines";
 
 /** Label of a detached bottle listing the passthrough names (never values) that `exec` forwards again. */
-export const PASSTHROUGH_LABEL = "dev.claude-bottle.env-passthrough";
+export const PASSTHROUGH_LABEL = Labels.envPassthrough;
 
 /**
  * The command the bottle runs. With a command in the recipe: it, its args,

@@ -17,10 +17,10 @@ export const HOME_DIR = "/home/agent";
 export const HOME_VOLUME_TARGET = "/home";
 
 /** Records, on the volume, which user HOME was made for; set when the volume is created. */
-export const HOME_OWNER_LABEL = "dev.claude-bottle.home-owner";
+export const HOME_OWNER_LABEL = Labels.homeOwner;
 
 /** Records, on the volume, the real path of the project whose bottles use it. */
-export const HOME_PROJECT_LABEL = "dev.claude-bottle.home-project";
+export const HOME_PROJECT_LABEL = Labels.homeProject;
 
 /**
  * One volume per agent and per project (the workspace's real path), so a

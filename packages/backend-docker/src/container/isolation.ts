@@ -1,9 +1,9 @@
-import { BottleError, type DoctorCheck, type Isolation } from "@claude-bottle/core";
+import { BottleError, type DoctorCheck, type Isolation, Labels } from "@claude-bottle/core";
 import { engineMessage, engineRuntimes, runtimeByBinary, type EngineApi, type EngineRuntime } from "@claude-bottle/docker-engine";
 import { DockerErrorCodes } from "../errors.js";
 
 /** The label that says which boundary a bottle (and its proxy) runs on: `ls` reads it. */
-export const ISOLATION_LABEL = "dev.claude-bottle.isolation";
+export const ISOLATION_LABEL = Labels.isolation;
 
 /** gVisor's OCI runtime, found among the engine's runtimes by this binary's name. */
 export const GVISOR_BINARY = "runsc";

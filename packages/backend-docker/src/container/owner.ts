@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
-import { isProcessAlive } from "@claude-bottle/core";
+import { isProcessAlive, Labels } from "@claude-bottle/core";
 
 /** On what a `start` makes before it hands the bottle over: the process that made it, and its host. */
 export const OwnerLabels = {
-  pid: "dev.claude-bottle.owner-pid",
-  host: "dev.claude-bottle.owner-host",
+  pid: Labels.ownerPid,
+  host: Labels.ownerHost,
 } as const;
 
 /**

@@ -9,7 +9,7 @@ import { EGRESS_FOR_LABEL } from "../egress/labels.js";
 import { egressNames, lockedDown, subnetOf } from "../egress/sidecar.js";
 
 /** On a published port's forwarder: `HOST:BOTTLE`, for `ls` and `port`. */
-export const PUBLISHED_LABEL = "dev.claude-bottle.published";
+export const PUBLISHED_LABEL = Labels.published;
 
 const SCRIPT_TARGET = "/opt/claude-bottle/egress/publish-port.js";
 

@@ -4,7 +4,7 @@ import { statusCodeOf } from "@claude-bottle/docker-engine";
 import { BACKEND_NAME } from "../container/labels.js";
 
 /** On every volume that holds a copy carried to a remote engine for a bottle: the bottle's name. */
-export const CARRIED_FOR_LABEL = "dev.claude-bottle.carried-for";
+export const CARRIED_FOR_LABEL = Labels.carriedFor;
 
 /** Where a helper container mounts a volume while the engine fills it. */
 const FILL_TARGET = "/carried";

@@ -1,3 +1,4 @@
+import { Labels } from "@claude-bottle/core";
 import type { BackendContext } from "@claude-bottle/core";
 import type Dockerode from "dockerode";
 
@@ -10,9 +11,9 @@ export const REGISTRY_IMAGE_ENV = "CLAUDE_BOTTLE_REGISTRY_IMAGE";
 
 /** Labels that mark a registry container as ours and name the run that owns it. */
 export const RegistryLabels = {
-  role: "dev.claude-bottle.role",
-  ownerPid: "dev.claude-bottle.owner-pid",
-  ownerHost: "dev.claude-bottle.owner-host",
+  role: Labels.role,
+  ownerPid: Labels.ownerPid,
+  ownerHost: Labels.ownerHost,
 } as const;
 export const REGISTRY_ROLE = "local-registry";
 export const REGISTRY_PORT = "5000/tcp";

@@ -10,7 +10,7 @@ import { remoteAddSources } from "./remote-sources.js";
 import { inspectImage, removeTag, splitRepoTag } from "./refs.js";
 
 /** The label that records which build inputs an image was built from. */
-export const CONTEXT_HASH_LABEL = "dev.claude-bottle.context-hash";
+export const CONTEXT_HASH_LABEL = Labels.contextHash;
 
 /**
  * Where an agent's image comes from, settled at prepare: a build is keyed on
