@@ -171,7 +171,7 @@ export const createDockerBackend: BackendFactory<DockerBackendOptions, DockerPre
     async removeHome(name, ctx) {
       const { api } = await engine(ctx);
       if (!(await listHomeVolumes(api)).some((home) => home.name === name)) {
-        throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `There is no home called ${name} on the docker backend.`, {
+        throw new BottleError(ErrorCodes.HOME_NOT_FOUND, `There is no home called ${name} on the docker backend.`, {
           hint: "List the homes with `claude-bottle ls --homes`.",
         });
       }

@@ -45,6 +45,8 @@ export const ErrorCodes = {
   BOTTLE_NOT_RUNNING: "BOTTLE_NOT_RUNNING",
   /** A home cannot be removed while a bottle has it (`rm --home`). */
   HOME_IN_USE: "HOME_IN_USE",
+  /** There is no such home (`rm --home`, `removeHome`). */
+  HOME_NOT_FOUND: "HOME_NOT_FOUND",
   REGISTRY_UNREACHABLE: "REGISTRY_UNREACHABLE",
   REGISTRY_INSECURE: "REGISTRY_INSECURE",
   /** The registry answered but refused the push or pull (authentication, a read-only registry). */

@@ -34,7 +34,7 @@ export async function removeProjectHomes(environment: CommandEnvironment, agent:
       (home) => home.project === project && (agent === undefined || home.agent === agent),
     );
     if (!homes.length) {
-      throw new BottleError(ErrorCodes.BOTTLE_NOT_FOUND, `No home ${agent ? `of the agent "${agent}" ` : ""}for ${project}.`, {
+      throw new BottleError(ErrorCodes.HOME_NOT_FOUND, `No home ${agent ? `of the agent "${agent}" ` : ""}for ${project}.`, {
         hint: "List the homes with `claude-bottle ls --homes`; run rm --home from the project's directory.",
       });
     }
