@@ -24,6 +24,7 @@ import { guestEnvironment, passthroughNames } from "./environment.js";
 import { guardHost, restoreAndWarn } from "./host-guard.js";
 import { assertMountSources, hostControlOverlays, volumeArguments } from "./mounts.js";
 import type { SmolmachinesPrepared } from "./pipeline/prepare.js";
+import { listMachines } from "./smolvm/lifecycle.js";
 import type { Smolvm } from "./smolvm/locate.js";
 import { runSmolvm, smolvmErrorLines, smolvmFailure } from "./smolvm/run.js";
 
@@ -136,6 +137,9 @@ export async function launchSmolmachine(
   const network = await machineNetworkOf(smolvm, prepared.spec, ctx.env);
   // A policy that admits nothing is a bottle without network, which says exactly that.
   if (!network && prepared.spec.network) prepared = { ...prepared, spec: { ...prepared.spec, network: false } };
+  // A named machine (detached, or one with network), checked before anything is kept under the name (its guard, its logs):
+  // a taken name is another bottle's. `machine run` of a bottle without network names none.
+  if (opts.detach || network) await assertNameFree(smolvm, name, ctx);
   if (opts.detach) return launchDetached(smolvm, prepared, name, command, overlays, network, ctx);
   // smolvm's policy flags are refused by `run --from`: a bottle with network is a machine while it runs.
   if (network) return launchAttachedMachine(smolvm, prepared, name, command, overlays, network, opts, ctx);
@@ -199,6 +203,13 @@ export const DETACHED_SCRIPT = [
  * passthrough values only ever reach the exec process's environment, so
  * smolvm stores none of them.
  */
+/** NAME_CONFLICT when a machine of that name exists: the contract's promise, and what keeps its files untouched. */
+async function assertNameFree(smolvm: Smolvm, name: string, ctx: BackendContext): Promise<void> {
+  if ((await listMachines(smolvm, ctx)).some((machine) => machine.name === name)) {
+    throw new BottleError(ErrorCodes.NAME_CONFLICT, `A machine called ${name} already exists.`, { hint: "Start again: the next bottle gets another name." });
+  }
+}
+
 async function launchDetached(
   smolvm: Smolvm,
   prepared: SmolmachinesPrepared,

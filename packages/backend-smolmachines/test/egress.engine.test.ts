@@ -57,7 +57,8 @@ describe("an attached bottle with network is a machine while it runs", () => {
     expect(io.stdout()).toContain("out");
     expect(io.stderr()).toContain("err");
     const calls = since(before);
-    expect(commandsOf(calls)).toEqual(["machine create", "machine start", "machine exec", "machine delete"]);
+    // The name is checked free first (NAME_CONFLICT), then the machine lives as long as the command.
+    expect(commandsOf(calls)).toEqual(["machine ls", "machine create", "machine start", "machine exec", "machine delete"]);
     const create = calls.find((a) => a[1] === "create")!;
     expect(create.slice(0, 6)).toEqual(["machine", "create", "--name", launched.name, "--from", prepared.artifact.machine]);
     expect(create.flatMap((arg, i) => (create[i - 1] === "--allow-cidr" ? [arg] : []))).toEqual(publicRanges());

@@ -345,6 +345,15 @@ export function describeBackendConformance<O, P extends Prepared>(vitest: Vitest
             bottle = await launchDetached(["sh", "-c", "echo started; sleep 300"]);
           }, timeout);
 
+          it("refuses another bottle under its name with NAME_CONFLICT, and leaves it running", async () => {
+            const taken = await backend.prepare(testSpec({ ...baseAgent, workspace, command: ["sh", "-c", "exit 0"] }, { name: bottle.name }), bottle.ctx);
+            await expectBottleError(backend.launch(taken, launchOptions(captureStdio(), { detach: true }), bottle.ctx), ErrorCodes.NAME_CONFLICT);
+            if (has("list")) {
+              const listed = (await requireCapability(backend, "list")(bottle.ctx)).find((b) => b.name === bottle.name);
+              expect(listed?.state, `${bottle.name} after a launch under its name`).toBe("running");
+            }
+          }, timeout);
+
           if (has("list")) {
             it("list: shows it running, with its agent, workspace and creation time", async () => {
               const listed = (await requireCapability(backend, "list")(bottle.ctx)).find((b) => b.name === bottle.name);
