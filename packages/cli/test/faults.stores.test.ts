@@ -35,25 +35,30 @@ describe("SIGKILL during login and trust", () => {
     await closed;
   }
 
-  it("login killed at any moment: the credentials file is absent or whole, no temporary copy is left", async () => {
+  it("login killed at any moment: the credentials file is absent or whole, and a temporary copy left is gone after the next write", async () => {
     for (const afterMs of [0, 60, 120, 180, 240, 300, 400, 600]) {
       await killAfter(["login", "keyed"], afterMs, `${KEY}\n`);
-      expect(temporaries()).toEqual([]);
+      // A kill between the write and the rename may leave this one dead writer's copy; the next write removes it.
+      expect(temporaries().length).toBeLessThanOrEqual(1);
       const stored = parsed("credentials.json");
       if (stored !== undefined) expect(stored).toEqual({ KEYED_TOKEN: KEY });
     }
-    // And the next login works.
+    // And the next login works, and leaves no temporary copy.
     expect((await runCli(["login", "keyed"], { cwd: project.dir, env: env(), input: `${KEY}\n` })).code).toBe(0);
     expect(parsed("credentials.json")).toEqual({ KEYED_TOKEN: KEY });
+    expect(temporaries()).toEqual([]);
   });
 
-  it("trust killed at any moment: the approvals file is absent or whole, no temporary copy is left", async () => {
+  it("trust killed at any moment: the approvals file is absent or whole, and a temporary copy left is gone after the next write", async () => {
     for (const afterMs of [0, 60, 120, 180, 240, 300, 400, 600]) {
       await killAfter(["trust", "--yes"], afterMs);
-      expect(temporaries()).toEqual([]);
+      // A kill between the write and the rename may leave this one dead writer's copy; the next write removes it.
+      expect(temporaries().length).toBeLessThanOrEqual(1);
       const approvals = parsed("approvals.json");
       if (approvals !== undefined) expect(approvals).toMatchObject({ version: expect.any(Number) });
     }
+    expect((await runCli(["trust", "--yes"], { cwd: project.dir, env: env() })).code).toBe(0);
+    expect(temporaries()).toEqual([]);
   });
 
   it("a temporary copy a killed writer left (its pid gone) is removed by the next write; a live writer's is not", async () => {

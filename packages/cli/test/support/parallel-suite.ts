@@ -269,9 +269,9 @@ export function describeParallelAgents(options: ParallelSuiteOptions): void {
       const terminal = new TmuxSession(`sh ${script}`, { columns: 600, rows: 60 });
       try {
         const screen = await terminal.waitForScreen("ls to print both bottles", (s) => s.includes(a) && s.includes(b));
-        expect(screen).toMatch(/NAME\s+AGENT\s+BACKEND\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+PORTS\s+WORKSPACE/);
-        expect(screen).toMatch(new RegExp(`${a}\\s+${slug}\\s+${options.backend}\\s+running\\s+waiting \\((?:just now|\\d+ seconds? ago)\\)\\s+\\S.*\\s+${a}\\s+\\S*${a}`));
-        expect(screen).toMatch(new RegExp(`${b}\\s+${slug}\\s+${options.backend}\\s+running\\s+running \\(.*\\)\\s+.*\\s+-\\s+${project.dir}`));
+        expect(screen).toMatch(/NAME\s+AGENT\s+BACKEND\s+ISOLATION\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+PORTS\s+WORKSPACE/);
+        expect(screen).toMatch(new RegExp(`${a}\\s+${slug}\\s+${options.backend}\\s+\\S+\\s+running\\s+waiting \\((?:just now|\\d+ seconds? ago)\\)\\s+\\S.*\\s+${a}\\s+\\S*${a}`));
+        expect(screen).toMatch(new RegExp(`${b}\\s+${slug}\\s+${options.backend}\\s+\\S+\\s+running\\s+running \\(.*\\)\\s+.*\\s+-\\s+${project.dir}`));
       } finally {
         terminal.kill();
         for (const name of [a, b]) await cli.run(["rm", "--force", name]);
