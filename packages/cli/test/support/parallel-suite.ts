@@ -270,7 +270,7 @@ export function describeParallelAgents(options: ParallelSuiteOptions): void {
       try {
         const screen = await terminal.waitForScreen("ls to print both bottles", (s) => s.includes(a) && s.includes(b));
         expect(screen).toMatch(/NAME\s+AGENT\s+BACKEND\s+ISOLATION\s+STATE\s+STATUS\s+CREATED\s+BRANCH\s+PORTS\s+WORKSPACE/);
-        expect(screen).toMatch(new RegExp(`${a}\\s+${slug}\\s+${options.backend}\\s+\\S+\\s+running\\s+waiting \\((?:just now|\\d+ seconds? ago)\\)\\s+\\S.*\\s+${a}\\s+\\S*${a}`));
+        expect(screen).toMatch(new RegExp(`${a}\\s+${slug}\\s+${options.backend}\\s+\\S+\\s+running\\s+waiting \\((?:just now|\\d+ seconds? ago)\\)\\s+\\S.*\\s+${a}\\s+-\\s+\\S+`));
         expect(screen).toMatch(new RegExp(`${b}\\s+${slug}\\s+${options.backend}\\s+\\S+\\s+running\\s+running \\(.*\\)\\s+.*\\s+-\\s+${project.dir}`));
       } finally {
         terminal.kill();
